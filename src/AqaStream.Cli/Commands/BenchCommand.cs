@@ -1,0 +1,114 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using AqaStream.Numerics;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Training;
+
+namespace AqaStream.Cli.Commands;
+
+/// <summary>
+/// <c>aqa bench scorer</c>: times our forward pass (batch 1) and training step (batch 32) at Fis-V sizes and the same
+/// model in PyTorch in the same invocation, and prints both with the ratio ours / PyTorch.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var modelDim = new Option<int>("--model-dim") { Description = "Decoder width d (1024: the reference, no input projection).", DefaultValueFactory = _ => DecoderOptions.ReferenceFeatureDim };
+        var clips = new Option<int>("--clips") { Description = "Clips per performance (Fis-V training length).", DefaultValueFactory = _ => 136 };
+        var batch = new Option<int>("--batch-size") { Description = "Batch of the training step.", DefaultValueFactory = _ => 32 };
+        var iterations = new Option<int>("--iterations") { Description = "Timed forward passes (training steps: a quarter, at least 2); the median is reported.", DefaultValueFactory = _ => 20 };
+        var threads = CommonOptions.Threads();
+        var python = new Option<string>("--python") { Description = "Python with PyTorch for the peer run.", DefaultValueFactory = _ => "/usr/bin/python3" };
+        var causal = new Option<bool>("--causal") { Description = "Benchmark the causal variant." };
+        var scorer = new Command("scorer", "Forward (batch 1) and training step (batch 32) at T = 136: ours vs PyTorch, same model, same threads.")
+        {
+            modelDim, clips, batch, iterations, threads, python, causal,
+        };
+        scorer.SetAction(r => AqaApp.Guarded(() =>
+        {
+            var options = new DecoderOptions { ModelDim = r.GetValue(modelDim), Causal = r.GetValue(causal) };
+            options.Validate();
+            var n = r.GetValue(threads);
+            var (t, b, it) = (r.GetValue(clips), r.GetValue(batch), Math.Max(1, r.GetValue(iterations)));
+            Console.Error.WriteLine($"bench scorer: d = {options.ModelDim}, T = {t}, train batch {b}, {n} thread(s), {it} iterations");
+            var ours = RunOurs(options, n, t, b, it);
+            var torch = RunTorch(r.GetValue(python)!, options, n, t, b, it);
+            var inv = CultureInfo.InvariantCulture;
+            Console.WriteLine(string.Create(inv, $"{"",-28}{"ours (ms)",12}{"pytorch (ms)",14}{"ours/pytorch",14}"));
+            Console.WriteLine(string.Create(inv, $"{"forward, batch 1",-28}{ours.Forward,12:F2}{torch.Forward,14:F2}{ours.Forward / torch.Forward,14:F3}"));
+            Console.WriteLine(string.Create(inv, $"{$"training step, batch {b}",-28}{ours.Train,12:F1}{torch.Train,14:F1}{ours.Train / torch.Train,14:F3}"));
+            return 0;
+        }));
+        return new Command("bench", "Benchmarks that print figures (compare peers within one run: this machine is shared and noisy).") { scorer };
+    }
+
+    private static (double Forward, double Train) RunOurs(DecoderOptions options, int threads, int clips, int batch, int iterations)
+    {
+        Parallelism.Threads = threads;
+        var model = new WeightScoreDecoder(options, seed: 0);
+        var rng = new Random(0);
+        var x1 = new float[clips * options.FeatureDim];
+        Gaussian.Fill(x1, rng);
+        var one = new ScorerBatch(x1, 1, clips, options.FeatureDim, [clips], [0]);
+        double Forward()
+        {
+            using var _ = Autograd.NoGrad();
+            var sw = Stopwatch.StartNew();
+            model.Forward(one);
+            return sw.Elapsed.TotalMilliseconds;
+        }
+        var samples = Enumerable.Range(0, batch).Select(i =>
+        {
+            var f = new float[clips * options.FeatureDim];
+            Gaussian.Fill(f, rng);
+            return new PerformanceSample(i.ToString(CultureInfo.InvariantCulture), f, clips, options.FeatureDim, (float)rng.NextDouble() * 40);
+        }).ToList();
+        var trainer = new Trainer(new TrainingOptions { TrainLength = clips, BatchSize = batch });
+        var adam = new Adam(model.Parameters, 1e-4f, 1e-5f);
+        double Train()
+        {
+            var sw = Stopwatch.StartNew();
+            trainer.TrainStep(model, adam, samples, rng);
+            return sw.Elapsed.TotalMilliseconds;
+        }
+        return (Median(Forward, iterations), Median(Train, Math.Max(2, iterations / 4)));
+    }
+
+    private static double Median(Func<double> run, int iterations)
+    {
+        run();
+        var times = Enumerable.Range(0, iterations).Select(_ => run()).OrderBy(x => x).ToArray();
+        return times[times.Length / 2];
+    }
+
+    private static (double Forward, double Train) RunTorch(string python, DecoderOptions options, int threads, int clips, int batch, int iterations)
+    {
+        var scripts = RepositoryLayout.ReferenceScripts();
+        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = scripts };
+        foreach (var a in new[]
+        {
+            Path.Combine(scripts, "bench.py"), JsonSerializer.Serialize(options, Scoring.Checkpoints.ModelCard.Json),
+            threads.ToString(CultureInfo.InvariantCulture), iterations.ToString(CultureInfo.InvariantCulture),
+            clips.ToString(CultureInfo.InvariantCulture), batch.ToString(CultureInfo.InvariantCulture),
+        })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        psi.Environment["OMP_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"Cannot start {python}.");
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"PyTorch peer failed (exit {p.ExitCode}); is python3-torch installed? {stderr.Result.Trim().Split('\n').LastOrDefault()}");
+        }
+        using var doc = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        return (doc.RootElement.GetProperty("forward_ms").GetDouble(), doc.RootElement.GetProperty("train_step_ms").GetDouble());
+    }
+}

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using AqaStream.Scoring.Data;
+
+namespace AqaStream.Cli.Commands;
+
+/// <summary>Options several commands share.</summary>
+internal static class CommonOptions
+{
+    public static Option<FileInfo> Checkpoint(bool required = true) => new("--checkpoint")
+    {
+        Description = "Model checkpoint (.safetensors; its model card is embedded, or beside it as .card.json).",
+        Required = required,
+    };
+
+    public static Option<DirectoryInfo> Features() => new("--features")
+    {
+        Description = "Directory of per-performance clip features, {id}.npy (float16 or float32, clips × 1024).",
+        Required = true,
+    };
+
+    public static Option<ScoreTarget?> Target(string description) => new("--target") { Description = description };
+
+    public static Option<int> Threads() => new("--threads")
+    {
+        Description = "Cores to compute on (default: all).",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    /// <summary>The parsed value, or an error naming the option.</summary>
+    public static T Required<T>(this System.CommandLine.ParseResult result, Option<T> option) =>
+        result.GetValue(option) ?? throw new ArgumentException($"{option.Name} is required.");
+
+    /// <summary>Checks a file exists.</summary>
+    public static string ExistingFile(FileInfo file, string what) =>
+        file.Exists ? file.FullName : throw new DataFormatException($"{file.FullName}: {what} not found.");
+
+    /// <summary>Checks a directory exists.</summary>
+    public static string ExistingDirectory(DirectoryInfo dir, string what) =>
+        dir.Exists ? dir.FullName : throw new DataFormatException($"{dir.FullName}: {what} not found.");
+}

@@ -1,0 +1,135 @@
+using System.CommandLine;
+using System.Globalization;
+using AqaStream.Numerics;
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Training;
+
+namespace AqaStream.Cli.Commands;
+
+/// <summary><c>aqa train</c>: trains the weight-score decoder on a Fis-V-style dataset and writes a checkpoint and card.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var dataset = new Option<DirectoryInfo>("--dataset") { Description = "Dataset directory holding features/{id}.npy and train.txt ('id TES PCS deductions').", Required = true };
+        var target = new Option<ScoreTarget>("--target") { Description = "Score to learn: TES or PCS.", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "Checkpoint to write (.safetensors); the card goes beside it as .card.json.", Required = true };
+        var modelId = new Option<string?>("--model-id") { Description = "Id recorded in the card (default: the output file's name)." };
+        var t = new TrainingOptions();
+        var a = new DecoderOptions();
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training split.", DefaultValueFactory = _ => t.Epochs };
+        var batch = new Option<int>("--batch-size") { Description = "Performances per optimiser step.", DefaultValueFactory = _ => t.BatchSize };
+        var lr = new Option<float>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => t.LearningRate };
+        var wd = new Option<float>("--weight-decay") { Description = "Adam L2 weight decay.", DefaultValueFactory = _ => t.WeightDecay };
+        var schedule = new Option<LearningRateSchedule>("--lr-schedule") { Description = "Constant or Cosine (with warm-up).", DefaultValueFactory = _ => t.Schedule };
+        var warmup = new Option<int>("--warmup-epochs") { Description = "Linear warm-up epochs for the cosine schedule.", DefaultValueFactory = _ => t.WarmupEpochs };
+        var trainLength = new Option<int>("--train-length") { Description = "Random crop / pad length in clips for training sequences.", DefaultValueFactory = _ => t.TrainLength };
+        var scale = new Option<float>("--score-scale") { Description = "Labels are divided by this while training (Fis-V: 43).", DefaultValueFactory = _ => t.ScoreScale };
+        var noise = new Option<float>("--prediction-noise") { Description = "Std of Gaussian noise added to predictions inside the MSE (reference 0.05).", DefaultValueFactory = _ => t.PredictionNoiseStd };
+        var folds = new Option<int>("--folds") { Description = "Number of folds train.txt is cut into after a seeded shuffle.", DefaultValueFactory = _ => t.Folds };
+        var fold = new Option<int>("--val-fold") { Description = "Fold (0-based) held out as the validation split that picks the best epoch.", DefaultValueFactory = _ => t.ValidationFold };
+        var patience = new Option<int>("--patience") { Description = "Stop after this many epochs without a better validation Spearman (0: never).", DefaultValueFactory = _ => t.Patience };
+        var seed = new Option<int>("--seed") { Description = "Seed of initialisation, split, shuffling, crops and dropout.", DefaultValueFactory = _ => t.Seed };
+        var modelDim = new Option<int>("--model-dim") { Description = "Decoder width d; below the feature width an input projection is added (reference: 1024, none).", DefaultValueFactory = _ => a.ModelDim };
+        var layers = new Option<int>("--layers") { Description = "Decoder layers.", DefaultValueFactory = _ => a.Layers };
+        var heads = new Option<int>("--heads") { Description = "Attention heads.", DefaultValueFactory = _ => a.Heads };
+        var dropout = new Option<float>("--dropout") { Description = "Residual and FFN dropout.", DefaultValueFactory = _ => a.Dropout };
+        var attDropout = new Option<float>("--attention-dropout") { Description = "Dropout on attention probabilities.", DefaultValueFactory = _ => a.AttentionDropout };
+        var queryStd = new Option<float>("--query-std") { Description = "σ of the query initialisation N(0, σ²) (Fis-V 5).", DefaultValueFactory = _ => a.QueryInitStd };
+        var queryInit = new Option<QueryInitialisation>("--query-init") { Description = "Learned (drawn once, then learned) or RedrawEachForward (the reference's behaviour).", DefaultValueFactory = _ => a.QueryInit };
+        var maxQueries = new Option<int>("--max-queries") { Description = "Query positions: the longest performance (clips) the model can score.", DefaultValueFactory = _ => a.MaxQueries };
+        var noMask = new Option<bool>("--no-mask-padding") { Description = "Attend to zero padding as the reference does (default: padded clips are masked)." };
+        var causal = new Option<bool>("--causal") { Description = "Causal decoder: query q sees clips ≤ q and queries ≤ q (streaming mode)." };
+        var attWeight = new Option<float>("--attention-loss-weight") { Description = "Weight of the attention loss.", DefaultValueFactory = _ => a.AttentionLossWeight };
+        var threads = CommonOptions.Threads();
+
+        var cmd = new Command("train", "Train the weight-score scorer; the best epoch on a validation split carved from train.txt is kept.")
+        {
+            dataset, target, output, modelId, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
+            modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, attWeight, threads,
+        };
+        cmd.SetAction(r => AqaApp.Guarded(() =>
+        {
+            Parallelism.Threads = r.GetValue(threads);
+            var root = CommonOptions.ExistingDirectory(r.Required(dataset), "dataset directory");
+            var labelsPath = Path.Combine(root, "train.txt");
+            var featureDir = Path.Combine(root, "features");
+            var tgt = r.GetValue(target);
+            var options = new TrainingOptions
+            {
+                Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), WeightDecay = r.GetValue(wd),
+                Schedule = r.GetValue(schedule), WarmupEpochs = r.GetValue(warmup), TrainLength = r.GetValue(trainLength),
+                ScoreScale = r.GetValue(scale), PredictionNoiseStd = r.GetValue(noise), Folds = r.GetValue(folds),
+                ValidationFold = r.GetValue(fold), Patience = r.GetValue(patience), Seed = r.GetValue(seed),
+            };
+            options.Validate();
+            var labels = ScoreLabels.ReadFile(labelsPath);
+            Console.Error.WriteLine($"loading {labels.Count} performances from {featureDir} ...");
+            var architecture = new DecoderOptions
+            {
+                ModelDim = r.GetValue(modelDim), Layers = r.GetValue(layers), Heads = r.GetValue(heads), Dropout = r.GetValue(dropout),
+                AttentionDropout = r.GetValue(attDropout), QueryInitStd = r.GetValue(queryStd), QueryInit = r.GetValue(queryInit),
+                MaxQueries = r.GetValue(maxQueries), MaskPadding = !r.GetValue(noMask), Causal = r.GetValue(causal),
+                AttentionLossWeight = r.GetValue(attWeight),
+            };
+            architecture.Validate();
+            var samples = FeatureStore.LoadLabelled(featureDir, labels, tgt, architecture.FeatureDim);
+            var (train, validation) = Trainer.Split(samples, options.Folds, options.ValidationFold, options.Seed);
+            var split = $"seeded {options.Folds}-fold split of train.txt (seed {options.Seed}), fold {options.ValidationFold} held out for validation";
+            var model = new WeightScoreDecoder(architecture, options.Seed);
+            Console.Error.WriteLine($"training {tgt} on {train.Count} performances, validating on {validation.Count} ({split}); " +
+                $"{model.Parameters.Count:N0} parameters, d = {architecture.ModelDim}{(architecture.Causal ? ", causal" : "")}");
+            var progress = new EpochPrinter();
+            var result = new Trainer(options).Train(model, train, validation, progress);
+            var settings = new Dictionary<string, string>
+            {
+                ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
+                ["epochs_run"] = result.History.Count.ToString(CultureInfo.InvariantCulture),
+                ["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
+                ["lr"] = options.LearningRate.ToString(CultureInfo.InvariantCulture),
+                ["weight_decay"] = options.WeightDecay.ToString(CultureInfo.InvariantCulture),
+                ["lr_schedule"] = options.Schedule.ToString(),
+                ["warmup_epochs"] = options.WarmupEpochs.ToString(CultureInfo.InvariantCulture),
+                ["train_length"] = options.TrainLength.ToString(CultureInfo.InvariantCulture),
+                ["prediction_noise"] = options.PredictionNoiseStd.ToString(CultureInfo.InvariantCulture),
+                ["patience"] = options.Patience.ToString(CultureInfo.InvariantCulture),
+                ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+            };
+            var outPath = r.Required(output).FullName;
+            var card = new ModelCard
+            {
+                ModelId = r.GetValue(modelId) ?? Path.GetFileNameWithoutExtension(outPath),
+                Architecture = architecture,
+                Target = tgt,
+                ScoreScale = options.ScoreScale,
+                Seed = options.Seed,
+                Training = new TrainingProvenance(Path.GetFileName(root.TrimEnd('/')), train.Count, validation.Count, split, settings,
+                    Math.Round(result.Seconds, 1), validation.Select(v => v.Id).ToList()),
+                Validation = result.Best,
+            };
+            CheckpointStore.Save(outPath, model, card);
+            var b = result.Best;
+            Console.WriteLine($"best epoch {b.Epoch}: validation spearman {b.Spearman:F4}  mse {b.Mse:F3}  rl2 {b.RelativeL2:F5}  n {b.Count}  ({result.Seconds:F0} s)");
+            Console.WriteLine($"wrote {outPath} and {CheckpointStore.CardPath(outPath)}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private sealed class EpochPrinter : IProgress<EpochReport>
+    {
+        private double _elapsed;
+
+        public void Report(EpochReport e)
+        {
+            _elapsed += e.Seconds;
+            var eta = _elapsed / e.Epoch * (e.Epochs - e.Epoch);
+            var v = e.Validation;
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"epoch {e.Epoch,4}/{e.Epochs}  mse {e.RegressionLoss:F5}  att {e.AttentionLoss:F4}  lr {e.LearningRate:E2}  " +
+                $"val ρ {v.Spearman:F4} mse {v.Mse,7:F3}{(e.Improved ? " *" : "  ")}  {e.Seconds:F1}s  eta {TimeSpan.FromSeconds(eta):mm\\:ss}"));
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using AqaStream.Cli;
+
+return AqaApp.Run(args);

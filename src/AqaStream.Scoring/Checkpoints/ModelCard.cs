@@ -1,0 +1,85 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
+
+namespace AqaStream.Scoring.Checkpoints;
+
+/// <summary>Validation figures recorded with a checkpoint.</summary>
+public sealed record ValidationSummary(double Spearman, double Pearson, double Mse, double RelativeL2, int Count, int Epoch);
+
+/// <summary>What a checkpoint was trained on, and how.</summary>
+public sealed record TrainingProvenance(
+    string Dataset,
+    int TrainCount,
+    int ValidationCount,
+    string Split,
+    IReadOnlyDictionary<string, string> Settings,
+    double Seconds,
+    IReadOnlyList<string> ValidationIds);
+
+/// <summary>
+/// The model card stored beside (and inside) a checkpoint: architecture, target, score scale, data, validation metrics, seed.
+/// </summary>
+public sealed record ModelCard
+{
+    /// <summary>The format tag of cards this code writes.</summary>
+    public const string CurrentFormat = "aqastream.weight-score-decoder/1";
+
+    /// <summary>Format tag.</summary>
+    public string Format { get; init; } = CurrentFormat;
+
+    /// <summary>A short model id for logs and messages, e.g. <c>fisv-tes</c>.</summary>
+    public string ModelId { get; init; } = "unnamed";
+
+    /// <summary>The architecture options.</summary>
+    public DecoderOptions Architecture { get; init; } = new();
+
+    /// <summary>The judged score the model predicts.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<ScoreTarget>))]
+    public ScoreTarget Target { get; init; } = ScoreTarget.Tes;
+
+    /// <summary>Labels are divided by this for training; predictions are multiplied by it (Fis-V: 43).</summary>
+    public float ScoreScale { get; init; } = 43f;
+
+    /// <summary>Seed of initialisation, shuffling and dropout.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Training data and settings; null for an exported or untrained model.</summary>
+    public TrainingProvenance? Training { get; init; }
+
+    /// <summary>Best validation metrics; null when not validated.</summary>
+    public ValidationSummary? Validation { get; init; }
+
+    /// <summary>UTC time of writing.</summary>
+    public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
+
+    /// <summary>JSON options shared by card readers and writers.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>The card as indented JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses a card; <paramref name="source"/> names it in errors.</summary>
+    public static ModelCard Parse(string json, string source)
+    {
+        try
+        {
+            var card = JsonSerializer.Deserialize<ModelCard>(json, Json) ?? throw new JsonException("empty card");
+            if (card.Format != CurrentFormat)
+            {
+                throw new DataFormatException($"{source}: model card format '{card.Format}' is not '{CurrentFormat}'.");
+            }
+            card.Architecture.Validate();
+            return card;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
+        {
+            throw new DataFormatException($"{source}: invalid model card ({e.Message}).", e);
+        }
+    }
+}

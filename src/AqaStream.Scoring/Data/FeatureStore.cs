@@ -1,0 +1,36 @@
+namespace AqaStream.Scoring.Data;
+
+/// <summary>A performance's clip features [Clips, FeatureDim] and (when known) its judged score.</summary>
+public sealed record PerformanceSample(string Id, float[] Features, int Clips, int FeatureDim, float? Score);
+
+/// <summary>Loads per-performance clip features from a directory of <c>{id}.npy</c> files.</summary>
+public static class FeatureStore
+{
+    /// <summary>Reads <c>{directory}/{id}.npy</c>, checking the feature width.</summary>
+    public static PerformanceSample Load(string directory, string id, int expectedFeatureDim, float? score = null)
+    {
+        var path = Path.Combine(directory, id + ".npy");
+        if (!File.Exists(path))
+        {
+            throw new DataFormatException($"{path}: missing feature file for performance '{id}'.");
+        }
+        var m = NpyReader.ReadFile(path);
+        if (m.Columns != expectedFeatureDim)
+        {
+            throw new DataFormatException($"{path}: features are {m.Columns} wide, the model expects {expectedFeatureDim}.");
+        }
+        if (m.Rows == 0)
+        {
+            throw new DataFormatException($"{path}: no clips.");
+        }
+        foreach (var v in m.Data)
+        {
+            if (!float.IsFinite(v)) { throw new DataFormatException($"{path}: contains NaN or infinite values."); }
+        }
+        return new PerformanceSample(id, m.Data, m.Rows, m.Columns, score);
+    }
+
+    /// <summary>Loads every labelled performance for a target.</summary>
+    public static IReadOnlyList<PerformanceSample> LoadLabelled(string directory, IEnumerable<PerformanceLabel> labels, ScoreTarget target, int featureDim) =>
+        labels.Select(l => Load(directory, l.Id, featureDim, l.Score(target))).ToList();
+}

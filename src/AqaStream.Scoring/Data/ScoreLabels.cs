@@ -1,0 +1,76 @@
+using System.Globalization;
+
+namespace AqaStream.Scoring.Data;
+
+/// <summary>Which judges' score a model learns.</summary>
+public enum ScoreTarget
+{
+    /// <summary>Technical element score (difficulty × execution of the elements).</summary>
+    Tes,
+
+    /// <summary>Program component score (skating skills, composition, ...).</summary>
+    Pcs,
+}
+
+/// <summary>One performance's judged scores (a line of Fis-V's <c>train.txt</c>: <c>id TES PCS deductions</c>).</summary>
+public sealed record PerformanceLabel(string Id, float Tes, float Pcs, float Deductions)
+{
+    /// <summary>The score of the chosen target.</summary>
+    public float Score(ScoreTarget target) => target == ScoreTarget.Tes ? Tes : Pcs;
+}
+
+/// <summary>Reads labels files in the Fis-V format and id lists.</summary>
+public static class ScoreLabels
+{
+    /// <summary>Parses <c>id TES PCS deductions</c> lines; blank lines are skipped; a bad line is an error naming file and line.</summary>
+    public static IReadOnlyList<PerformanceLabel> ReadFile(string path)
+    {
+        var lines = ReadLines(path);
+        var labels = new List<PerformanceLabel>(lines.Length);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if (line.Length == 0) { continue; }
+            var f = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 3 || f.Length > 4 || !TryFloat(f[1], out var tes) || !TryFloat(f[2], out var pcs)
+                || !TryFloat(f.Length == 4 ? f[3] : "0", out var ded))
+            {
+                throw new DataFormatException($"{path}:{i + 1}: expected 'id TES PCS [deductions]' with numbers, got '{line}'.");
+            }
+            if (!seen.Add(f[0]))
+            {
+                throw new DataFormatException($"{path}:{i + 1}: id '{f[0]}' appears twice.");
+            }
+            labels.Add(new PerformanceLabel(f[0], tes, pcs, ded));
+        }
+        if (labels.Count == 0)
+        {
+            throw new DataFormatException($"{path}: no labels found.");
+        }
+        return labels;
+    }
+
+    /// <summary>Reads one id per line (the first field), e.g. Fis-V's <c>test_ids.txt</c>.</summary>
+    public static IReadOnlyList<string> ReadIds(string path)
+    {
+        var ids = ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0)
+            .Select(l => l.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0]).ToList();
+        return ids.Count > 0 ? ids : throw new DataFormatException($"{path}: no ids found.");
+    }
+
+    private static string[] ReadLines(string path)
+    {
+        try
+        {
+            return File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException($"{path}: cannot read ({e.Message}).", e);
+        }
+    }
+
+    private static bool TryFloat(string s, out float value) =>
+        float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && float.IsFinite(value);
+}

@@ -1,0 +1,64 @@
+namespace AqaStream.Scoring.Training;
+
+/// <summary>Learning-rate schedules.</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>The same rate throughout (reference).</summary>
+    Constant,
+
+    /// <summary>Cosine decay from the base rate to zero over the run, after a linear warm-up.</summary>
+    Cosine,
+}
+
+/// <summary>How a model is trained. Defaults follow the reference where it has one.</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Passes over the training split.</summary>
+    public int Epochs { get; init; } = 100;
+
+    /// <summary>Performances per step.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Adam learning rate (reference 1e-4).</summary>
+    public float LearningRate { get; init; } = 1e-4f;
+
+    /// <summary>Adam L2 weight decay (reference 1e-5).</summary>
+    public float WeightDecay { get; init; } = 1e-5f;
+
+    /// <summary>The learning-rate schedule.</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Cosine;
+
+    /// <summary>Epochs of linear warm-up (cosine schedule).</summary>
+    public int WarmupEpochs { get; init; } = 3;
+
+    /// <summary>Training sequences are randomly cropped or zero-padded to this many clips (Fis-V reference 136).</summary>
+    public int TrainLength { get; init; } = 136;
+
+    /// <summary>Labels are divided by this (Fis-V 43).</summary>
+    public float ScoreScale { get; init; } = 43f;
+
+    /// <summary>σ of Gaussian noise added to predictions inside the MSE (reference 0.05).</summary>
+    public float PredictionNoiseStd { get; init; } = 0.05f;
+
+    /// <summary>The training list is cut into this many folds after a seeded shuffle.</summary>
+    public int Folds { get; init; } = 5;
+
+    /// <summary>Which fold (0-based) is held out for validation.</summary>
+    public int ValidationFold { get; init; }
+
+    /// <summary>Stop after this many epochs without a better validation Spearman (0 = never).</summary>
+    public int Patience { get; init; } = 30;
+
+    /// <summary>Seed for initialisation, split, shuffles, crops and dropout.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Throws with a readable message on a bad setting.</summary>
+    public void Validate()
+    {
+        if (Epochs <= 0 || BatchSize <= 0 || TrainLength <= 0) { throw new ArgumentException("Epochs, batch size and training length must be positive."); }
+        if (LearningRate <= 0) { throw new ArgumentException("The learning rate must be positive."); }
+        if (Folds < 2) { throw new ArgumentException("At least 2 folds are needed to hold one out for validation."); }
+        if (ValidationFold < 0 || ValidationFold >= Folds) { throw new ArgumentException($"Validation fold {ValidationFold} is not in 0..{Folds - 1}."); }
+        if (ScoreScale <= 0) { throw new ArgumentException("The score scale must be positive."); }
+    }
+}
