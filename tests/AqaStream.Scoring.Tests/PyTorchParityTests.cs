@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Text.Json;
+using AqaStream.Numerics;
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Model;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace AqaStream.Scoring.Tests;
+
+/// <summary>
+/// The same weights in PyTorch (tools/reference, Debian's python3-torch) and in C#: outputs, attention maps,
+/// attention loss and every parameter gradient agree to 1e-4 relative: per tensor, max |ours − torch| ≤ 1e-4 · max |torch|
+/// + 1e-6. The absolute 1e-6 floor covers tensors whose true value is 0 (the weight MLP's last bias: softmax ignores a
+/// shift, so both sides hold float32 noise of ~1e-8) and the attention loss, a small KL that PyTorch sums in float32.
+/// PyTorch builds and exports the model, so loading a PyTorch-exported checkpoint is exercised too.
+/// </summary>
+public class PyTorchParityTests(ITestOutputHelper output)
+{
+    private const double RelativeTolerance = 1e-4;
+    private const double AbsoluteFloor = 1e-6;
+    private const string Python = "/usr/bin/python3";
+
+    public static TheoryData<string> Variants => ["bidirectional", "causal", "projected", "reference-unmasked"];
+
+    private static DecoderOptions OptionsFor(string variant)
+    {
+        var o = new DecoderOptions
+        {
+            FeatureDim = 24, ModelDim = 24, Layers = 2, Heads = 4, HeadHidden1 = 12, HeadHidden2 = 8, MaxQueries = 11,
+            QueryInitStd = 2f, Dropout = 0f, AttentionDropout = 0f,
+        };
+        return variant switch
+        {
+            "causal" => o with { Causal = true },
+            "projected" => o with { FeatureDim = 20, ModelDim = 16, FeedForwardDim = 20, Causal = true },
+            "reference-unmasked" => o with { MaskPadding = false },
+            _ => o,
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Decoder_SameWeightsAsPyTorch_SameOutputsLossAndGradients(string variant)
+    {
+        using var dir = new TempDirectory();
+        var options = OptionsFor(variant);
+        RunReference(options, dir.Path, seed: 3);
+
+        var loaded = CheckpointStore.Load(dir.File("model.safetensors"));
+        Assert.Equal(options, loaded.Card.Architecture);
+        var expected = SafeTensors.Read(dir.File("expected.safetensors")).Tensors;
+        var feats = expected["features"];
+        var (b, t) = (feats.Shape[0], feats.Shape[1]);
+        var lengths = expected["lengths"].Data.Select(v => (int)v).ToArray();
+        var first = expected["first"].Data.Select(v => (int)v).ToArray();
+        var batch = new ScorerBatch(feats.Data, b, t, options.FeatureDim, lengths, first);
+
+        var model = loaded.Model;
+        model.Parameters.ZeroGrad();
+        var result = model.Forward(batch, withAttentionLoss: true);
+        var loss = Ops.Add(Ops.MseLoss(result.Score, Tensor.FromData(expected["target"].Data, b)), result.AttentionLoss!);
+        loss.Backward();
+
+        Compare("score", result.Score.Data, expected["score"].Data);
+        Compare("weights", result.Weights.Data, expected["weights"].Data);
+        Compare("clip_scores", result.ClipScores.Data, expected["clip_scores"].Data);
+        Compare("attention_loss", [result.AttentionLoss!.Item], expected["attention_loss"].Data);
+        Compare("loss", [loss.Item], expected["loss"].Data);
+        for (var l = 0; l < options.Layers; l++)
+        {
+            Compare($"self_map.{l}", result.SelfAttention[l], expected[$"self_map.{l}"].Data);
+            Compare($"cross_map.{l}", result.CrossAttention[l], expected[$"cross_map.{l}"].Data);
+        }
+        var compared = 0;
+        foreach (var (name, p) in model.Parameters.All)
+        {
+            Compare($"grad.{name}", p.Grad ?? new float[p.Length], expected[$"grad.{name}"].Data);
+            compared++;
+        }
+        Assert.Equal(expected.Keys.Count(k => k.StartsWith("grad.", StringComparison.Ordinal)), compared);
+        Assert.True(result.AttentionLoss.Item > 0f, "the fixture should exercise a non-trivial attention loss");
+    }
+
+    private void Compare(string name, float[] ours, float[] torch)
+    {
+        Assert.True(ours.Length == torch.Length, $"{name}: {ours.Length} values vs PyTorch's {torch.Length}");
+        double maxDiff = 0, maxRef = 0;
+        for (var i = 0; i < ours.Length; i++)
+        {
+            Assert.False(float.IsNaN(ours[i]), $"{name}[{i}] is NaN");
+            maxDiff = Math.Max(maxDiff, Math.Abs((double)ours[i] - torch[i]));
+            maxRef = Math.Max(maxRef, Math.Abs((double)torch[i]));
+        }
+        var rel = maxRef == 0 ? maxDiff : maxDiff / maxRef;
+        output.WriteLine($"{name,-50} max|Δ| {maxDiff:E2}  relative {rel:E2}");
+        Assert.True(maxDiff <= RelativeTolerance * maxRef + AbsoluteFloor,
+            $"{name}: max |Δ| {maxDiff:E3} exceeds {RelativeTolerance:E0} × max|torch| {maxRef:E3} + {AbsoluteFloor:E0} (relative {rel:E3})");
+    }
+
+    private static void RunReference(DecoderOptions options, string outDir, int seed)
+    {
+        var scripts = Path.Combine(RepositoryRoot.Path, "tools", "reference");
+        var psi = new ProcessStartInfo(Python) { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = scripts };
+        psi.ArgumentList.Add(Path.Combine(scripts, "parity.py"));
+        psi.ArgumentList.Add(JsonSerializer.Serialize(options, ModelCard.Json));
+        psi.ArgumentList.Add(outDir);
+        psi.ArgumentList.Add(seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        psi.Environment["OMP_NUM_THREADS"] = "1";
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"PyTorch reference failed (is python3-torch installed? run tools/setup.sh): {err.Result}");
+    }
+}
