@@ -1,0 +1,102 @@
+using AqaStream.Numerics;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Metrics;
+using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Training;
+using Xunit;
+
+namespace AqaStream.Scoring.Tests;
+
+public class ModelBehaviourTests
+{
+    private static PerformanceSample Sample(string id, int clips, int featureDim, Random rng, float? score = null)
+    {
+        var f = new float[clips * featureDim];
+        Gaussian.Fill(f, rng);
+        return new PerformanceSample(id, f, clips, featureDim, score);
+    }
+
+    [Fact]
+    public void Causal_PrefixOutputsAreFinal_WhenLaterClipsArrive()
+    {
+        var o = CheckpointTests.Small with { Causal = true };
+        var model = new WeightScoreDecoder(o, seed: 2);
+        var full = Sample("p", 9, o.FeatureDim, new Random(4));
+        var prefix = full with { Features = full.Features[..(5 * o.FeatureDim)], Clips = 5 };
+        using var _ = Autograd.NoGrad();
+        var a = model.Forward(ScorerBatch.FromSequences([full.Features], o.FeatureDim));
+        var b = model.Forward(ScorerBatch.FromSequences([prefix.Features], o.FeatureDim));
+        for (var q = 0; q < 5; q++) { Assert.Equal(a.ClipScores.Data[q], b.ClipScores.Data[q], 5); }
+        // The bidirectional model's earlier outputs do change.
+        var bi = new WeightScoreDecoder(o with { Causal = false }, seed: 2);
+        var c = bi.Forward(ScorerBatch.FromSequences([full.Features], o.FeatureDim));
+        var d = bi.Forward(ScorerBatch.FromSequences([prefix.Features], o.FeatureDim));
+        Assert.NotEqual(c.ClipScores.Data[0], d.ClipScores.Data[0]);
+    }
+
+    [Fact]
+    public void Scorer_BatchedWithLongerPerformances_SameAsAlone_AndExplanationSumsToScore()
+    {
+        var model = new WeightScoreDecoder(CheckpointTests.Small, seed: 8);
+        var rng = new Random(1);
+        var samples = new[] { Sample("a", 7, 12, rng), Sample("b", 12, 12, rng), Sample("c", 3, 12, rng) };
+        var scorer = new PerformanceScorer(model, 43f);
+        var together = scorer.Score(samples);
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var alone = scorer.Score([samples[i]])[0];
+            Assert.Equal(alone.Score, together[i].Score, 4);
+            Assert.Equal(samples[i].Id, together[i].Id);
+            Assert.Equal(samples[i].Clips, together[i].Clips.Count);
+            Assert.Equal(1f, together[i].Clips.Sum(c => c.Weight), 4);
+            Assert.Equal(together[i].Score, together[i].Clips.Sum(c => c.Contribution), 3);
+        }
+    }
+
+    [Fact]
+    public void Forward_TooManyClipsForQueries_ClearError()
+    {
+        var model = new WeightScoreDecoder(CheckpointTests.Small);
+        var e = Assert.Throws<ArgumentException>(() => model.Forward(ScorerBatch.FromSequences([new float[20 * 12]], 12)));
+        Assert.Contains("exceeds the model's 16 query positions", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Split_IsSeededDisjointAndComplete()
+    {
+        var ids = Enumerable.Range(0, 103).ToList();
+        var (train, val) = Trainer.Split(ids, 5, 2, seed: 9);
+        Assert.Equal(103, train.Count + val.Count);
+        Assert.Empty(train.Intersect(val));
+        Assert.InRange(val.Count, 20, 21);
+        Assert.Equal(val, Trainer.Split(ids, 5, 2, seed: 9).Validation);
+        Assert.NotEqual(val, Trainer.Split(ids, 5, 2, seed: 10).Validation);
+        var allVal = Enumerable.Range(0, 5).SelectMany(f => Trainer.Split(ids, 5, f, 9).Validation).OrderBy(x => x);
+        Assert.Equal(ids, allVal);
+    }
+
+    [Fact]
+    public void Train_LearnableSyntheticTask_ValidationSpearmanHigh()
+    {
+        // Score = mean over clips of feature 0: the model has to weigh clips and read a feature.
+        var rng = new Random(3);
+        var o = CheckpointTests.Small with { Dropout = 0f, AttentionDropout = 0f };
+        var samples = Enumerable.Range(0, 64).Select(i =>
+        {
+            var s = Sample(i.ToString(System.Globalization.CultureInfo.InvariantCulture), 6 + rng.Next(6), 12, rng);
+            var level = (float)rng.NextDouble() * 2 - 1;
+            for (var c = 0; c < s.Clips; c++) { s.Features[c * 12] += 3 * level; }
+            return s with { Score = 20 + 10 * level };
+        }).ToList();
+        var (train, val) = Trainer.Split(samples, 4, 0, 1);
+        var model = new WeightScoreDecoder(o, seed: 1);
+        var result = new Trainer(new TrainingOptions { Epochs = 40, BatchSize = 8, LearningRate = 3e-3f, TrainLength = 10, Seed = 1, Patience = 0, WarmupEpochs = 1 })
+            .Train(model, train, val);
+        Assert.True(result.Best.Spearman > 0.85, $"validation ρ {result.Best.Spearman}");
+        Assert.True(result.History[^1].RegressionLoss < result.History[0].RegressionLoss);
+        // The model keeps the best epoch's weights.
+        var preds = new PerformanceScorer(model, 43f).Score(val);
+        var rho = RegressionMetrics.Spearman(preds.Select(p => (double)p.Score).ToList(), val.Select(v => (double)v.Score!.Value).ToList());
+        Assert.Equal(result.Best.Spearman, rho, 6);
+    }
+}
