@@ -80,6 +80,8 @@ internal static class BenchCommand
 
     private static double Median(Func<double> run, int iterations)
     {
+        // Two untimed runs: JIT tiering and the buffer pool settle before timing.
+        run();
         run();
         var times = Enumerable.Range(0, iterations).Select(_ => run()).OrderBy(x => x).ToArray();
         return times[times.Length / 2];

@@ -1,0 +1,35 @@
+using System.Diagnostics;
+
+namespace AqaStream.Cli.Tests;
+
+internal sealed record CliResult(int ExitCode, string Stdout, string Stderr);
+
+/// <summary>Runs the real <c>aqa</c> binary (built beside the tests) as a child process.</summary>
+internal static class CliRunner
+{
+    public static CliResult Run(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "aqa.dll"));
+        foreach (var a in args) { psi.ArgumentList.Add(a); }
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return new CliResult(p.ExitCode, output, err.Result);
+    }
+}
+
+internal sealed class TempDirectory : IDisposable
+{
+    public TempDirectory() => Directory.CreateDirectory(Path);
+
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "aqa-cli-" + Guid.NewGuid().ToString("N"));
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}

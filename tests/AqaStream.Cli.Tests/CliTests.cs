@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text.Json;
+using AqaStream.Numerics;
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Metrics;
+using AqaStream.Scoring.Model;
+using Xunit;
+
+namespace AqaStream.Cli.Tests;
+
+public sealed class CliTests : IDisposable
+{
+    private static readonly DecoderOptions Small = new()
+    {
+        FeatureDim = 1024, ModelDim = 16, Layers = 1, Heads = 2, HeadHidden1 = 8, HeadHidden2 = 4, MaxQueries = 40, QueryInitStd = 1f,
+        Dropout = 0.1f, AttentionDropout = 0.1f,
+    };
+
+    private readonly TempDirectory _dir = new();
+    private readonly string _features;
+    private readonly string _labels;
+    private readonly string _checkpoint;
+    private readonly List<PerformanceSample> _samples = [];
+
+    public CliTests()
+    {
+        _features = Path.Combine(_dir.Path, "features");
+        Directory.CreateDirectory(_features);
+        var rng = new Random(2);
+        var lines = new List<string>();
+        for (var i = 1; i <= 12; i++)
+        {
+            var clips = 10 + rng.Next(20);
+            var f = new float[clips * 1024];
+            Gaussian.Fill(f, rng);
+            var level = (float)rng.NextDouble();
+            for (var c = 0; c < clips; c++) { f[c * 1024] += 4 * level; }
+            NpyWriter.Write(Path.Combine(_features, $"{i}.npy"), f, clips, 1024);
+            var tes = 10 + 30 * level;
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"{i} {tes:F2} {25 + i * 0.5:F2} 0"));
+            _samples.Add(new PerformanceSample(i.ToString(CultureInfo.InvariantCulture), f, clips, 1024, MathF.Round(tes, 2)));
+        }
+        _labels = _dir.File("train.txt");
+        File.WriteAllLines(_labels, lines);
+        _checkpoint = _dir.File("m.safetensors");
+        CheckpointStore.Save(_checkpoint, new WeightScoreDecoder(Small, seed: 4), new ModelCard { ModelId = "cli-test", Architecture = Small, Target = ScoreTarget.Tes });
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Help_ListsEveryCommand()
+    {
+        var r = CliRunner.Run("--help");
+        Assert.Equal(0, r.ExitCode);
+        foreach (var c in new[] { "train", "eval", "predict", "bench" }) { Assert.Contains(c, r.Stdout, StringComparison.Ordinal); }
+    }
+
+    [Fact]
+    public void Eval_WritesJsonEqualToLibraryMetrics()
+    {
+        var json = _dir.File("m.json");
+        var r = CliRunner.Run("eval", "--checkpoint", _checkpoint, "--features", _features, "--labels", _labels, "--json", json);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("spearman", r.Stdout, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        var preds = new PerformanceScorer(CheckpointStore.Load(_checkpoint)).Score(_samples);
+        var expected = RegressionMetrics.Evaluate(preds.Select(p => (double)p.Score).ToList(), _samples.Select(s => (double)s.Score!.Value).ToList());
+        Assert.Equal(12, root.GetProperty("n").GetInt32());
+        Assert.Equal(expected.Spearman, root.GetProperty("spearman").GetDouble(), 6);
+        Assert.Equal(expected.Mse, root.GetProperty("mse").GetDouble(), 3);
+        Assert.Equal(expected.RelativeL2, root.GetProperty("rl2").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void Predict_WritesScoresAndClipExplanations()
+    {
+        var ids = _dir.File("ids.txt");
+        File.WriteAllLines(ids, ["3", "7", "11"]);
+        var outCsv = _dir.File("preds.csv");
+        var r = CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", outCsv);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var rows = File.ReadAllLines(outCsv);
+        Assert.Equal("id,score", rows[0]);
+        Assert.Equal(new[] { "3", "7", "11" }, rows.Skip(1).Select(l => l.Split(',')[0]));
+        var clipRows = File.ReadAllLines(_dir.File("preds.clips.csv"));
+        Assert.Equal("id,clip,weight,score,contribution", clipRows[0]);
+        foreach (var id in new[] { "3", "7", "11" })
+        {
+            var mine = clipRows.Skip(1).Select(l => l.Split(',')).Where(f => f[0] == id).ToList();
+            Assert.Equal(_samples[int.Parse(id, CultureInfo.InvariantCulture) - 1].Clips, mine.Count);
+            var total = mine.Sum(f => double.Parse(f[4], CultureInfo.InvariantCulture));
+            var score = double.Parse(rows.Single(l => l.StartsWith(id + ",", StringComparison.Ordinal)).Split(',')[1], CultureInfo.InvariantCulture);
+            Assert.Equal(score, total, 3);
+        }
+    }
+
+    [Fact]
+    public void Train_SmallDataset_WritesCheckpointCardAndEvaluatesOnItsValidationSplit()
+    {
+        var outPath = _dir.File("trained.safetensors");
+        var r = CliRunner.Run("train", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--epochs", "3", "--batch-size", "4",
+            "--model-dim", "16", "--layers", "1", "--heads", "2", "--max-queries", "40", "--folds", "4", "--train-length", "16");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("epoch    3/3", r.Stderr, StringComparison.Ordinal);
+        var card = CheckpointStore.Load(outPath).Card;
+        Assert.Equal(3, card.Training!.ValidationIds.Count);
+        Assert.Equal(9, card.Training.TrainCount);
+        Assert.NotNull(card.Validation);
+        var json = _dir.File("val.json");
+        var e = CliRunner.Run("eval", "--checkpoint", outPath, "--features", _features, "--labels", _labels, "--validation-split", "--json", json);
+        Assert.True(e.ExitCode == 0, e.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal(3, doc.RootElement.GetProperty("n").GetInt32());
+        Assert.Equal(card.Validation!.Spearman, doc.RootElement.GetProperty("spearman").GetDouble(), 5);
+    }
+
+    [Fact]
+    public void Eval_MissingFeatureFile_OneLineErrorNoStackTrace()
+    {
+        File.Delete(Path.Combine(_features, "5.npy"));
+        AssertUserError(CliRunner.Run("eval", "--checkpoint", _checkpoint, "--features", _features, "--labels", _labels), "5.npy: missing feature file");
+    }
+
+    [Fact]
+    public void Eval_TruncatedNpy_OneLineErrorNamingFile()
+    {
+        var path = Path.Combine(_features, "4.npy");
+        File.WriteAllBytes(path, File.ReadAllBytes(path)[..500]);
+        AssertUserError(CliRunner.Run("eval", "--checkpoint", _checkpoint, "--features", _features, "--labels", _labels), "4.npy: truncated");
+    }
+
+    [Fact]
+    public void Eval_BadLabelsLine_OneLineErrorNamingFileAndLine()
+    {
+        File.AppendAllText(_labels, "13 oops 2 0\n");
+        AssertUserError(CliRunner.Run("eval", "--checkpoint", _checkpoint, "--features", _features, "--labels", _labels), "train.txt:13: expected");
+    }
+
+    [Fact]
+    public void Eval_CheckpointForOtherArchitecture_OneLineErrorNamingTensor()
+    {
+        // The weights of one architecture under a card that describes another.
+        var wrong = _dir.File("wrong.safetensors");
+        var file = SafeTensors.Read(_checkpoint);
+        SafeTensors.Write(wrong, file.Tensors.Values, new Dictionary<string, string> { [CheckpointStore.CardMetadataKey] = new ModelCard { Architecture = Small with { HeadHidden2 = 5 } }.ToJson() });
+        AssertUserError(CliRunner.Run("eval", "--checkpoint", wrong, "--features", _features, "--labels", _labels), "has shape [4, 8], the architecture needs [5, 8]");
+    }
+
+    [Fact]
+    public void Eval_NotACheckpoint_OneLineError()
+    {
+        var bogus = _dir.File("bogus.safetensors");
+        File.WriteAllText(bogus, "hello");
+        AssertUserError(CliRunner.Run("eval", "--checkpoint", bogus, "--features", _features, "--labels", _labels), "not a safetensors file");
+    }
+
+    [Fact]
+    public void BadFlagValue_NonZeroExitWithMessage()
+    {
+        var r = CliRunner.Run("train", "--dataset", _dir.Path, "--target", "XYZ", "--out", _dir.File("x.safetensors"));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("XYZ", r.Stderr + r.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal);
+    }
+
+    private static void AssertUserError(CliResult r, string expected)
+    {
+        Assert.Equal(1, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0], StringComparison.Ordinal);
+        Assert.Contains(expected, lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal);
+    }
+}
