@@ -63,12 +63,18 @@ public static unsafe partial class Ops
                 for (var i = 0; i < tq; i++)
                 {
                     var row = new Span<float>(p + (long)i * tk, tk);
-                    for (var j = 0; j < tk; j++)
+                    if (keyValid is not null)
                     {
-                        if ((causal && j > i + causalOffset) || (keyValid is not null && !keyValid[bi * tk + j]))
+                        var valid = keyValid.AsSpan(bi * tk, tk);
+                        for (var j = 0; j < tk; j++)
                         {
-                            row[j] = float.NegativeInfinity;
+                            if (!valid[j]) { row[j] = float.NegativeInfinity; }
                         }
+                    }
+                    if (causal)
+                    {
+                        var first = Math.Max(0, i + causalOffset + 1);
+                        if (first < tk) { row[first..].Fill(float.NegativeInfinity); }
                     }
                     SoftmaxRow(row, row);
                 }

@@ -57,6 +57,7 @@ internal static class BenchCommand
         double Forward()
         {
             using var _ = Autograd.NoGrad();
+            using var memory = TensorMemory.Scope();
             var sw = Stopwatch.StartNew();
             model.Forward(one);
             return sw.Elapsed.TotalMilliseconds;

@@ -17,6 +17,7 @@ public sealed class WeightScoreDecoder
     private readonly Tensor _finalNormBias;
     private readonly Tensor[] _scoreHead;
     private readonly Tensor[] _weightHead;
+    private readonly Lazy<float[]> _positionalTable;
 
     /// <summary>Builds the model with PyTorch's default initialisations, drawn from <paramref name="seed"/>.</summary>
     public WeightScoreDecoder(DecoderOptions options, int seed = 0)
@@ -43,6 +44,12 @@ public sealed class WeightScoreDecoder
         _scoreHead = AddMlp(p, "head", "mean", d, options, rng);
         _weightHead = AddMlp(p, "head", "weight", d, options, rng);
         Parameters = p;
+        _positionalTable = new Lazy<float[]>(() =>
+        {
+            var table = new float[options.MaxQueries * d];
+            for (var pos = 0; pos < options.MaxQueries; pos++) { PositionalEncoding.Write(pos, table.AsSpan(pos * d, d)); }
+            return table;
+        });
     }
 
     /// <summary>The architecture.</summary>
@@ -131,12 +138,10 @@ public sealed class WeightScoreDecoder
             e = Ops.Gather(_queryEmbed, rows);
         }
         var pe = new float[bsz * t * d];
+        var table = _positionalTable.Value;
         for (var b = 0; b < bsz; b++)
         {
-            for (var q = 0; q < t; q++)
-            {
-                PositionalEncoding.Write(batch.FirstPositions[b] + q, pe.AsSpan((b * t + q) * d, d));
-            }
+            table.AsSpan(batch.FirstPositions[b] * d, t * d).CopyTo(pe.AsSpan(b * t * d));
         }
         var x = Ops.Reshape(e, bsz, t, d);
         var pos = Ops.Add(x, Tensor.FromData(pe, bsz, t, d));
