@@ -76,15 +76,7 @@ public static class SafeTensors
     /// <summary>Reads a file; a malformed one is a <see cref="DataFormatException"/> naming it and the fault.</summary>
     public static SafeTensorsFile Read(string path)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataFormatException($"{path}: cannot read checkpoint ({e.Message}).", e);
-        }
+        var bytes = DataFiles.ReadAllBytes(path, "checkpoint");
         if (bytes.Length < 8) { throw new DataFormatException($"{path}: not a safetensors file (shorter than its 8-byte header length)."); }
         var headerLen = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (headerLen > MaxHeaderBytes || 8 + (long)headerLen > bytes.Length)

@@ -19,16 +19,7 @@ public static partial class NpyReader
     /// <summary>Reads a file; throws <see cref="DataFormatException"/> naming the file and the fault.</summary>
     public static NpyMatrix ReadFile(string path)
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataFormatException($"{path}: cannot read ({e.Message}).", e);
-        }
-        return Parse(bytes, path);
+        return Parse(DataFiles.ReadAllBytes(path, "features"), path);
     }
 
     /// <summary>Parses the bytes of a <c>.npy</c> file; <paramref name="source"/> names it in errors.</summary>

@@ -59,17 +59,7 @@ public static class ScoreLabels
         return ids.Count > 0 ? ids : throw new DataFormatException($"{path}: no ids found.");
     }
 
-    private static string[] ReadLines(string path)
-    {
-        try
-        {
-            return File.ReadAllLines(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new DataFormatException($"{path}: cannot read ({e.Message}).", e);
-        }
-    }
+    private static string[] ReadLines(string path) => DataFiles.ReadAllLines(path, "labels");
 
     private static bool TryFloat(string s, out float value) =>
         float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && float.IsFinite(value);
