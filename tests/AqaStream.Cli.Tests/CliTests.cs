@@ -44,7 +44,7 @@ public sealed class CliTests : IDisposable
         _labels = _dir.File("train.txt");
         File.WriteAllLines(_labels, lines);
         _checkpoint = _dir.File("m.safetensors");
-        CheckpointStore.Save(_checkpoint, new WeightScoreDecoder(Small, seed: 4), new ModelCard { ModelId = "cli-test", Architecture = Small, Target = ScoreTarget.Tes });
+        CheckpointStore.Save(_checkpoint, new WeightScoreDecoder(Small, seed: 4), new ModelCard { ModelId = "cli-test", Architecture = Small, Target = ScoreTarget.TES });
     }
 
     public void Dispose() => _dir.Dispose();

@@ -19,15 +19,15 @@ public class CheckpointTests
     {
         using var dir = new TempDirectory();
         var model = new WeightScoreDecoder(Small, seed: 5);
-        var card = new ModelCard { ModelId = "t", Architecture = Small, Target = ScoreTarget.Pcs, ScoreScale = 43f, Seed = 5 };
+        var card = new ModelCard { ModelId = "t", Architecture = Small, Target = ScoreTarget.PCS, ScoreScale = 43f, Seed = 5 };
         var path = dir.File("m.safetensors");
         CheckpointStore.Save(path, model, card);
         var loaded = CheckpointStore.Load(path);
         Assert.Equal(Small, loaded.Card.Architecture);
-        Assert.Equal(ScoreTarget.Pcs, loaded.Card.Target);
+        Assert.Equal(ScoreTarget.PCS, loaded.Card.Target);
         foreach (var (name, p) in model.Parameters.All) { Assert.Equal(p.Data, loaded.Model.Parameters[name].Data); }
         Assert.True(File.Exists(CheckpointStore.CardPath(path)));
-        Assert.Contains("\"target\": \"Pcs\"", File.ReadAllText(CheckpointStore.CardPath(path)), StringComparison.Ordinal);
+        Assert.Contains("\"target\": \"PCS\"", File.ReadAllText(CheckpointStore.CardPath(path)), StringComparison.Ordinal);
 
         var sample = new PerformanceSample("x", Enumerable.Range(0, 5 * 12).Select(i => MathF.Sin(i)).ToArray(), 5, 12, null);
         var a = new PerformanceScorer(model, 43f).Score([sample])[0];

@@ -73,8 +73,8 @@ public class DataReaderTests
         File.WriteAllText(dir.File("l.txt"), "1 28.71 29.36 1\n\n3 28.79 27.89 0\n");
         var labels = ScoreLabels.ReadFile(dir.File("l.txt"));
         Assert.Equal(2, labels.Count);
-        Assert.Equal(28.79f, labels[1].Score(ScoreTarget.Tes));
-        Assert.Equal(29.36f, labels[0].Score(ScoreTarget.Pcs));
+        Assert.Equal(28.79f, labels[1].Score(ScoreTarget.TES));
+        Assert.Equal(29.36f, labels[0].Score(ScoreTarget.PCS));
     }
 
     [Theory]

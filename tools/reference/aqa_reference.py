@@ -177,4 +177,4 @@ def default_options(**overrides):
 
 def card_for(o, seed):
     return {"format": "aqastream.weight-score-decoder/1", "modelId": "torch-export", "architecture": o,
-            "target": "Tes", "scoreScale": 43.0, "seed": seed}
+            "target": "TES", "scoreScale": 43.0, "seed": seed}

@@ -52,7 +52,7 @@ internal static class EvalCommand
                 $"{loaded.Card.ModelId} on {tgt}: spearman {report.Spearman:F4}  pearson {report.Pearson:F4}  mse {report.Mse:F3}  rl2 {report.RelativeL2:F5}  n {report.Count}"));
             if (r.GetValue(json) is { } jsonFile)
             {
-                var payload = new { spearman = report.Spearman, mse = report.Mse, rl2 = report.RelativeL2, n = report.Count, pearson = report.Pearson, target = tgt.ToString().ToUpperInvariant(), model = loaded.Card.ModelId };
+                var payload = new { spearman = report.Spearman, mse = report.Mse, rl2 = report.RelativeL2, n = report.Count, pearson = report.Pearson, target = tgt.ToString(), model = loaded.Card.ModelId };
                 File.WriteAllText(jsonFile.FullName, JsonSerializer.Serialize(payload, new JsonSerializerOptions { WriteIndented = true }) + "\n");
             }
             return 0;

@@ -37,7 +37,7 @@ public sealed record ModelCard
 
     /// <summary>The judged score the model predicts.</summary>
     [JsonConverter(typeof(JsonStringEnumConverter<ScoreTarget>))]
-    public ScoreTarget Target { get; init; } = ScoreTarget.Tes;
+    public ScoreTarget Target { get; init; } = ScoreTarget.TES;
 
     /// <summary>Labels are divided by this for training; predictions are multiplied by it (Fis-V: 43).</summary>
     public float ScoreScale { get; init; } = 43f;

@@ -6,17 +6,17 @@ namespace AqaStream.Scoring.Data;
 public enum ScoreTarget
 {
     /// <summary>Technical element score (difficulty × execution of the elements).</summary>
-    Tes,
+    TES,
 
     /// <summary>Program component score (skating skills, composition, ...).</summary>
-    Pcs,
+    PCS,
 }
 
 /// <summary>One performance's judged scores (a line of Fis-V's <c>train.txt</c>: <c>id TES PCS deductions</c>).</summary>
 public sealed record PerformanceLabel(string Id, float Tes, float Pcs, float Deductions)
 {
     /// <summary>The score of the chosen target.</summary>
-    public float Score(ScoreTarget target) => target == ScoreTarget.Tes ? Tes : Pcs;
+    public float Score(ScoreTarget target) => target == ScoreTarget.TES ? Tes : Pcs;
 }
 
 /// <summary>Reads labels files in the Fis-V format and id lists.</summary>
