@@ -100,3 +100,44 @@ public class ModelBehaviourTests
         Assert.Equal(result.Best.Spearman, rho, 6);
     }
 }
+
+public class QuerySideCacheTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Inference_CachedFirstLayerQuerySide_EqualsFullComputation(bool causal)
+    {
+        var o = CheckpointTests.Small with { Causal = causal };
+        var model = new WeightScoreDecoder(o, seed: 6);
+        var rng = new Random(2);
+        var seqs = new[] { 9, 4, 7 }.Select(n => { var f = new float[n * 12]; Gaussian.Fill(f, rng); return f; }).ToList();
+        var batch = ScorerBatch.FromSequences(seqs, 12);
+        using var _ = Autograd.NoGrad();
+        for (var round = 0; round < 2; round++)
+        {
+            var cached = model.Forward(batch);
+            var full = model.Forward(batch, withAttentionLoss: true); // the attention loss needs S, so nothing is cached
+            for (var b = 0; b < 3; b++)
+            {
+                Assert.Equal(full.Score.Data[b], cached.Score.Data[b], 5);
+                for (var q = 0; q < batch.Lengths[b]; q++)
+                {
+                    Assert.Equal(full.ClipScores.Data[b * 9 + q], cached.ClipScores.Data[b * 9 + q], 5);
+                    Assert.Equal(full.Weights.Data[b * 9 + q], cached.Weights.Data[b * 9 + q], 5);
+                }
+            }
+            for (var i = 0; i < full.SelfAttention[0].Length; i++)
+            {
+                // Rows and columns of padded queries are left empty in the cached map.
+                if (cached.SelfAttention[0][i] != 0f) { Assert.Equal(full.SelfAttention[0][i], cached.SelfAttention[0][i], 5); }
+            }
+            // An optimiser step changes the weights: the cache must not serve stale query sides.
+            using (Autograd.NoGrad())
+            {
+                foreach (var (_, p) in model.Parameters.All) { p.Data[0] += 0.5f; }
+            }
+            model.Parameters.MarkChanged();
+        }
+    }
+}

@@ -77,5 +77,6 @@ public static class CheckpointStore
             }
             t.Data.CopyTo(param.Data, 0);
         }
+        model.Parameters.MarkChanged();
     }
 }

@@ -14,6 +14,12 @@ public sealed class ParameterSet
     /// <summary>The parameter with this name.</summary>
     public Tensor this[string name] => _byName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"No parameter named '{name}'.");
 
+    /// <summary>Bumped whenever values change (optimiser step, checkpoint load): caches derived from weights check it.</summary>
+    public long Version { get; private set; }
+
+    /// <summary>Records that parameter values changed. Code that writes parameter data directly must call it.</summary>
+    public void MarkChanged() => Version++;
+
     /// <summary>Number of scalar values over all parameters.</summary>
     public long Count => _ordered.Sum(p => (long)p.Value.Length);
 

@@ -18,6 +18,11 @@ public sealed class WeightScoreDecoder
     private readonly Tensor[] _scoreHead;
     private readonly Tensor[] _weightHead;
     private readonly Lazy<float[]> _positionalTable;
+    private readonly Dictionary<(int First, int Length), QuerySide> _querySideCache = [];
+    private long _querySideVersion = -1;
+
+    /// <summary>Distinct (first position, length) query sides kept; Fis-V has under 200 distinct lengths.</summary>
+    private const int MaxCachedQuerySides = 1024;
 
     /// <summary>Builds the model with PyTorch's default initialisations, drawn from <paramref name="seed"/>.</summary>
     public WeightScoreDecoder(DecoderOptions options, int seed = 0)
@@ -92,13 +97,27 @@ public sealed class WeightScoreDecoder
         var selfMaps = new List<float[]>(o.Layers);
         var crossMaps = new List<float[]>(o.Layers);
         Tensor? attLoss = null;
-        foreach (var layer in _layers)
+        var cacheable = !training && !withAttentionLoss && !Autograd.IsRecording && o.QueryInit == QueryInitialisation.Learned && o.MaskPadding;
+        for (var i = 0; i < _layers.Length; i++)
         {
-            var (next, s, c) = DecoderLayer(layer, x, pos, memory, valid, training, rng, selfMaps, crossMaps);
+            var layer = _layers[i];
+            Tensor x1, crossQuery;
+            Tensor? s = null;
+            if (i == 0 && cacheable)
+            {
+                (x1, crossQuery, var selfMap) = CachedQuerySide(batch);
+                selfMaps.Add(selfMap);
+            }
+            else
+            {
+                (x1, s) = SelfAttentionBlock(layer, x, pos, valid, training, rng, selfMaps);
+                crossQuery = CrossQuery(layer, x1, pos);
+            }
+            var (next, c) = CrossAttentionAndFeedForward(layer, x1, crossQuery, memory, valid, training, rng, crossMaps);
             x = next;
             if (withAttentionLoss)
             {
-                var l = AttentionLoss.Compute(s, c, o.MaskPadding ? batch.Lengths : null);
+                var l = AttentionLoss.Compute(s!, c, o.MaskPadding ? batch.Lengths : null);
                 attLoss = attLoss is null ? l : Ops.Add(attLoss, l);
             }
         }
@@ -148,12 +167,11 @@ public sealed class WeightScoreDecoder
         return (x, pos);
     }
 
-    private (Tensor X, Tensor SelfOut, Tensor CrossOut) DecoderLayer(LayerParameters l, Tensor x, Tensor pos, Tensor memory,
-        bool[]? valid, bool training, Random rng, List<float[]> selfMaps, List<float[]> crossMaps)
+    /// <summary>Self-attention: q = k = LN1(x) + p, v = LN1(x); the reference keeps no residual from x: x1 = S + Dropout(S).</summary>
+    private (Tensor X1, Tensor SelfOut) SelfAttentionBlock(LayerParameters l, Tensor x, Tensor pos, bool[]? valid, bool training, Random rng, List<float[]> selfMaps)
     {
         var o = Options;
         var d = o.ModelDim;
-        // Self-attention: q = k = LN1(x) + p, v = LN1(x).
         var t1 = Ops.LayerNorm(x, l.Norm1Weight, l.Norm1Bias);
         var qkIn = Ops.Add(t1, pos);
         var sa = Ops.Attention(
@@ -163,23 +181,87 @@ public sealed class WeightScoreDecoder
             o.Heads, valid, o.Causal, 0, o.AttentionDropout, rng, training);
         selfMaps.Add(sa.Probabilities);
         var s = Ops.Linear(sa.Output, l.SelfOutWeight, l.SelfOutBias);
-        // The reference keeps no residual from x here: x1 = S + Dropout(S).
-        var x1 = Ops.Add(s, Ops.Dropout(s, o.Dropout, rng, training));
-        // Cross-attention: q = LN2(x1) + p, k = v = memory (no positional term on clips).
-        var qIn = Ops.Add(Ops.LayerNorm(x1, l.Norm2Weight, l.Norm2Bias), pos);
+        return (Ops.Add(s, Ops.Dropout(s, o.Dropout, rng, training)), s);
+    }
+
+    /// <summary>The cross-attention query projection of LN2(x1) + p.</summary>
+    private Tensor CrossQuery(LayerParameters l, Tensor x1, Tensor pos) =>
+        Ops.Linear(Ops.Add(Ops.LayerNorm(x1, l.Norm2Weight, l.Norm2Bias), pos), l.CrossInWeight, l.CrossInBias, 0, Options.ModelDim);
+
+    /// <summary>Cross-attention to the clips (k = v = memory, no positional term), then the FFN:
+    /// x2 = x1 + Dropout(C); x3 = x2 + Dropout(W2 · Dropout(ReLU(W1 · LN3(x2)))).</summary>
+    private (Tensor X3, Tensor CrossOut) CrossAttentionAndFeedForward(LayerParameters l, Tensor x1, Tensor crossQuery, Tensor memory,
+        bool[]? valid, bool training, Random rng, List<float[]> crossMaps)
+    {
+        var o = Options;
+        var d = o.ModelDim;
         var ca = Ops.Attention(
-            Ops.Linear(qIn, l.CrossInWeight, l.CrossInBias, 0, d),
+            crossQuery,
             Ops.Linear(memory, l.CrossInWeight, l.CrossInBias, d, d),
             Ops.Linear(memory, l.CrossInWeight, l.CrossInBias, 2 * d, d),
             o.Heads, valid, o.Causal, 0, o.AttentionDropout, rng, training);
         crossMaps.Add(ca.Probabilities);
         var c = Ops.Linear(ca.Output, l.CrossOutWeight, l.CrossOutBias);
         var x2 = Ops.Add(x1, Ops.Dropout(c, o.Dropout, rng, training));
-        // FFN: x3 = x2 + Dropout(W2 · Dropout(ReLU(W1 · LN3(x2)))).
         var hidden = Ops.Dropout(Ops.Relu(Ops.Linear(Ops.LayerNorm(x2, l.Norm3Weight, l.Norm3Bias), l.Linear1Weight, l.Linear1Bias)), o.Dropout, rng, training);
         var x3 = Ops.Add(x2, Ops.Dropout(Ops.Linear(hidden, l.Linear2Weight, l.Linear2Bias), o.Dropout, rng, training));
-        return (x3, s, c);
+        return (x3, c);
     }
+
+    /// <summary>
+    /// At inference with learned queries, the first layer's query side (x1 and the cross-attention query) depends only
+    /// on the query positions and the performance's length, never on the clips: it is computed once per
+    /// (first position, length) and reused. Rows past a sample's length are zero: padded queries influence nothing.
+    /// </summary>
+    private (Tensor X1, Tensor CrossQuery, float[] SelfMap) CachedQuerySide(ScorerBatch batch)
+    {
+        var (bsz, t, d, heads) = (batch.BatchSize, batch.Clips, Options.ModelDim, Options.Heads);
+        var x1 = new float[bsz * t * d];
+        var cq = new float[bsz * t * d];
+        var map = new float[bsz * heads * t * t];
+        for (var b = 0; b < bsz; b++)
+        {
+            var (first, length) = (batch.FirstPositions[b], batch.Lengths[b]);
+            var side = QuerySideFor(first, length);
+            side.X1.CopyTo(x1, b * t * d);
+            side.CrossQuery.CopyTo(cq, b * t * d);
+            for (var h = 0; h < heads; h++)
+            {
+                for (var i = 0; i < length; i++)
+                {
+                    side.SelfMap.AsSpan((h * length + i) * length, length).CopyTo(map.AsSpan(((b * heads + h) * t + i) * t));
+                }
+            }
+        }
+        return (Tensor.FromData(x1, bsz, t, d), Tensor.FromData(cq, bsz, t, d), map);
+    }
+
+    private QuerySide QuerySideFor(int first, int length)
+    {
+        lock (_querySideCache)
+        {
+            if (_querySideVersion != Parameters.Version)
+            {
+                _querySideCache.Clear();
+                _querySideVersion = Parameters.Version;
+            }
+            if (_querySideCache.TryGetValue((first, length), out var hit)) { return hit; }
+        }
+        var one = new ScorerBatch(new float[length * Options.FeatureDim], 1, length, Options.FeatureDim, [length], [first]);
+        var rng = new Random(0);
+        var (x, pos) = QueryTerms(one, rng);
+        var maps = new List<float[]>(1);
+        var (x1, _) = SelfAttentionBlock(_layers[0], x, pos, null, false, rng, maps);
+        var side = new QuerySide((float[])x1.Data.Clone(), (float[])CrossQuery(_layers[0], x1, pos).Data.Clone(), (float[])maps[0].Clone());
+        lock (_querySideCache)
+        {
+            if (_querySideCache.Count >= MaxCachedQuerySides) { _querySideCache.Clear(); }
+            _querySideCache[(first, length)] = side;
+        }
+        return side;
+    }
+
+    private sealed record QuerySide(float[] X1, float[] CrossQuery, float[] SelfMap);
 
     private static Tensor Mlp(Tensor h, Tensor[] p)
     {
@@ -200,7 +282,11 @@ public sealed class WeightScoreDecoder
 
     /// <summary>Sets the last bias of the score MLP so an untrained model predicts <paramref name="normalisedScore"/>
     /// (speeds up the start of training; the reference starts from PyTorch's default).</summary>
-    public void InitialiseScoreBias(float normalisedScore) => _scoreHead[5].Data[0] = normalisedScore;
+    public void InitialiseScoreBias(float normalisedScore)
+    {
+        _scoreHead[5].Data[0] = normalisedScore;
+        Parameters.MarkChanged();
+    }
 
     private static (Tensor W, Tensor B) AddLinear(ParameterSet p, string name, int inF, int outF, Random rng)
     {

@@ -63,5 +63,6 @@ public sealed class Adam
                 w[j] -= stepSize * m[j] / (MathF.Sqrt(v[j]) / sqrtBc2 + Eps);
             }
         });
+        _parameters.MarkChanged();
     }
 }

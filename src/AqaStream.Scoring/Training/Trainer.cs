@@ -104,6 +104,7 @@ public sealed class Trainer
         }
         var all = model.Parameters.All;
         for (var i = 0; i < all.Count; i++) { bestWeights![i].CopyTo(all[i].Value.Data, 0); }
+        model.Parameters.MarkChanged();
         return new TrainingResult(best!, history, clock.Elapsed.TotalSeconds);
     }
 
