@@ -150,7 +150,11 @@ class WeightScoreDecoder(nn.Module):
             x, s, c, sw, cw = layer(x, memory, pos, kpm, attn_mask, need_maps)
             self_maps.append(sw)
             cross_maps.append(cw)
-            if with_att_loss:
+            if with_att_loss and kpm is None:
+                gd = s @ s.transpose(1, 2) / d
+                ge = c @ c.transpose(1, 2) / d
+                att_loss = att_loss + F.kl_div(F.log_softmax(gd, -1), F.softmax(ge, -1), reduction="sum")
+            elif with_att_loss:
                 for b in range(B):
                     n = int(lengths[b]) if o["maskPadding"] else T
                     gd = s[b, :n] @ s[b, :n].T / d
