@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs the OS packages AqaStream needs on a fresh Debian 12 machine (idempotent):
-#   libopenblas0-pthread  GEMM for the scorer (cblas_sgemm)
-#   python3-torch         the PyTorch reference for parity tests and benchmarks (/usr/bin/python3)
+# Installs the OS packages AqaStream needs on a fresh Debian 12 machine (idempotent, apt):
+#   libopenblas0-pthread          GEMM for the scorer (cblas_sgemm)            always
+#   python3-torch, python3-numpy  the PyTorch reference (parity tests, bench)  with --with-torch
 set -euo pipefail
 need=()
 [ -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || need+=(libopenblas0-pthread)
-/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need+=(python3-torch python3-numpy)
+if [ "${1:-}" = "--with-torch" ]; then
+  /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need+=(python3-torch python3-numpy)
+fi
 if [ ${#need[@]} -gt 0 ]; then
-  echo "setup: installing ${need[*]} ..."
+  echo "setup: installing ${need[*]} ..." >&2
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq

@@ -111,6 +111,6 @@ public class PyTorchParityTests(ITestOutputHelper output)
         var err = p.StandardError.ReadToEndAsync();
         p.StandardOutput.ReadToEnd();
         p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"PyTorch reference failed (is python3-torch installed? run tools/setup.sh): {err.Result}");
+        Assert.True(p.ExitCode == 0, $"PyTorch reference failed (is python3-torch installed? run tools/setup.sh --with-torch): {err.Result}");
     }
 }

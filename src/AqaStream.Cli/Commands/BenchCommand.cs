@@ -109,7 +109,7 @@ internal static class BenchCommand
         p.WaitForExit();
         if (p.ExitCode != 0)
         {
-            throw new InvalidOperationException($"PyTorch peer failed (exit {p.ExitCode}); is python3-torch installed? {stderr.Result.Trim().Split('\n').LastOrDefault()}");
+            throw new InvalidOperationException($"PyTorch peer failed (exit {p.ExitCode}); is python3-torch installed? run tools/setup.sh --with-torch. {stderr.Result.Trim().Split('\n').LastOrDefault()}");
         }
         using var doc = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
         return (doc.RootElement.GetProperty("forward_ms").GetDouble(), doc.RootElement.GetProperty("train_step_ms").GetDouble());
