@@ -62,6 +62,22 @@ public class ModelBehaviourTests
     }
 
     [Fact]
+    public void Train_SameSeed_BitIdenticalWeights_OtherSeedDiffers()
+    {
+        var rng = new Random(5);
+        var samples = Enumerable.Range(0, 24).Select(i => Sample(i.ToString(System.Globalization.CultureInfo.InvariantCulture), 5 + i % 7, 12, rng, 10 + i)).ToList();
+        float[] Run(int seed)
+        {
+            var model = new WeightScoreDecoder(CheckpointTests.Small, seed);
+            new Trainer(new TrainingOptions { Epochs = 3, BatchSize = 6, TrainLength = 8, Seed = seed, Patience = 0 }).Train(model, samples[..18], samples[18..]);
+            return model.Parameters.All.SelectMany(p => p.Value.Data).ToArray();
+        }
+        var a = Run(3);
+        Assert.Equal(a, Run(3));
+        Assert.NotEqual(a, Run(4));
+    }
+
+    [Fact]
     public void Split_IsSeededDisjointAndComplete()
     {
         var ids = Enumerable.Range(0, 103).ToList();
