@@ -7,7 +7,7 @@ namespace AqaStream.Scoring.Model;
 /// ARCHITECTURE.md "The scorer"): a 2-layer pre-LN transformer decoder whose queries are clip positions
 /// (x₀ = e, p = e + PE), attending to clip features; a weight-score head gives each query a weight and a score.
 /// </summary>
-public sealed class WeightScoreDecoder
+public sealed partial class WeightScoreDecoder
 {
     private readonly LayerParameters[] _layers;
     private readonly Tensor? _inputProjWeight;
@@ -91,7 +91,16 @@ public sealed class WeightScoreDecoder
         {
             memory = Ops.Linear(memory, _inputProjWeight, _inputProjBias);
         }
+        var crossKeysValues = _layers.Select(l => (CrossKey(l, memory), CrossValue(l, memory))).ToArray();
+        return Decode(batch, crossKeysValues, training, rng, withAttentionLoss);
+    }
 
+    /// <summary>The query side of the decoder and the head, given each layer's cross-attention keys and values of
+    /// the clips (computed from the memory, or kept by an incremental state).</summary>
+    private ScorerOutput Decode(ScorerBatch batch, (Tensor Key, Tensor Value)[] crossKeysValues, bool training, Random rng, bool withAttentionLoss)
+    {
+        var o = Options;
+        var (bsz, t) = (batch.BatchSize, batch.Clips);
         var (x, pos) = QueryTerms(batch, rng);
         bool[]? valid = o.MaskPadding && !batch.IsFull ? ValidMask(batch) : null;
         var selfMaps = new List<float[]>(o.Layers);
@@ -113,7 +122,7 @@ public sealed class WeightScoreDecoder
                 (x1, s) = SelfAttentionBlock(layer, x, pos, valid, training, rng, selfMaps);
                 crossQuery = CrossQuery(layer, x1, pos);
             }
-            var (next, c) = CrossAttentionAndFeedForward(layer, x1, crossQuery, memory, valid, training, rng, crossMaps);
+            var (next, c) = CrossAttentionAndFeedForward(layer, x1, crossQuery, crossKeysValues[i].Key, crossKeysValues[i].Value, valid, training, rng, crossMaps);
             x = next;
             if (withAttentionLoss)
             {
@@ -134,7 +143,7 @@ public sealed class WeightScoreDecoder
         {
             attLoss = Ops.Scale(attLoss, o.AttentionLossWeight / bsz);
         }
-        return new ScorerOutput(score, weights, clipScores, attLoss, selfMaps, crossMaps, batch.Lengths);
+        return new ScorerOutput(score, weights, clipScores, logits, attLoss, selfMaps, crossMaps, batch.Lengths);
     }
 
     private (Tensor X, Tensor Pos) QueryTerms(ScorerBatch batch, Random rng)
@@ -190,16 +199,11 @@ public sealed class WeightScoreDecoder
 
     /// <summary>Cross-attention to the clips (k = v = memory, no positional term), then the FFN:
     /// x2 = x1 + Dropout(C); x3 = x2 + Dropout(W2 · Dropout(ReLU(W1 · LN3(x2)))).</summary>
-    private (Tensor X3, Tensor CrossOut) CrossAttentionAndFeedForward(LayerParameters l, Tensor x1, Tensor crossQuery, Tensor memory,
+    private (Tensor X3, Tensor CrossOut) CrossAttentionAndFeedForward(LayerParameters l, Tensor x1, Tensor crossQuery, Tensor crossKey, Tensor crossValue,
         bool[]? valid, bool training, Random rng, List<float[]> crossMaps)
     {
         var o = Options;
-        var d = o.ModelDim;
-        var ca = Ops.Attention(
-            crossQuery,
-            Ops.Linear(memory, l.CrossInWeight, l.CrossInBias, d, d),
-            Ops.Linear(memory, l.CrossInWeight, l.CrossInBias, 2 * d, d),
-            o.Heads, valid, o.Causal, 0, o.AttentionDropout, rng, training);
+        var ca = Ops.Attention(crossQuery, crossKey, crossValue, o.Heads, valid, o.Causal, 0, o.AttentionDropout, rng, training);
         crossMaps.Add(ca.Probabilities);
         var c = Ops.Linear(ca.Output, l.CrossOutWeight, l.CrossOutBias);
         var x2 = Ops.Add(x1, Ops.Dropout(c, o.Dropout, rng, training));
@@ -207,6 +211,12 @@ public sealed class WeightScoreDecoder
         var x3 = Ops.Add(x2, Ops.Dropout(Ops.Linear(hidden, l.Linear2Weight, l.Linear2Bias), o.Dropout, rng, training));
         return (x3, c);
     }
+
+    /// <summary>Cross-attention keys of the clip memory: rows d..2d of the in-projection (per clip, so they can be cached).</summary>
+    private Tensor CrossKey(LayerParameters l, Tensor memory) => Ops.Linear(memory, l.CrossInWeight, l.CrossInBias, Options.ModelDim, Options.ModelDim);
+
+    /// <summary>Cross-attention values of the clip memory: rows 2d..3d of the in-projection.</summary>
+    private Tensor CrossValue(LayerParameters l, Tensor memory) => Ops.Linear(memory, l.CrossInWeight, l.CrossInBias, 2 * Options.ModelDim, Options.ModelDim);
 
     /// <summary>
     /// At inference with learned queries, the first layer's query side (x1 and the cross-attention query) depends only

@@ -1,0 +1,49 @@
+namespace AqaStream.Scoring.Model;
+
+/// <summary>How a live performance's decoder state is updated per clip.</summary>
+public enum IncrementalMode
+{
+    /// <summary>Bidirectional model: each new clip's memory projections are cached, the query side is recomputed, so the
+    /// provisional score equals the offline score of the clips so far.</summary>
+    Exact,
+
+    /// <summary>Causal model: key/value caches; each new clip costs one query's work and earlier outputs are final;
+    /// the provisional is Σ exp(a_q) s_q / Σ exp(a_q) kept as running sums.</summary>
+    Streaming,
+}
+
+/// <summary>
+/// One live performance's decoder state (ARCHITECTURE.md, "Streaming form"): append clips as they arrive, read the
+/// provisional score and per-clip weight logits and scores. Not thread-safe: one performance, one consumer.
+/// Scores are on the normalised scale (multiply by the model card's scale for points).
+/// </summary>
+public abstract class IncrementalDecoder
+{
+    /// <summary>Clips appended so far.</summary>
+    public abstract int Clips { get; }
+
+    /// <summary>The provisional score: softmax-weighted clip scores over the clips so far (0 before the first clip).</summary>
+    public abstract float Score { get; protected set; }
+
+    /// <summary>Weight logits a_q of clips 0..Clips-1 (w = softmax over them).</summary>
+    public abstract ReadOnlySpan<float> Logits { get; }
+
+    /// <summary>Clip scores s_q of clips 0..Clips-1.</summary>
+    public abstract ReadOnlySpan<float> ClipScores { get; }
+
+    /// <summary>The mode.</summary>
+    public abstract IncrementalMode Mode { get; }
+
+    /// <summary>Adds the next clip's feature vector.</summary>
+    public abstract void Append(ReadOnlySpan<float> clipFeatures);
+
+    /// <summary>Weights w_q = softmax(a) over the clips so far.</summary>
+    public float[] Weights()
+    {
+        var a = Logits;
+        var w = new float[a.Length];
+        if (w.Length == 0) { return w; }
+        Numerics.Kernels.Softmax(a, w);
+        return w;
+    }
+}

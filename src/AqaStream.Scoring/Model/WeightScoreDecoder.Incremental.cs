@@ -1,0 +1,181 @@
+using AqaStream.Numerics;
+
+namespace AqaStream.Scoring.Model;
+
+public sealed partial class WeightScoreDecoder
+{
+    /// <summary>Starts the decoder state of one live performance. Streaming needs a causal model.</summary>
+    public IncrementalDecoder StartPerformance(IncrementalMode mode)
+    {
+        if (mode == IncrementalMode.Streaming && !Options.Causal)
+        {
+            throw new InvalidOperationException("Streaming mode needs a causal model (trained with --causal); use Exact for a bidirectional one.");
+        }
+        return mode == IncrementalMode.Streaming ? new StreamingState(this) : new ExactState(this);
+    }
+
+    /// <summary>Rows of width d appended one at a time, stored contiguously (capacity doubles).</summary>
+    private sealed class RowBuffer(int width)
+    {
+        private float[] _data = new float[width * 8];
+
+        public int Count { get; private set; }
+
+        public ReadOnlySpan<float> Rows => _data.AsSpan(0, Count * width);
+
+        public void Append(ReadOnlySpan<float> row)
+        {
+            if ((Count + 1) * width > _data.Length) { Array.Resize(ref _data, _data.Length * 2); }
+            row.CopyTo(_data.AsSpan(Count * width));
+            Count++;
+        }
+
+        public Tensor AsTensor() => Tensor.FromData(_data.AsSpan(0, Count * width).ToArray(), 1, Count, width);
+    }
+
+    /// <summary>The clip memory row (after the optional input projection) of one clip.</summary>
+    private Tensor MemoryRow(ReadOnlySpan<float> features)
+    {
+        if (features.Length != Options.FeatureDim)
+        {
+            throw new ArgumentException($"A clip feature vector has {features.Length} values; the model expects {Options.FeatureDim}.");
+        }
+        foreach (var v in features)
+        {
+            if (!float.IsFinite(v)) { throw new ArgumentException("A clip feature vector contains NaN or infinite values."); }
+        }
+        var row = Tensor.FromData(features.ToArray(), 1, Options.FeatureDim);
+        return _inputProjWeight is null ? row : Ops.Linear(row, _inputProjWeight, _inputProjBias);
+    }
+
+    private void RequireRoom(int clips)
+    {
+        if (clips >= Options.MaxQueries)
+        {
+            throw new InvalidOperationException($"The performance already has {clips} clips, the model's maximum ({Options.MaxQueries} query positions).");
+        }
+    }
+
+    /// <summary>Bidirectional: cached cross-attention keys/values per layer; the query side is recomputed per clip.</summary>
+    private sealed class ExactState(WeightScoreDecoder model) : IncrementalDecoder
+    {
+        private readonly RowBuffer[] _keys = model._layers.Select(_ => new RowBuffer(model.Options.ModelDim)).ToArray();
+        private readonly RowBuffer[] _values = model._layers.Select(_ => new RowBuffer(model.Options.ModelDim)).ToArray();
+        private float[] _logits = [];
+        private float[] _scores = [];
+
+        public override int Clips => _keys[0].Count;
+
+        public override float Score { get; protected set; }
+
+        public override ReadOnlySpan<float> Logits => _logits;
+
+        public override ReadOnlySpan<float> ClipScores => _scores;
+
+        public override IncrementalMode Mode => IncrementalMode.Exact;
+
+        public override void Append(ReadOnlySpan<float> clipFeatures)
+        {
+            model.RequireRoom(Clips);
+            using var _ = Autograd.NoGrad();
+            using var memory = TensorMemory.Scope();
+            var row = model.MemoryRow(clipFeatures);
+            for (var i = 0; i < model._layers.Length; i++)
+            {
+                _keys[i].Append(model.CrossKey(model._layers[i], row).Data);
+                _values[i].Append(model.CrossValue(model._layers[i], row).Data);
+            }
+            var n = Clips;
+            var batch = new ScorerBatch([], 1, n, model.Options.FeatureDim, [n], [0]);
+            var kv = _keys.Zip(_values, (k, v) => (k.AsTensor(), v.AsTensor())).ToArray();
+            var output = model.Decode(batch, kv, training: false, new Random(0), withAttentionLoss: false);
+            _scores = (float[])output.ClipScores.Data.Clone();
+            _logits = (float[])output.Logits.Data.Clone();
+            Score = output.Score.Data[0];
+        }
+    }
+
+    /// <summary>Causal: per-layer self- and cross-attention key/value caches; one query's work per clip; running sums.</summary>
+    private sealed class StreamingState(WeightScoreDecoder model) : IncrementalDecoder
+    {
+        private readonly RowBuffer[] _selfKeys = model._layers.Select(_ => new RowBuffer(model.Options.ModelDim)).ToArray();
+        private readonly RowBuffer[] _selfValues = model._layers.Select(_ => new RowBuffer(model.Options.ModelDim)).ToArray();
+        private readonly RowBuffer[] _crossKeys = model._layers.Select(_ => new RowBuffer(model.Options.ModelDim)).ToArray();
+        private readonly RowBuffer[] _crossValues = model._layers.Select(_ => new RowBuffer(model.Options.ModelDim)).ToArray();
+        private readonly List<float> _logits = [];
+        private readonly List<float> _scores = [];
+        private float[] _probabilities = new float[model.Options.Heads * 8];
+
+        // Running sums of the streaming form, relative to the largest logit so far for stability.
+        private float _maxLogit = float.NegativeInfinity;
+        private double _sumWeights;
+        private double _sumWeightedScores;
+
+        public override int Clips => _scores.Count;
+
+        public override float Score { get; protected set; }
+
+        public override ReadOnlySpan<float> Logits => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_logits);
+
+        public override ReadOnlySpan<float> ClipScores => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_scores);
+
+        public override IncrementalMode Mode => IncrementalMode.Streaming;
+
+        public override void Append(ReadOnlySpan<float> clipFeatures)
+        {
+            var m = model;
+            var o = m.Options;
+            var d = o.ModelDim;
+            var t = Clips;
+            m.RequireRoom(t);
+            using var _ = Autograd.NoGrad();
+            using var memory = TensorMemory.Scope();
+            var row = m.MemoryRow(clipFeatures);
+            var e = Ops.Gather(m._queryEmbed, [t]);
+            var pos = Ops.Add(e, Tensor.FromData(m._positionalTable.Value.AsSpan(t * d, d).ToArray(), 1, d));
+            if (_probabilities.Length < o.Heads * (t + 1)) { _probabilities = new float[o.Heads * (t + 1) * 2]; }
+            var x = e;
+            for (var i = 0; i < m._layers.Length; i++)
+            {
+                var l = m._layers[i];
+                var t1 = Ops.LayerNorm(x, l.Norm1Weight, l.Norm1Bias);
+                var qk = Ops.Add(t1, pos);
+                _selfKeys[i].Append(Ops.Linear(qk, l.SelfInWeight, l.SelfInBias, d, d).Data);
+                _selfValues[i].Append(Ops.Linear(t1, l.SelfInWeight, l.SelfInBias, 2 * d, d).Data);
+                var s = Ops.Linear(Attend(Ops.Linear(qk, l.SelfInWeight, l.SelfInBias, 0, d), _selfKeys[i], _selfValues[i]), l.SelfOutWeight, l.SelfOutBias);
+                var x1 = Ops.Add(s, s);
+                var qc = m.CrossQuery(l, x1, pos);
+                _crossKeys[i].Append(m.CrossKey(l, row).Data);
+                _crossValues[i].Append(m.CrossValue(l, row).Data);
+                var c = Ops.Linear(Attend(qc, _crossKeys[i], _crossValues[i]), l.CrossOutWeight, l.CrossOutBias);
+                var x2 = Ops.Add(x1, c);
+                var hidden = Ops.Relu(Ops.Linear(Ops.LayerNorm(x2, l.Norm3Weight, l.Norm3Bias), l.Linear1Weight, l.Linear1Bias));
+                x = Ops.Add(x2, Ops.Linear(hidden, l.Linear2Weight, l.Linear2Bias));
+            }
+            var h = Ops.LayerNorm(x, m._finalNormWeight, m._finalNormBias);
+            var score = Mlp(h, m._scoreHead).Data[0];
+            var logit = Mlp(h, m._weightHead).Data[0];
+            _scores.Add(score);
+            _logits.Add(logit);
+            // provisional = Σ exp(a_q) s_q / Σ exp(a_q), rescaled when a new maximum logit arrives.
+            if (logit > _maxLogit)
+            {
+                var rescale = double.IsFinite(_maxLogit) ? Math.Exp(_maxLogit - logit) : 0;
+                _sumWeights *= rescale;
+                _sumWeightedScores *= rescale;
+                _maxLogit = logit;
+            }
+            var w = Math.Exp(logit - _maxLogit);
+            _sumWeights += w;
+            _sumWeightedScores += w * score;
+            Score = (float)(_sumWeightedScores / _sumWeights);
+        }
+
+        private Tensor Attend(Tensor query, RowBuffer keys, RowBuffer values)
+        {
+            var output = new float[query.Length];
+            Kernels.AttendOne(query.Data, keys.Rows, values.Rows, keys.Count, model.Options.Heads, output, _probabilities);
+            return Tensor.FromData(output, 1, output.Length);
+        }
+    }
+}
