@@ -104,6 +104,7 @@ public sealed partial class WeightScoreDecoder
         private readonly RowBuffer[] _crossValues = model._layers.Select(_ => new RowBuffer(model.Options.ModelDim)).ToArray();
         private readonly List<float> _logits = [];
         private readonly List<float> _scores = [];
+        private readonly Random _noDropout = new(0);
         private float[] _probabilities = new float[model.Options.Heads * 8];
 
         // Running sums of the streaming form, relative to the largest logit so far for stability.
@@ -148,9 +149,7 @@ public sealed partial class WeightScoreDecoder
                 _crossKeys[i].Append(m.CrossKey(l, row).Data);
                 _crossValues[i].Append(m.CrossValue(l, row).Data);
                 var c = Ops.Linear(Attend(qc, _crossKeys[i], _crossValues[i]), l.CrossOutWeight, l.CrossOutBias);
-                var x2 = Ops.Add(x1, c);
-                var hidden = Ops.Relu(Ops.Linear(Ops.LayerNorm(x2, l.Norm3Weight, l.Norm3Bias), l.Linear1Weight, l.Linear1Bias));
-                x = Ops.Add(x2, Ops.Linear(hidden, l.Linear2Weight, l.Linear2Bias));
+                x = m.FeedForwardBlock(l, Ops.Add(x1, c), training: false, _noDropout);
             }
             var h = Ops.LayerNorm(x, m._finalNormWeight, m._finalNormBias);
             var score = Mlp(h, m._scoreHead).Data[0];

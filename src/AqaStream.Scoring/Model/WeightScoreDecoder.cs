@@ -207,9 +207,15 @@ public sealed partial class WeightScoreDecoder
         crossMaps.Add(ca.Probabilities);
         var c = Ops.Linear(ca.Output, l.CrossOutWeight, l.CrossOutBias);
         var x2 = Ops.Add(x1, Ops.Dropout(c, o.Dropout, rng, training));
-        var hidden = Ops.Dropout(Ops.Relu(Ops.Linear(Ops.LayerNorm(x2, l.Norm3Weight, l.Norm3Bias), l.Linear1Weight, l.Linear1Bias)), o.Dropout, rng, training);
-        var x3 = Ops.Add(x2, Ops.Dropout(Ops.Linear(hidden, l.Linear2Weight, l.Linear2Bias), o.Dropout, rng, training));
-        return (x3, c);
+        return (FeedForwardBlock(l, x2, training, rng), c);
+    }
+
+    /// <summary>x3 = x2 + Dropout(W2 · Dropout(ReLU(W1 · LN3(x2)))).</summary>
+    private Tensor FeedForwardBlock(LayerParameters l, Tensor x2, bool training, Random rng)
+    {
+        var p = Options.Dropout;
+        var hidden = Ops.Dropout(Ops.Relu(Ops.Linear(Ops.LayerNorm(x2, l.Norm3Weight, l.Norm3Bias), l.Linear1Weight, l.Linear1Bias)), p, rng, training);
+        return Ops.Add(x2, Ops.Dropout(Ops.Linear(hidden, l.Linear2Weight, l.Linear2Bias), p, rng, training));
     }
 
     /// <summary>Cross-attention keys of the clip memory: rows d..2d of the in-projection (per clip, so they can be cached).</summary>
