@@ -43,7 +43,49 @@ internal static class BenchCommand
             Console.WriteLine(string.Create(inv, $"{$"training step, batch {b}",-28}{ours.Train,12:F1}{torch.Train,14:F1}{ours.Train / torch.Train,14:F3}"));
             return 0;
         }));
-        return new Command("bench", "Benchmarks that print figures (compare peers within one run: this machine is shared and noisy).") { scorer };
+        var incremental = CreateIncremental();
+        return new Command("bench", "Benchmarks that print figures (compare peers within one run: this machine is shared and noisy).") { scorer, incremental };
+    }
+
+    private static Command CreateIncremental()
+    {
+        var modelDim = new Option<int>("--model-dim") { Description = "Decoder width d.", DefaultValueFactory = _ => 256 };
+        var clips = new Option<int>("--clips") { Description = "Clips per performance (Fis-V: 124–302, mean 138).", DefaultValueFactory = _ => 136 };
+        var performances = new Option<int>("--performances") { Description = "Performances replayed per mode.", DefaultValueFactory = _ => 8 };
+        var threads = CommonOptions.Threads();
+        var cmd = new Command("incremental", "Per-clip update latency (p50/p99) of the live decoder state: exact (bidirectional) vs streaming (causal).")
+        {
+            modelDim, clips, performances, threads,
+        };
+        cmd.SetAction(r => AqaApp.Guarded(() =>
+        {
+            Parallelism.Threads = r.GetValue(threads);
+            var (d, t, n) = (r.GetValue(modelDim), r.GetValue(clips), Math.Max(1, r.GetValue(performances)));
+            var features = new float[t * DecoderOptions.ReferenceFeatureDim];
+            Gaussian.Fill(features, new Random(1));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"mode",-12}{"p50 (ms)",10}{"p99 (ms)",10}{"max (ms)",10}{"clips/s",10}"));
+            foreach (var mode in new[] { IncrementalMode.Exact, IncrementalMode.Streaming })
+            {
+                var model = new WeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
+                var times = new List<double>();
+                for (var p = 0; p <= n; p++)
+                {
+                    var state = model.StartPerformance(mode);
+                    for (var c = 0; c < t; c++)
+                    {
+                        var sw = Stopwatch.StartNew();
+                        state.Append(features.AsSpan(c * DecoderOptions.ReferenceFeatureDim, DecoderOptions.ReferenceFeatureDim));
+                        if (p > 0) { times.Add(sw.Elapsed.TotalMilliseconds); } // performance 0 warms up
+                    }
+                }
+                times.Sort();
+                double At(double q) => times[Math.Min(times.Count - 1, (int)(q * times.Count))];
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{mode,-12}{At(0.5),10:F3}{At(0.99),10:F3}{times[^1],10:F3}{1000 / times.Average(),10:F0}"));
+            }
+            return 0;
+        }));
+        return cmd;
     }
 
     private static (double Forward, double Train) RunOurs(DecoderOptions options, int threads, int clips, int batch, int iterations)
