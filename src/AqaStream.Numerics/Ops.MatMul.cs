@@ -96,7 +96,7 @@ public static unsafe partial class Ops
         fixed (float* pa = a.Data, pb = b.Data, py = y)
         {
             var (ia, ib, iy) = ((nint)pa, (nint)pb, (nint)py);
-            RunBatched(batch, i => Blas.Sgemm(false, transposeB, m, nCols, k, 1f,
+            Parallelism.For(batch, i => Blas.Sgemm(false, transposeB, m, nCols, k, 1f,
                 (float*)ia + (long)i * m * k, k, (float*)ib + (long)i * k * nCols, ldb, 0f, (float*)iy + (long)i * m * nCols, nCols));
         }
         var shape = a.Rank == 2 ? new[] { m, nCols } : new[] { batch, m, nCols };
@@ -111,7 +111,7 @@ public static unsafe partial class Ops
                     {
                         var iga = (nint)pga;
                         // dA = dY · op(B)ᵀ
-                        RunBatched(batch, i => Blas.Sgemm(false, !transposeB, m, k, nCols, 1f,
+                        Parallelism.For(batch, i => Blas.Sgemm(false, !transposeB, m, k, nCols, 1f,
                             (float*)ig + (long)i * m * nCols, nCols, (float*)ib + (long)i * k * nCols, ldb, 1f, (float*)iga + (long)i * m * k, k));
                     }
                 }
@@ -123,12 +123,12 @@ public static unsafe partial class Ops
                         if (transposeB)
                         {
                             // d(Bᵀ) = Aᵀ·dY, so dB = dYᵀ·A  [N, K]
-                            RunBatched(batch, i => Blas.Sgemm(true, false, nCols, k, m, 1f,
+                            Parallelism.For(batch, i => Blas.Sgemm(true, false, nCols, k, m, 1f,
                                 (float*)ig + (long)i * m * nCols, nCols, (float*)ia + (long)i * m * k, k, 1f, (float*)igb + (long)i * k * nCols, k));
                         }
                         else
                         {
-                            RunBatched(batch, i => Blas.Sgemm(true, false, k, nCols, m, 1f,
+                            Parallelism.For(batch, i => Blas.Sgemm(true, false, k, nCols, m, 1f,
                                 (float*)ia + (long)i * m * k, k, (float*)ig + (long)i * m * nCols, nCols, 1f, (float*)igb + (long)i * k * nCols, nCols));
                         }
                     }
@@ -143,9 +143,4 @@ public static unsafe partial class Ops
         3 => (t.Shape[0], t.Shape[1], t.Shape[2]),
         _ => throw new ArgumentException($"MatMul takes rank-2 or rank-3 tensors, got {t}."),
     };
-
-    private static void RunBatched(int batch, Action<int> gemm)
-    {
-        Parallelism.For(batch, gemm);
-    }
 }
