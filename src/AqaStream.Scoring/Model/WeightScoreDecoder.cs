@@ -76,7 +76,7 @@ public sealed partial class WeightScoreDecoder
         {
             throw new ArgumentException($"Clip features are {batch.FeatureDim} wide; the model expects {o.FeatureDim}.");
         }
-        var (bsz, t, d) = (batch.BatchSize, batch.Clips, o.ModelDim);
+        var (bsz, t) = (batch.BatchSize, batch.Clips);
         for (var b = 0; b < bsz; b++)
         {
             if (batch.FirstPositions[b] + t > o.MaxQueries)
