@@ -49,6 +49,16 @@ public class IncrementalDecoderTests
             }
             var w = state.Weights();
             for (var q = 0; q < t; q++) { Assert.Equal(offline.Weights.Data[q], w[q], Tolerance); }
+            // The newest query's last-layer cross-attention, head-averaged, is the offline map's last row.
+            var map = offline.CrossAttention[^1];
+            var heads = model.Options.Heads;
+            Assert.Equal(t, state.LatestCrossAttention.Length);
+            for (var j = 0; j < t; j++)
+            {
+                var expected = 0f;
+                for (var h = 0; h < heads; h++) { expected += map[(h * t + t - 1) * t + j]; }
+                Assert.Equal(expected / heads, state.LatestCrossAttention[j], Tolerance);
+            }
         }
     }
 

@@ -31,6 +31,10 @@ public abstract class IncrementalDecoder
     /// <summary>Clip scores s_q of clips 0..Clips-1.</summary>
     public abstract ReadOnlySpan<float> ClipScores { get; }
 
+    /// <summary>The newest clip's query attention over clips 0..Clips-1 in the last layer's cross-attention, averaged
+    /// over heads: which moments the model looked at to score it (the "top attended clips" of a clip score).</summary>
+    public abstract ReadOnlySpan<float> LatestCrossAttention { get; }
+
     /// <summary>The mode.</summary>
     public abstract IncrementalMode Mode { get; }
 

@@ -63,6 +63,7 @@ public sealed partial class WeightScoreDecoder
         private readonly RowBuffer[] _values = model._layers.Select(_ => new RowBuffer(model.Options.ModelDim)).ToArray();
         private float[] _logits = [];
         private float[] _scores = [];
+        private float[] _latestAttention = [];
 
         public override int Clips => _keys[0].Count;
 
@@ -73,6 +74,8 @@ public sealed partial class WeightScoreDecoder
         public override ReadOnlySpan<float> ClipScores => _scores;
 
         public override IncrementalMode Mode => IncrementalMode.Exact;
+
+        public override ReadOnlySpan<float> LatestCrossAttention => _latestAttention;
 
         public override void Append(ReadOnlySpan<float> clipFeatures)
         {
@@ -92,6 +95,15 @@ public sealed partial class WeightScoreDecoder
             _scores = (float[])output.ClipScores.Data.Clone();
             _logits = (float[])output.Logits.Data.Clone();
             Score = output.Score.Data[0];
+            // CrossAttention[last] is [1, H, n, n]: average the newest query's row over heads.
+            var map = output.CrossAttention[^1];
+            var heads = model.Options.Heads;
+            _latestAttention = new float[n];
+            for (var h = 0; h < heads; h++)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(_latestAttention, map.AsSpan((h * n + n - 1) * n, n), _latestAttention);
+            }
+            System.Numerics.Tensors.TensorPrimitives.Multiply(_latestAttention, 1f / heads, _latestAttention);
         }
     }
 
@@ -106,6 +118,7 @@ public sealed partial class WeightScoreDecoder
         private readonly List<float> _scores = [];
         private readonly Random _noDropout = new(0);
         private float[] _probabilities = new float[model.Options.Heads * 8];
+        private float[] _latestAttention = [];
 
         // Running sums of the streaming form, relative to the largest logit so far for stability.
         private float _maxLogit = float.NegativeInfinity;
@@ -121,6 +134,8 @@ public sealed partial class WeightScoreDecoder
         public override ReadOnlySpan<float> ClipScores => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_scores);
 
         public override IncrementalMode Mode => IncrementalMode.Streaming;
+
+        public override ReadOnlySpan<float> LatestCrossAttention => _latestAttention;
 
         public override void Append(ReadOnlySpan<float> clipFeatures)
         {
@@ -149,6 +164,7 @@ public sealed partial class WeightScoreDecoder
                 _crossKeys[i].Append(m.CrossKey(l, row).Data);
                 _crossValues[i].Append(m.CrossValue(l, row).Data);
                 var c = Ops.Linear(Attend(qc, _crossKeys[i], _crossValues[i]), l.CrossOutWeight, l.CrossOutBias);
+                if (i == m._layers.Length - 1) { KeepLatestAttention(t + 1); }
                 x = m.FeedForwardBlock(l, Ops.Add(x1, c), training: false, _noDropout);
             }
             var h = Ops.LayerNorm(x, m._finalNormWeight, m._finalNormBias);
@@ -168,6 +184,16 @@ public sealed partial class WeightScoreDecoder
             _sumWeights += w;
             _sumWeightedScores += w * score;
             Score = (float)(_sumWeightedScores / _sumWeights);
+        }
+
+        private void KeepLatestAttention(int count)
+        {
+            _latestAttention = new float[count];
+            for (var h = 0; h < model.Options.Heads; h++)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(_latestAttention, _probabilities.AsSpan(h * count, count), _latestAttention);
+            }
+            System.Numerics.Tensors.TensorPrimitives.Multiply(_latestAttention, 1f / model.Options.Heads, _latestAttention);
         }
 
         private Tensor Attend(Tensor query, RowBuffer keys, RowBuffer values)
