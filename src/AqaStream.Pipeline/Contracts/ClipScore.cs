@@ -1,0 +1,24 @@
+namespace AqaStream.Pipeline.Contracts;
+
+/// <summary>The explanation of one clip as it is scored: its weight (difficulty), score (execution) and contribution
+/// to the provisional total, with the moments the model attended to when scoring it.</summary>
+/// <param name="PerformanceId">The performance.</param>
+/// <param name="ClipIndex">0-based clip position.</param>
+/// <param name="Start">Clip start, seconds from the performance start.</param>
+/// <param name="End">Clip end, seconds.</param>
+/// <param name="Weight">w_q = softmax of the weight logits over the clips seen so far.</param>
+/// <param name="Score">s_q on the competition's score scale (points).</param>
+/// <param name="Contribution">w_q·s_q in points: the provisional total is the sum of these.</param>
+/// <param name="TopAttended">The clips this clip's query attended to most (last layer, head-averaged).</param>
+public sealed record ClipScore(
+    string PerformanceId,
+    int ClipIndex,
+    double Start,
+    double End,
+    double Weight,
+    double Score,
+    double Contribution,
+    IReadOnlyList<AttendedClip> TopAttended);
+
+/// <summary>One attended clip and its attention probability.</summary>
+public sealed record AttendedClip(int ClipIndex, double Attention);

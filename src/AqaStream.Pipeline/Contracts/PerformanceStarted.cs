@@ -1,0 +1,22 @@
+using AqaStream.Scoring.Data;
+
+namespace AqaStream.Pipeline.Contracts;
+
+/// <summary>An athlete takes the ice: opens the performance's live state.</summary>
+/// <param name="PerformanceId">Unique id of this performance (the bus key).</param>
+/// <param name="Athlete">Athlete's display name.</param>
+/// <param name="Discipline">For example "ladies-singles".</param>
+/// <param name="Segment">For example "short-program".</param>
+/// <param name="Target">Which judges' score the provisional estimates: TES or PCS.</param>
+/// <param name="StartedAt">Wall-clock start (the first clip's time origin).</param>
+public sealed record PerformanceStarted(
+    string PerformanceId,
+    string Athlete,
+    string Discipline,
+    string Segment,
+    ScoreTarget Target,
+    DateTimeOffset StartedAt) : PerformanceMessage(PerformanceId)
+{
+    /// <summary>The <c>type</c> on the wire.</summary>
+    public const string TypeName = "performance-started";
+}

@@ -1,0 +1,42 @@
+using AqaStream.Scoring.Data;
+
+namespace AqaStream.Pipeline.Contracts;
+
+/// <summary>Why a performance's state was closed.</summary>
+public enum CloseReason
+{
+    /// <summary>A <see cref="PerformanceEnded"/> arrived.</summary>
+    Ended,
+
+    /// <summary>No message arrived for the idle timeout (measured on the pipeline's clock, not stream time).</summary>
+    IdleTimeout,
+}
+
+/// <summary>The running estimate of a performance's score, after every clip (and when a clip is declared missing, and
+/// once more, final, when the performance closes).</summary>
+/// <param name="PerformanceId">The performance.</param>
+/// <param name="ClipsSeen">Clips scored so far.</param>
+/// <param name="Total">Provisional score on the competition's scale (points): Σ_q w_q s_q over the clips so far.</param>
+/// <param name="Target">TES or PCS.</param>
+/// <param name="ModelId">The model's id (from its card).</param>
+/// <param name="ModelVersion">The checkpoint's content hash.</param>
+/// <param name="Timestamp">When the pipeline produced it (its clock).</param>
+/// <param name="MissingClips">Clip indices declared missing so far (gaps are reported, never silently skipped).</param>
+/// <param name="Final">True on the last message of a performance.</param>
+/// <param name="CloseReason">Why it closed (final messages only).</param>
+/// <param name="Breakdown">Final per-clip weights, scores and contributions over the whole performance (final messages only).</param>
+public sealed record ProvisionalScore(
+    string PerformanceId,
+    int ClipsSeen,
+    double Total,
+    ScoreTarget Target,
+    string ModelId,
+    string ModelVersion,
+    DateTimeOffset Timestamp,
+    IReadOnlyList<int> MissingClips,
+    bool Final = false,
+    CloseReason? CloseReason = null,
+    IReadOnlyList<ClipContribution>? Breakdown = null);
+
+/// <summary>One clip's part of a final score.</summary>
+public sealed record ClipContribution(int ClipIndex, double Weight, double Score, double Contribution);

@@ -1,0 +1,14 @@
+using AqaStream.Pipeline.Contracts;
+
+namespace AqaStream.Pipeline.Live;
+
+/// <summary>Inside the pipeline only: the performance's idle timeout fired (nothing arrived for <paramref name="After"/>
+/// on the pipeline's clock, or the input ended); it closes like <see cref="PerformanceEnded"/>.</summary>
+public sealed record PerformanceIdle(string PerformanceId, TimeSpan After) : PerformanceMessage(PerformanceId);
+
+/// <summary>Inside the pipeline only: clip <paramref name="ClipIndex"/> never arrived in time and is reported missing.</summary>
+public sealed record ClipMissing(string PerformanceId, int ClipIndex) : PerformanceMessage(PerformanceId);
+
+/// <summary>What the pipeline emits: a clip's explanation with the provisional after it, or a provisional alone (a gap
+/// was declared, or the performance closed: then <see cref="ProvisionalScore.Final"/>).</summary>
+public sealed record ScoreUpdate(ClipScore? Clip, ProvisionalScore Provisional);

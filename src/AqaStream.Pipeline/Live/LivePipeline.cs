@@ -1,0 +1,69 @@
+using System.Reactive.Concurrency;
+using System.Reactive.Linq;
+using AqaStream.Pipeline.Bus;
+using AqaStream.Pipeline.Contracts;
+using AqaStream.Pipeline.Live.Operators;
+using AqaStream.Scoring.Data;
+
+namespace AqaStream.Pipeline.Live;
+
+/// <summary>
+/// From clip features to provisional scores (ARCHITECTURE.md's diagram, scorer box): reject malformed messages, track
+/// which performances are open (idle timeout on <c>scheduler</c>), group by performance, drop duplicate clips, order
+/// them and declare gaps, score each performance incrementally on its lane.
+/// </summary>
+public static class LivePipeline
+{
+    /// <summary>Builds the pipeline over <paramref name="messages"/> (the clip-features topic, one message at a time).</summary>
+    public static IObservable<ScoreUpdate> Create(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
+        LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        ArgumentNullException.ThrowIfNull(options);
+        if (models.Count == 0) { throw new ArgumentException("The live pipeline needs at least one model.", nameof(models)); }
+        var first = models.Values.First().Decoder.Options;
+        if (models.Values.Any(m => m.Decoder.Options.FeatureDim != first.FeatureDim))
+        {
+            throw new ArgumentException("Every model of one pipeline must read the same clip features (feature width differs).", nameof(models));
+        }
+        var rules = new MessageRules(first.FeatureDim, models.Values.Min(m => m.Decoder.Options.MaxQueries), models.Keys.ToHashSet());
+        // The lanes' threads live as long as the subscription.
+        return Observable.Using(
+            () => new LaneSet(options.Lanes),
+            lanes => Scored(messages, models, options, scheduler, deadLetters, counters, rules, lanes.Schedulers));
+    }
+
+    private static IObservable<ScoreUpdate> Scored(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
+        LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters, MessageRules rules, IScheduler[] lanes)
+    {
+        return messages
+            .RejectMalformed(rules, deadLetters)
+            .TrackLifecycle(options.IdleTimeout, scheduler, deadLetters, options.RecentlyClosedCapacity, counters)
+            .GroupByPerformance()
+            .SelectMany(performance =>
+            {
+                var ordered = performance
+                    .DropDuplicateClips(counters)
+                    .OrderClips(options.MaxClipsAhead, options.GapTimeout, scheduler, deadLetters, counters);
+                if (lanes.Length > 0)
+                {
+                    ordered = ordered.ObserveOn(lanes[Topics.PartitionOf(performance.Key, lanes.Length)]);
+                }
+                return ordered.ScoreClips(models, options.TopAttended, scheduler, deadLetters, counters);
+            });
+    }
+
+    private sealed class LaneSet(int count) : IDisposable
+    {
+        private readonly EventLoopScheduler[] _lanes = Enumerable.Range(0, count)
+            .Select(i => new EventLoopScheduler(ts => new Thread(ts) { IsBackground = true, Name = $"aqa-lane-{i}" }))
+            .ToArray();
+
+        public IScheduler[] Schedulers => _lanes;
+
+        public void Dispose()
+        {
+            foreach (var lane in _lanes) { lane.Dispose(); }
+        }
+    }
+}

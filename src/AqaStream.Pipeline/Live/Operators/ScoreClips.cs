@@ -1,0 +1,116 @@
+using System.Reactive.Concurrency;
+using System.Reactive.Linq;
+using AqaStream.Pipeline.Contracts;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
+
+namespace AqaStream.Pipeline.Live.Operators;
+
+/// <summary>
+/// Scores one performance clip by clip with its own <see cref="IncrementalDecoder"/> (exact or streaming, as the
+/// model says): every clip gives a <see cref="ClipScore"/> and the <see cref="ProvisionalScore"/> after it; a missing
+/// clip gives a provisional listing it; the close gives the final score with the whole breakdown, and the decoder
+/// state is dropped. A missing clip takes no query position: the decoder sees the clips that arrived, in order.
+/// </summary>
+public static class ScoreClipsOperator
+{
+    /// <summary>Scores an ordered performance (first message: its <see cref="PerformanceStarted"/>).</summary>
+    public static IObservable<ScoreUpdate> ScoreClips(this IObservable<PerformanceMessage> performance,
+        IReadOnlyDictionary<ScoreTarget, ScoringModel> models, int topAttended, IScheduler clock, DeadLetters deadLetters, PipelineCounters counters)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentNullException.ThrowIfNull(deadLetters);
+        ArgumentNullException.ThrowIfNull(counters);
+        return Observable.Defer(() =>
+        {
+            LivePerformance? live = null;
+            return performance.SelectMany(m =>
+            {
+                switch (m)
+                {
+                    case PerformanceStarted started:
+                        live = new LivePerformance(started, models[started.Target], topAttended);
+                        counters.OnOpened();
+                        return [];
+                    case ClipFeatures clip when live is not null:
+                        try
+                        {
+                            var update = live.Add(clip, clock.Now);
+                            counters.OnClipScored();
+                            return [update];
+                        }
+                        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                        {
+                            deadLetters.Reject(clip, $"clip {clip.ClipIndex} could not be scored: {e.Message}");
+                            return [];
+                        }
+                    case ClipMissing missing when live is not null:
+                        return [live.Missing(missing.ClipIndex, clock.Now)];
+                    case PerformanceEnded or PerformanceIdle when live is not null:
+                        var final = live.Close(m is PerformanceEnded ? CloseReason.Ended : CloseReason.IdleTimeout, clock.Now);
+                        live = null;
+                        counters.OnClosed();
+                        return new[] { final };
+                    default:
+                        return [];
+                }
+            });
+        });
+    }
+
+    /// <summary>One open performance's scoring state.</summary>
+    private sealed class LivePerformance(PerformanceStarted started, ScoringModel model, int topAttended)
+    {
+        private readonly IncrementalDecoder _decoder = model.Decoder.StartPerformance(model.Mode);
+        private readonly List<int> _clipIndices = [];
+        private readonly List<int> _missing = [];
+        private readonly float _scale = model.Card.ScoreScale;
+
+        public ScoreUpdate Add(ClipFeatures clip, DateTimeOffset now)
+        {
+            _decoder.Append(clip.Vector);
+            _clipIndices.Add(clip.ClipIndex);
+            var q = _decoder.Clips - 1;
+            var weights = _decoder.Weights();
+            var score = (double)_decoder.ClipScores[q] * _scale;
+            var clipScore = new ClipScore(started.PerformanceId, clip.ClipIndex, clip.Start, clip.End,
+                weights[q], score, weights[q] * score, TopAttended(_decoder.LatestCrossAttention));
+            return new ScoreUpdate(clipScore, Provisional(now));
+        }
+
+        public ScoreUpdate Missing(int clipIndex, DateTimeOffset now)
+        {
+            _missing.Add(clipIndex);
+            return new ScoreUpdate(null, Provisional(now));
+        }
+
+        public ScoreUpdate Close(CloseReason reason, DateTimeOffset now)
+        {
+            var weights = _decoder.Weights();
+            var breakdown = new ClipContribution[weights.Length];
+            for (var q = 0; q < weights.Length; q++)
+            {
+                var s = (double)_decoder.ClipScores[q] * _scale;
+                breakdown[q] = new ClipContribution(_clipIndices[q], weights[q], s, weights[q] * s);
+            }
+            return new ScoreUpdate(null, Provisional(now) with { Final = true, CloseReason = reason, Breakdown = breakdown });
+        }
+
+        private ProvisionalScore Provisional(DateTimeOffset now) => new(
+            started.PerformanceId, _decoder.Clips, (double)_decoder.Score * _scale, started.Target,
+            model.Card.ModelId, model.Version, now, _missing.ToArray());
+
+        private AttendedClip[] TopAttended(ReadOnlySpan<float> attention)
+        {
+            var k = Math.Min(topAttended, attention.Length);
+            var order = new int[attention.Length];
+            for (var i = 0; i < order.Length; i++) { order[i] = i; }
+            var values = attention.ToArray();
+            Array.Sort(order, (a, b) => values[b].CompareTo(values[a]) is var c && c != 0 ? c : a.CompareTo(b));
+            var top = new AttendedClip[k];
+            for (var i = 0; i < k; i++) { top[i] = new AttendedClip(_clipIndices[order[i]], values[order[i]]); }
+            return top;
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Model;
+
+namespace AqaStream.Pipeline.Live;
+
+/// <summary>A loaded scorer as the live pipeline uses it: the decoder, its card (target, score scale), a version
+/// (the checkpoint's content hash) and the incremental mode its architecture allows.</summary>
+public sealed record ScoringModel
+{
+    /// <summary>Wraps a model; streaming needs a causal one.</summary>
+    public ScoringModel(WeightScoreDecoder decoder, ModelCard card, string version, IncrementalMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(card);
+        if (mode == IncrementalMode.Streaming && !decoder.Options.Causal)
+        {
+            throw new ArgumentException($"Model '{card.ModelId}' is bidirectional: streaming mode needs a causal model (train with --causal); use exact mode.");
+        }
+        Decoder = decoder;
+        Card = card;
+        Version = version;
+        Mode = mode;
+    }
+
+    /// <summary>The decoder (shared read-only by every performance).</summary>
+    public WeightScoreDecoder Decoder { get; }
+
+    /// <summary>The model card.</summary>
+    public ModelCard Card { get; }
+
+    /// <summary>Content hash of the checkpoint.</summary>
+    public string Version { get; }
+
+    /// <summary>Exact (bidirectional) or streaming (causal).</summary>
+    public IncrementalMode Mode { get; }
+
+    /// <summary>The mode a model's architecture suggests: streaming for causal models, exact otherwise.</summary>
+    public static IncrementalMode DefaultMode(WeightScoreDecoder decoder)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        return decoder.Options.Causal ? IncrementalMode.Streaming : IncrementalMode.Exact;
+    }
+}

@@ -1,0 +1,104 @@
+using AqaStream.Pipeline.Contracts;
+using AqaStream.Scoring.Data;
+using Newtonsoft.Json.Linq;
+using Newtonsoft.Json.Schema;
+using Xunit;
+
+namespace AqaStream.Pipeline.Tests;
+
+/// <summary>Serialised messages against schemas/: both ways (every property the code writes is in the schema and
+/// every schema property is written by the code), so code and schemas cannot drift.</summary>
+public class ContractSchemaTests
+{
+    private static readonly DateTimeOffset s_when = new(2026, 3, 14, 18, 30, 5, 250, TimeSpan.Zero);
+
+    /// <summary>One message of each contract with every optional field set.</summary>
+    public static TheoryData<string, object> FullMessages() => new()
+    {
+        { "performance-started", new PerformanceStarted("p-17", "A. Skater", "ladies-singles", "short-program", ScoreTarget.TES, s_when) },
+        { "performance-ended", new PerformanceEnded("p-17", s_when, 136) },
+        { "clip-features", new ClipFeatures("p-17", 3, 3.84, 5.12, [0.5f, -1.25f, 3f]) },
+        { "video-chunk", new VideoChunk("cam-1", "p-17", 9, s_when, 2.0, "mpegts", "h264", PayloadRef: "file:///chunks/p-17/9.ts") },
+        { "video-chunk", new VideoChunk("cam-1", "p-17", 10, s_when, 2.0, "cmaf", "h264", Payload: [0x47, 0x40, 0x00]) },
+        { "clip-score", new ClipScore("p-17", 3, 3.84, 5.12, 0.25, 7.5, 1.875, [new AttendedClip(3, 0.5), new AttendedClip(1, 0.25)]) },
+        { "provisional-score", new ProvisionalScore("p-17", 4, 31.5, ScoreTarget.PCS, "fisv-pcs", "0123abcd", s_when, [2], true, CloseReason.IdleTimeout,
+            [new ClipContribution(0, 0.5, 30, 15), new ClipContribution(1, 0.5, 33, 16.5)]) },
+        { "dead-letter", new DeadLetter("aqa.clip-features", "p-17", "clip 3: feature value 2 is NaN", "{}", s_when) },
+    };
+
+    private static JSchema Schema(string name)
+    {
+        var path = Path.Combine(RepositoryRoot.Path, "schemas", name + ".schema.json");
+        return JSchema.Parse(File.ReadAllText(path));
+    }
+
+    private static JObject Serialise(object message) =>
+        JObject.Parse(message is PerformanceMessage m ? MessageJson.Serialize(m) : MessageJson.Serialize(message));
+
+    [Theory]
+    [MemberData(nameof(FullMessages))]
+    public void Serialised_ValidatesAgainstItsSchema(string schema, object message)
+    {
+        var json = Serialise(message);
+        Assert.True(json.IsValid(Schema(schema), out IList<string> errors), $"{schema}: {string.Join("; ", errors)}\n{json}");
+    }
+
+    [Fact]
+    public void SchemaProperties_AreExactlyTheSerialisedOnes()
+    {
+        var rows = FullMessages().Select(row => ((string)row[0], row[1])).ToArray();
+        foreach (var schema in rows.Select(r => r.Item1).Distinct())
+        {
+            var written = rows.Where(r => r.Item1 == schema)
+                .SelectMany(r => Serialise(r.Item2).Properties().Select(p => p.Name)).Distinct().Order().ToArray();
+            var declared = Schema(schema).Properties.Keys.Order().ToArray();
+            Assert.Equal(declared, written);
+        }
+        var files = Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "schemas"), "*.schema.json").Select(f => Path.GetFileName(f)[..^".schema.json".Length]);
+        Assert.Equal(files.Order(), rows.Select(r => r.Item1).Distinct().Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(FullMessages))]
+    public void RequiredProperty_Missing_FailsSchema(string schema, object message)
+    {
+        var s = Schema(schema);
+        foreach (var required in s.Required)
+        {
+            var json = Serialise(message);
+            json.Remove(required);
+            Assert.False(json.IsValid(s), $"{schema} without '{required}' should not validate");
+        }
+    }
+
+    [Fact]
+    public void PerformanceMessages_RoundTripThroughTheirTypeDiscriminator()
+    {
+        foreach (var (_, message) in FullMessages().Select(row => ((string)row[0], row[1])))
+        {
+            if (message is not PerformanceMessage m) { continue; }
+            var back = MessageJson.Deserialize<PerformanceMessage>(MessageJson.Serialize(m));
+            Assert.IsType(m.GetType(), back);
+            Assert.Equal(MessageJson.Serialize(m), MessageJson.Serialize(back));
+        }
+    }
+
+    [Fact]
+    public void VideoChunk_BothPayloadAndRef_FailsSchema()
+    {
+        var chunk = new VideoChunk("cam-1", "p-1", 0, s_when, 2, "mpegts", "h264", [1, 2, 3], "file:///x.ts");
+        Assert.False(Serialise(chunk).IsValid(Schema("video-chunk")));
+        Assert.True(Serialise(chunk with { PayloadRef = null }).IsValid(Schema("video-chunk")));
+    }
+
+    [Theory]
+    [InlineData("{\"type\":\"clip-features\",\"performanceId\":\"p\",\"clipIndex\":\"three\",\"start\":0,\"end\":1,\"vector\":[1]}", "clipIndex")]
+    [InlineData("{\"type\":\"no-such-message\",\"performanceId\":\"p\"}", "no-such-message")]
+    [InlineData("{\"type\":\"performance-ended\"}", "performanceId")]
+    [InlineData("not json", "not a valid")]
+    public void Malformed_Json_ClearError(string json, string mentions)
+    {
+        var e = Assert.Throws<MessageFormatException>(() => MessageJson.Deserialize<PerformanceMessage>(json));
+        Assert.Contains(mentions, e.Message, StringComparison.Ordinal);
+    }
+}
