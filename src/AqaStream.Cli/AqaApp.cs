@@ -18,6 +18,7 @@ public static class AqaApp
             TrainCommand.Create(),
             EvalCommand.Create(),
             PredictCommand.Create(),
+            ReplayCommand.Create(),
             BenchCommand.Create(),
         };
         return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Globalization;
+using AqaStream.Numerics;
+using AqaStream.Pipeline.Live;
+using AqaStream.Pipeline.Replay;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
+
+namespace AqaStream.Cli.Commands;
+
+/// <summary><c>aqa replay</c>: archived clip features through the live pipeline, as if live, into a report.</summary>
+internal static class ReplayCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = CommonOptions.Checkpoint();
+        var features = CommonOptions.Features();
+        var labels = new Option<FileInfo?>("--labels")
+        {
+            Description = "Judged scores ('id TES PCS deductions' per line) to evaluate against; without it the report has timelines but no metrics.",
+        };
+        var ids = new Option<FileInfo?>("--ids") { Description = "Replay the performances listed in this file (one id per line; default: every labelled one, or every feature file)." };
+        var validation = new Option<bool>("--validation-split") { Description = "Replay the validation ids recorded in the checkpoint's card." };
+        var speed = new Option<string>("--speed")
+        {
+            Description = "realtime (one clip every 1.28 s, performances back to back), max (as fast as the pipeline goes) or a factor such as 10.",
+            DefaultValueFactory = _ => "max",
+        };
+        var mode = new Option<IncrementalMode?>("--mode") { Description = "Exact (bidirectional model) or Streaming (causal model); default: what the model allows." };
+        var target = CommonOptions.Target("Which label column to compare with (default: the model's target).");
+        var report = new Option<DirectoryInfo>("--report") { Description = "Directory to write report.json and report.html into (created).", Required = true };
+        var lanes = new Option<int>("--lanes") { Description = "Scoring threads (performances are spread over them by id).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var cmd = new Command("replay", "Stream archived performances through the live pipeline as if live; write report.json and report.html (metrics, early-prediction curve, per-performance timelines).")
+        {
+            checkpoint, features, labels, ids, validation, speed, mode, target, report, lanes,
+        };
+        cmd.SetAction(r => AqaApp.Guarded(() =>
+        {
+            var replaySpeed = ReplaySpeed.Parse(r.GetValue(speed) ?? "max");
+            if (r.GetValue(lanes) < 1) { throw new ArgumentException("--lanes must be at least 1."); }
+            Parallelism.Threads = 1; // lanes are the parallelism; one core per scoring step
+            var ckpt = CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint");
+            var model = LiveModels.Load(ckpt, r.GetValue(mode));
+            var featureDir = CommonOptions.ExistingDirectory(r.Required(features), "features directory");
+            var labelTarget = r.GetValue(target) ?? model.Card.Target;
+            var labelled = r.GetValue(labels) is { } labelFile
+                ? ScoreLabels.ReadFile(CommonOptions.ExistingFile(labelFile, "labels file")).ToDictionary(l => l.Id, l => (double)l.Score(labelTarget), StringComparer.Ordinal)
+                : null;
+            var chosen = ChooseIds(r.GetValue(ids), r.GetValue(validation), model, labelled, featureDir);
+            Console.Error.WriteLine($"loading {chosen.Count} performances from {featureDir} ...");
+            var performances = chosen.Select(id =>
+            {
+                var s = FeatureStore.Load(featureDir, id, model.Decoder.Options.FeatureDim);
+                return new ReplayPerformance(id, s.Features, s.Clips, labelled is not null && labelled.TryGetValue(id, out var v) ? v : null);
+            }).ToList();
+            var tooLong = performances.FirstOrDefault(p => p.Clips > model.Decoder.Options.MaxQueries);
+            if (tooLong is not null)
+            {
+                throw new ArgumentException($"Performance '{tooLong.Id}' has {tooLong.Clips} clips; the model scores at most {model.Decoder.Options.MaxQueries}.");
+            }
+            Console.Error.WriteLine($"replaying {performances.Count} performances ({performances.Sum(p => p.Clips)} clips) through {model.Card.ModelId} " +
+                $"({model.Mode} mode) at speed {replaySpeed}, {r.GetValue(lanes)} lanes");
+            var options = new LivePipelineOptions { Lanes = r.GetValue(lanes) };
+            var progress = new ProgressLine(performances.Count);
+            var result = new ReplayRunner(model, options).RunAsync(performances, replaySpeed, progress).GetAwaiter().GetResult();
+            progress.Done();
+            var built = ReplayReport.Build(result, new ReportModel(model.Card.ModelId, model.Version, model.Card.Target.ToString(), model.Mode.ToString(),
+                model.Card.ScoreScale, Path.GetFileName(ckpt)), replaySpeed);
+            var dir = r.Required(report);
+            Directory.CreateDirectory(dir.FullName);
+            File.WriteAllText(Path.Combine(dir.FullName, "report.json"), built.ToJson());
+            File.WriteAllText(Path.Combine(dir.FullName, "report.html"), ReplayReportHtml.Render(built));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"replayed {built.Performances} performances, {built.ClipsScored} clips in {built.ReplaySeconds:F1} s ({built.ClipsScored / Math.Max(1e-9, built.ReplaySeconds):F0} clips/s); " +
+                $"missing {built.ClipsMissing}, dead letters {built.DeadLetters}"));
+            if (built.Spearman is { } rho)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"final: spearman {rho:F4}  mse {built.Mse:F3}  rl2 {built.Rl2:F5}  n {built.Labelled}"));
+                Console.WriteLine("early prediction (clips seen: spearman / mse): " + string.Join("  ", built.EarlyPrediction.Select(p =>
+                    string.Create(CultureInfo.InvariantCulture, $"{p.Fraction * 100:0}% {p.Spearman:F3}/{p.Mse:F1}"))));
+            }
+            Console.WriteLine($"report: {Path.Combine(dir.FullName, "report.html")}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static List<string> ChooseIds(FileInfo? idFile, bool validation, ScoringModel model, Dictionary<string, double>? labelled, string featureDir)
+    {
+        List<string> chosen;
+        if (idFile is not null)
+        {
+            chosen = [.. ScoreLabels.ReadIds(CommonOptions.ExistingFile(idFile, "ids file"))];
+        }
+        else if (validation)
+        {
+            chosen = model.Card.Training?.ValidationIds.ToList()
+                ?? throw new ArgumentException($"The card of {model.Card.ModelId} records no validation split.");
+        }
+        else if (labelled is not null)
+        {
+            chosen = [.. labelled.Keys];
+        }
+        else
+        {
+            chosen = [.. Directory.GetFiles(featureDir, "*.npy").Select(f => Path.GetFileNameWithoutExtension(f)!).Order(StringComparer.Ordinal)];
+        }
+        if (idFile is not null && validation) { throw new ArgumentException("Give --ids or --validation-split, not both."); }
+        if (chosen.Count == 0) { throw new ArgumentException("No performances to replay."); }
+        return chosen;
+    }
+
+    /// <summary>One progress line on stderr: rewritten in place on a terminal, every 10 % otherwise.</summary>
+    private sealed class ProgressLine(int total) : IProgress<ReplayProgress>
+    {
+        private readonly DateTime _start = DateTime.UtcNow;
+        private int _lastDecile = -1;
+
+        public void Report(ReplayProgress value)
+        {
+            var seconds = (DateTime.UtcNow - _start).TotalSeconds;
+            var line = string.Create(CultureInfo.InvariantCulture,
+                $"[{new string('#', value.Finished * 30 / total),-30}] {value.Finished}/{total} performances, {value.ClipsScored} clips, {seconds:F1} s");
+            if (!Console.IsErrorRedirected)
+            {
+                Console.Error.Write("\r" + line);
+                return;
+            }
+            var decile = value.Finished * 10 / total;
+            if (decile != _lastDecile)
+            {
+                _lastDecile = decile;
+                Console.Error.WriteLine(line);
+            }
+        }
+
+        public void Done()
+        {
+            if (!Console.IsErrorRedirected) { Console.Error.WriteLine(); }
+        }
+    }
+}

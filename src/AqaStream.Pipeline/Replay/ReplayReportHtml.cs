@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace AqaStream.Pipeline.Replay;
+
+/// <summary>
+/// <c>report.html</c>: one self-contained page (inline CSS and SVG, no scripts, no network) with the metrics, the
+/// early-prediction curve and, per performance, the picture of Figure 1 of the main paper: clip scores and the running
+/// provisional total above, clip weights below.
+/// </summary>
+public static class ReplayReportHtml
+{
+    private const int Width = 860;
+    private const int Left = 48;
+    private const int Right = 16;
+
+    /// <summary>Renders the page.</summary>
+    public static string Render(ReplayReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var h = new StringBuilder();
+        h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>AqaStream replay: ")
+            .Append(E(report.Model.Id)).Append("</title>\n<style>")
+            .Append("body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:940px}")
+            .Append("table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}")
+            .Append("th:first-child,td:first-child{text-align:left}svg{background:#fafafa;border:1px solid #e4e4e4}")
+            .Append(".score{fill:#c0392b}.total{stroke:#2c3e50;fill:none;stroke-width:2}.label{stroke:#27ae60;stroke-dasharray:5 4}")
+            .Append(".weight{fill:#2980b9}.axis{stroke:#999}.grid{stroke:#e8e8e8}text{font-size:11px;fill:#555}")
+            .Append(".rho{stroke:#8e44ad;fill:none;stroke-width:2}.mse{stroke:#d35400;fill:none;stroke-width:2}details{margin:10px 0}")
+            .Append("summary{cursor:pointer}</style></head><body>\n");
+        h.Append("<h1>Replay of ").Append(E(report.Model.Id)).Append("</h1>\n<table>");
+        Row(h, "Model", $"{report.Model.Id} ({report.Model.Target}, {report.Model.Mode} mode, version {report.Model.Version})");
+        Row(h, "Performances", $"{report.Performances} ({report.Labelled} with labels)");
+        Row(h, "Speed", $"{report.Speed}: {F(report.ReplaySeconds, "0.0")} s");
+        Row(h, "Clips scored / missing / dead letters", $"{report.ClipsScored} / {report.ClipsMissing} / {report.DeadLetters}");
+        if (report.Spearman is { } rho)
+        {
+            Row(h, "Spearman ρ (final)", F(rho, "0.0000"));
+            Row(h, "MSE (points²)", F(report.Mse!.Value, "0.000"));
+            Row(h, "R-ℓ2", F(report.Rl2!.Value, "0.00000"));
+        }
+        h.Append("</table>\n");
+        if (report.EarlyPrediction.Count > 0)
+        {
+            h.Append("<h2>Early prediction</h2>\n<p>Spearman ρ and MSE of the provisional score against the judges' final score after each fraction of every performance's clips.</p>\n");
+            EarlyPredictionChart(h, report.EarlyPrediction);
+            h.Append("<table><tr><th>clips seen</th><th>Spearman ρ</th><th>MSE</th></tr>");
+            foreach (var p in report.EarlyPrediction)
+            {
+                h.Append("<tr><td>").Append(F(p.Fraction * 100, "0")).Append(" %</td><td>").Append(F(p.Spearman, "0.0000"))
+                    .Append("</td><td>").Append(F(p.Mse, "0.00")).Append("</td></tr>");
+            }
+            h.Append("</table>\n");
+        }
+        else
+        {
+            h.Append("<p>No labels were given: no metrics or early-prediction curve.</p>\n");
+        }
+        h.Append("<h2>Performances</h2>\n<p>Top: clip scores s<sub>q</sub> (red dots) and the provisional total as it was published live (dark line)")
+            .Append(", judges' score dashed green. Bottom: final clip weights w<sub>q</sub> (difficulty).</p>\n");
+        for (var i = 0; i < report.Timelines.Count; i++)
+        {
+            var t = report.Timelines[i];
+            h.Append(i < 3 ? "<details open>" : "<details>").Append("<summary>").Append(E(t.PerformanceId)).Append(": final ")
+                .Append(t.Final is { } f ? F(f, "0.00") : "none");
+            if (t.Label is { } l) { h.Append(", judges ").Append(F(l, "0.00")); }
+            h.Append(", ").Append(t.Clips.Count).Append(" clips");
+            if (t.MissingClips.Count > 0) { h.Append(", missing ").Append(string.Join(", ", t.MissingClips)); }
+            h.Append("</summary>\n");
+            Timeline(h, t);
+            h.Append("</details>\n");
+        }
+        h.Append("</body></html>\n");
+        return h.ToString();
+    }
+
+    private static void Timeline(StringBuilder h, TimelineReport t)
+    {
+        const int top = 10, scoreHeight = 150, gap = 24, weightHeight = 70, bottom = 20;
+        var height = top + scoreHeight + gap + weightHeight + bottom;
+        var n = Math.Max(1, t.Clips.Count);
+        var values = t.Clips.Select(c => c.Score).Concat(t.Clips.Select(c => c.Provisional ?? c.Score)).ToList();
+        if (t.Label is { } label) { values.Add(label); }
+        var lo = values.Count > 0 ? Math.Floor(values.Min()) : 0;
+        var hi = values.Count > 0 ? Math.Ceiling(values.Max()) : 1;
+        if (hi - lo < 1) { hi = lo + 1; }
+        var maxWeight = t.Clips.Count > 0 ? Math.Max(1e-9, t.Clips.Max(c => c.Weight)) : 1;
+        double X(int q) => Left + ((Width - Left - Right) * (q + 0.5) / n);
+        double Y(double v) => top + (scoreHeight * (hi - v) / (hi - lo));
+        h.Append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").Append(Width).Append("\" height=\"").Append(height)
+            .Append("\" role=\"img\" aria-label=\"timeline of ").Append(E(t.PerformanceId)).Append("\">");
+        for (var k = 0; k <= 4; k++)
+        {
+            var v = lo + ((hi - lo) * k / 4);
+            h.Append("<line class=\"grid\" x1=\"").Append(Left).Append("\" x2=\"").Append(Width - Right).Append("\" y1=\"").Append(F(Y(v)))
+                .Append("\" y2=\"").Append(F(Y(v))).Append("\"/><text x=\"4\" y=\"").Append(F(Y(v) + 4)).Append("\">").Append(F(v, "0.#")).Append("</text>");
+        }
+        if (t.Label is { } lab)
+        {
+            h.Append("<line class=\"label\" x1=\"").Append(Left).Append("\" x2=\"").Append(Width - Right).Append("\" y1=\"").Append(F(Y(lab)))
+                .Append("\" y2=\"").Append(F(Y(lab))).Append("\"/>");
+        }
+        foreach (var (c, q) in t.Clips.Select((c, q) => (c, q)))
+        {
+            h.Append("<circle class=\"score\" r=\"2\" cx=\"").Append(F(X(q))).Append("\" cy=\"").Append(F(Y(c.Score))).Append("\"><title>clip ")
+                .Append(c.ClipIndex).Append(": score ").Append(F(c.Score, "0.00")).Append(", weight ").Append(F(c.Weight, "0.0000"))
+                .Append(", contribution ").Append(F(c.Contribution, "0.000")).Append("</title></circle>");
+        }
+        var path = string.Join(" ", t.Clips.Select((c, q) => (c, q)).Where(p => p.c.Provisional is not null)
+            .Select(p => $"{F(X(p.q))},{F(Y(p.c.Provisional!.Value))}"));
+        if (path.Length > 0) { h.Append("<polyline class=\"total\" points=\"").Append(path).Append("\"/>"); }
+        var baseY = top + scoreHeight + gap + weightHeight;
+        var barWidth = Math.Max(1, ((Width - Left - Right) / (double)n) - 1);
+        foreach (var (c, q) in t.Clips.Select((c, q) => (c, q)))
+        {
+            var bh = weightHeight * c.Weight / maxWeight;
+            h.Append("<rect class=\"weight\" x=\"").Append(F(X(q) - (barWidth / 2))).Append("\" y=\"").Append(F(baseY - bh)).Append("\" width=\"")
+                .Append(F(barWidth)).Append("\" height=\"").Append(F(bh)).Append("\"/>");
+        }
+        h.Append("<line class=\"axis\" x1=\"").Append(Left).Append("\" x2=\"").Append(Width - Right).Append("\" y1=\"").Append(baseY).Append("\" y2=\"").Append(baseY).Append("\"/>")
+            .Append("<text x=\"4\" y=\"").Append(baseY - weightHeight + 10).Append("\">w max ").Append(F(maxWeight, "0.000")).Append("</text>")
+            .Append("<text x=\"").Append(Left).Append("\" y=\"").Append(height - 4).Append("\">clip 0</text>")
+            .Append("<text x=\"").Append(Width - Right - 60).Append("\" y=\"").Append(height - 4).Append("\">clip ").Append(n - 1).Append("</text>")
+            .Append("</svg>\n");
+    }
+
+    private static void EarlyPredictionChart(StringBuilder h, IReadOnlyList<EarlyPredictionPoint> points)
+    {
+        const int height = 200, top = 12, plot = 160;
+        var maxMse = Math.Max(1e-9, points.Max(p => p.Mse));
+        double X(double f) => Left + ((Width - Left - Right - 40) * (f - 0.1) / 0.9);
+        double YRho(double r) => top + (plot * (1 - Math.Clamp(r, -1, 1)) / 2);
+        double YMse(double m) => top + (plot * (1 - (m / maxMse)));
+        h.Append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"").Append(Width).Append("\" height=\"").Append(height).Append("\" role=\"img\" aria-label=\"early prediction\">");
+        foreach (var r in new[] { -1.0, -0.5, 0, 0.5, 1 })
+        {
+            h.Append("<line class=\"grid\" x1=\"").Append(Left).Append("\" x2=\"").Append(Width - Right - 40).Append("\" y1=\"").Append(F(YRho(r)))
+                .Append("\" y2=\"").Append(F(YRho(r))).Append("\"/><text x=\"4\" y=\"").Append(F(YRho(r) + 4)).Append("\">ρ ").Append(F(r, "0.0")).Append("</text>");
+        }
+        h.Append("<polyline class=\"rho\" points=\"").Append(string.Join(" ", points.Select(p => $"{F(X(p.Fraction))},{F(YRho(p.Spearman))}"))).Append("\"/>")
+            .Append("<polyline class=\"mse\" points=\"").Append(string.Join(" ", points.Select(p => $"{F(X(p.Fraction))},{F(YMse(p.Mse))}"))).Append("\"/>");
+        foreach (var p in points)
+        {
+            h.Append("<text x=\"").Append(F(X(p.Fraction) - 10)).Append("\" y=\"").Append(height - 8).Append("\">").Append(F(p.Fraction * 100, "0")).Append("%</text>");
+        }
+        h.Append("<text x=\"").Append(Width - Right - 36).Append("\" y=\"").Append(F(YMse(maxMse) + 4)).Append("\">MSE ").Append(F(maxMse, "0")).Append("</text>")
+            .Append("<text x=\"").Append(Width - Right - 36).Append("\" y=\"").Append(F(YMse(0) + 4)).Append("\">MSE 0</text>")
+            .Append("<text x=\"").Append(Left + 8).Append("\" y=\"").Append(top + 12).Append("\" style=\"fill:#8e44ad\">Spearman ρ</text>")
+            .Append("<text x=\"").Append(Left + 90).Append("\" y=\"").Append(top + 12).Append("\" style=\"fill:#d35400\">MSE (right scale)</text></svg>\n");
+    }
+
+    private static void Row(StringBuilder h, string name, string value) =>
+        h.Append("<tr><td>").Append(E(name)).Append("</td><td>").Append(E(value)).Append("</td></tr>");
+
+    private static string E(string s) => WebUtility.HtmlEncode(s);
+
+    private static string F(double v, string format = "0.##") => v.ToString(format, CultureInfo.InvariantCulture);
+}
