@@ -54,7 +54,7 @@ public sealed class CliTests : IDisposable
     {
         var r = CliRunner.Run("--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var c in new[] { "train", "eval", "predict", "bench" }) { Assert.Contains(c, r.Stdout, StringComparison.Ordinal); }
+        foreach (var c in new[] { "train", "eval", "predict", "replay", "bench" }) { Assert.Contains(c, r.Stdout, StringComparison.Ordinal); }
     }
 
     [Fact]
@@ -115,6 +115,64 @@ public sealed class CliTests : IDisposable
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         Assert.Equal(3, doc.RootElement.GetProperty("n").GetInt32());
         Assert.Equal(card.Validation!.Spearman, doc.RootElement.GetProperty("spearman").GetDouble(), 5);
+    }
+
+    [Fact]
+    public void Replay_WritesReport_FinalMetricsEqualOfflineEval_EarlyCurveEndsAtFinal()
+    {
+        var report = _dir.File("report");
+        var r = CliRunner.Run("replay", "--checkpoint", _checkpoint, "--features", _features, "--labels", _labels, "--report", report, "--lanes", "2");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
+        var root = doc.RootElement;
+        var preds = new PerformanceScorer(CheckpointStore.Load(_checkpoint)).Score(_samples);
+        var expected = RegressionMetrics.Evaluate(preds.Select(p => (double)p.Score).ToList(), _samples.Select(s => (double)s.Score!.Value).ToList());
+        Assert.Equal(expected.Spearman, root.GetProperty("spearman").GetDouble(), 6);
+        Assert.Equal(expected.Mse, root.GetProperty("mse").GetDouble(), 3);
+        Assert.Equal(expected.RelativeL2, root.GetProperty("rl2").GetDouble(), 6);
+        var curve = root.GetProperty("early_prediction").EnumerateArray().ToList();
+        Assert.Equal(10, curve.Count);
+        Assert.Equal(0.1, curve[0].GetProperty("fraction").GetDouble(), 9);
+        Assert.Equal(root.GetProperty("spearman").GetDouble(), curve[^1].GetProperty("spearman").GetDouble(), 9);
+        Assert.Equal(root.GetProperty("mse").GetDouble(), curve[^1].GetProperty("mse").GetDouble(), 9);
+        var timelines = root.GetProperty("timelines").EnumerateArray().ToList();
+        Assert.Equal(12, timelines.Count);
+        foreach (var t in timelines)
+        {
+            var sample = _samples.Single(s => s.Id == t.GetProperty("performance_id").GetString());
+            var clips = t.GetProperty("clips").EnumerateArray().ToList();
+            Assert.Equal(sample.Clips, clips.Count);
+            Assert.Equal(t.GetProperty("final").GetDouble(), clips.Sum(c => c.GetProperty("contribution").GetDouble()), 3);
+            Assert.Equal(t.GetProperty("final").GetDouble(), clips[^1].GetProperty("provisional").GetDouble(), 3);
+        }
+        var html = File.ReadAllText(Path.Combine(report, "report.html"));
+        Assert.Equal(12 + 1, html.Split("<svg").Length - 1); // one chart per performance and the early-prediction chart
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("src=\"http", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("href=\"http", html, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Replay_NoLabels_TimelinesWithoutMetrics()
+    {
+        var ids = _dir.File("ids.txt");
+        File.WriteAllLines(ids, ["2", "9"]);
+        var report = _dir.File("unlabelled");
+        var r = CliRunner.Run("replay", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--speed", "1000", "--report", report);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
+        Assert.False(doc.RootElement.TryGetProperty("spearman", out var rho) && rho.ValueKind != JsonValueKind.Null);
+        Assert.Empty(doc.RootElement.GetProperty("early_prediction").EnumerateArray());
+        Assert.Equal(["2", "9"], doc.RootElement.GetProperty("timelines").EnumerateArray().Select(t => t.GetProperty("performance_id").GetString()));
+        Assert.Equal("1000x", doc.RootElement.GetProperty("speed").GetString());
+    }
+
+    [Theory]
+    [InlineData("--speed", "fast", "--speed must be 'realtime', 'max' or a positive number")]
+    [InlineData("--mode", "Streaming", "streaming mode needs a causal model")]
+    public void Replay_BadOption_OneLineError(string option, string value, string message)
+    {
+        AssertUserError(CliRunner.Run("replay", "--checkpoint", _checkpoint, "--features", _features, "--report", _dir.File("r"), option, value), message);
     }
 
     [Fact]
