@@ -167,6 +167,26 @@ public sealed class CliTests : IDisposable
         Assert.Equal("1000x", doc.RootElement.GetProperty("speed").GetString());
     }
 
+    [Fact]
+    public void BenchLive_SmallRun_PrintsLatencyRowsPerStepAndVerdictPerMode()
+    {
+        var r = CliRunner.Run("bench", "live", "--model-dim", "16", "--clips", "12", "--seconds", "2", "--start", "5", "--max-performances", "10");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        foreach (var mode in new[] { "Exact", "Streaming" })
+        {
+            var rows = r.Stdout.Split('\n').Where(l => l.StartsWith(mode + " ", StringComparison.Ordinal)).ToList();
+            Assert.Equal(2, rows.Count); // 5 then 10 performances
+            foreach (var row in rows)
+            {
+                var f = row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var live = int.Parse(f[1], CultureInfo.InvariantCulture);
+                Assert.Equal(live * 2, int.Parse(f[2], CultureInfo.InvariantCulture)); // two clips each in a 2 s window
+                Assert.True(double.Parse(f[4], CultureInfo.InvariantCulture) >= double.Parse(f[3], CultureInfo.InvariantCulture), row);
+            }
+            Assert.Contains($"{mode}: sustains at least 10 concurrent live performances", r.Stdout, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData("--speed", "fast", "--speed must be 'realtime', 'max' or a positive number")]
     [InlineData("--mode", "Streaming", "streaming mode needs a causal model")]
