@@ -1,5 +1,6 @@
-namespace AqaStream.Pipeline.Tests;
+namespace AqaStream.Tests.Shared;
 
+/// <summary>The repository checkout the tests run from (linked into every test project that reads repository files).</summary>
 internal static class RepositoryRoot
 {
     /// <summary>The directory holding AqaStream.sln, found from the test binaries upwards.</summary>
