@@ -72,6 +72,27 @@ public class InMemoryBusTests
     }
 
     [Fact]
+    public async Task TopicNobodyReads_DropsOldest_ProducerNeverBlocks_FirstGroupGetsLatest_ThenBackPressure()
+    {
+        await using var bus = new InMemoryBus(capacity: 4);
+        var producer = bus.Producer(s_topic);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(producer.ProduceAsync("k", new Note("k", i)).IsCompletedSuccessfully, $"produce {i} should not wait");
+        }
+        using var consumer = bus.Subscribe(s_topic, "late");
+        // The group's own channel now holds the four retained records and is full.
+        var blocked = producer.ProduceAsync("k", new Note("k", 10)).AsTask();
+        await Task.Delay(100);
+        Assert.False(blocked.IsCompleted, "a subscribed group's full buffer holds the producer back");
+        var seen = new List<int>();
+        await using var e = consumer.ConsumeAsync().GetAsyncEnumerator();
+        while (seen.Count < 5 && await e.MoveNextAsync()) { seen.Add(e.Current.Value.Seq); }
+        await blocked.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal([6, 7, 8, 9, 10], seen);
+    }
+
+    [Fact]
     public async Task Commit_RecordsHighestOffsetPerPartition()
     {
         await using var bus = new InMemoryBus();

@@ -90,6 +90,8 @@ internal static class BenchLiveCommand
         var service = new LiveScoringService(bus, new Dictionary<ScoreTarget, ScoringModel> { [model.Card.Target] = model },
             new LivePipelineOptions { Lanes = settings.Lanes, IdleTimeout = TimeSpan.FromMinutes(10), MaxClipsAhead = settings.Clips }, DefaultScheduler.Instance);
         using var provisional = bus.Subscribe(Topics.ProvisionalScores, "bench");
+        using var clipScores = bus.Subscribe(Topics.ClipScores, "bench"); // read, as an overlay would
+        var clipReader = Task.Run(async () => { await foreach (var _ in clipScores.ConsumeAsync()) { } });
         var running = service.RunAsync();
         var producer = bus.Producer(Topics.ClipFeatures);
 
@@ -149,7 +151,8 @@ internal static class BenchLiveCommand
         bus.Complete(Topics.ClipFeatures);
         await running;
         bus.Complete(Topics.ProvisionalScores);
-        await reader;
+        bus.Complete(Topics.ClipScores);
+        await Task.WhenAll(reader, clipReader);
 
         var sorted = latencies.Order().ToArray();
         double At(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];

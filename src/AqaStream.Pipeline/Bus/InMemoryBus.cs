@@ -7,7 +7,9 @@ namespace AqaStream.Pipeline.Bus;
 /// <summary>
 /// The embedded bus: every (topic, group) is a bounded <see cref="Channel{T}"/>, so a slow consumer holds its producers
 /// back instead of growing memory. Messages produced before any group subscribed wait for the first group (like a
-/// Kafka topic read from the earliest offset); a group that joins later sees messages from then on. One consumer per
+/// Kafka topic read from the earliest offset), the latest <c>capacity</c> of them: like Kafka's retention, a topic
+/// nobody reads drops its oldest messages rather than stopping its producers. A group that joins later sees messages
+/// from then on. One consumer per
 /// group (no rebalancing in one process). <see cref="Complete"/> ends a topic: consumers drain it and stop.
 /// </summary>
 public sealed class InMemoryBus(int capacity = InMemoryBus.DefaultCapacity, TimeProvider? clock = null) : IMessageBus
@@ -54,7 +56,7 @@ public sealed class InMemoryBus(int capacity = InMemoryBus.DefaultCapacity, Time
         private readonly SemaphoreSlim _gate = new(1, 1);
         private readonly long[] _nextOffset = new long[topic.Partitions];
         private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
-        private Channel<BusRecord<T>>? _backlog = NewChannel(capacity);
+        private Channel<BusRecord<T>>? _backlog = NewChannel(capacity, BoundedChannelFullMode.DropOldest);
         private volatile bool _completed;
 
         public async ValueTask ProduceAsync(string key, T value, CancellationToken cancellationToken = default)
@@ -95,18 +97,33 @@ public sealed class InMemoryBus(int capacity = InMemoryBus.DefaultCapacity, Time
         internal Consumer Join(string group)
         {
             ArgumentException.ThrowIfNullOrWhiteSpace(group);
-            lock (_groups)
+            // Holding the produce gate: no record is on its way into the backlog while it is handed over.
+            _gate.Wait();
+            try
             {
-                if (_groups.ContainsKey(group))
+                lock (_groups)
                 {
-                    throw new InvalidOperationException($"Group '{group}' already has a consumer on '{topic.Name}' (the in-memory bus has one consumer per group).");
+                    if (_groups.ContainsKey(group))
+                    {
+                        throw new InvalidOperationException($"Group '{group}' already has a consumer on '{topic.Name}' (the in-memory bus has one consumer per group).");
+                    }
+                    // The group's own channel makes producers wait when it is full (back-pressure); the backlog's
+                    // records (at most capacity) move into it.
+                    var channel = NewChannel(capacity, BoundedChannelFullMode.Wait);
+                    if (_backlog is { } backlog)
+                    {
+                        while (backlog.Reader.TryRead(out var record)) { channel.Writer.TryWrite(record); }
+                        _backlog = null;
+                    }
+                    if (_completed) { channel.Writer.TryComplete(); }
+                    var g = new Group(channel, Enumerable.Repeat(-1L, topic.Partitions).ToArray());
+                    _groups[group] = g;
+                    return new Consumer(this, group, g);
                 }
-                var channel = _backlog ?? NewChannel(capacity);
-                _backlog = null;
-                if (_completed) { channel.Writer.TryComplete(); }
-                var g = new Group(channel, Enumerable.Repeat(-1L, topic.Partitions).ToArray());
-                _groups[group] = g;
-                return new Consumer(this, group, g);
+            }
+            finally
+            {
+                _gate.Release();
             }
         }
 
@@ -136,8 +153,8 @@ public sealed class InMemoryBus(int capacity = InMemoryBus.DefaultCapacity, Time
             }
         }
 
-        private static Channel<BusRecord<T>> NewChannel(int capacity) => Channel.CreateBounded<BusRecord<T>>(
-            new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
+        private static Channel<BusRecord<T>> NewChannel(int capacity, BoundedChannelFullMode whenFull) => Channel.CreateBounded<BusRecord<T>>(
+            new BoundedChannelOptions(capacity) { FullMode = whenFull, SingleReader = true });
 
         internal sealed record Group(Channel<BusRecord<T>> Channel, long[] Committed);
 
