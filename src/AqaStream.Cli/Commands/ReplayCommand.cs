@@ -87,6 +87,7 @@ internal static class ReplayCommand
 
     private static List<string> ChooseIds(FileInfo? idFile, bool validation, ScoringModel model, Dictionary<string, double>? labelled, string featureDir)
     {
+        if (idFile is not null && validation) { throw new ArgumentException("Give --ids or --validation-split, not both."); }
         List<string> chosen;
         if (idFile is not null)
         {
@@ -105,7 +106,6 @@ internal static class ReplayCommand
         {
             chosen = [.. Directory.GetFiles(featureDir, "*.npy").Select(f => Path.GetFileNameWithoutExtension(f)!).Order(StringComparer.Ordinal)];
         }
-        if (idFile is not null && validation) { throw new ArgumentException("Give --ids or --validation-split, not both."); }
         if (chosen.Count == 0) { throw new ArgumentException("No performances to replay."); }
         return chosen;
     }
