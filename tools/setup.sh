@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the OS packages AqaStream needs on a fresh Debian 12 machine (idempotent, apt):
 #   libopenblas0-pthread          GEMM for the scorer (cblas_sgemm)            always
+#   ffmpeg                        video decode/encode (ingest, synthetic venue) always
 #   python3-torch, python3-numpy  the PyTorch reference (parity tests, bench)  with --with-torch
 set -euo pipefail
 need=()
 [ -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || need+=(libopenblas0-pthread)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 if [ "${1:-}" = "--with-torch" ]; then
   /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need+=(python3-torch python3-numpy)
 fi

@@ -20,6 +20,8 @@ public static class AqaApp
             PredictCommand.Create(),
             ReplayCommand.Create(),
             BenchCommand.Create(),
+            SynthCommand.Create(),
+            EncodeCommand.Create(),
         };
         return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }

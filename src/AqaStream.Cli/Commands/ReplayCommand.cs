@@ -110,33 +110,14 @@ internal static class ReplayCommand
         return chosen;
     }
 
-    /// <summary>One progress line on stderr: rewritten in place on a terminal, every 10 % otherwise.</summary>
+    /// <summary>Replay progress on a <see cref="ProgressBar"/>.</summary>
     private sealed class ProgressLine(int total) : IProgress<ReplayProgress>
     {
-        private readonly DateTime _start = DateTime.UtcNow;
-        private int _lastDecile = -1;
+        private readonly ProgressBar _bar = new(total, "performances");
 
-        public void Report(ReplayProgress value)
-        {
-            var seconds = (DateTime.UtcNow - _start).TotalSeconds;
-            var line = string.Create(CultureInfo.InvariantCulture,
-                $"[{new string('#', value.Finished * 30 / total),-30}] {value.Finished}/{total} performances, {value.ClipsScored} clips, {seconds:F1} s");
-            if (!Console.IsErrorRedirected)
-            {
-                Console.Error.Write("\r" + line);
-                return;
-            }
-            var decile = value.Finished * 10 / total;
-            if (decile != _lastDecile)
-            {
-                _lastDecile = decile;
-                Console.Error.WriteLine(line);
-            }
-        }
+        public void Report(ReplayProgress value) =>
+            _bar.Report(value.Finished, string.Create(CultureInfo.InvariantCulture, $"{value.ClipsScored} clips"));
 
-        public void Done()
-        {
-            if (!Console.IsErrorRedirected) { Console.Error.WriteLine(); }
-        }
+        public void Done() => _bar.Done();
     }
 }

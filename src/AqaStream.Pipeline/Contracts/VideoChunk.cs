@@ -10,6 +10,8 @@ namespace AqaStream.Pipeline.Contracts;
 /// <param name="Codec">For example "h264".</param>
 /// <param name="Payload">The encoded bytes (base64 on the wire), or null when <paramref name="PayloadRef"/> is given.</param>
 /// <param name="PayloadRef">Where the bytes are (a URI) when they travel outside the message.</param>
+/// <param name="InitSegment">CMAF only: the stream's init segment (ftyp + moov) the <c>.m4s</c> payload needs in front;
+/// the ingest keeps the latest one per stream, so an encoder may send it only when it changes.</param>
 public sealed record VideoChunk(
     string StreamId,
     string PerformanceId,
@@ -19,7 +21,8 @@ public sealed record VideoChunk(
     string Container,
     string Codec,
     byte[]? Payload = null,
-    string? PayloadRef = null) : PerformanceMessage(PerformanceId)
+    string? PayloadRef = null,
+    byte[]? InitSegment = null) : PerformanceMessage(PerformanceId)
 {
     /// <summary>The <c>type</c> on the wire.</summary>
     public const string TypeName = "video-chunk";
