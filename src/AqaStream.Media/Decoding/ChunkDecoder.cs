@@ -4,7 +4,11 @@ using System.Globalization;
 namespace AqaStream.Media.Decoding;
 
 /// <summary>One chunk's encoded bytes as the decoder needs them (a CMAF fragment already has its init segment in front).</summary>
-public sealed record EncodedChunk(string Container, string Codec, ReadOnlyMemory<byte> Bytes);
+/// <param name="Container">mpegts, cmaf or mp4.</param>
+/// <param name="Codec">h264 or hevc.</param>
+/// <param name="Bytes">The chunk.</param>
+/// <param name="ExpectedFrames">Frames the chunk must hold (duration × frame rate), when known: fewer means truncated.</param>
+public sealed record EncodedChunk(string Container, string Codec, ReadOnlyMemory<byte> Bytes, int? ExpectedFrames = null);
 
 /// <summary>A chunk that could not be decoded; <see cref="Exception.Message"/> says why (it goes to the dead letters).</summary>
 public sealed class ChunkDecodeException : Exception
@@ -113,6 +117,11 @@ public sealed class FfmpegChunkDecoder : IChunkDecoder, IDisposable
         {
             throw new ChunkDecodeException($"no video frame in the chunk ({chunk.Container}/{chunk.Codec}, {chunk.Bytes.Length} bytes): {output.LastError}");
         }
+        if (chunk.ExpectedFrames is { } expected && output.Records.Count != expected)
+        {
+            throw new ChunkDecodeException(string.Create(CultureInfo.InvariantCulture,
+                $"decoded {output.Records.Count} frames where the chunk's duration says {expected}: truncated, or another frame rate."));
+        }
         return output.Records;
     }
 
@@ -141,13 +150,17 @@ public sealed class FfmpegChunkDecoder : IChunkDecoder, IDisposable
         });
     }
 
-    private List<string> Arguments((string Container, string Codec) key) =>
+    private List<string> Arguments((string Container, string Codec) key) => Arguments(FrameSize, key.Container, key.Codec, _options.ThreadsPerProcess, strict: true);
+
+    /// <summary>The ffmpeg command line that decodes one input from stdin to grey frames on stdout; <paramref name="strict"/>
+    /// stops at the first damaged packet.</summary>
+    internal static List<string> Arguments(FrameSize frameSize, string container, string codec, int threads, bool strict) =>
     [
-        "-hide_banner", "-loglevel", "error", "-xerror",
-        "-threads", _options.ThreadsPerProcess.ToString(CultureInfo.InvariantCulture),
-        "-f", Demuxers[key.Container], "-c:v", Decoders[key.Codec], "-i", "pipe:0",
+        "-hide_banner", "-loglevel", "error", .. strict ? (string[])["-xerror"] : [],
+        "-threads", threads.ToString(CultureInfo.InvariantCulture),
+        "-f", Demuxers[container], "-c:v", Decoders[codec], "-i", "pipe:0",
         "-map", "0:v:0", "-an",
-        "-vf", string.Create(CultureInfo.InvariantCulture, $"scale={FrameSize.Width}:{FrameSize.Height}:flags=area"),
+        "-vf", string.Create(CultureInfo.InvariantCulture, $"scale={frameSize.Width}:{frameSize.Height}:flags=area"),
         "-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1",
     ];
 

@@ -114,7 +114,7 @@ public static class VideoIngestPipeline
             IReadOnlyList<byte[]> frames;
             try
             {
-                frames = await decoder.DecodeAsync(new EncodedChunk(chunk.Container, chunk.Codec, bytes)).ConfigureAwait(false);
+                frames = await decoder.DecodeAsync(new EncodedChunk(chunk.Container, chunk.Codec, bytes, expectedFrames)).ConfigureAwait(false);
             }
             catch (ChunkDecodeException e)
             {

@@ -131,7 +131,7 @@ public static class SyntheticDataset
         foreach (var chunk in encoded)
         {
             byte[] bytes = chunk.InitSegment is { } init ? [.. init, .. chunk.Bytes] : chunk.Bytes;
-            var frames = await decoder.DecodeAsync(new EncodedChunk(container, "h264", bytes), cancellationToken).ConfigureAwait(false);
+            var frames = await decoder.DecodeAsync(new EncodedChunk(container, "h264", bytes, chunk.FrameCount), cancellationToken).ConfigureAwait(false);
             if (frames.Count != chunk.FrameCount)
             {
                 throw new InvalidOperationException($"{program.PerformanceId} chunk {chunk.SequenceNumber}: decoded {frames.Count} frames of {chunk.FrameCount}.");
