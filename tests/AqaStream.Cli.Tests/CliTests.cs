@@ -54,7 +54,7 @@ public sealed class CliTests : IDisposable
     {
         var r = CliRunner.Run("--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var c in new[] { "train", "eval", "predict", "replay", "bench" }) { Assert.Contains(c, r.Stdout, StringComparison.Ordinal); }
+        foreach (var c in new[] { "train", "eval", "predict", "replay", "bench", "synth", "encode" }) { Assert.Contains(c, r.Stdout, StringComparison.Ordinal); }
     }
 
     [Fact]

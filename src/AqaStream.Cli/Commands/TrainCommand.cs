@@ -67,9 +67,12 @@ internal static class TrainCommand
             options.Validate();
             var labels = ScoreLabels.ReadFile(labelsPath);
             Console.Error.WriteLine($"loading {labels.Count} performances from {featureDir} ...");
+            if (labels.Count == 0) { throw new DataFormatException($"{labelsPath}: no performances."); }
+            // The feature width comes from the data (Fis-V: 1024; `aqa synth`: the descriptor's width).
+            var featureDim = NpyReader.ReadFile(Path.Combine(featureDir, labels[0].Id + ".npy")).Columns;
             var architecture = new DecoderOptions
             {
-                ModelDim = r.GetValue(modelDim), Layers = r.GetValue(layers), Heads = r.GetValue(heads), Dropout = r.GetValue(dropout),
+                FeatureDim = featureDim, ModelDim = r.GetValue(modelDim), Layers = r.GetValue(layers), Heads = r.GetValue(heads), Dropout = r.GetValue(dropout),
                 AttentionDropout = r.GetValue(attDropout), QueryInitStd = r.GetValue(queryStd), QueryInit = r.GetValue(queryInit),
                 MaxQueries = r.GetValue(maxQueries), MaskPadding = !r.GetValue(noMask), Causal = r.GetValue(causal),
                 AttentionLossWeight = r.GetValue(attWeight),

@@ -68,7 +68,7 @@ public sealed record SyntheticProgram(string PerformanceId, string Athlete, int 
         for (var i = 0; i < count; i++)
         {
             var glide = 1.0 + (1.5 * rng.NextDouble());
-            elements.Add(new SyntheticElement(ElementKind.Glide, t, glide, 0, 0, GlideDifficulty, Clamp(skill + (0.05 * Normal(rng)))));
+            elements.Add(new SyntheticElement(ElementKind.Glide, t, glide, 0, 0, GlideDifficulty, GlideExecution(rng)));
             t += glide;
             var kind = rng.NextDouble() switch { < 0.5 => ElementKind.Jump, < 0.8 => ElementKind.Spin, _ => ElementKind.Steps };
             SyntheticElement e;
@@ -102,7 +102,7 @@ public sealed record SyntheticProgram(string PerformanceId, string Athlete, int 
             t = e.End;
         }
         var closing = 1.0 + rng.NextDouble();
-        elements.Add(new SyntheticElement(ElementKind.Glide, t, closing, 0, 0, GlideDifficulty, Clamp(skill + (0.05 * Normal(rng)))));
+        elements.Add(new SyntheticElement(ElementKind.Glide, t, closing, 0, 0, GlideDifficulty, GlideExecution(rng)));
         t += closing;
         var id = performanceId ?? $"synth-{seed}";
         var athlete = $"{s_names[rng.Next(s_names.Length)]} {s_surnames[rng.Next(s_surnames.Length)]}";
@@ -148,8 +148,13 @@ public sealed record SyntheticProgram(string PerformanceId, string Athlete, int 
         return (d / count, ex / count);
     }
 
+    // Elements: around the athlete's skill, harder ones worse for weaker athletes, with element-to-element spread.
     private static double ElementExecution(Random rng, double skill, double difficulty) =>
-        Clamp(skill + (0.12 * Normal(rng)) - (0.03 * (difficulty - 3) * (1 - skill)));
+        Clamp(skill + (0.2 * Normal(rng)) - (0.04 * (difficulty - 3) * (1 - skill)));
+
+    // Skating between elements is easy to do cleanly whatever the athlete's level: an unweighted mean over clips would
+    // be pulled up by it, the difficulty weighting is what keeps the score about the elements.
+    private static double GlideExecution(Random rng) => Clamp(0.88 + (0.05 * Normal(rng)));
 
     private static double Clamp(double v) => Math.Clamp(v, 0.02, 1.0);
 
