@@ -25,13 +25,13 @@ public class IngestTests(MediaFixture media) : IClassFixture<MediaFixture>
     private static VideoChunk Message(EncodedVideoChunk c, string container = "mpegts", string id = "p-test") =>
         new("cam-1", id, c.SequenceNumber, s_start.AddSeconds(c.StartSeconds), c.DurationSeconds, container, "h264", c.Bytes, InitSegment: c.InitSegment);
 
-    private static async Task<(List<PerformanceMessage> Out, List<DeadLetter> Dead)> Ingest(IEnumerable<PerformanceMessage> messages)
+    private static async Task<(List<PerformanceMessage> Out, List<DeadLetter> Dead)> Ingest(IEnumerable<PerformanceMessage> messages, IClipFeatureExtractor? extractor = null)
     {
         using var decoder = MediaFixture.Decoder();
         var dead = new List<DeadLetter>();
         var deadLetters = new DeadLetters("aqa.video-chunks", d => { lock (dead) { dead.Add(d); } }, new PipelineCounters(), Scheduler.Default);
         var input = new Subject<PerformanceMessage>();
-        var output = VideoIngestPipeline.Create(input, decoder, new MotionAppearanceDescriptor(), new ClipWindowOptions(), deadLetters, Scheduler.Default)
+        var output = VideoIngestPipeline.Create(input, decoder, extractor ?? new MotionAppearanceDescriptor(), new ClipWindowOptions(), deadLetters, Scheduler.Default)
             .ToList().ToTask();
         foreach (var m in messages) { input.OnNext(m); }
         input.OnCompleted();
@@ -182,5 +182,26 @@ public class IngestTests(MediaFixture media) : IClassFixture<MediaFixture>
         Assert.Equal(6, Assert.IsType<PerformanceEnded>(received[^1]).ClipCount);
         Assert.Equal(4, service.Counters.Chunks);
         Assert.Equal(200, service.Counters.Frames);
+    }
+
+    [Fact]
+    public async Task Ingest_BackboneExtractor_TakesFeaturesFromTheBus_MissingOneIsAGap()
+    {
+        await using var bus = new InMemoryBus();
+        await using var backbone = new BackboneFeatureExtractor(bus, "backbone-test", 4, MotionAppearanceDescriptor.DefaultInputSize) { Timeout = TimeSpan.FromSeconds(1) };
+        var publish = bus.Producer(BackboneFeatureExtractor.Topic);
+        foreach (var clip in new[] { 0, 1, 2, 4, 5 })   // the backbone never sends clip 3
+        {
+            await publish.ProduceAsync("p-test", new ClipFeatures("p-test", clip, clip * 1.28, (clip + 1) * 1.28, [clip, clip + 0.5f, -clip, 1]));
+        }
+
+        var (output, dead) = await Ingest([Started(), .. media.TsChunks.Select(c => Message(c)), Ended()], backbone);
+
+        var clips = output.OfType<ClipFeatures>().ToList();
+        Assert.Equal([0, 1, 2, 4, 5], clips.Select(c => c.ClipIndex));
+        Assert.All(clips, c => Assert.Equal([c.ClipIndex, c.ClipIndex + 0.5f, -c.ClipIndex, 1], c.Vector));
+        var letter = Assert.Single(dead);
+        Assert.Contains("no features for clip 3 (backbone-test)", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(6, Assert.IsType<PerformanceEnded>(output[^1]).ClipCount);
     }
 }

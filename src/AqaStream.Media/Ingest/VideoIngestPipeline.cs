@@ -150,7 +150,16 @@ public static class VideoIngestPipeline
             {
                 foreach (var clip in _windower.Add(decoded))
                 {
-                    var vector = await extractor.ExtractAsync(clip).ConfigureAwait(false);
+                    float[] vector;
+                    try
+                    {
+                        vector = await extractor.ExtractAsync(clip).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is TimeoutException or InvalidDataException or ArgumentException or IOException)
+                    {
+                        Reject(step.Message, Invariant($"no features for clip {clip.ClipIndex} ({extractor.Name}): {e.Message}"));
+                        continue;
+                    }
                     counters.OnClip();
                     output.Add(new ClipFeatures(performanceId, clip.ClipIndex, clip.Start, clip.End, vector));
                 }
