@@ -13,6 +13,9 @@ internal static class RepositoryLayout
         throw new InvalidOperationException("Cannot find the repository root (AqaStream.sln) above the aqa binary; run it through ./aqa.");
     }
 
+    /// <summary>The shipped model trained on the synthetic benchmark (relative to the repository root, where ./aqa runs).</summary>
+    public const string SynthDemoModel = "models/synth-demo.safetensors";
+
     /// <summary>The PyTorch reference scripts.</summary>
     public static string ReferenceScripts() => Path.Combine(Root(), "tools", "reference");
 }

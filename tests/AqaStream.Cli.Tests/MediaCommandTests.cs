@@ -64,6 +64,7 @@ public sealed class MediaCommandTests : IDisposable
         using var meta = JsonDocument.Parse(File.ReadAllText(_dir.File("chunks.json")));
         var truth = SyntheticTruth.Read(_dir.File("truth.json"));
         Assert.Equal(SyntheticProgram.Generate(5).JudgesScore(25), truth.JudgesScore, 9);
+        Assert.Equal(SyntheticProgram.Generate(5).FrameCount(25) / 32, truth.Clips.Count);
         var init = File.ReadAllBytes(_dir.File("init.mp4"));
         using var decoder = new FfmpegChunkDecoder(new FrameSize(64, 36));
         var frames = 0;

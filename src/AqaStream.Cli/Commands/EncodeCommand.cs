@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using AqaStream.Media.Decoding;
 using AqaStream.Media.Synthetic;
+using AqaStream.Media.Windowing;
 
 namespace AqaStream.Cli.Commands;
 
@@ -19,14 +20,21 @@ internal static class EncodeCommand
         container.AcceptOnlyFromAmong("mpegts", "cmaf", "mp4");
         var chunkSeconds = new Option<double>("--chunk-seconds") { Description = "Chunk length.", DefaultValueFactory = _ => e.ChunkSeconds };
         var preset = new Option<string>("--preset") { Description = "libx264 preset.", DefaultValueFactory = _ => e.Preset };
-        var cmd = new Command("encode", "The synthetic venue encoder: render one synthetic performance and encode it with libx264 (25 fps, independent chunks). "
-            + "With --out it writes the chunks and the ground truth; `aqa demo` (and, with Kafka, `--publish`) stream it live.")
+        var publish = new Option<bool>("--publish")
         {
-            output, seed, size, container, chunkSeconds, preset,
+            Description = "Stream live instead: publish the chunks in real time on the in-process bus, where the ingest (decode, windows, features) "
+                + "and the live scorer run, and print every clip's weight, score and provisional score as it comes.",
+        };
+        var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "With --publish: the model that scores.", DefaultValueFactory = _ => new FileInfo(RepositoryLayout.SynthDemoModel) };
+        var count = new Option<int>("--count") { Description = "With --publish: performances streamed one after another (seeds SEED, SEED+1, ...).", DefaultValueFactory = _ => 1 };
+        var speed = new Option<double>("--speed") { Description = "With --publish: 1 = real time, 4 = four times faster.", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("encode", "The synthetic venue encoder: render one synthetic performance and encode it with libx264 (25 fps, independent chunks). "
+            + "With --out it writes the chunks and the ground truth; --publish streams it live through the ingest and the scorer in this process.")
+        {
+            output, seed, size, container, chunkSeconds, preset, publish, checkpoint, count, speed,
         };
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
-            var dir = r.GetValue(output) ?? throw new ArgumentException("--out is required (publishing live on a bus comes with `aqa demo` and the Kafka transport).");
             Ffmpeg.EnsureAvailable();
             var options = e with
             {
@@ -35,6 +43,12 @@ internal static class EncodeCommand
                 ChunkSeconds = r.GetValue(chunkSeconds),
                 Preset = r.GetValue(preset)!,
             };
+            if (r.GetValue(publish))
+            {
+                var model = LiveModels.Load(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), null);
+                return LiveConsole.RunAsync(options, model, r.GetValue(seed), Math.Max(1, r.GetValue(count)), r.GetValue(speed)).GetAwaiter().GetResult();
+            }
+            var dir = r.GetValue(output) ?? throw new ArgumentException("--out DIR or --publish is required.");
             var program = SyntheticProgram.Generate(r.GetValue(seed));
             Directory.CreateDirectory(dir.FullName);
             var encoder = new SyntheticEncoder(options);
@@ -53,8 +67,7 @@ internal static class EncodeCommand
             bar.Done();
             var meta = new { performance_id = program.PerformanceId, athlete = program.Athlete, container = options.Container, codec = "h264", size = options.Size.ToString(), frames_per_second = options.FramesPerSecond, chunks };
             File.WriteAllText(Path.Combine(dir.FullName, "chunks.json"), JsonSerializer.Serialize(meta, SyntheticTruth.Json) + "\n");
-            var truth = new SyntheticTruth(program.PerformanceId, program.Athlete, program.Seed, program.Skill, program.DurationSeconds,
-                program.JudgesScore(options.FramesPerSecond), program.Elements, []);
+            var truth = SyntheticTruth.Of(program, new ClipWindowOptions { FramesPerSecond = options.FramesPerSecond });
             File.WriteAllText(Path.Combine(dir.FullName, "truth.json"), JsonSerializer.Serialize(truth, SyntheticTruth.Json) + "\n");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{program.PerformanceId} ({program.Athlete}): {program.DurationSeconds:F1} s, {chunks.Count} {options.Container} chunks at {options.Size}, judges' score {truth.JudgesScore:F2} -> {dir.FullName}"));

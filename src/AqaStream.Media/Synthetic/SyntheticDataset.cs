@@ -43,6 +43,21 @@ public sealed record SyntheticTruth(string PerformanceId, string Athlete, int Se
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
+    /// <summary>The truth of <paramref name="program"/> cut into clips by <paramref name="window"/>.</summary>
+    public static SyntheticTruth Of(SyntheticProgram program, ClipWindowOptions window)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        ArgumentNullException.ThrowIfNull(window);
+        var clips = Enumerable.Range(0, window.ClipsIn(program.FrameCount(window.FramesPerSecond))).Select(k =>
+        {
+            long first = (long)k * window.Stride;
+            var (difficulty, execution) = program.TruthOver(first, window.ClipFrames, window.FramesPerSecond);
+            return new ClipTruth(k, window.SecondsAt(first), window.SecondsAt(first + window.ClipFrames), difficulty, execution);
+        }).ToList();
+        return new SyntheticTruth(program.PerformanceId, program.Athlete, program.Seed, program.Skill, program.DurationSeconds,
+            program.JudgesScore(window.FramesPerSecond), program.Elements, clips);
+    }
+
     /// <summary>Reads <paramref name="path"/>.</summary>
     public static SyntheticTruth Read(string path)
     {
