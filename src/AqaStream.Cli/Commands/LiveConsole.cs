@@ -45,7 +45,7 @@ internal static class LiveConsole
                 var p = r.Value;
                 if (p.Final)
                 {
-                    Console.WriteLine(string.Create(inv, $"{p.PerformanceId}: final {p.Total:F2} after {p.ClipsSeen} clips ({p.MissingClips} missing)"));
+                    Console.WriteLine(string.Create(inv, $"{p.PerformanceId}: final {p.Total:F2} after {p.ClipsSeen} clips ({p.MissingClips.Count} missing)"));
                 }
                 else
                 {
