@@ -31,7 +31,7 @@ public sealed class MediaCommandTests : IDisposable
             var features = NpyReader.ReadFile(Path.Combine(data, "features", label.Id + ".npy"));
             Assert.Equal(truth.Clips.Count, features.Rows);
             Assert.Equal(198, features.Columns);
-            Assert.Equal(truth.JudgesScore, label.Tes, 2);
+            Assert.InRange(Math.Abs(truth.JudgesScore - label.Tes), 0, 0.001);   // written with 3 decimals
             // The clip count follows from the performance's length: 32-frame clips at 25 fps.
             Assert.Equal((int)Math.Round(truth.DurationSeconds * 25) / 32, truth.Clips.Count);
             Assert.All(truth.Clips, c => Assert.InRange(c.Execution, 0, 1));
