@@ -68,7 +68,7 @@ public class DecoderTests(MediaFixture media) : IClassFixture<MediaFixture>
             "empty" => [],
             "garbage" => [.. Enumerable.Range(0, 5000).Select(i => (byte)(i * 31 % 256))],
             "truncated" => good[..(good.Length / 3)],
-            "corrupt" => Corrupt(good),
+            "corrupt" => MediaFixture.Corrupt(good),
             _ => good,
         };
         var error = await Assert.ThrowsAsync<ChunkDecodeException>(() => decoder.DecodeAsync(new EncodedChunk(container, codec, bytes, 50)));
@@ -76,15 +76,6 @@ public class DecoderTests(MediaFixture media) : IClassFixture<MediaFixture>
 
         var frames = await decoder.DecodeAsync(new EncodedChunk("mpegts", "h264", good));
         Assert.Equal(media.TsChunks[1].FrameCount, frames.Count);
-    }
-
-    private static byte[] Corrupt(byte[] chunk)
-    {
-        var bad = (byte[])chunk.Clone();
-        var rng = new Random(3);
-        // Damage payload bytes of the TS packets (not the sync bytes), well inside the first pictures.
-        for (var i = 0; i < 400; i++) { bad[rng.Next(1000, bad.Length / 2)] ^= (byte)rng.Next(1, 256); }
-        return bad;
     }
 
     [Fact]

@@ -122,7 +122,7 @@ public class IngestTests(MediaFixture media) : IClassFixture<MediaFixture>
             _ => [Started(), chunks[0], damage switch
             {
                 "truncated" => bad with { Payload = bad.Payload![..(bad.Payload!.Length / 3)] },
-                "corrupt" => bad with { Payload = Corrupt(bad.Payload!) },
+                "corrupt" => bad with { Payload = MediaFixture.Corrupt(bad.Payload!) },
                 "container" => bad with { Container = "webm" },
                 "codec" => bad with { Codec = "hevc" },
                 "empty" => bad with { Payload = [] },
@@ -141,14 +141,6 @@ public class IngestTests(MediaFixture media) : IClassFixture<MediaFixture>
         Assert.Contains(clips, c => c.ClipIndex == 5);
         Assert.All(clips, c => Assert.Equal(clean[c.ClipIndex], c.Vector));
         Assert.IsType<PerformanceEnded>(output[^1]);
-    }
-
-    private static byte[] Corrupt(byte[] chunk)
-    {
-        var bad = (byte[])chunk.Clone();
-        var rng = new Random(3);
-        for (var i = 0; i < 400; i++) { bad[rng.Next(1000, bad.Length / 2)] ^= (byte)rng.Next(1, 256); }
-        return bad;
     }
 
     [Fact]

@@ -41,6 +41,15 @@ public sealed class MediaFixture : IAsyncLifetime
 
     public static string[] Checksums(IEnumerable<byte[]> frames) => [.. frames.Select(f => Convert.ToHexString(SHA256.HashData(f)))];
 
+    /// <summary>A copy of <paramref name="chunk"/> with payload bytes of its first half flipped (sync bytes mostly kept).</summary>
+    public static byte[] Corrupt(byte[] chunk)
+    {
+        var bad = (byte[])chunk.Clone();
+        var rng = new Random(3);
+        for (var i = 0; i < 400; i++) { bad[rng.Next(1000, bad.Length / 2)] ^= (byte)rng.Next(1, 256); }
+        return bad;
+    }
+
     /// <summary>ffmpeg processes whose parent is this test process (from /proc).</summary>
     public static List<int> FfmpegChildren()
     {

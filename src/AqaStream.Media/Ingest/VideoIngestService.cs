@@ -36,37 +36,14 @@ public sealed class VideoIngestService(IMessageBus bus, IChunkDecoder decoder, I
         var counters = new PipelineCounters();
         var deadLetters = new DeadLetters(Topics.VideoChunks.Name, d => Wait(deadLetterTopic.ProduceAsync(d.Key ?? "", d, cancellationToken)), counters, clock);
 
-        var input = new Subject<PerformanceMessage>();
-        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var subscription = VideoIngestPipeline.Create(input.AsObservable(), decoder, extractor, window, deadLetters, clock, Counters)
-            .Subscribe(
-                message =>
-                {
-                    Wait(features.ProduceAsync(message.PerformanceId, message, cancellationToken));
-                    OnPublished?.Invoke(message);
-                },
-                e => finished.TrySetException(e),
-                () => finished.TrySetResult());
-        using var cancel = cancellationToken.Register(() => finished.TrySetCanceled(cancellationToken));
-        try
-        {
-            await foreach (var record in consumer.ConsumeAsync(cancellationToken).ConfigureAwait(false))
+        await BusStage.RunAsync(consumer, input => VideoIngestPipeline.Create(input, decoder, extractor, window, deadLetters, clock, Counters),
+            message =>
             {
-                input.OnNext(record.Value);
-                consumer.Commit(record);
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return;
-        }
-        input.OnCompleted();
-        await finished.Task.ConfigureAwait(false);
+                Wait(features.ProduceAsync(message.PerformanceId, message, cancellationToken));
+                OnPublished?.Invoke(message);
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
-    private static void Wait(ValueTask produce)
-    {
-        if (produce.IsCompletedSuccessfully) { return; }
-        produce.AsTask().GetAwaiter().GetResult();
-    }
+    private static void Wait(ValueTask produce) => BusStage.Wait(produce);
 }

@@ -31,39 +31,14 @@ public sealed class LiveScoringService(IMessageBus bus, IReadOnlyDictionary<Scor
         var deadLetterTopic = bus.Producer(Topics.DeadLetters);
         var deadLetters = new DeadLetters(Topics.ClipFeatures.Name, d => Wait(deadLetterTopic.ProduceAsync(d.Key ?? "", d, cancellationToken)), Counters, scheduler);
 
-        var input = new Subject<PerformanceMessage>();
-        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var subscription = LivePipeline.Create(input.AsObservable(), models, options, scheduler, deadLetters, Counters)
-            .Subscribe(
-                update =>
-                {
-                    if (update.Clip is { } clip) { Wait(clipScores.ProduceAsync(clip.PerformanceId, clip, cancellationToken)); }
-                    Wait(provisional.ProduceAsync(update.Provisional.PerformanceId, update.Provisional, cancellationToken));
-                },
-                e => finished.TrySetException(e),
-                () => finished.TrySetResult());
-        using var cancel = cancellationToken.Register(() => finished.TrySetCanceled(cancellationToken));
-
-        try
-        {
-            await foreach (var record in consumer.ConsumeAsync(cancellationToken).ConfigureAwait(false))
+        await BusStage.RunAsync(consumer, input => LivePipeline.Create(input, models, options, scheduler, deadLetters, Counters),
+            update =>
             {
-                input.OnNext(record.Value);
-                consumer.Commit(record);
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return;
-        }
-        input.OnCompleted();
-        await finished.Task.ConfigureAwait(false);
+                if (update.Clip is { } clip) { Wait(clipScores.ProduceAsync(clip.PerformanceId, clip, cancellationToken)); }
+                Wait(provisional.ProduceAsync(update.Provisional.PerformanceId, update.Provisional, cancellationToken));
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
-    // Rx observers are synchronous: block on a full output topic (back-pressure reaches the lane that produced it).
-    private static void Wait(ValueTask produce)
-    {
-        if (produce.IsCompletedSuccessfully) { return; }
-        produce.AsTask().GetAwaiter().GetResult();
-    }
+    private static void Wait(ValueTask produce) => BusStage.Wait(produce);
 }
