@@ -138,7 +138,6 @@ public static class SyntheticDataset
         ArgumentNullException.ThrowIfNull(extractor);
         var windower = new ClipWindower(window);
         var rows = new List<float[]>();
-        var clips = new List<ClipTruth>();
         var container = encoder.Options.Container;
         var encoded = encoder.Options.Container == "mpegts"
             ? await encoder.EncodeAllAsync(program, cancellationToken).ConfigureAwait(false)
@@ -155,15 +154,17 @@ public static class SyntheticDataset
             {
                 if (clip.ClipIndex != rows.Count) { throw new InvalidOperationException($"{program.PerformanceId}: clip {clip.ClipIndex} out of order."); }
                 rows.Add(await extractor.ExtractAsync(clip, cancellationToken).ConfigureAwait(false));
-                var (difficulty, execution) = program.TruthOver(clip.FirstFrame, window.ClipFrames, window.FramesPerSecond);
-                clips.Add(new ClipTruth(clip.ClipIndex, clip.Start, clip.End, difficulty, execution));
             }
         }
         var data = new float[rows.Count * extractor.Dimension];
         for (var r = 0; r < rows.Count; r++) { rows[r].CopyTo(data, r * extractor.Dimension); }
         NpyWriter.Write(featuresPath, data, rows.Count, extractor.Dimension);
-        return new SyntheticTruth(program.PerformanceId, program.Athlete, program.Seed, program.Skill, program.DurationSeconds,
-            program.JudgesScore(window.FramesPerSecond), program.Elements, clips);
+        var truth = SyntheticTruth.Of(program, window);
+        if (truth.Clips.Count != rows.Count)
+        {
+            throw new InvalidOperationException($"{program.PerformanceId}: {rows.Count} clips featurised, the program's length gives {truth.Clips.Count}.");
+        }
+        return truth;
     }
 
     /// <summary>Id of performance <paramref name="index"/>.</summary>

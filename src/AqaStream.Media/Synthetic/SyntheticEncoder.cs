@@ -102,16 +102,11 @@ public sealed class SyntheticEncoder(VenueEncoderOptions options)
         var dir = Directory.CreateTempSubdirectory("aqa-encode-");
         try
         {
-            var gop = _options.ChunkFrames.ToString(CultureInfo.InvariantCulture);
             var seconds = _options.ChunkSeconds.ToString("R", CultureInfo.InvariantCulture);
             List<string> args =
             [
-                "-hide_banner", "-loglevel", "error",
-                "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", _options.Size.ToString(),
-                "-r", _options.FramesPerSecond.ToString(CultureInfo.InvariantCulture), "-i", "pipe:0",
-                "-c:v", "libx264", "-preset", _options.Preset, "-pix_fmt", "yuv420p",
-                "-threads", _options.Threads.ToString(CultureInfo.InvariantCulture),
-                "-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-flags", "+cgop",
+                .. X264Arguments(),
+                "-flags", "+cgop",
                 "-force_key_frames", $"expr:gte(t,n_forced*{seconds})",
                 "-f", "segment", "-segment_time", seconds, "-segment_format", "mpegts", "-reset_timestamps", "0",
                 Path.Combine(dir.FullName, "chunk-%05d.ts"),
@@ -143,10 +138,11 @@ public sealed class SyntheticEncoder(VenueEncoderOptions options)
         }
     }
 
-    private async Task<byte[]> EncodeAsync(byte[] raw, double startSeconds, CancellationToken cancellationToken)
+    // Raw YUV frames on stdin into libx264 with one closed GOP per chunk (ARCHITECTURE.md's independent-chunk settings).
+    private List<string> X264Arguments()
     {
         var gop = _options.ChunkFrames.ToString(CultureInfo.InvariantCulture);
-        List<string> args =
+        return
         [
             "-hide_banner", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", _options.Size.ToString(),
@@ -155,6 +151,11 @@ public sealed class SyntheticEncoder(VenueEncoderOptions options)
             "-threads", _options.Threads.ToString(CultureInfo.InvariantCulture),
             "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
         ];
+    }
+
+    private async Task<byte[]> EncodeAsync(byte[] raw, double startSeconds, CancellationToken cancellationToken)
+    {
+        var args = X264Arguments();
         if (_options.Container == "mpegts")
         {
             args.AddRange(["-flags", "+cgop", "-output_ts_offset", startSeconds.ToString("R", CultureInfo.InvariantCulture), "-f", "mpegts", "pipe:1"]);
