@@ -4,6 +4,7 @@ using System.Text.Json;
 using AqaStream.Media.Decoding;
 using AqaStream.Media.Synthetic;
 using AqaStream.Media.Windowing;
+using AqaStream.Pipeline.Live;
 
 namespace AqaStream.Cli.Commands;
 
@@ -45,7 +46,7 @@ internal static class EncodeCommand
             };
             if (r.GetValue(publish))
             {
-                var model = LiveModels.Load(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), null);
+                var model = ScoringModel.Load(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), null);
                 return LiveConsole.RunAsync(options, model, r.GetValue(seed), Math.Max(1, r.GetValue(count)), r.GetValue(speed)).GetAwaiter().GetResult();
             }
             var dir = r.GetValue(output) ?? throw new ArgumentException("--out DIR or --publish is required.");

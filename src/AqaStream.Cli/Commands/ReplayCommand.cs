@@ -40,7 +40,7 @@ internal static class ReplayCommand
             if (r.GetValue(lanes) < 1) { throw new ArgumentException("--lanes must be at least 1."); }
             Parallelism.Threads = 1; // lanes are the parallelism; one core per scoring step
             var ckpt = CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint");
-            var model = LiveModels.Load(ckpt, r.GetValue(mode));
+            var model = ScoringModel.Load(ckpt, r.GetValue(mode));
             var featureDir = CommonOptions.ExistingDirectory(r.Required(features), "features directory");
             var labelTarget = r.GetValue(target) ?? model.Card.Target;
             var labelled = r.GetValue(labels) is { } labelFile

@@ -4,6 +4,7 @@ using System.Reactive.Linq;
 using System.Reactive.Threading.Tasks;
 using AqaStream.Media.Decoding;
 using AqaStream.Media.Features;
+using AqaStream.Media.Thumbnails;
 using AqaStream.Media.Windowing;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
@@ -13,7 +14,7 @@ namespace AqaStream.Media.Ingest;
 
 /// <summary>
 /// Video chunks to clip features (Rx): per performance, chunks are checked against the performance's clock, decoded
-/// (every chunk as soon as it arrives, in parallel), put back in order, windowed into clips and featurised.
+/// (every chunk as soon as it arrives, in parallel), put back in order, windowed into clips and featurised (with a thumbnail of each clip's middle frame).
 /// Out come the messages the scorer reads: <see cref="PerformanceStarted"/>, one <see cref="ClipFeatures"/> per clip,
 /// <see cref="PerformanceEnded"/> (with the clip count the performance's length implies, so clips lost with a chunk are
 /// reported missing at the end). A bad chunk goes to the dead letters with its reason and becomes a gap.
@@ -161,7 +162,9 @@ public static class VideoIngestPipeline
                         continue;
                     }
                     counters.OnClip();
-                    output.Add(new ClipFeatures(performanceId, clip.ClipIndex, clip.Start, clip.End, vector));
+                    var middle = clip.Frames[clip.Frames.Count / 2];
+                    output.Add(new ClipFeatures(performanceId, clip.ClipIndex, clip.Start, clip.End, vector, clip.ArrivedAt,
+                        GreyPng.Encode(middle, decoder.FrameSize.Width, decoder.FrameSize.Height)));
                 }
             }
             return output;

@@ -9,8 +9,12 @@ namespace AqaStream.Media.Synthetic;
 /// as soon as its last frame would have been captured (real time, or faster by <paramref name="speed"/>), then
 /// <see cref="PerformanceEnded"/>. Keyed by performance id on <see cref="Topics.VideoChunks"/>.
 /// </summary>
-public sealed class VenueStream(SyntheticEncoder encoder, TimeProvider clock, double speed = 1.0, string streamId = "cam-1")
+public sealed class VenueStream(SyntheticEncoder encoder, TimeProvider clock, double speed = 1.0, string streamId = "cam-1",
+    string competition = VenueStream.DefaultCompetition)
 {
+    /// <summary>The competition synthetic performances belong to unless told otherwise.</summary>
+    public const string DefaultCompetition = "synthetic-open";
+
     /// <summary>Streams <paramref name="program"/>; returns when its end has been published.</summary>
     public async Task PublishAsync(IBusProducer<PerformanceMessage> producer, SyntheticProgram program, CancellationToken cancellationToken = default)
     {
@@ -19,7 +23,7 @@ public sealed class VenueStream(SyntheticEncoder encoder, TimeProvider clock, do
         if (!(speed > 0)) { throw new ArgumentException("The publishing speed must be positive (1 = real time)."); }
         var id = program.PerformanceId;
         var startedAt = clock.GetUtcNow();
-        await producer.ProduceAsync(id, new PerformanceStarted(id, program.Athlete, "synthetic", "free-skating", ScoreTarget.TES, startedAt), cancellationToken).ConfigureAwait(false);
+        await producer.ProduceAsync(id, new PerformanceStarted(id, program.Athlete, "synthetic", "free-skating", ScoreTarget.TES, startedAt, competition), cancellationToken).ConfigureAwait(false);
         var container = encoder.Options.Container;
         await foreach (var chunk in encoder.EncodeAsync(program, cancellationToken).ConfigureAwait(false))
         {

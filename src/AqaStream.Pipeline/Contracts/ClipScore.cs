@@ -10,6 +10,7 @@ namespace AqaStream.Pipeline.Contracts;
 /// <param name="Score">s_q on the competition's score scale (points).</param>
 /// <param name="Contribution">w_q·s_q in points: the provisional total is the sum of these.</param>
 /// <param name="TopAttended">The clips this clip's query attended to most (last layer, head-averaged).</param>
+/// <param name="ReceivedAt">When the clip's video reached the ingest (from <see cref="ClipFeatures.ReceivedAt"/>).</param>
 public sealed record ClipScore(
     string PerformanceId,
     int ClipIndex,
@@ -18,7 +19,8 @@ public sealed record ClipScore(
     double Weight,
     double Score,
     double Contribution,
-    IReadOnlyList<AttendedClip> TopAttended);
+    IReadOnlyList<AttendedClip> TopAttended,
+    DateTimeOffset? ReceivedAt = null);
 
 /// <summary>One attended clip and its attention probability.</summary>
 public sealed record AttendedClip(int ClipIndex, double Attention);

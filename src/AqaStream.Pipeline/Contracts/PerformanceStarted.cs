@@ -9,13 +9,15 @@ namespace AqaStream.Pipeline.Contracts;
 /// <param name="Segment">For example "short-program".</param>
 /// <param name="Target">Which judges' score the provisional estimates: TES or PCS.</param>
 /// <param name="StartedAt">Wall-clock start (the first clip's time origin).</param>
+/// <param name="Competition">The competition (event) it belongs to, when known: subscribers can follow a competition.</param>
 public sealed record PerformanceStarted(
     string PerformanceId,
     string Athlete,
     string Discipline,
     string Segment,
     ScoreTarget Target,
-    DateTimeOffset StartedAt) : PerformanceMessage(PerformanceId)
+    DateTimeOffset StartedAt,
+    string? Competition = null) : PerformanceMessage(PerformanceId)
 {
     /// <summary>The <c>type</c> on the wire.</summary>
     public const string TypeName = "performance-started";

@@ -25,6 +25,7 @@ public enum CloseReason
 /// <param name="Final">True on the last message of a performance.</param>
 /// <param name="CloseReason">Why it closed (final messages only).</param>
 /// <param name="Breakdown">Final per-clip weights, scores and contributions over the whole performance (final messages only).</param>
+/// <param name="ReceivedAt">When the video of the newest clip reached the ingest (latency figures); null otherwise.</param>
 public sealed record ProvisionalScore(
     string PerformanceId,
     int ClipsSeen,
@@ -36,7 +37,8 @@ public sealed record ProvisionalScore(
     IReadOnlyList<int> MissingClips,
     bool Final = false,
     CloseReason? CloseReason = null,
-    IReadOnlyList<ClipContribution>? Breakdown = null);
+    IReadOnlyList<ClipContribution>? Breakdown = null,
+    DateTimeOffset? ReceivedAt = null);
 
 /// <summary>One clip's part of a final score.</summary>
 public sealed record ClipContribution(int ClipIndex, double Weight, double Score, double Contribution);

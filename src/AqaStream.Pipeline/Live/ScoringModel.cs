@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Model;
 
@@ -33,6 +34,20 @@ public sealed record ScoringModel
 
     /// <summary>Exact (bidirectional) or streaming (causal).</summary>
     public IncrementalMode Mode { get; }
+
+    /// <summary>Loads a checkpoint; the mode defaults to streaming for causal models, exact otherwise.</summary>
+    public static ScoringModel Load(string path, IncrementalMode? mode = null)
+    {
+        var loaded = CheckpointStore.Load(path);
+        return new ScoringModel(loaded.Model, loaded.Card, VersionOf(path), mode ?? DefaultMode(loaded.Model));
+    }
+
+    /// <summary>A checkpoint's content hash (first 12 hex digits of its SHA-256): changes whenever the weights do.</summary>
+    public static string VersionOf(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream))[..12];
+    }
 
     /// <summary>The mode a model's architecture suggests: streaming for causal models, exact otherwise.</summary>
     public static IncrementalMode DefaultMode(WeightScoreDecoder decoder)

@@ -75,8 +75,8 @@ public static class ScoreClipsOperator
             var weights = _decoder.Weights();
             var score = (double)_decoder.ClipScores[q] * _scale;
             var clipScore = new ClipScore(started.PerformanceId, clip.ClipIndex, clip.Start, clip.End,
-                weights[q], score, weights[q] * score, TopAttended(_decoder.LatestCrossAttention));
-            return new ScoreUpdate(clipScore, Provisional(now));
+                weights[q], score, weights[q] * score, TopAttended(_decoder.LatestCrossAttention), clip.ReceivedAt);
+            return new ScoreUpdate(clipScore, Provisional(now) with { ReceivedAt = clip.ReceivedAt });
         }
 
         public ScoreUpdate Missing(int clipIndex, DateTimeOffset now)

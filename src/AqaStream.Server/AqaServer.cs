@@ -1,0 +1,87 @@
+using AqaStream.Pipeline.Bus;
+using AqaStream.Server.Auth;
+using AqaStream.Server.Delivery;
+using AqaStream.Server.Hosting;
+using AqaStream.Server.Hubs;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AqaStream.Server;
+
+/// <summary>
+/// Composes the delivery host (ASP.NET Core): the board and fan-out, the bus bridge, the SignalR hub, REST, pages and
+/// authentication, over a bus the caller owns (in-memory in the demo, Kafka in deployment) and the caller's models.
+/// Settings come from configuration (<c>Delivery</c>, <c>Auth</c> sections; <c>Logging</c>), overridable by
+/// <paramref name="settings"/>.
+/// </summary>
+public static class AqaServer
+{
+    /// <summary>Builds the host listening on <paramref name="url"/> (port 0 picks a free one: see <see cref="BoundUrl"/>).</summary>
+    public static WebApplication Build(string url, IMessageBus bus, ModelRegistry models, IReadOnlyDictionary<string, string?>? settings = null,
+        TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        ArgumentNullException.ThrowIfNull(models);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning" });
+        if (settings is not null) { builder.Configuration.AddInMemoryCollection(settings); }
+        builder.WebHost.UseUrls(url);
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+
+        var services = builder.Services;
+        services.Configure<DeliveryOptions>(builder.Configuration.GetSection(DeliveryOptions.Section));
+        services.Configure<AuthOptions>(builder.Configuration.GetSection(AuthOptions.Section));
+        services.AddSingleton(clock ?? TimeProvider.System);
+        services.AddSingleton(bus);
+        services.AddSingleton(models);
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<DeliveryOptions>>().Value);
+        services.AddSingleton<PerformanceBoard>();
+        services.AddSingleton<IPushSender, SignalRPushSender>();
+        services.AddSingleton<ScoreFanOut>();
+        services.AddSingleton<PerformanceControl>();
+        services.AddSingleton<TokenService>();
+        services.AddHostedService<DeliveryBridge>();
+
+        var delivery = builder.Configuration.GetSection(DeliveryOptions.Section).Get<DeliveryOptions>() ?? new DeliveryOptions();
+        services.AddSignalR(o =>
+        {
+            o.MaximumReceiveMessageSize = delivery.MaxClientMessageBytes;
+            o.EnableDetailedErrors = false;   // HubException messages still reach the caller; internals do not
+        });
+        services.AddAuthentication(BearerTokenHandler.SchemeName).AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(AqaRoles.ResultsPolicy, p => p.RequireRole(AqaRoles.Public, AqaRoles.Overlay, AqaRoles.Judge, AqaRoles.Operator))
+            .AddPolicy(AqaRoles.JudgePolicy, p => p.RequireRole(AqaRoles.Judge, AqaRoles.Operator))
+            .AddPolicy(AqaRoles.OperatorPolicy, p => p.RequireRole(AqaRoles.Operator));
+        services.AddHealthChecks().AddCheck<DeliveryHealth>("delivery");
+
+        var app = builder.Build();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapAqa();
+        return app;
+    }
+
+    /// <summary>The address the started host listens on (after <c>StartAsync</c>).</summary>
+    public static Uri BoundUrl(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException("The server is not listening yet.");
+        return new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>Health: the board answers and reports what it holds.</summary>
+internal sealed class DeliveryHealth(PerformanceBoard board, ScoreFanOut fanOut) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(HealthCheckResult.Healthy($"{board.Count} performances, {fanOut.Connections} live connections, {fanOut.Counters.Sent} pushes sent"));
+}

@@ -1,0 +1,231 @@
+using AqaStream.Pipeline.Contracts;
+
+namespace AqaStream.Server.Delivery;
+
+/// <summary>
+/// The latest state of every performance the server knows, built from the bus (performance started / ended from the
+/// features topic, clip scores, provisional scores, thumbnails). Each change returns the <see cref="Push"/> to send to
+/// subscribers; a late or lagging subscriber gets <see cref="Snapshot"/> instead of the history. Memory is bounded:
+/// at most <see cref="DeliveryOptions.PerformancesKept"/> performances, the oldest finished ones dropped first.
+/// Thread-safe.
+/// </summary>
+public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock)
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, PerformanceState> _performances = new(StringComparer.Ordinal);
+    private long _order;
+
+    /// <summary>Performances known now.</summary>
+    public int Count
+    {
+        get { lock (_gate) { return _performances.Count; } }
+    }
+
+    /// <summary>A performance started.</summary>
+    public Push Apply(PerformanceStarted started)
+    {
+        ArgumentNullException.ThrowIfNull(started);
+        lock (_gate)
+        {
+            var p = GetOrAdd(started.PerformanceId);
+            p.Started = started;
+            return new Push(started.PerformanceId, p.Competition, PushMethods.PerformanceStarted, role => p.View().For(role));
+        }
+    }
+
+    /// <summary>A clip was scored.</summary>
+    public Push Apply(ClipScore clip)
+    {
+        ArgumentNullException.ThrowIfNull(clip);
+        lock (_gate)
+        {
+            var p = GetOrAdd(clip.PerformanceId);
+            p.Clips[clip.ClipIndex] = clip;
+            var view = p.ClipView(clip.ClipIndex);
+            return new Push(clip.PerformanceId, p.Competition, PushMethods.ClipScored,
+                role => new ClipScoredPush(clip.PerformanceId, role >= ViewerRole.Judge ? view : view.Public()));
+        }
+    }
+
+    /// <summary>A provisional (or final) score.</summary>
+    public Push Apply(ProvisionalScore provisional)
+    {
+        ArgumentNullException.ThrowIfNull(provisional);
+        lock (_gate)
+        {
+            var p = GetOrAdd(provisional.PerformanceId);
+            p.Provisional = provisional;
+            p.TotalAfter[provisional.ClipsSeen] = provisional.Total;
+            if (!provisional.Final)
+            {
+                var pushed = new ProvisionalPush(provisional.PerformanceId, ProvisionalView.From(provisional));
+                return new Push(provisional.PerformanceId, p.Competition, PushMethods.ProvisionalScore, _ => pushed);
+            }
+            p.EndedAt = clock.GetUtcNow();
+            p.Order = ++_order;
+            if (provisional.Breakdown is { } breakdown) { p.Final = breakdown.ToDictionary(c => c.ClipIndex); }
+            return new Push(provisional.PerformanceId, p.Competition, PushMethods.PerformanceEnded, role => p.View().For(role));
+        }
+    }
+
+    /// <summary>A clip's middle-frame thumbnail (from the features topic).</summary>
+    public void SetThumbnail(string performanceId, int clipIndex, byte[] png)
+    {
+        lock (_gate) { GetOrAdd(performanceId).Thumbnails[clipIndex] = png; }
+    }
+
+    /// <summary>A clip's thumbnail, or null.</summary>
+    public byte[]? Thumbnail(string performanceId, int clipIndex)
+    {
+        lock (_gate)
+        {
+            return _performances.TryGetValue(performanceId, out var p) && p.Thumbnails.TryGetValue(clipIndex, out var png) ? png : null;
+        }
+    }
+
+    /// <summary>The judges' panel score was entered; null when the performance is unknown.</summary>
+    public Push? SetPanelScore(string performanceId, double score, string enteredBy)
+    {
+        lock (_gate)
+        {
+            if (!_performances.TryGetValue(performanceId, out var p)) { return null; }
+            p.Panel = new PanelScoreView(score, enteredBy, clock.GetUtcNow().ToUnixTimeMilliseconds());
+            var pushed = new PanelPush(performanceId, p.Panel);
+            return new Push(performanceId, p.Competition, PushMethods.PanelScore, _ => pushed);
+        }
+    }
+
+    /// <summary>One performance as <paramref name="role"/> sees it, or null when unknown.</summary>
+    public PerformanceView? Snapshot(string performanceId, ViewerRole role)
+    {
+        lock (_gate) { return _performances.TryGetValue(performanceId, out var p) ? p.View().For(role) : null; }
+    }
+
+    /// <summary>Every performance of <paramref name="competition"/> (all when null), oldest first.</summary>
+    public IReadOnlyList<PerformanceView> Snapshots(string? competition, ViewerRole role)
+    {
+        lock (_gate)
+        {
+            return [.. _performances.Values.Where(p => competition is null || p.Competition == competition)
+                .OrderBy(p => p.Created).Select(p => p.View().For(role))];
+        }
+    }
+
+    /// <summary>The list of performances, oldest first.</summary>
+    public IReadOnlyList<PerformanceSummary> List()
+    {
+        lock (_gate)
+        {
+            return [.. _performances.Values.OrderBy(p => p.Created).Select(p => new PerformanceSummary(p.Id, p.Started?.Athlete, p.Competition,
+                p.Status, p.Started?.StartedAt.ToUnixTimeMilliseconds(), p.Provisional?.ClipsSeen ?? 0, p.Provisional?.Total,
+                p.Provisional?.Final ?? false, p.Panel?.Score))];
+        }
+    }
+
+    private PerformanceState GetOrAdd(string id)
+    {
+        if (_performances.TryGetValue(id, out var p)) { return p; }
+        p = new PerformanceState(id, ++_order);
+        _performances[id] = p;
+        while (_performances.Count > options.PerformancesKept)
+        {
+            // Drop the performance that finished longest ago; if none has finished, the one that started first.
+            var victim = _performances.Values.Where(x => x != p).OrderBy(x => x.EndedAt is null).ThenBy(x => x.Order).First();
+            _performances.Remove(victim.Id);
+        }
+        return p;
+    }
+
+    private sealed class PerformanceState(string id, long created)
+    {
+        public string Id { get; } = id;
+        public long Created { get; } = created;
+        public long Order { get; set; } = created;
+        public PerformanceStarted? Started { get; set; }
+        public ProvisionalScore? Provisional { get; set; }
+        public DateTimeOffset? EndedAt { get; set; }
+        public PanelScoreView? Panel { get; set; }
+        public SortedDictionary<int, ClipScore> Clips { get; } = [];
+        public Dictionary<int, double> TotalAfter { get; } = [];
+        public Dictionary<int, ClipContribution>? Final { get; set; }
+        public Dictionary<int, byte[]> Thumbnails { get; } = [];
+
+        public string? Competition => Started?.Competition;
+        public string Status => Provisional?.Final == true ? PerformanceView.Ended : PerformanceView.Live;
+
+        public ClipView ClipView(int clipIndex)
+        {
+            var c = Clips[clipIndex];
+            var position = 0;
+            foreach (var k in Clips.Keys)
+            {
+                if (k == clipIndex) { break; }
+                position++;
+            }
+            // The scorer scores clips in order, so the clip at position p is the one that made ClipsSeen = p + 1.
+            double? after = TotalAfter.TryGetValue(position + 1, out var t) ? t : null;
+            var (weight, score, contribution) = Final is { } f && f.TryGetValue(clipIndex, out var fc)
+                ? (fc.Weight, fc.Score, fc.Contribution) : (c.Weight, c.Score, c.Contribution);
+            return new ClipView(c.ClipIndex, c.Start, c.End, weight, score, contribution, after, c.TopAttended, Thumbnails.ContainsKey(clipIndex));
+        }
+
+        public PerformanceView View() => new(Id, Started?.Athlete, Competition, Started?.Discipline, Started?.Segment,
+            (Started?.Target ?? Provisional?.Target)?.ToString(), Status, Started?.StartedAt.ToUnixTimeMilliseconds(), EndedAt?.ToUnixTimeMilliseconds(),
+            [.. Clips.Keys.Select(ClipView)], Provisional is null ? null : ProvisionalView.From(Provisional), Panel);
+    }
+}
+
+/// <summary>Names of the methods the hub calls on clients.</summary>
+public static class PushMethods
+{
+    /// <summary>Payload: <see cref="PerformanceView"/>.</summary>
+    public const string PerformanceStarted = "performanceStarted";
+
+    /// <summary>Payload: <see cref="ClipScoredPush"/>.</summary>
+    public const string ClipScored = "clipScored";
+
+    /// <summary>Payload: <see cref="ProvisionalPush"/>.</summary>
+    public const string ProvisionalScore = "provisionalScore";
+
+    /// <summary>Payload: the final <see cref="PerformanceView"/>.</summary>
+    public const string PerformanceEnded = "performanceEnded";
+
+    /// <summary>Payload: <see cref="PanelPush"/>.</summary>
+    public const string PanelScore = "panelScore";
+
+    /// <summary>Payload: <see cref="PerformanceView"/>, sent in place of updates a lagging client missed.</summary>
+    public const string Snapshot = "snapshot";
+}
+
+/// <summary>A change to send to the subscribers of a performance (and of its competition).</summary>
+/// <param name="PerformanceId">The performance.</param>
+/// <param name="Competition">Its competition, when known.</param>
+/// <param name="Method">The client method (<see cref="PushMethods"/>).</param>
+/// <param name="Payload">The payload for a viewer role (judges see more).</param>
+public sealed record Push(string PerformanceId, string? Competition, string Method, Func<ViewerRole, object> Payload);
+
+/// <summary>Payload of <see cref="PushMethods.ClipScored"/>.</summary>
+public sealed record ClipScoredPush(string PerformanceId, ClipView Clip);
+
+/// <summary>Payload of <see cref="PushMethods.ProvisionalScore"/>.</summary>
+public sealed record ProvisionalPush(string PerformanceId, ProvisionalView Provisional);
+
+/// <summary>Payload of <see cref="PushMethods.PanelScore"/>.</summary>
+public sealed record PanelPush(string PerformanceId, PanelScoreView Panel);
+
+/// <summary>Delivery settings (configuration section <c>Delivery</c>).</summary>
+public sealed record DeliveryOptions
+{
+    /// <summary>Configuration section.</summary>
+    public const string Section = "Delivery";
+
+    /// <summary>Performances kept in memory; the oldest finished go first.</summary>
+    public int PerformancesKept { get; init; } = 200;
+
+    /// <summary>Pushes queued for one client before it counts as lagging: its queued updates of a performance are
+    /// then replaced by one snapshot of the latest state, so a slow client costs bounded memory.</summary>
+    public int MaxQueuedPushes { get; init; } = 64;
+
+    /// <summary>Largest message a client may send to the hub (bytes).</summary>
+    public long MaxClientMessageBytes { get; init; } = 8 * 1024;
+}

@@ -1,0 +1,83 @@
+using AqaStream.Server.Auth;
+using AqaStream.Server.Delivery;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+
+namespace AqaStream.Server.Hubs;
+
+/// <summary>
+/// The live scores hub (<c>/hub</c>). A client subscribes to a performance, a competition, or everything, and gets a
+/// snapshot back at once; then the server pushes <c>performanceStarted</c>, <c>clipScored</c>,
+/// <c>provisionalScore</c>, <c>performanceEnded</c>, <c>panelScore</c>, and <c>snapshot</c> when the client lagged and
+/// its missed updates were coalesced. Judges get each clip's attention details; overlays the public results.
+/// </summary>
+[Authorize(Policy = AqaRoles.ResultsPolicy)]
+public sealed class ScoreHub(PerformanceBoard board, ScoreFanOut fanOut) : Hub
+{
+    /// <summary>Longest id or competition name accepted.</summary>
+    public const int MaxNameLength = 200;
+
+    private ViewerRole Viewer => BearerTokenHandler.ViewerOf(Context.User!);
+
+    /// <inheritdoc/>
+    public override Task OnConnectedAsync()
+    {
+        fanOut.Connect(Context.ConnectionId, Viewer);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public override Task OnDisconnectedAsync(Exception? exception) => fanOut.DisconnectAsync(Context.ConnectionId);
+
+    /// <summary>Follows one performance; returns its snapshot. An unknown id is an error (the list is at
+    /// <c>GET /api/performances</c>).</summary>
+    public PerformanceView Subscribe(string performanceId)
+    {
+        Check(performanceId, "performanceId");
+        if (board.Snapshot(performanceId, Viewer) is null)
+        {
+            throw new HubException($"unknown performance '{performanceId}': GET /api/performances lists the performances this server has.");
+        }
+        fanOut.Follow(Context.ConnectionId, new Subscription(performanceId, null));
+        return board.Snapshot(performanceId, Viewer)!;
+    }
+
+    /// <summary>Follows a competition (every performance in it, including those that start later); returns the
+    /// snapshots of those known now.</summary>
+    public IReadOnlyList<PerformanceView> SubscribeCompetition(string competition)
+    {
+        Check(competition, "competition");
+        fanOut.Follow(Context.ConnectionId, new Subscription(null, competition));
+        return board.Snapshots(competition, Viewer);
+    }
+
+    /// <summary>Follows every performance on this server (the overlay's default); returns the snapshots known now.</summary>
+    public IReadOnlyList<PerformanceView> SubscribeAll()
+    {
+        fanOut.Follow(Context.ConnectionId, Subscription.All);
+        return board.Snapshots(null, Viewer);
+    }
+
+    /// <summary>Stops following a performance.</summary>
+    public void Unsubscribe(string performanceId)
+    {
+        Check(performanceId, "performanceId");
+        fanOut.Unfollow(Context.ConnectionId, new Subscription(performanceId, null));
+    }
+
+    private static void Check(string value, string what)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Length > MaxNameLength)
+        {
+            throw new HubException($"{what} must be a non-empty string of at most {MaxNameLength} characters.");
+        }
+    }
+}
+
+/// <summary>Sends pushes through SignalR to one connection.</summary>
+public sealed class SignalRPushSender(IHubContext<ScoreHub> hub) : IPushSender
+{
+    /// <inheritdoc/>
+    public Task SendAsync(string connectionId, string method, object payload, CancellationToken cancellationToken) =>
+        hub.Clients.Client(connectionId).SendAsync(method, payload, cancellationToken);
+}
