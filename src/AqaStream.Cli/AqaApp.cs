@@ -22,8 +22,15 @@ public static class AqaApp
             BenchCommand.Create(),
             SynthCommand.Create(),
             EncodeCommand.Create(),
+            DemoCommand.Create(),
         };
-        return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        return root.Parse(args).Invoke(new InvocationConfiguration
+        {
+            EnableDefaultExceptionHandler = false,
+            // Long-running commands (demo) stop cleanly on SIGINT/SIGTERM themselves; System.CommandLine's own
+            // handler races with a command that has already finished (InvalidOperationException on exit).
+            ProcessTerminationTimeout = null,
+        });
     }
 
     /// <summary>Runs a command body, turning the errors a user can cause into one line on stderr and a non-zero exit.</summary>

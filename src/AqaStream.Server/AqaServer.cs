@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -38,6 +39,8 @@ public static class AqaServer
         var services = builder.Services;
         services.Configure<DeliveryOptions>(builder.Configuration.GetSection(DeliveryOptions.Section));
         services.Configure<AuthOptions>(builder.Configuration.GetSection(AuthOptions.Section));
+        // Nothing here encrypts data at rest (bearer tokens are validated, not cookies): keys in memory, no warning.
+        services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddSingleton(clock ?? TimeProvider.System);
         services.AddSingleton(bus);
         services.AddSingleton(models);

@@ -35,9 +35,16 @@ public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, Scor
         Pump(Topics.ClipScores, c => fanOut.Publish(board.Apply(c)), stoppingToken),
         Pump(Topics.ProvisionalScores, p => fanOut.Publish(board.Apply(p)), stoppingToken));
 
-    private Task Pump<T>(Topic<T> topic, Action<T> apply, CancellationToken cancellationToken) where T : class => Task.Run(async () =>
+    // Joins the group at once (before the host reports started), then reads on its own task.
+    private Task Pump<T>(Topic<T> topic, Action<T> apply, CancellationToken cancellationToken) where T : class
     {
-        using var consumer = bus.Subscribe(topic, ConsumerGroup);
+        var consumer = bus.Subscribe(topic, ConsumerGroup);
+        return Task.Run(() => ReadAsync(consumer, topic, apply, cancellationToken), cancellationToken);
+    }
+
+    private async Task ReadAsync<T>(IBusConsumer<T> consumer, Topic<T> topic, Action<T> apply, CancellationToken cancellationToken) where T : class
+    {
+        using var owned = consumer;
         try
         {
             await foreach (var record in consumer.ConsumeAsync(cancellationToken).ConfigureAwait(false))
@@ -57,7 +64,7 @@ public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, Scor
         {
             // host stopping
         }
-    }, cancellationToken);
+    }
 }
 
 /// <summary>Operator actions that go to the venue side of the pipeline: start and end performances on the chunk topic.</summary>

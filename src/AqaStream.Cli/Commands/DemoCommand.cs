@@ -1,0 +1,144 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Reactive.Concurrency;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using AqaStream.Media.Decoding;
+using AqaStream.Media.Features;
+using AqaStream.Media.Ingest;
+using AqaStream.Media.Synthetic;
+using AqaStream.Media.Windowing;
+using AqaStream.Pipeline.Bus;
+using AqaStream.Pipeline.Live;
+using AqaStream.Server;
+using AqaStream.Server.Auth;
+using AqaStream.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AqaStream.Cli.Commands;
+
+/// <summary>
+/// <c>aqa demo</c>: the whole system in one process — the synthetic venue encoder streaming athlete after athlete in
+/// real time, the in-memory bus, ffmpeg decoding, features, the shipped synthetic model, the SignalR hub and the
+/// overlay and tablet pages — until stopped (Ctrl+C).
+/// </summary>
+internal static class DemoCommand
+{
+    /// <summary>Port unless told otherwise.</summary>
+    public const int DefaultPort = 5080;
+
+    /// <summary>How long the printed judge and operator tokens stay valid.</summary>
+    private static readonly TimeSpan TokenLifetime = TimeSpan.FromHours(12);
+
+    /// <summary>Pause between two athletes.</summary>
+    private static readonly TimeSpan BetweenPerformances = TimeSpan.FromSeconds(3);
+
+    public static Command Create()
+    {
+        var port = new Option<int>("--port") { Description = "HTTP port on 127.0.0.1 (0 = any free port).", DefaultValueFactory = _ => DefaultPort };
+        var host = new Option<string>("--host") { Description = "Address to listen on (0.0.0.0 to reach it from tablets on the venue network).", DefaultValueFactory = _ => "127.0.0.1" };
+        var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "The model that scores.", DefaultValueFactory = _ => new FileInfo(RepositoryLayout.SynthDemoModel) };
+        var size = new Option<string>("--size") { Description = "Picture size of the synthetic venue camera.", DefaultValueFactory = _ => new VenueEncoderOptions().Size.ToString() };
+        var seed = new Option<int>("--seed") { Description = "Seed of the first athlete (then SEED+1, ...).", DefaultValueFactory = _ => 1 };
+        var count = new Option<int>("--count") { Description = "Athletes to perform before stopping (0 = until Ctrl+C).", DefaultValueFactory = _ => 0 };
+        var speed = new Option<double>("--speed") { Description = "1 = real time; 2 = twice as fast.", DefaultValueFactory = _ => 1 };
+        var cmd = new Command("demo", "Run everything in one process: a synthetic venue streaming in real time, ingest, scorer, SignalR hub, "
+            + "the broadcast overlay and the judge tablet. Prints the URLs and the judge and operator tokens; public results need no token.")
+        {
+            port, host, checkpoint, size, seed, count, speed,
+        };
+        cmd.SetAction((r, ct) => Task.FromResult(AqaApp.Guarded(() =>
+        {
+            Ffmpeg.EnsureAvailable();
+            var speedValue = r.GetValue(speed);
+            if (!(speedValue > 0)) { throw new ArgumentException("--speed must be positive (1 = real time)."); }
+            var options = new VenueEncoderOptions { Size = FrameSize.Parse(r.GetValue(size)!) };
+            var path = CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint");
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            return RunAsync(options, path, r.GetValue(host)!, r.GetValue(port), r.GetValue(seed), r.GetValue(count), speedValue, stop.Token).GetAwaiter().GetResult();
+        })));
+        return cmd;
+    }
+
+    private static async Task<int> RunAsync(VenueEncoderOptions encoderOptions, string checkpoint, string host, int port, int seed, int count, double speed,
+        CancellationToken cancellationToken)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var extractor = new MotionAppearanceDescriptor();
+        var model = ScoringModel.Load(checkpoint);
+        var models = new ModelRegistry(Path.GetDirectoryName(checkpoint)!, extractor.Dimension,
+            new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model });
+        await using var bus = new InMemoryBus();
+        using var decoder = new FfmpegChunkDecoder(extractor.InputSize);
+        var window = new ClipWindowOptions { FramesPerSecond = encoderOptions.FramesPerSecond };
+        var ingest = new VideoIngestService(bus, decoder, extractor, window, Scheduler.Default);
+        var scorer = new LiveScoringService(bus, models.InUse, new LivePipelineOptions(), Scheduler.Default);
+
+        // A fresh signing key per run: the printed tokens are good for this run only.
+        var signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
+        await using var app = AqaServer.Build(string.Create(inv, $"http://{host}:{port}"), bus, models, new Dictionary<string, string?>
+        {
+            ["Auth:SigningKey"] = signingKey,
+            ["Auth:AnonymousResults"] = "true",
+        });
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var url = app.BoundUrl();
+        var tokens = app.Services.GetRequiredService<TokenService>();
+        var judge = tokens.Issue("demo-judge", AqaRoles.Judge, TokenLifetime);
+        var op = tokens.Issue("demo-operator", AqaRoles.Operator, TokenLifetime);
+        var origin = url.GetLeftPart(UriPartial.Authority);
+        Console.WriteLine($"AqaStream demo: model {model.Card.ModelId} ({model.Version}), synthetic venue at {encoderOptions.Size}, {speed.ToString(inv)}× real time");
+        Console.WriteLine($"  overlay:  {origin}/overlay");
+        Console.WriteLine($"  tablet:   {origin}/tablet?token={judge}");
+        Console.WriteLine($"  results:  {origin}/api/performances   (open; hub at {origin}{AqaEndpoints.HubPath})");
+        Console.WriteLine($"  judge token:    {judge}");
+        Console.WriteLine($"  operator token: {op}");
+        Console.WriteLine("Press Ctrl+C to stop.");
+        Console.Out.Flush();
+
+        var ingestRun = ingest.RunAsync(cancellationToken);
+        var scorerRun = scorer.RunAsync(cancellationToken);
+        var venue = new VenueStream(new SyntheticEncoder(encoderOptions), TimeProvider.System, speed);
+        var producer = bus.Producer(Topics.VideoChunks);
+        var board = app.Services.GetRequiredService<Server.Delivery.PerformanceBoard>();
+        try
+        {
+            for (var i = 0; count == 0 || i < count; i++)
+            {
+                var program = SyntheticProgram.Generate(seed + i);
+                Console.WriteLine(string.Create(inv, $"{program.PerformanceId}: {program.Athlete} takes the ice ({program.DurationSeconds:F0} s)"));
+                await venue.PublishAsync(producer, program, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(BetweenPerformances, cancellationToken).ConfigureAwait(false);
+                var final = board.Snapshot(program.PerformanceId, Server.Delivery.ViewerRole.Public)?.Provisional;
+                Console.WriteLine(string.Create(inv, $"{program.PerformanceId}: model {(final is null ? "–" : final.Total.ToString("F2", inv))}{(final?.Final == true ? " (final)" : "")}, panel {program.JudgesScore(encoderOptions.FramesPerSecond):F2}"));
+                Console.Out.Flush();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Console.WriteLine("stopping…");
+        }
+        bus.Complete(Topics.VideoChunks);
+        await Quietly(ingestRun).ConfigureAwait(false);
+        bus.Complete(Topics.ClipFeatures);
+        await Quietly(scorerRun).ConfigureAwait(false);
+        await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        Console.WriteLine($"ingest: {ingest.Counters}; scorer: {scorer.Counters}");
+        return 0;
+    }
+
+    private static async Task Quietly(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+}

@@ -1,0 +1,105 @@
+// Shared by the overlay and the tablet: token handling, the SignalR connection that never gives up, and the
+// client-side model of performances built from snapshots and pushes.
+/* global signalR */
+(function () {
+  'use strict';
+  const params = new URLSearchParams(location.search);
+
+  function token() {
+    const t = params.get('token');
+    if (t) { try { localStorage.setItem('aqa.token', t); } catch (e) { /* private mode */ } return t; }
+    try { return localStorage.getItem('aqa.token') || ''; } catch (e) { return ''; }
+  }
+
+  async function api(path, options) {
+    const headers = Object.assign({ 'Accept': 'application/json' }, (options && options.headers) || {});
+    const t = token();
+    if (t) { headers.Authorization = 'Bearer ' + t; }
+    const response = await fetch(path, Object.assign({}, options, { headers }));
+    return response;
+  }
+
+  // Backoff for reconnects: 0.25 s doubling to 10 s, with jitter; never gives up (a venue's network comes back).
+  function delay(attempt) { return Math.min(10000, 250 * Math.pow(2, attempt)) * (0.8 + 0.4 * Math.random()); }
+
+  // Performances as the server describes them (PerformanceView), kept up to date from pushes.
+  class Board {
+    constructor() { this.performances = new Map(); }
+    put(view) { this.performances.set(view.performanceId, view); return view; }
+    get(id) { return this.performances.get(id); }
+    latest() {
+      let best = null;
+      for (const p of this.performances.values()) {
+        if (!best || (p.startedAtMs || 0) >= (best.startedAtMs || 0)) { best = p; }
+      }
+      return best;
+    }
+    ensure(id) {
+      let p = this.performances.get(id);
+      if (!p) { p = { performanceId: id, clips: [], status: 'live' }; this.performances.set(id, p); }
+      return p;
+    }
+    clip(id, clip) {
+      const p = this.ensure(id);
+      const i = p.clips.findIndex(c => c.clipIndex === clip.clipIndex);
+      if (i >= 0) { p.clips[i] = clip; } else { p.clips.push(clip); p.clips.sort((a, b) => a.clipIndex - b.clipIndex); }
+      return p;
+    }
+    provisional(id, provisional) {
+      const p = this.ensure(id);
+      if (!p.provisional || provisional.clipsSeen >= p.provisional.clipsSeen || provisional.final) { p.provisional = provisional; }
+      const clip = p.clips[provisional.clipsSeen - 1];
+      if (clip && clip.provisionalAfter == null) { clip.provisionalAfter = provisional.total; }
+      return p;
+    }
+    panel(id, panel) { const p = this.ensure(id); p.panel = panel; return p; }
+  }
+
+  // Connects to the hub, subscribes (again after every reconnect: the server sends fresh snapshots), and calls
+  // handlers.change(performance, kind) on every update and handlers.stale(bool) when the connection drops or returns.
+  function live(subscribe, handlers) {
+    const board = new Board();
+    const connection = new signalR.HubConnectionBuilder()
+      .withUrl('/hub', { accessTokenFactory: () => token(), transport: signalR.HttpTransportType.WebSockets })
+      .withAutomaticReconnect({ nextRetryDelayInMilliseconds: ctx => delay(ctx.previousRetryCount) })
+      .withStatefulReconnect()
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    const change = (p, kind) => { if (handlers.change) { handlers.change(p, kind, board); } };
+    connection.on('performanceStarted', v => change(board.put(v), 'started'));
+    connection.on('snapshot', v => change(board.put(v), 'snapshot'));
+    connection.on('performanceEnded', v => change(board.put(v), 'ended'));
+    connection.on('clipScored', m => change(board.clip(m.performanceId, m.clip), 'clip'));
+    connection.on('provisionalScore', m => change(board.provisional(m.performanceId, m.provisional), 'provisional'));
+    connection.on('panelScore', m => change(board.panel(m.performanceId, m.panel), 'panel'));
+    const stale = s => { document.documentElement.classList.toggle('aqa-stale', s); if (handlers.stale) { handlers.stale(s); } };
+
+    async function resubscribe() {
+      const result = await subscribe(connection);
+      for (const v of (Array.isArray(result) ? result : [result])) { if (v) { change(board.put(v), 'snapshot'); } }
+    }
+    async function start(attempt) {
+      try {
+        await connection.start();
+        await resubscribe();
+        stale(false);
+      } catch (e) {
+        stale(true);
+        if (handlers.error) { handlers.error(e); }
+        setTimeout(() => start(attempt + 1), delay(attempt));
+      }
+    }
+    connection.onreconnecting(() => stale(true));
+    connection.onreconnected(async () => {
+      try { await resubscribe(); stale(false); } catch (e) { if (handlers.error) { handlers.error(e); } }
+    });
+    connection.onclose(() => { stale(true); setTimeout(() => start(0), delay(0)); });
+    stale(true);
+    start(0);
+    return { board, connection };
+  }
+
+  function fmt(x, digits) { return x == null || isNaN(x) ? '–' : Number(x).toFixed(digits == null ? 2 : digits); }
+
+  window.aqa = { params, token, api, live, fmt, Board };
+})();

@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Sockets;
+using AqaStream.Media.Thumbnails;
+using AqaStream.Pipeline.Bus;
+using AqaStream.Pipeline.Contracts;
+using AqaStream.Pipeline.Live;
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
+using AqaStream.Server;
+using AqaStream.Server.Auth;
+using AqaStream.Server.Delivery;
+using AqaStream.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AqaStream.Server.Tests;
+
+/// <summary>The real host (Kestrel on a loopback port) over an in-memory bus that the test feeds with what the scorer
+/// would publish.</summary>
+internal sealed class LiveServer : IAsyncDisposable
+{
+    public const string SigningKey = "test-signing-key-0123456789abcdef-0123456789";
+    public const string OverlayKey = "overlay-key-1";
+    public const string JudgeKey = "judge-key-1";
+    public const string OperatorKey = "operator-key-1";
+    public const int FeatureDim = 8;
+
+    private LiveServer(InMemoryBus bus, WebApplication app, ModelRegistry models)
+    {
+        Bus = bus;
+        App = app;
+        Models = models;
+        Url = app.BoundUrl();
+    }
+
+    public InMemoryBus Bus { get; }
+    public WebApplication App { get; }
+    public ModelRegistry Models { get; }
+    public Uri Url { get; }
+    public Uri Hub => new(Url, AqaEndpoints.HubPath);
+    public PerformanceBoard Board => App.Services.GetRequiredService<PerformanceBoard>();
+    public ScoreFanOut FanOut => App.Services.GetRequiredService<ScoreFanOut>();
+
+    public static async Task<LiveServer> StartAsync(bool anonymousResults = false, int port = 0, int maxQueuedPushes = 64, string? modelsDirectory = null)
+    {
+        var bus = new InMemoryBus(capacity: 100_000);
+        var models = new ModelRegistry(modelsDirectory ?? Path.GetTempPath(), FeatureDim, new Dictionary<string, ScoringModel> { ["test-model"] = SmallModel() });
+        var app = AqaServer.Build($"http://127.0.0.1:{port}", bus, models, new Dictionary<string, string?>
+        {
+            ["Auth:SigningKey"] = SigningKey,
+            ["Auth:AnonymousResults"] = anonymousResults ? "true" : "false",
+            [$"Auth:ApiKeys:{OverlayKey}"] = AqaRoles.Overlay,
+            [$"Auth:ApiKeys:{JudgeKey}"] = AqaRoles.Judge,
+            [$"Auth:ApiKeys:{OperatorKey}"] = AqaRoles.Operator,
+            ["Delivery:MaxQueuedPushes"] = maxQueuedPushes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        await app.StartAsync();
+        return new LiveServer(bus, app, models);
+    }
+
+    public static ScoringModel SmallModel(int seed = 1)
+    {
+        var options = new DecoderOptions { FeatureDim = FeatureDim, ModelDim = 8, Layers = 1, Heads = 2, HeadHidden1 = 8, HeadHidden2 = 4, MaxQueries = 64, QueryInitStd = 1f };
+        return new ScoringModel(new WeightScoreDecoder(options, seed), new ModelCard { ModelId = $"small-{seed}", Architecture = options, Target = ScoreTarget.TES },
+            $"v{seed}", IncrementalMode.Exact);
+    }
+
+    /// <summary>A free loopback port (for restarting a server on the same address).</summary>
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public string Jwt(string role, TimeSpan lifetime, DateTime? issuedAt = null) =>
+        App.Services.GetRequiredService<TokenService>().Issue("tester", role, lifetime, issuedAt);
+
+    public async Task StartedAsync(string id, string athlete, string? competition = "test-cup") =>
+        await Bus.Producer(Topics.ClipFeatures).ProduceAsync(id, new PerformanceStarted(id, athlete, "singles", "free", ScoreTarget.TES,
+            DateTimeOffset.UtcNow, competition));
+
+    /// <summary>Publishes clip <paramref name="k"/>'s score and the provisional after it, with a thumbnail.</summary>
+    public async Task ClipAsync(string id, int k, double weight, double score, double total, DateTimeOffset? receivedAt = null, int attended = 2)
+    {
+        var frame = new byte[16 * 9];
+        Array.Fill(frame, (byte)(40 + (k * 20 % 200)));
+        await Bus.Producer(Topics.ClipFeatures).ProduceAsync(id, new ClipFeatures(id, k, k * 1.28, (k + 1) * 1.28, new float[FeatureDim], receivedAt, GreyPng.Encode(frame, 16, 9)));
+        await Bus.Producer(Topics.ClipScores).ProduceAsync(id, new ClipScore(id, k, k * 1.28, (k + 1) * 1.28, weight, score, weight * score,
+            [.. Enumerable.Range(0, attended).Select(i => new AttendedClip(Math.Max(0, k - i), 0.6 / (i + 1)))], receivedAt));
+        await Bus.Producer(Topics.ProvisionalScores).ProduceAsync(id, new ProvisionalScore(id, k + 1, total, ScoreTarget.TES, "small-1", "v1",
+            DateTimeOffset.UtcNow, [], ReceivedAt: receivedAt));
+    }
+
+    public async Task FinalAsync(string id, int clips, double total, IReadOnlyList<ClipContribution>? breakdown = null) =>
+        await Bus.Producer(Topics.ProvisionalScores).ProduceAsync(id, new ProvisionalScore(id, clips, total, ScoreTarget.TES, "small-1", "v1",
+            DateTimeOffset.UtcNow, [], Final: true, CloseReason: Pipeline.Contracts.CloseReason.Ended, Breakdown: breakdown));
+
+    /// <summary>Waits until the board satisfies <paramref name="condition"/> (the bridge reads the bus on its own tasks).</summary>
+    public async Task UntilAsync(Func<PerformanceBoard, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!condition(Board))
+        {
+            if (DateTime.UtcNow > deadline) { throw new TimeoutException($"timed out waiting for: {what}"); }
+            await Task.Delay(10);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+        await Bus.DisposeAsync();
+    }
+}
