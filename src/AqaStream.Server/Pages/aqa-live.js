@@ -80,7 +80,7 @@
     }
     async function start(attempt) {
       try {
-        await connection.start();
+        if (connection.state === signalR.HubConnectionState.Disconnected) { await connection.start(); }
         await resubscribe();
         stale(false);
       } catch (e) {
@@ -89,10 +89,17 @@
         setTimeout(() => start(attempt + 1), delay(attempt));
       }
     }
+    // After a reconnect the server may be a new one (restarted): subscribe again until it works (a performance the
+    // new server does not know yet is an error until it appears), staying "stale" meanwhile.
+    async function afterReconnect(attempt) {
+      if (connection.state !== signalR.HubConnectionState.Connected) { return; }
+      try { await resubscribe(); stale(false); } catch (e) {
+        if (handlers.error) { handlers.error(e); }
+        setTimeout(() => afterReconnect(attempt + 1), delay(attempt));
+      }
+    }
     connection.onreconnecting(() => stale(true));
-    connection.onreconnected(async () => {
-      try { await resubscribe(); stale(false); } catch (e) { if (handlers.error) { handlers.error(e); } }
-    });
+    connection.onreconnected(() => afterReconnect(0));
     connection.onclose(() => { stale(true); setTimeout(() => start(0), delay(0)); });
     stale(true);
     start(0);

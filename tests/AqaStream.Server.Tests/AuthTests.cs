@@ -1,0 +1,161 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AqaStream.Pipeline.Bus;
+using AqaStream.Pipeline.Contracts;
+using AqaStream.Server.Auth;
+using AqaStream.Server.Probes;
+using Xunit;
+
+namespace AqaStream.Server.Tests;
+
+/// <summary>Roles on the REST API and the hub: unauthorised calls get 401/403 and an error, never data.</summary>
+public sealed class AuthTests
+{
+    private static HttpClient Client(LiveServer server, string? token)
+    {
+        var client = new HttpClient { BaseAddress = server.Url };
+        if (token is not null) { client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token); }
+        return client;
+    }
+
+    private static async Task<string> ErrorOf(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString()!;
+
+    private static async Task<LiveServer> WithOnePerformance(bool anonymous)
+    {
+        var server = await LiveServer.StartAsync(anonymousResults: anonymous);
+        await server.StartedAsync("p1", "Ana Lee");
+        await server.ClipAsync("p1", 0, 1, 50, 50);
+        await server.UntilAsync(b => b.Thumbnail("p1", 0) is not null && b.Snapshot("p1", Delivery.ViewerRole.Judge)?.Clips.Count == 1, "clip with thumbnail");
+        return server;
+    }
+
+    [Fact]
+    public async Task NoToken_WhenResultsAreClosed_Gets401AndNoData()
+    {
+        await using var server = await WithOnePerformance(anonymous: false);
+        using var http = Client(server, null);
+        foreach (var path in new[] { "/api/performances", "/api/performances/p1", "/api/model", "/api/performances/p1/clips/0/thumbnail.png" })
+        {
+            var r = await http.GetAsync(new Uri(path, UriKind.Relative));
+            Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+            var body = await r.Content.ReadAsStringAsync();
+            Assert.DoesNotContain("Ana Lee", body, StringComparison.Ordinal);
+            Assert.Contains("bearer token is required", await ErrorOf(r), StringComparison.Ordinal);
+        }
+        await Assert.ThrowsAnyAsync<Exception>(() => HubProbeClient.ConnectAsync(server.Hub, null));
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/health", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/overlay", UriKind.Relative))).StatusCode);   // the page itself holds no data
+    }
+
+    [Fact]
+    public async Task AnonymousResults_ListIsOpen_JudgeViewsAreNot()
+    {
+        await using var server = await WithOnePerformance(anonymous: true);
+        using var http = Client(server, null);
+        var list = await http.GetFromJsonAsync<JsonElement>(new Uri("/api/performances", UriKind.Relative));
+        Assert.Equal("Ana Lee", list[0].GetProperty("athlete").GetString());
+        Assert.Equal(50, list[0].GetProperty("provisional").GetDouble());
+        var view = await http.GetFromJsonAsync<JsonElement>(new Uri("/api/performances/p1", UriKind.Relative));
+        Assert.False(view.GetProperty("clips")[0].TryGetProperty("topAttended", out var t) && t.ValueKind != JsonValueKind.Null);
+        var thumb = await http.GetAsync(new Uri("/api/performances/p1/clips/0/thumbnail.png", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.Forbidden, thumb.StatusCode);
+        Assert.Contains("'public' may not", await ErrorOf(thumb), StringComparison.Ordinal);
+        var panel = await http.PostAsJsonAsync(new Uri("/api/performances/p1/panel-score", UriKind.Relative), new { score = 80 });
+        Assert.Equal(HttpStatusCode.Forbidden, panel.StatusCode);
+        await using var hub = await HubProbeClient.ConnectAsync(server.Hub, null);   // overlays need no token here
+        Assert.Equal("p1", (await hub.InvokeAsync("Subscribe", "p1")).GetProperty("performanceId").GetString());
+    }
+
+    [Fact]
+    public async Task ExpiredOrForgedToken_Gets401WithTheReason_EvenWhereResultsAreOpen()
+    {
+        await using var server = await WithOnePerformance(anonymous: true);
+        var expired = server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(5), DateTime.UtcNow.AddHours(-1));
+        using (var http = Client(server, expired))
+        {
+            var r = await http.GetAsync(new Uri("/api/performances", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+            Assert.Contains("expired", await ErrorOf(r), StringComparison.Ordinal);
+            Assert.Contains("invalid_token", r.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        }
+        await Assert.ThrowsAnyAsync<Exception>(() => HubProbeClient.ConnectAsync(server.Hub, expired));
+        var forged = server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(5));
+        forged = forged[..^4] + (forged[^4..] == "AAAA" ? "BBBB" : "AAAA");
+        using (var http = Client(server, forged))
+        {
+            var r = await http.GetAsync(new Uri("/api/performances", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+            Assert.Contains("signature", await ErrorOf(r), StringComparison.Ordinal);
+        }
+        using (var http = Client(server, "not-a-key"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(new Uri("/api/performances", UriKind.Relative))).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Roles_OverlayReads_JudgeEntersPanel_OperatorStartsAndEnds()
+    {
+        await using var server = await WithOnePerformance(anonymous: false);
+        using var overlay = Client(server, LiveServer.OverlayKey);
+        using var judge = Client(server, server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(5)));
+        using var op = Client(server, LiveServer.OperatorKey);
+
+        Assert.Equal(HttpStatusCode.OK, (await overlay.GetAsync(new Uri("/api/performances", UriKind.Relative))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await overlay.GetAsync(new Uri("/api/performances/p1/clips/0/thumbnail.png", UriKind.Relative))).StatusCode);
+        Assert.Equal("overlay", (await overlay.GetFromJsonAsync<JsonElement>(new Uri("/api/me", UriKind.Relative))).GetProperty("role").GetString());
+
+        var png = await judge.GetAsync(new Uri("/api/performances/p1/clips/0/thumbnail.png", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, png.StatusCode);
+        Assert.Equal("image/png", png.Content.Headers.ContentType!.MediaType);
+        Assert.Equal((byte)0x89, (await png.Content.ReadAsByteArrayAsync())[0]);
+        var judgeView = await judge.GetFromJsonAsync<JsonElement>(new Uri("/api/performances/p1", UriKind.Relative));
+        Assert.Equal(2, judgeView.GetProperty("clips")[0].GetProperty("topAttended").GetArrayLength());
+        Assert.Equal(HttpStatusCode.BadRequest, (await judge.PostAsJsonAsync(new Uri("/api/performances/p1/panel-score", UriKind.Relative), new { score = double.NaN.ToString(System.Globalization.CultureInfo.InvariantCulture) })).StatusCode);
+        var entered = await judge.PostAsJsonAsync(new Uri("/api/performances/p1/panel-score", UriKind.Relative), new { score = 81.25 });
+        Assert.Equal(HttpStatusCode.OK, entered.StatusCode);
+        Assert.Equal(81.25, server.Board.Snapshot("p1", Delivery.ViewerRole.Public)!.Panel!.Score);
+        Assert.Equal(HttpStatusCode.NotFound, (await judge.PostAsJsonAsync(new Uri("/api/performances/nope/panel-score", UriKind.Relative), new { score = 1 })).StatusCode);
+
+        // Operator actions reach the venue side of the bus.
+        using var chunks = server.Bus.Subscribe(Topics.VideoChunks, "test");
+        Assert.Equal(HttpStatusCode.Forbidden, (await judge.PostAsJsonAsync(new Uri("/api/performances", UriKind.Relative), new { performanceId = "p2", athlete = "Bo Kim" })).StatusCode);
+        var bad = await op.PostAsJsonAsync(new Uri("/api/performances", UriKind.Relative), new { performanceId = "p2" });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("athlete", await ErrorOf(bad), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Accepted, (await op.PostAsJsonAsync(new Uri("/api/performances", UriKind.Relative), new { performanceId = "p2", athlete = "Bo Kim", competition = "cup" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await op.PostAsync(new Uri("/api/performances/p1/end", UriKind.Relative), null)).StatusCode);
+        var received = new List<PerformanceMessage>();
+        await foreach (var r in chunks.ConsumeAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token))
+        {
+            received.Add(r.Value);
+            if (received.Count == 2) { break; }
+        }
+        Assert.Equal("Bo Kim", Assert.IsType<PerformanceStarted>(received[0]).Athlete);
+        Assert.Equal("p1", Assert.IsType<PerformanceEnded>(received[1]).PerformanceId);
+    }
+
+    [Fact]
+    public async Task Model_InUseIsPublic_SwitchingIsForOperatorsWithClearErrors()
+    {
+        using var dir = new AqaStream.Tests.Shared.TempDirectory();
+        Scoring.Checkpoints.CheckpointStore.Save(Path.Combine(dir.Path, "other.safetensors"), LiveServer.SmallModel(7).Decoder,
+            new Scoring.Checkpoints.ModelCard { ModelId = "other-model", Architecture = LiveServer.SmallModel(7).Decoder.Options });
+        await using var server = await LiveServer.StartAsync(modelsDirectory: dir.Path);
+        using var overlay = Client(server, LiveServer.OverlayKey);
+        using var op = Client(server, LiveServer.OperatorKey);
+        var model = await overlay.GetFromJsonAsync<JsonElement>(new Uri("/api/model", UriKind.Relative));
+        Assert.Equal("small-1", model[0].GetProperty("modelId").GetString());
+        Assert.Equal(HttpStatusCode.Forbidden, (await overlay.PutAsJsonAsync(new Uri("/api/model", UriKind.Relative), new { name = "other" })).StatusCode);
+        var unknown = await op.PutAsJsonAsync(new Uri("/api/model", UriKind.Relative), new { name = "../etc/passwd" });
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        var missing = await op.PutAsJsonAsync(new Uri("/api/model", UriKind.Relative), new { name = "nope" });
+        Assert.Contains("other", await ErrorOf(missing), StringComparison.Ordinal);   // lists what there is
+        var switched = await op.PutAsJsonAsync(new Uri("/api/model", UriKind.Relative), new { name = "other" });
+        Assert.Equal(HttpStatusCode.OK, switched.StatusCode);
+        Assert.Equal("other-model", server.Models.InUse[Scoring.Data.ScoreTarget.TES].Card.ModelId);
+    }
+}
