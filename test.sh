@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (OS packages) and runs the whole test suite: unit tests, gradient checks,
-# PyTorch parity (Debian's python3-torch), CLI tests against the real binary.
+# PyTorch parity (Debian's python3-torch), CLI tests against the real binary, page tests in Debian's chromium.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
-tools/setup.sh --with-torch
+tools/setup.sh --with-torch --with-browser
 log="$(mktemp)"
 set +e
 dotnet test AqaStream.sln -c Release --nologo 2>&1 | tee "$log"

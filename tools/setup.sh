@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# Installs the OS packages AqaStream needs on a fresh Debian 12 machine (idempotent, apt):
-#   libopenblas0-pthread          GEMM for the scorer (cblas_sgemm)            always
-#   ffmpeg                        video decode/encode (ingest, synthetic venue) always
-#   python3-torch, python3-numpy  the PyTorch reference (parity tests, bench)  with --with-torch
+# Installs what AqaStream needs on a fresh Debian 12 machine (idempotent):
+#   libopenblas0-pthread          GEMM for the scorer (cblas_sgemm)                    always (apt)
+#   ffmpeg                        video decode/encode (ingest, synthetic venue)         always (apt)
+#   nodejs, npm                   front-end packages                                    always, when missing (apt)
+#   web/node_modules              @microsoft/signalr (the pages' client), playwright-core (browser tests)
+#                                 always (npm ci from web/package-lock.json)
+#   python3-torch, python3-numpy  the PyTorch reference (parity tests, bench)           with --with-torch (apt)
+#   chromium                      the real browser for the page tests                   with --with-browser (apt)
 set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 need=()
 [ -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || need+=(libopenblas0-pthread)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
-if [ "${1:-}" = "--with-torch" ]; then
-  /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need+=(python3-torch python3-numpy)
-fi
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+for arg in "$@"; do
+  case "$arg" in
+    --with-torch) /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need+=(python3-torch python3-numpy) ;;
+    --with-browser) [ -x /usr/bin/chromium ] || need+=(chromium) ;;
+    *) echo "setup: unknown option $arg (use --with-torch, --with-browser)" >&2; exit 2 ;;
+  esac
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} ..." >&2
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -f "$root/web/node_modules/.package-lock.json" ] || [ "$root/web/package-lock.json" -nt "$root/web/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in web/ ..." >&2
+  (cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK is required (dotnet on PATH)" >&2; exit 1; }

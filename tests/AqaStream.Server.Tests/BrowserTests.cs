@@ -136,7 +136,7 @@ internal static class Browser
 {
     public static async Task<JsonElement> RunAsync(string scenario, object args, Func<string, Task>? onLine = null)
     {
-        var script = Path.Combine(RepositoryRoot.Path, "tests", "AqaStream.Server.Tests", "browser", "scenarios.mjs");
+        var script = Path.Combine(RepositoryRoot.Path, "tools", "browser", "scenarios.mjs");
         var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(script);
         psi.ArgumentList.Add(scenario);

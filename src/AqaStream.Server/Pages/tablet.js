@@ -5,7 +5,7 @@
   const { api, fmt } = window.aqa;
   const $ = id => document.getElementById(id);
   const SVG = 'http://www.w3.org/2000/svg';
-  let session = null, selectedPerformance = null, selectedClip = null, thumbUrl = null;
+  let session = null, selectedPerformance = null, selectedClip = null, thumbUrl = null, userChose = false;
   const wanted = window.aqa.params.get('performance');
 
   function showLogin(reason) {
@@ -116,7 +116,7 @@
     if (!selectedPerformance && all.length) { selectedPerformance = wanted && session.board.get(wanted) ? wanted : all[0].performanceId; }
     select.value = selectedPerformance || '';
   }
-  $('performance').addEventListener('change', ev => { selectedPerformance = ev.target.value; selectedClip = null; $('clip').hidden = true; render(); });
+  $('performance').addEventListener('change', ev => { userChose = true; selectedPerformance = ev.target.value; selectedClip = null; $('clip').hidden = true; render(); });
 
   $('panel-form').addEventListener('submit', async ev => {
     ev.preventDefault();
@@ -129,10 +129,14 @@
   (async function main() {
     if (!(await authorise())) { return; }
     session = window.aqa.live(connection => connection.invoke('SubscribeAll'), {
-      change: (p, kind) => {
+      change: (p, kind, board) => {
+        // Until the judge picks one, show the newest performance (the one on the ice).
+        const latest = board.latest();
+        if (!wanted && !userChose && latest && latest.performanceId !== selectedPerformance) {
+          selectedPerformance = latest.performanceId; selectedClip = null; $('clip').hidden = true;
+        }
         refreshPicker();
         if (p.performanceId === selectedPerformance) { render(); }
-        if (kind === 'started' && !wanted) { selectedPerformance = p.performanceId; selectedClip = null; $('clip').hidden = true; refreshPicker(); render(); }
       },
       stale: s => { $('conn').textContent = s ? 'reconnecting…' : 'live'; },
     });

@@ -1,11 +1,11 @@
-// Browser scenarios for the overlay and tablet pages, in Debian's chromium driven by playwright-core (from web/).
+// Browser scenarios for the overlay and tablet pages (the page tests and `aqa bench demo`), in Debian's chromium driven by
 // Usage: node scenarios.mjs SCENARIO '{"url": ...}'. Prints progress lines, then one line: result {json}.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const web = process.env.AQA_WEB_DIR || path.resolve(here, '../../../web');
+const web = process.env.AQA_WEB_DIR || path.resolve(here, '../../web');
 const { chromium } = createRequire(path.join(web, 'package.json'))('playwright-core');
 const [scenario, argText] = process.argv.slice(2);
 const args = JSON.parse(argText || '{}');
@@ -121,7 +121,20 @@ async function denied(page) {
   };
 }
 
-const scenarios = { overlay, tablet, reconnect, denied };
+// Collects the overlay's paint records for args.seconds (end-to-end latency: chunk at the ingest -> score on screen).
+async function paints(page) {
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.goto(args.url);
+  const until = Date.now() + args.seconds * 1000;
+  while (Date.now() < until) {
+    await page.waitForTimeout(1000);
+    const n = await page.evaluate(() => window.aqaPaints.length);
+    say(`paints ${n}`);
+  }
+  return { paints: await page.evaluate(() => window.aqaPaints) };
+}
+
+const scenarios = { overlay, tablet, reconnect, denied, paints };
 const browser = await launch();
 try {
   const page = await browser.newPage();
