@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -58,6 +59,8 @@ public static class AqaServer
             o.MaximumReceiveMessageSize = delivery.MaxClientMessageBytes;
             o.EnableDetailedErrors = false;   // HubException messages still reach the caller; internals do not
         });
+        services.AddSingleton<ScoreHubLifetimeManager>();
+        services.AddSingleton<HubLifetimeManager<ScoreHub>>(sp => sp.GetRequiredService<ScoreHubLifetimeManager>());
         services.AddAuthentication(BearerTokenHandler.SchemeName).AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
             .AddPolicy(AqaRoles.ResultsPolicy, p => p.RequireRole(AqaRoles.Public, AqaRoles.Overlay, AqaRoles.Judge, AqaRoles.Operator))

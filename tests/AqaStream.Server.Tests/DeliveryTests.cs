@@ -137,10 +137,12 @@ public sealed class DeliveryTests
             if (_blocked.TryRemove(id, out var gate)) { gate.SetResult(); }
         }
 
-        public async Task SendAsync(string connectionId, string method, object payload, CancellationToken cancellationToken)
+        public object Prepare(string method, object payload) => (method, payload);
+
+        public async Task SendAsync(string connectionId, object prepared, CancellationToken cancellationToken)
         {
             if (_blocked.TryGetValue(connectionId, out var gate)) { await gate.Task.WaitAsync(cancellationToken); }
-            _sent.GetOrAdd(connectionId, _ => new()).Enqueue((method, payload));
+            _sent.GetOrAdd(connectionId, _ => new()).Enqueue(((string Method, object Payload))prepared);
         }
 
         public int Count(string id) => _sent.TryGetValue(id, out var q) ? q.Count : 0;

@@ -202,7 +202,19 @@ public static class PushMethods
 /// <param name="Competition">Its competition, when known.</param>
 /// <param name="Method">The client method (<see cref="PushMethods"/>).</param>
 /// <param name="Payload">The payload for a viewer role (judges see more).</param>
-public sealed record Push(string PerformanceId, string? Competition, string Method, Func<ViewerRole, object> Payload);
+public sealed record Push(string PerformanceId, string? Competition, string Method, Func<ViewerRole, object> Payload)
+{
+    private readonly object?[] _prepared = new object?[Enum.GetValues<ViewerRole>().Length];
+
+    /// <summary>The push prepared for <paramref name="role"/> by <paramref name="sender"/>, made once and shared by every
+    /// client of that role (two clients racing may both prepare it; either result is the same).</summary>
+    public object Prepared(ViewerRole role, IPushSender sender)
+    {
+        ArgumentNullException.ThrowIfNull(sender);
+        return Volatile.Read(ref _prepared[(int)role]) ?? Interlocked.CompareExchange(ref _prepared[(int)role], sender.Prepare(Method, Payload(role)), null)
+            ?? _prepared[(int)role]!;
+    }
+}
 
 /// <summary>Payload of <see cref="PushMethods.ClipScored"/>.</summary>
 public sealed record ClipScoredPush(string PerformanceId, ClipView Clip);

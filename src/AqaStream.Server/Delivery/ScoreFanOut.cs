@@ -1,14 +1,17 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 
 namespace AqaStream.Server.Delivery;
 
-/// <summary>Sends one push to one client (SignalR in the host; a list in tests).</summary>
+/// <summary>Sends pushes to clients (SignalR in the host; a list in tests).</summary>
 public interface IPushSender
 {
-    /// <summary>Sends <paramref name="payload"/> as a call of <paramref name="method"/> on the client; completes when the
-    /// transport has taken it (a slow client makes this slow, for that client only).</summary>
-    Task SendAsync(string connectionId, string method, object payload, CancellationToken cancellationToken);
+    /// <summary>Turns a call of <paramref name="method"/> with <paramref name="payload"/> into what
+    /// <see cref="SendAsync"/> sends: done once per push and viewer role, shared by every client (serialise once).</summary>
+    object Prepare(string method, object payload);
+
+    /// <summary>Sends a prepared push to one client; completes when the transport has taken it (a slow client makes
+    /// this slow, for that client only).</summary>
+    Task SendAsync(string connectionId, object prepared, CancellationToken cancellationToken);
 }
 
 /// <summary>What a client follows: one performance, one competition, or everything.</summary>
@@ -51,7 +54,7 @@ public sealed class ScoreFanOut(PerformanceBoard board, IPushSender sender, Deli
     public void Connect(string connectionId, ViewerRole role)
     {
         var subscriber = new Subscriber(connectionId, role, this);
-        if (_subscribers.TryAdd(connectionId, subscriber)) { subscriber.Start(); }
+        _subscribers.TryAdd(connectionId, subscriber);
     }
 
     /// <summary>The client is gone: its loop stops, its queue is released.</summary>
@@ -93,22 +96,23 @@ public sealed class ScoreFanOut(PerformanceBoard board, IPushSender sender, Deli
         foreach (var id in _subscribers.Keys.ToArray()) { await DisconnectAsync(id).ConfigureAwait(false); }
     }
 
+    /// <summary>One client: its subscriptions and its queue. Sending runs on the publisher's thread for as long as the
+    /// transport takes pushes at once (the usual case: no task switch per client per push), and continues on its own
+    /// task only while this client's transport is backed up.</summary>
     private sealed class Subscriber(string connectionId, ViewerRole role, ScoreFanOut owner) : IAsyncDisposable
     {
         private readonly Lock _gate = new();
         private readonly List<Subscription> _follows = [];
         private readonly LinkedList<Push> _queue = new();
         private readonly List<string> _snapshotsDue = [];
-        private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
         private readonly CancellationTokenSource _stop = new();
-        private Task _loop = Task.CompletedTask;
+        private Task _sending = Task.CompletedTask;
+        private bool _draining;
 
         public int Queued
         {
             get { lock (_gate) { return _queue.Count + _snapshotsDue.Count; } }
         }
-
-        public void Start() => _loop = Task.Run(() => SendLoopAsync(_stop.Token));
 
         public void Follow(Subscription subscription)
         {
@@ -127,8 +131,10 @@ public sealed class ScoreFanOut(PerformanceBoard board, IPushSender sender, Deli
 
         public void Enqueue(Push push)
         {
+            bool start;
             lock (_gate)
             {
+                if (_stop.IsCancellationRequested) { return; }
                 if (_snapshotsDue.Contains(push.PerformanceId))
                 {
                     owner.Counters.OnCoalesced(1);   // the snapshot still to be sent will include it
@@ -150,64 +156,77 @@ public sealed class ScoreFanOut(PerformanceBoard board, IPushSender sender, Deli
                     _queue.AddLast(push);
                     owner.Counters.OnQueued(_queue.Count);
                 }
+                start = !_draining;
+                _draining = true;
             }
-            _wake.Writer.TryWrite(true);
+            if (start) { _sending = DrainAsync(_stop.Token); }
         }
 
-        private async Task SendLoopAsync(CancellationToken cancellationToken)
+        // Sends until the queue is empty; runs synchronously while every send completes at once.
+        private async Task DrainAsync(CancellationToken cancellationToken)
         {
-            try
+            while (true)
             {
-                while (await _wake.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                object? next;
+                lock (_gate)
                 {
-                    _wake.Reader.TryRead(out _);
-                    while (Next() is { } next)
+                    next = cancellationToken.IsCancellationRequested ? null : Next();
+                    if (next is null)
                     {
-                        try
-                        {
-                            await owner._sender.SendAsync(connectionId, next.Method, next.Payload, cancellationToken).ConfigureAwait(false);
-                            owner.Counters.OnSent();
-                        }
-                        catch (Exception e) when (e is not OperationCanceledException)
-                        {
-                            owner.Counters.OnFailed();   // the connection is going away; its disconnect cleans up
-                        }
+                        _draining = false;
+                        return;
                     }
                 }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // disconnected
+                try
+                {
+                    await owner._sender.SendAsync(connectionId, next, cancellationToken).ConfigureAwait(false);
+                    owner.Counters.OnSent();
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    lock (_gate) { _draining = false; }
+                    return;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    owner.Counters.OnFailed();   // the connection is going away; its disconnect cleans up
+                }
             }
         }
 
         // Snapshots first: they bring a lagging performance up to date; later pushes of it follow in order.
-        private (string Method, object Payload)? Next()
+        private object? Next()
         {
-            lock (_gate)
+            while (_snapshotsDue.Count > 0)
             {
-                while (_snapshotsDue.Count > 0)
-                {
-                    var id = _snapshotsDue[0];
-                    _snapshotsDue.RemoveAt(0);
-                    if (owner._board.Snapshot(id, role) is { } view) { return (PushMethods.Snapshot, view); }
-                }
-                if (_queue.First is not { } first) { return null; }
-                _queue.RemoveFirst();
-                return (first.Value.Method, first.Value.Payload(role));
+                var id = _snapshotsDue[0];
+                _snapshotsDue.RemoveAt(0);
+                if (owner._board.Snapshot(id, role) is { } view) { return owner._sender.Prepare(PushMethods.Snapshot, view); }
             }
+            if (_queue.First is not { } first) { return null; }
+            _queue.RemoveFirst();
+            return first.Value.Prepared(role, owner._sender);
         }
 
         public async ValueTask DisposeAsync()
         {
-            await _stop.CancelAsync().ConfigureAwait(false);
-            await _loop.ConfigureAwait(false);
-            _stop.Dispose();
+            Task sending;
             lock (_gate)
             {
+                _stop.Cancel();
                 _queue.Clear();
                 _snapshotsDue.Clear();
+                sending = _sending;
             }
+            try
+            {
+                await sending.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // stopped mid-send
+            }
+            _stop.Dispose();
         }
     }
 }

@@ -1,7 +1,10 @@
 using AqaStream.Server.Auth;
 using AqaStream.Server.Delivery;
 using Microsoft.AspNetCore.Authorization;
+using System.Collections.Concurrent;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace AqaStream.Server.Hubs;
 
@@ -74,10 +77,42 @@ public sealed class ScoreHub(PerformanceBoard board, ScoreFanOut fanOut) : Hub
     }
 }
 
-/// <summary>Sends pushes through SignalR to one connection.</summary>
-public sealed class SignalRPushSender(IHubContext<ScoreHub> hub) : IPushSender
+/// <summary>Sends pushes through SignalR: each push is serialised once (<see cref="SerializedHubMessage"/>, as SignalR's
+/// own group sends do) and written to each connection's transport.</summary>
+public sealed class SignalRPushSender(ScoreHubLifetimeManager connections) : IPushSender
 {
     /// <inheritdoc/>
-    public Task SendAsync(string connectionId, string method, object payload, CancellationToken cancellationToken) =>
-        hub.Clients.Client(connectionId).SendAsync(method, payload, cancellationToken);
+    public object Prepare(string method, object payload) => new SerializedHubMessage(new InvocationMessage(method, [payload]));
+
+    /// <inheritdoc/>
+    public Task SendAsync(string connectionId, object prepared, CancellationToken cancellationToken) =>
+        connections.Connection(connectionId) is { } connection
+            ? connection.WriteAsync((SerializedHubMessage)prepared, cancellationToken).AsTask()
+            : Task.CompletedTask;
+}
+
+/// <summary>SignalR's default lifetime manager, also keeping each connection's context so that pushes can be written to
+/// one connection pre-serialised.</summary>
+public sealed class ScoreHubLifetimeManager(ILogger<DefaultHubLifetimeManager<ScoreHub>> logger) : DefaultHubLifetimeManager<ScoreHub>(logger)
+{
+    private readonly ConcurrentDictionary<string, HubConnectionContext> _connections = new(StringComparer.Ordinal);
+
+    /// <summary>The connection, while it is open.</summary>
+    public HubConnectionContext? Connection(string connectionId) => _connections.TryGetValue(connectionId, out var c) ? c : null;
+
+    /// <inheritdoc/>
+    public override Task OnConnectedAsync(HubConnectionContext connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        _connections[connection.ConnectionId] = connection;
+        return base.OnConnectedAsync(connection);
+    }
+
+    /// <inheritdoc/>
+    public override Task OnDisconnectedAsync(HubConnectionContext connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        _connections.TryRemove(connection.ConnectionId, out _);
+        return base.OnDisconnectedAsync(connection);
+    }
 }

@@ -1,0 +1,250 @@
+using System.Collections.Concurrent;
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using AqaStream.Pipeline.Bus;
+using AqaStream.Pipeline.Contracts;
+using AqaStream.Pipeline.Live;
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
+using AqaStream.Server;
+using AqaStream.Server.Auth;
+using AqaStream.Server.Delivery;
+using AqaStream.Server.Hosting;
+using AqaStream.Server.Probes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace AqaStream.Cli.Commands;
+
+/// <summary>
+/// <c>aqa bench fanout</c>: N overlay clients on the SignalR hub (JSON hub protocol over WebSockets, from this process),
+/// all following every performance; the scorer's provisional scores are produced on the bus at a steady rate and the
+/// latency runs from producing one to each client having received it (p50/p99/max). The peer, in the same run and
+/// with the same clients: a bare WebSocket broadcaster (Kestrel, no SignalR, no board, no per-client queues) sending the
+/// same records. Reports the largest N whose p99 stays within the target.
+/// </summary>
+internal static class BenchFanOutCommand
+{
+    private const string OverlayKey = "bench-overlay";
+
+    /// <summary>Pushes sent to every client before measuring (JIT, first writes; clipsSeen 0 marks them unrecorded).</summary>
+    private const int WarmUpPushes = 5;
+
+    public static Command Create()
+    {
+        var clients = new Option<string>("--clients") { Description = "Client counts to step through (comma-separated).", DefaultValueFactory = _ => "100,250,500,1000,1500,2000" };
+        var pushes = new Option<int>("--pushes") { Description = "Provisional scores produced per step.", DefaultValueFactory = _ => 50 };
+        var interval = new Option<int>("--interval-ms") { Description = "Time between two provisional scores.", DefaultValueFactory = _ => 100 };
+        var target = new Option<double>("--p99-target-ms") { Description = "A step passes when its p99 push latency is at most this.", DefaultValueFactory = _ => 50 };
+        var peer = new Option<bool>("--peer") { Description = "Also run the bare WebSocket broadcaster at each step (the peer).", DefaultValueFactory = _ => true };
+        var cmd = new Command("fanout", "SignalR fan-out: N subscribed overlay clients, push latency p50/p99 from score produced to client received, vs a bare WebSocket broadcaster.")
+        {
+            clients, pushes, interval, target, peer,
+        };
+        cmd.SetAction(r => AqaApp.Guarded(() =>
+        {
+            var steps = r.GetValue(clients)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException($"--clients: '{s}' is not a positive count.")).ToArray();
+            return RunAsync(steps, Math.Max(5, r.GetValue(pushes)), Math.Max(1, r.GetValue(interval)), r.GetValue(target), r.GetValue(peer)).GetAwaiter().GetResult();
+        }));
+        return cmd;
+    }
+
+    private static async Task<int> RunAsync(int[] steps, int pushes, int intervalMs, double targetMs, bool withPeer)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(inv, $"bench fanout: {pushes} provisional scores per step every {intervalMs} ms, all clients in this process, {Environment.ProcessorCount} cores, target p99 <= {targetMs} ms"));
+        Console.WriteLine(string.Create(inv, $"{"clients",8}  {"hub p50",8} {"p99",8} {"max",8} {"lost",6}  {"peer p50",9} {"p99",8}  {"p99 ratio",9}  verdict"));
+        var best = 0;
+        foreach (var n in steps)
+        {
+            var hub = await HubStepAsync(n, pushes, intervalMs).ConfigureAwait(false);
+            var bare = withPeer ? await PeerStepAsync(n, pushes, intervalMs).ConfigureAwait(false) : null;
+            var ok = hub.Lost == 0 && hub.P99 <= targetMs;
+            if (ok) { best = n; }
+            Console.WriteLine(string.Create(inv,
+                $"{n,8}  {hub.P50,8:F1} {hub.P99,8:F1} {hub.Max,8:F1} {hub.Lost,6}  {bare?.P50 ?? double.NaN,9:F1} {bare?.P99 ?? double.NaN,8:F1}  {(bare is null ? double.NaN : hub.P99 / bare.P99),9:F2}  {(ok ? "ok" : "over")}"));
+            if (!ok && hub.P99 > 4 * targetMs) { break; }
+        }
+        Console.WriteLine(best > 0 ? $"largest client count with p99 <= {targetMs.ToString(inv)} ms and nothing lost: {best}" : "no step met the target");
+        return 0;
+    }
+
+    private sealed record StepResult(double P50, double P99, double Max, long Lost);
+
+    /// <summary>Latency recorder: produced timestamps by sequence, receive latencies of every client.</summary>
+    private sealed class Recorder(int clients, int pushes)
+    {
+        private readonly long[] _produced = new long[pushes + 1];
+        private readonly double[] _latencies = new double[(long)clients * pushes];
+        private long _count;
+
+        public void Produced(int sequence) => Volatile.Write(ref _produced[sequence], Stopwatch.GetTimestamp());
+
+        public void Received(int sequence, long at)
+        {
+            var produced = Volatile.Read(ref _produced[sequence]);
+            if (produced == 0) { return; }
+            var i = Interlocked.Increment(ref _count) - 1;
+            if (i < _latencies.Length) { _latencies[i] = Stopwatch.GetElapsedTime(produced, at).TotalMilliseconds; }
+        }
+
+        public long Count => Interlocked.Read(ref _count);
+
+        public StepResult Result()
+        {
+            var n = (int)Math.Min(Count, _latencies.Length);
+            var sorted = _latencies.AsSpan(0, n).ToArray();
+            Array.Sort(sorted);
+            double At(double q) => n == 0 ? double.NaN : sorted[Math.Min(n - 1, (int)Math.Ceiling(q * n) - 1)];
+            return new StepResult(At(0.5), At(0.99), n == 0 ? double.NaN : sorted[^1], _latencies.LongLength - n);
+        }
+
+        public async Task WaitAllAsync()
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (Count < _latencies.LongLength && DateTime.UtcNow < deadline) { await Task.Delay(20).ConfigureAwait(false); }
+        }
+    }
+
+    private static async Task<StepResult> HubStepAsync(int n, int pushes, int intervalMs)
+    {
+        await using var bus = new InMemoryBus();
+        var options = new DecoderOptions { FeatureDim = 8, ModelDim = 8, Layers = 1, Heads = 2, HeadHidden1 = 8, HeadHidden2 = 4, MaxQueries = 8 };
+        var model = new ScoringModel(new WeightScoreDecoder(options, 1), new ModelCard { ModelId = "bench", Architecture = options }, "bench", IncrementalMode.Exact);
+        var registry = new ModelRegistry(Path.GetTempPath(), 8, new Dictionary<string, ScoringModel> { ["bench"] = model });
+        await using var app = AqaServer.Build("http://127.0.0.1:0", bus, registry, new Dictionary<string, string?> { [$"Auth:ApiKeys:{OverlayKey}"] = AqaRoles.Overlay });
+        await app.StartAsync().ConfigureAwait(false);
+        var hubUrl = new Uri(app.BoundUrl(), AqaEndpoints.HubPath);
+        var recorder = new Recorder(n, pushes);
+        var clients = await ConnectAllAsync(n, async () =>
+        {
+            var c = await HubProbeClient.ConnectAsync(hubUrl, OverlayKey, (target, arg, at) =>
+            {
+                if (target == PushMethods.ProvisionalScore) { recorder.Received(arg.GetProperty("provisional").GetProperty("clipsSeen").GetInt32(), at); }
+            }).ConfigureAwait(false);
+            await c.InvokeAsync("SubscribeAll").ConfigureAwait(false);
+            return c;
+        }).ConfigureAwait(false);
+        var producer = bus.Producer(Topics.ProvisionalScores);
+        for (var w = 0; w < WarmUpPushes; w++)
+        {
+            await producer.ProduceAsync("bench-1", new ProvisionalScore("bench-1", 0, 0, ScoreTarget.TES, "bench", "bench", DateTimeOffset.UtcNow, [])).ConfigureAwait(false);
+            await Task.Delay(intervalMs).ConfigureAwait(false);
+        }
+        for (var i = 1; i <= pushes; i++)
+        {
+            recorder.Produced(i);
+            await producer.ProduceAsync("bench-1", new ProvisionalScore("bench-1", i, 50 + (i * 0.37), ScoreTarget.TES, "bench", "bench", DateTimeOffset.UtcNow, [])).ConfigureAwait(false);
+            await Task.Delay(intervalMs).ConfigureAwait(false);
+        }
+        await recorder.WaitAllAsync().ConfigureAwait(false);
+        await DisposeAllAsync(clients).ConfigureAwait(false);
+        await app.StopAsync().ConfigureAwait(false);
+        return recorder.Result();
+    }
+
+    /// <summary>The peer: Kestrel WebSockets with the same handshake and records, one serialisation per push, sent to
+    /// every socket concurrently.</summary>
+    private static async Task<StepResult> PeerStepAsync(int n, int pushes, int intervalMs)
+    {
+        var sockets = new ConcurrentDictionary<WebSocket, SemaphoreSlim>();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Warning);
+        await using var app = builder.Build();
+        app.UseWebSockets();
+        app.Map("/hub", async (HttpContext context) =>
+        {
+            using var socket = await context.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
+            var buffer = new byte[4096];
+            var first = await socket.ReceiveAsync(buffer, context.RequestAborted).ConfigureAwait(false);   // the handshake
+            if (first.MessageType == WebSocketMessageType.Close) { return; }
+            await socket.SendAsync("{}\u001e"u8.ToArray(), WebSocketMessageType.Text, true, context.RequestAborted).ConfigureAwait(false);
+            sockets[socket] = new SemaphoreSlim(1, 1);
+            try
+            {
+                while (socket.State == WebSocketState.Open)
+                {
+                    var r = await socket.ReceiveAsync(buffer, context.RequestAborted).ConfigureAwait(false);
+                    var text = Encoding.UTF8.GetString(buffer, 0, r.Count);
+                    if (r.MessageType == WebSocketMessageType.Close) { break; }
+                    if (text.Contains("\"type\":1", StringComparison.Ordinal))
+                    {
+                        // Answer the SubscribeAll invocation with an empty completion.
+                        var id = JsonDocument.Parse(text.TrimEnd('\u001e')).RootElement.GetProperty("invocationId").GetString();
+                        await Send(socket, sockets[socket], Encoding.UTF8.GetBytes($"{{\"type\":3,\"invocationId\":\"{id}\",\"result\":[]}}\u001e")).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+            {
+                // client gone
+            }
+            finally
+            {
+                sockets.TryRemove(socket, out _);
+            }
+        });
+        await app.StartAsync().ConfigureAwait(false);
+        var hubUrl = new Uri(app.BoundUrl(), "/hub");
+        var recorder = new Recorder(n, pushes);
+        var clients = await ConnectAllAsync(n, async () =>
+        {
+            var c = await HubProbeClient.ConnectAsync(hubUrl, null, (target, arg, at) =>
+            {
+                if (target == PushMethods.ProvisionalScore) { recorder.Received(arg.GetProperty("provisional").GetProperty("clipsSeen").GetInt32(), at); }
+            }).ConfigureAwait(false);
+            await c.InvokeAsync("SubscribeAll").ConfigureAwait(false);
+            return c;
+        }).ConfigureAwait(false);
+        for (var i = 1 - WarmUpPushes; i <= pushes; i++)
+        {
+            if (i > 0) { recorder.Produced(i); }
+            var push = new ProvisionalPush("bench-1", ProvisionalView.From(new ProvisionalScore("bench-1", Math.Max(0, i), 50 + (i * 0.37), ScoreTarget.TES, "bench", "bench", DateTimeOffset.UtcNow, [])));
+            var record = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { type = 1, target = PushMethods.ProvisionalScore, arguments = new object[] { push } },
+                new JsonSerializerOptions(JsonSerializerDefaults.Web)) + "\u001e");
+            await Task.WhenAll(sockets.Select(s => Send(s.Key, s.Value, record))).ConfigureAwait(false);
+            await Task.Delay(intervalMs).ConfigureAwait(false);
+        }
+        await recorder.WaitAllAsync().ConfigureAwait(false);
+        await DisposeAllAsync(clients).ConfigureAwait(false);
+        await app.StopAsync().ConfigureAwait(false);
+        return recorder.Result();
+    }
+
+    private static async Task Send(WebSocket socket, SemaphoreSlim gate, byte[] record)
+    {
+        await gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await socket.SendAsync(record, WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebSocketException or ObjectDisposedException)
+        {
+            // client gone
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static async Task<List<HubProbeClient>> ConnectAllAsync(int n, Func<Task<HubProbeClient>> connect)
+    {
+        var clients = new ConcurrentBag<HubProbeClient>();
+        await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 32 },
+            async (_, _) => clients.Add(await connect().ConfigureAwait(false))).ConfigureAwait(false);
+        return [.. clients];
+    }
+
+    private static async Task DisposeAllAsync(List<HubProbeClient> clients) =>
+        await Parallel.ForEachAsync(clients, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (c, _) => await c.DisposeAsync().ConfigureAwait(false)).ConfigureAwait(false);
+}
