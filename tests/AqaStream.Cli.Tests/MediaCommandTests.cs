@@ -95,6 +95,22 @@ public sealed class MediaCommandTests : IDisposable
     }
 
     [Fact]
+    public void Demo_OneAthlete_PrintsTheUrlsAndTokens_ScoresThePerformanceToTheEnd()
+    {
+        var model = Path.Combine(AqaStream.Tests.Shared.RepositoryRoot.Path, "models", "synth-demo.safetensors");
+        var r = CliRunner.Run("demo", "--port", "0", "--count", "1", "--seed", "4", "--size", "320x180", "--speed", "4", "--checkpoint", model);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Matches(@"overlay:\s+http://127\.0\.0\.1:\d+/overlay", r.Stdout);
+        Assert.Matches(@"tablet:\s+http://127\.0\.0\.1:\d+/tablet\?token=ey", r.Stdout);
+        Assert.Matches(@"operator token: ey", r.Stdout);
+        var program = SyntheticProgram.Generate(4);
+        Assert.Contains($"{program.PerformanceId}: {program.Athlete} takes the ice", r.Stdout, StringComparison.Ordinal);
+        // The final score came all the way through ingest, scorer and the delivery board.
+        Assert.Matches($@"{program.PerformanceId}: model \d+\.\d\d \(final\), panel {program.JudgesScore(25).ToString("F2", CultureInfo.InvariantCulture)}", r.Stdout);
+        Assert.Contains("rejected 0", r.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Synth_BadSize_OneLineError()
     {
         var r = CliRunner.Run("synth", "--count", "3", "--out", _dir.File("x"), "--size", "huge");

@@ -16,7 +16,7 @@
   const competition = params.get('competition');
   let shown = null;                               // the performance on screen
   let displayed = 0, from = 0, to = 0, startedAt = 0, animating = false;
-  window.aqaPaints = [];                          // paint records for latency figures: {clipsSeen, total, receivedAtMs, paintedAtMs}
+  window.aqaPaints = [];                          // paint records for latency figures: {clipsSeen, total, receivedAtMs, scoredAtMs, paintedAtMs}
 
   function colour(contribution, max) {
     // From --aqa-low (small contribution) to --aqa-high (the largest so far).
@@ -59,7 +59,7 @@
       scoreEl.dataset.clips = String(p.provisional.clipsSeen);
       from = displayed; to = target; startedAt = performance.now();
       if (!animating) { animating = true; requestAnimationFrame(countUp); }
-      const record = { clipsSeen: p.provisional.clipsSeen, total: target, receivedAtMs: p.provisional.receivedAtMs, kind };
+      const record = { clipsSeen: p.provisional.clipsSeen, total: target, receivedAtMs: p.provisional.receivedAtMs, scoredAtMs: p.provisional.timestampMs, kind };
       requestAnimationFrame(() => {
         record.paintedAtMs = Date.now();
         window.aqaPaints.push(record);
