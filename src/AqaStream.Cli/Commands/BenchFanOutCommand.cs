@@ -124,15 +124,7 @@ internal static class BenchFanOutCommand
         await app.StartAsync().ConfigureAwait(false);
         var hubUrl = new Uri(app.BoundUrl(), AqaEndpoints.HubPath);
         var recorder = new Recorder(n, pushes);
-        var clients = await ConnectAllAsync(n, async () =>
-        {
-            var c = await HubProbeClient.ConnectAsync(hubUrl, OverlayKey, (target, arg, at) =>
-            {
-                if (target == PushMethods.ProvisionalScore) { recorder.Received(arg.GetProperty("provisional").GetProperty("clipsSeen").GetInt32(), at); }
-            }).ConfigureAwait(false);
-            await c.InvokeAsync("SubscribeAll").ConfigureAwait(false);
-            return c;
-        }).ConfigureAwait(false);
+        var clients = await ConnectAllAsync(n, hubUrl, OverlayKey, recorder).ConfigureAwait(false);
         var producer = bus.Producer(Topics.ProvisionalScores);
         for (var w = 0; w < WarmUpPushes; w++)
         {
@@ -196,15 +188,7 @@ internal static class BenchFanOutCommand
         await app.StartAsync().ConfigureAwait(false);
         var hubUrl = new Uri(app.BoundUrl(), "/hub");
         var recorder = new Recorder(n, pushes);
-        var clients = await ConnectAllAsync(n, async () =>
-        {
-            var c = await HubProbeClient.ConnectAsync(hubUrl, null, (target, arg, at) =>
-            {
-                if (target == PushMethods.ProvisionalScore) { recorder.Received(arg.GetProperty("provisional").GetProperty("clipsSeen").GetInt32(), at); }
-            }).ConfigureAwait(false);
-            await c.InvokeAsync("SubscribeAll").ConfigureAwait(false);
-            return c;
-        }).ConfigureAwait(false);
+        var clients = await ConnectAllAsync(n, hubUrl, null, recorder).ConfigureAwait(false);
         for (var i = 1 - WarmUpPushes; i <= pushes; i++)
         {
             if (i > 0) { recorder.Produced(i); }
@@ -237,11 +221,19 @@ internal static class BenchFanOutCommand
         }
     }
 
-    private static async Task<List<HubProbeClient>> ConnectAllAsync(int n, Func<Task<HubProbeClient>> connect)
+    /// <summary>N clients following everything, each recording the latency of every provisional score it receives.</summary>
+    private static async Task<List<HubProbeClient>> ConnectAllAsync(int n, Uri hubUrl, string? token, Recorder recorder)
     {
         var clients = new ConcurrentBag<HubProbeClient>();
-        await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 32 },
-            async (_, _) => clients.Add(await connect().ConfigureAwait(false))).ConfigureAwait(false);
+        await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (_, _) =>
+        {
+            var c = await HubProbeClient.ConnectAsync(hubUrl, token, (target, arg, at) =>
+            {
+                if (target == PushMethods.ProvisionalScore) { recorder.Received(arg.GetProperty("provisional").GetProperty("clipsSeen").GetInt32(), at); }
+            }).ConfigureAwait(false);
+            await c.InvokeAsync("SubscribeAll").ConfigureAwait(false);
+            clients.Add(c);
+        }).ConfigureAwait(false);
         return [.. clients];
     }
 
