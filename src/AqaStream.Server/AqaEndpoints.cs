@@ -1,4 +1,3 @@
-using System.Reflection;
 using AqaStream.Server.Auth;
 using AqaStream.Server.Delivery;
 using AqaStream.Server.Hosting;
@@ -114,9 +113,4 @@ public static class AqaEndpoints
         };
         return Results.Stream(stream, type);
     }
-
-    internal static IEnumerable<string> PageNames() =>
-        typeof(AqaEndpoints).Assembly.GetManifestResourceNames().Where(n => n.StartsWith("pages/", StringComparison.Ordinal));
-
-    internal static Assembly Assembly => typeof(AqaEndpoints).Assembly;
 }

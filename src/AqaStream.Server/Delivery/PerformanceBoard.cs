@@ -153,16 +153,12 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
         public string? Competition => Started?.Competition;
         public string Status => Provisional?.Final == true ? PerformanceView.Ended : PerformanceView.Live;
 
-        public ClipView ClipView(int clipIndex)
+        public ClipView ClipView(int clipIndex) => ClipView(clipIndex, Clips.Keys.TakeWhile(k => k != clipIndex).Count());
+
+        // The scorer scores clips in order, so the clip at position p is the one that made ClipsSeen = p + 1.
+        private ClipView ClipView(int clipIndex, int position)
         {
             var c = Clips[clipIndex];
-            var position = 0;
-            foreach (var k in Clips.Keys)
-            {
-                if (k == clipIndex) { break; }
-                position++;
-            }
-            // The scorer scores clips in order, so the clip at position p is the one that made ClipsSeen = p + 1.
             double? after = TotalAfter.TryGetValue(position + 1, out var t) ? t : null;
             var (weight, score, contribution) = Final is { } f && f.TryGetValue(clipIndex, out var fc)
                 ? (fc.Weight, fc.Score, fc.Contribution) : (c.Weight, c.Score, c.Contribution);
@@ -171,7 +167,7 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
 
         public PerformanceView View() => new(Id, Started?.Athlete, Competition, Started?.Discipline, Started?.Segment,
             (Started?.Target ?? Provisional?.Target)?.ToString(), Status, Started?.StartedAt.ToUnixTimeMilliseconds(), EndedAt?.ToUnixTimeMilliseconds(),
-            [.. Clips.Keys.Select(ClipView)], Provisional is null ? null : ProvisionalView.From(Provisional), Panel);
+            [.. Clips.Keys.Select((k, position) => ClipView(k, position))], Provisional is null ? null : ProvisionalView.From(Provisional), Panel);
     }
 }
 

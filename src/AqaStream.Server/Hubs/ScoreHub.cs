@@ -37,12 +37,12 @@ public sealed class ScoreHub(PerformanceBoard board, ScoreFanOut fanOut) : Hub
     public PerformanceView Subscribe(string performanceId)
     {
         Check(performanceId, "performanceId");
-        if (board.Snapshot(performanceId, Viewer) is null)
-        {
-            throw new HubException($"unknown performance '{performanceId}': GET /api/performances lists the performances this server has.");
-        }
-        fanOut.Follow(Context.ConnectionId, new Subscription(performanceId, null));
-        return board.Snapshot(performanceId, Viewer)!;
+        // Follow first, then snapshot: nothing falls between the two (a push may repeat what the snapshot holds).
+        var subscription = new Subscription(performanceId, null);
+        fanOut.Follow(Context.ConnectionId, subscription);
+        if (board.Snapshot(performanceId, Viewer) is { } view) { return view; }
+        fanOut.Unfollow(Context.ConnectionId, subscription);
+        throw new HubException($"unknown performance '{performanceId}': GET /api/performances lists the performances this server has.");
     }
 
     /// <summary>Follows a competition (every performance in it, including those that start later); returns the
