@@ -4,7 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
-tools/setup.sh --with-torch --with-browser
+tools/setup.sh --with-torch --with-browser --with-kafka-tools
 log="$(mktemp)"
 set +e
 dotnet test AqaStream.sln -c Release --nologo 2>&1 | tee "$log"

@@ -7,18 +7,25 @@
 #                                 always (npm ci from web/package-lock.json)
 #   python3-torch, python3-numpy  the PyTorch reference (parity tests, bench)           with --with-torch (apt)
 #   chromium                      the real browser for the page tests                   with --with-browser (apt)
+#   librdkafka1                   the Kafka client under Confluent.Kafka (bus, mock cluster)  always (apt)
+#   kcat                          an independent Kafka client (cross-process tests)     with --with-kafka-tools (apt)
+#   docker-compose                validates deploy/docker-compose.yml (no engine here) with --with-kafka-tools (apt)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 need=()
 [ -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || need+=(libopenblas0-pthread)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+[ -f /usr/lib/x86_64-linux-gnu/librdkafka.so.1 ] || need+=(librdkafka1)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 for arg in "$@"; do
   case "$arg" in
     --with-torch) /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 || need+=(python3-torch python3-numpy) ;;
     --with-browser) [ -x /usr/bin/chromium ] || need+=(chromium) ;;
-    *) echo "setup: unknown option $arg (use --with-torch, --with-browser)" >&2; exit 2 ;;
+    --with-kafka-tools)
+      command -v kcat >/dev/null 2>&1 || need+=(kcat)
+      command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose) ;;
+    *) echo "setup: unknown option $arg (use --with-torch, --with-browser, --with-kafka-tools)" >&2; exit 2 ;;
   esac
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -26,24 +26,60 @@ public sealed class VideoIngestService(IMessageBus bus, IChunkDecoder decoder, I
     /// <summary>Called with every message it publishes on the features topic, as it publishes it (benchmarks).</summary>
     public Action<PerformanceMessage>? OnPublished { get; init; }
 
+    /// <summary>The consumer group (several ingest processes in one group share the partitions).</summary>
+    public string Group { get; init; } = ConsumerGroup;
+
+    /// <summary>Takeovers: partitions, outputs read back, recomputed and not republished.</summary>
+    public ResumeCounters Resume { get; private set; } = new();
+
     /// <summary>Runs until the video-chunks topic completes (every decoded clip published) or
-    /// <paramref name="cancellationToken"/> fires.</summary>
+    /// <paramref name="cancellationToken"/> fires. Resumable: an ingest that takes a partition over re-decodes the
+    /// performances in flight from their start and publishes only the clips its predecessor had not.</summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
-        using var consumer = bus.Subscribe(Topics.VideoChunks, ConsumerGroup);
-        var features = bus.Producer(Topics.ClipFeatures);
+        using var consumer = bus.Subscribe(Topics.VideoChunks, Group);
         var deadLetterTopic = bus.Producer(Topics.DeadLetters);
         var counters = new PipelineCounters();
-        var deadLetters = new DeadLetters(Topics.VideoChunks.Name, d => Wait(deadLetterTopic.ProduceAsync(d.Key ?? "", d, cancellationToken)), counters, clock);
-
-        await BusStage.RunAsync(consumer, input => VideoIngestPipeline.Create(input, decoder, extractor, window, deadLetters, clock, Counters),
-            message =>
-            {
-                Wait(features.ProduceAsync(message.PerformanceId, message, cancellationToken));
-                OnPublished?.Invoke(message);
-            },
-            cancellationToken).ConfigureAwait(false);
+        ResumableStage<PerformanceMessage>? stage = null;
+        var deadLetters = new DeadLetters(Topics.VideoChunks.Name, d => BusStage.Wait(deadLetterTopic.ProduceAsync(d.Key ?? "", d, cancellationToken)),
+            counters, clock) { OnRejected = m => stage?.OnRejected(m) };
+        stage = new ResumableStage<PerformanceMessage>(consumer,
+            input => VideoIngestPipeline.Create(input, decoder, extractor, window, deadLetters, clock, Counters),
+            new FeatureOutputs(bus, this, cancellationToken));
+        Resume = stage.Counters;
+        await stage.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static void Wait(ValueTask produce) => BusStage.Wait(produce);
+    /// <summary>Dedupe key of an ingest output: (performance, "started" | "clip" | "ended", clip index or 0).</summary>
+    public static OutputKey KeyOf(PerformanceMessage message) => message switch
+    {
+        ClipFeatures clip => new OutputKey(clip.PerformanceId, "clip", clip.ClipIndex),
+        PerformanceStarted s => new OutputKey(s.PerformanceId, "started", 0),
+        PerformanceEnded e => new OutputKey(e.PerformanceId, "ended", 0),
+        _ => new OutputKey(message?.PerformanceId ?? "", message?.GetType().Name ?? "", 0),
+    };
+
+    private sealed class FeatureOutputs(IMessageBus bus, VideoIngestService service, CancellationToken cancellationToken) : IStageOutputs<PerformanceMessage>
+    {
+        private readonly IBusProducer<PerformanceMessage> _features = bus.Producer(Topics.ClipFeatures);
+
+        public OutputKey KeyOf(PerformanceMessage output) => VideoIngestService.KeyOf(output);
+
+        public bool IsFinal(PerformanceMessage output) => output is PerformanceEnded;
+
+        public void Publish(PerformanceMessage output)
+        {
+            BusStage.Wait(_features.ProduceAsync(output.PerformanceId, output, cancellationToken));
+            service.OnPublished?.Invoke(output);
+        }
+
+        public async IAsyncEnumerable<(OutputKey Key, bool Final)> ReadBackAsync(int partition, DateTimeOffset since,
+            [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            await foreach (var r in bus.ReadBackAsync(Topics.ClipFeatures, partition, since, cancellationToken).ConfigureAwait(false))
+            {
+                yield return (VideoIngestService.KeyOf(r.Value), r.Value is PerformanceEnded);
+            }
+        }
+    }
 }

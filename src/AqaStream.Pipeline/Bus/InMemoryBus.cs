@@ -33,6 +33,10 @@ public sealed class InMemoryBus(int capacity = InMemoryBus.DefaultCapacity, Time
     public long[] Committed<T>(Topic<T> topic, string group) where T : class => TopicOf(topic).Committed(group);
 
     /// <inheritdoc />
+    public IAsyncEnumerable<BusRecord<T>> ReadBackAsync<T>(Topic<T> topic, int partition, DateTimeOffset since, CancellationToken cancellationToken = default)
+        where T : class => AsyncEnumerable.Empty<BusRecord<T>>();
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
         foreach (var t in _topics.Values) { ((ITopicLog)t).Complete(); }
@@ -53,6 +57,8 @@ public sealed class InMemoryBus(int capacity = InMemoryBus.DefaultCapacity, Time
 
     private sealed class TopicLog<T>(Topic<T> topic, int capacity, TimeProvider clock) : IBusProducer<T>, ITopicLog where T : class
     {
+        public int Partitions => topic.Partitions;
+
         private readonly SemaphoreSlim _gate = new(1, 1);
         private readonly long[] _nextOffset = new long[topic.Partitions];
         private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
@@ -160,8 +166,14 @@ public sealed class InMemoryBus(int capacity = InMemoryBus.DefaultCapacity, Time
 
         internal sealed class Consumer(TopicLog<T> log, string group, Group state) : IBusConsumer<T>
         {
+            public event Action<IReadOnlyList<int>>? PartitionsAssigned;
+
+            public event Action<IReadOnlyList<int>>? PartitionsRevoked;
+
             public async IAsyncEnumerable<BusRecord<T>> ConsumeAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
             {
+                // One consumer per group in one process: it owns every partition for its lifetime.
+                PartitionsAssigned?.Invoke(Enumerable.Range(0, log.Partitions).ToArray());
                 var reader = state.Channel.Reader;
                 while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
                 {
@@ -169,16 +181,19 @@ public sealed class InMemoryBus(int capacity = InMemoryBus.DefaultCapacity, Time
                 }
             }
 
-            public void Commit(BusRecord<T> record)
+            public void Commit(int partition, long nextOffset)
             {
-                ArgumentNullException.ThrowIfNull(record);
                 lock (state.Committed)
                 {
-                    state.Committed[record.Partition] = Math.Max(state.Committed[record.Partition], record.Offset);
+                    state.Committed[partition] = Math.Max(state.Committed[partition], nextOffset - 1);
                 }
             }
 
-            public void Dispose() => log.Leave(group);
+            public void Dispose()
+            {
+                PartitionsRevoked?.Invoke(Enumerable.Range(0, log.Partitions).ToArray());
+                log.Leave(group);
+            }
         }
     }
 }

@@ -26,8 +26,16 @@ public static class Topics
     /// <summary>Provisional (and final) scores.</summary>
     public static readonly Topic<ProvisionalScore> ProvisionalScores = new("aqa.provisional-scores");
 
+    /// <summary>Performance lifecycle as the scorer saw it (started / ended), keyed by performance id: a small topic for
+    /// result boards and archives that do not want every clip.</summary>
+    public static readonly Topic<PerformanceMessage> PerformanceEvents = new("aqa.performance-events");
+
     /// <summary>Rejected messages with their reasons.</summary>
-    public static readonly Topic<DeadLetter> DeadLetters = new("aqa.dead-letters");
+    public static readonly Topic<DeadLetter> DeadLetters = new("aqa.dead-letter");
+
+    /// <summary>Every topic's name, in pipeline order (topic creation, checks).</summary>
+    public static IReadOnlyList<string> All { get; } =
+        [VideoChunks.Name, ClipFeatures.Name, ClipScores.Name, ProvisionalScores.Name, PerformanceEvents.Name, DeadLetters.Name];
 
     /// <summary>Kafka's rule: one key, one partition. FNV-1a over the key's UTF-16 code units, so it is stable across
     /// processes (string.GetHashCode is randomised per process).</summary>

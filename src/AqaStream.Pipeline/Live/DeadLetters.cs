@@ -16,9 +16,13 @@ public sealed class DeadLetters(string sourceTopic, Action<DeadLetter> sink, Pip
     };
 
     /// <summary>Rejects <paramref name="message"/> because of <paramref name="reason"/>.</summary>
+    /// <summary>Also told of every rejected message (a resumable stage: a rejected start must not hold its commit back).</summary>
+    public Action<PerformanceMessage>? OnRejected { get; init; }
+
     public void Reject(PerformanceMessage message, string reason)
     {
         ArgumentNullException.ThrowIfNull(message);
+        OnRejected?.Invoke(message);
         string payload;
         try
         {

@@ -29,8 +29,26 @@ public static class LivePipeline
         var rules = new MessageRules(first.FeatureDim, models.Values.Min(m => m.Decoder.Options.MaxQueries), models.Keys.ToHashSet());
         // The lanes' threads live as long as the subscription.
         return Observable.Using(
-            () => new LaneSet(options.Lanes),
+            () => new ScoringLanes(options.Lanes),
             lanes => Scored(messages, models, options, scheduler, deadLetters, counters, rules, lanes.Schedulers));
+    }
+
+    /// <summary>As <see cref="Create(IObservable{PerformanceMessage}, IReadOnlyDictionary{ScoreTarget, ScoringModel}, LivePipelineOptions, IScheduler, DeadLetters, PipelineCounters)"/>,
+    /// scoring on lanes the caller owns (several pipelines, one per partition, share them).</summary>
+    public static IObservable<ScoreUpdate> Create(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
+        LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters, ScoringLanes lanes)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(lanes);
+        if (models.Count == 0) { throw new ArgumentException("The live pipeline needs at least one model.", nameof(models)); }
+        var first = models.Values.First().Decoder.Options;
+        if (models.Values.Any(m => m.Decoder.Options.FeatureDim != first.FeatureDim))
+        {
+            throw new ArgumentException("Every model of one pipeline must read the same clip features (feature width differs).", nameof(models));
+        }
+        var rules = new MessageRules(first.FeatureDim, models.Values.Min(m => m.Decoder.Options.MaxQueries), models.Keys.ToHashSet());
+        return Scored(messages, models, options, scheduler, deadLetters, counters, rules, lanes.Schedulers);
     }
 
     private static IObservable<ScoreUpdate> Scored(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
@@ -52,18 +70,21 @@ public static class LivePipeline
                 return ordered.ScoreClips(models, options.TopAttended, scheduler, deadLetters, counters);
             });
     }
+}
 
-    private sealed class LaneSet(int count) : IDisposable
+/// <summary>Scoring threads: each performance is scored on one of them (by its key), in order.</summary>
+public sealed class ScoringLanes(int count) : IDisposable
+{
+    private readonly EventLoopScheduler[] _lanes = Enumerable.Range(0, count)
+        .Select(i => new EventLoopScheduler(ts => new Thread(ts) { IsBackground = true, Name = $"aqa-lane-{i}" }))
+        .ToArray();
+
+    /// <summary>The lanes (empty: score on the caller's thread).</summary>
+    public IScheduler[] Schedulers => _lanes;
+
+    /// <inheritdoc />
+    public void Dispose()
     {
-        private readonly EventLoopScheduler[] _lanes = Enumerable.Range(0, count)
-            .Select(i => new EventLoopScheduler(ts => new Thread(ts) { IsBackground = true, Name = $"aqa-lane-{i}" }))
-            .ToArray();
-
-        public IScheduler[] Schedulers => _lanes;
-
-        public void Dispose()
-        {
-            foreach (var lane in _lanes) { lane.Dispose(); }
-        }
+        foreach (var lane in _lanes) { lane.Dispose(); }
     }
 }
