@@ -1,0 +1,395 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using AqaStream.Pipeline.Bus;
+using AqaStream.Pipeline.Contracts;
+using Confluent.Kafka;
+
+namespace AqaStream.Kafka;
+
+/// <summary>
+/// The bus on Kafka (Confluent.Kafka 1.9.3 over Debian's librdkafka). One idempotent producer per bus (acks=all,
+/// Java-compatible murmur2 partitioning by key, so a performance's records share a partition number on every topic);
+/// one consumer per <see cref="Subscribe{T}"/>, in a consumer group, committing by hand: a commit first flushes the bus's
+/// producer, so an offset is only committed once everything produced while processing up to it is stored. A record
+/// that cannot be decoded goes to <see cref="Topics.DeadLetters"/> with its original bytes and the reason in headers, and
+/// the consumer goes on. Create with <see cref="ConnectAsync"/>, which waits (with retries) for the cluster and checks
+/// the topics.
+/// </summary>
+public sealed class KafkaBus : IMessageBus
+{
+    private readonly KafkaBusOptions _options;
+    private readonly KafkaCodec _codec;
+    private readonly IProducer<string, byte[]> _producer;
+    private readonly object _flushGate = new();
+    private volatile Error? _deliveryError;
+    private long _produced;
+    private long _deadLettered;
+
+    private KafkaBus(KafkaBusOptions options)
+    {
+        _options = options;
+        _codec = new KafkaCodec(options);
+        var config = new ProducerConfig(Common(options, "producer"))
+        {
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            LingerMs = 2,
+            Partitioner = Confluent.Kafka.Partitioner.Murmur2Random,
+            MessageMaxBytes = options.MaxMessageBytes + 64 * 1024,
+        };
+        Override(config, options);
+        _producer = new ProducerBuilder<string, byte[]>(config)
+            .SetErrorHandler((_, e) => options.Log?.Invoke($"kafka producer: {e.Reason}{(e.IsFatal ? " (fatal)" : "")}"))
+            .Build();
+    }
+
+    /// <summary>Options in use.</summary>
+    public KafkaBusOptions Options => _options;
+
+    /// <summary>Records produced (accepted by the client) so far.</summary>
+    public long Produced => Interlocked.Read(ref _produced);
+
+    /// <summary>Undecodable records sent to the dead-letter topic so far.</summary>
+    public long DeadLettered => Interlocked.Read(ref _deadLettered);
+
+    /// <summary>
+    /// Connects: waits for the cluster (retrying, reporting each failure through <see cref="KafkaBusOptions.Log"/>) until
+    /// <see cref="KafkaBusOptions.StartupTimeout"/>, then checks that the pipeline's topics exist (creating them with
+    /// <see cref="KafkaBusOptions.CreateTopics"/>) and that the keyed topics have one partition count.
+    /// </summary>
+    public static async Task<KafkaBus> ConnectAsync(KafkaBusOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validated();
+        KafkaNative.EnsureLoaded();
+        await KafkaTopics.EnsureAsync(options, cancellationToken).ConfigureAwait(false);
+        return new KafkaBus(options);
+    }
+
+    /// <inheritdoc />
+    public IBusProducer<T> Producer<T>(Topic<T> topic) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        return new TopicProducer<T>(this, topic.Name);
+    }
+
+    /// <inheritdoc />
+    public IBusConsumer<T> Subscribe<T>(Topic<T> topic, string group) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        ArgumentException.ThrowIfNullOrEmpty(group);
+        return new GroupConsumer<T>(this, topic.Name, group);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<BusRecord<T>> ReadBackAsync<T>(Topic<T> topic, int partition, DateTimeOffset since,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        await Task.Yield();
+        var config = new ConsumerConfig(Common(_options, "readback"))
+        {
+            GroupId = "aqa-readback",   // required by the client; nothing is committed
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            EnablePartitionEof = true,
+        };
+        Override(config, _options);
+        using var reader = new ConsumerBuilder<string, byte[]>(config).Build();
+        var tp = new TopicPartition(topic.Name, new Partition(partition));
+        var timeout = TimeSpan.FromSeconds(10);
+        var marks = reader.QueryWatermarkOffsets(tp, timeout);
+        if (marks.High.Value <= marks.Low.Value) { yield break; }
+        Offset start;
+        try
+        {
+            start = reader.OffsetsForTimes([new TopicPartitionTimestamp(tp, new Timestamp(since.UtcDateTime, TimestampType.CreateTime))], timeout)[0].Offset;
+            if (start == Offset.End || start.Value < 0) { yield break; }
+        }
+        catch (KafkaException e)
+        {
+            _options.Log?.Invoke($"kafka: offsets-for-times on {tp} failed ({e.Error.Reason}); reading back from the earliest offset");
+            start = marks.Low;
+        }
+        reader.Assign(new TopicPartitionOffset(tp, start));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var r = reader.Consume(TimeSpan.FromMilliseconds(200));
+            if (r is null) { continue; }
+            if (r.IsPartitionEOF) { yield break; }
+            T? value = null;
+            try
+            {
+                value = _codec.Decode<T>(r.Topic, r.Message.Value, r.Message.Headers, r.Message.Timestamp.UtcDateTime);
+            }
+            catch (MessageFormatException)
+            {
+                // not ours to judge here: the stage reading the topic dead-letters it
+            }
+            if (value is not null) { yield return Record(r, value); }
+            if (r.Offset.Value >= marks.High.Value - 1) { yield break; }
+        }
+        throw new TimeoutException($"reading back {tp} did not reach its end ({marks.High.Value}) within 60 s.");
+    }
+
+    /// <summary>Waits until everything produced so far is stored by the cluster; throws if anything could not be.</summary>
+    public void Flush()
+    {
+        lock (_flushGate)
+        {
+            while (_producer.Flush(TimeSpan.FromSeconds(5)) > 0)
+            {
+                _options.Log?.Invoke("kafka: still waiting for the cluster to store produced records…");
+                ThrowIfFailed();
+            }
+            ThrowIfFailed();
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        try
+        {
+            _producer.Flush(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            _producer.Dispose();
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (_deliveryError is { } e)
+        {
+            throw new KafkaException(new Error(e.Code, $"a produced record was not stored ({e.Reason}); nothing after it is committed."));
+        }
+    }
+
+    private void Produce(string topic, string key, byte[] value, Headers headers, CancellationToken cancellationToken)
+    {
+        var message = new Message<string, byte[]> { Key = key, Value = value, Headers = headers };
+        while (true)
+        {
+            ThrowIfFailed();
+            try
+            {
+                _producer.Produce(topic, message, OnDelivered);
+                Interlocked.Increment(ref _produced);
+                return;
+            }
+            catch (ProduceException<string, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                // Back-pressure: the client's queue is full until the cluster catches up.
+                cancellationToken.ThrowIfCancellationRequested();
+                _producer.Poll(TimeSpan.FromMilliseconds(50));
+            }
+        }
+    }
+
+    private void OnDelivered(DeliveryReport<string, byte[]> report)
+    {
+        if (report.Error.IsError)
+        {
+            _deliveryError ??= report.Error;
+            _options.Log?.Invoke($"kafka: delivery to {report.TopicPartition} failed: {report.Error.Reason}");
+        }
+    }
+
+    private void DeadLetter(ConsumeResult<string, byte[]> r, string reason)
+    {
+        var headers = new Headers();
+        foreach (var h in r.Message.Headers ?? []) { headers.Add(h.Key, h.GetValueBytes()); }
+        headers.Add(KafkaCodec.TypeHeader, KafkaCodec.Utf8("dead-letter"));
+        headers.Add(KafkaCodec.ReasonHeader, KafkaCodec.Utf8(reason));
+        headers.Add(KafkaCodec.SourceTopicHeader, KafkaCodec.Utf8(r.Topic));
+        headers.Add(KafkaCodec.SourceOffsetHeader, KafkaCodec.Utf8(string.Create(CultureInfo.InvariantCulture, $"{r.Partition.Value}/{r.Offset.Value}")));
+        headers.Add(KafkaCodec.RejectedAtHeader, KafkaCodec.Utf8(DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)));
+        Produce(Topics.DeadLetters.Name, r.Message.Key ?? "", r.Message.Value ?? [], headers, CancellationToken.None);
+        Interlocked.Increment(ref _deadLettered);
+        _options.Log?.Invoke($"kafka: {r.Topic} {r.Partition.Value}/{r.Offset.Value} to {Topics.DeadLetters.Name}: {reason}");
+    }
+
+    private static BusRecord<T> Record<T>(ConsumeResult<string, byte[]> r, T value) where T : class =>
+        new(r.Topic, r.Partition.Value, r.Offset.Value, r.Message.Key ?? "", value, r.Message.Timestamp.UtcDateTime);
+
+    internal static ClientConfig Common(KafkaBusOptions options, string role) => new()
+    {
+        BootstrapServers = options.BootstrapServers,
+        ClientId = $"{options.ClientId}-{role}",
+        SocketKeepaliveEnable = true,
+    };
+
+    /// <summary>Applies <see cref="KafkaBusOptions.Settings"/> last, so any librdkafka setting can be overridden.</summary>
+    internal static void Override(ClientConfig config, KafkaBusOptions options)
+    {
+        foreach (var (key, value) in options.Settings) { config.Set(key, value); }
+    }
+
+    private sealed class TopicProducer<T>(KafkaBus bus, string topic) : IBusProducer<T> where T : class
+    {
+        public ValueTask ProduceAsync(string key, T value, CancellationToken cancellationToken = default)
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            var (bytes, headers) = bus._codec.Encode(value);
+            bus.Produce(topic, key, bytes, headers, cancellationToken);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class GroupConsumer<T> : IBusConsumer<T> where T : class
+    {
+        private readonly KafkaBus _bus;
+        private readonly string _topic;
+        private readonly IConsumer<string, byte[]> _consumer;
+        private readonly ConcurrentDictionary<int, long> _toCommit = new();
+        private readonly Dictionary<int, long> _lastYielded = [];
+        private readonly Dictionary<int, long> _lastSkipped = [];
+        private DateTime _nextCommit;
+        private bool _closed;
+
+        public GroupConsumer(KafkaBus bus, string topic, string group)
+        {
+            _bus = bus;
+            _topic = topic;
+            var config = new ConsumerConfig(Common(bus._options, "consumer"))
+            {
+                GroupId = group,
+                EnableAutoCommit = false,
+                EnableAutoOffsetStore = false,
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+                SessionTimeoutMs = 10_000,
+                HeartbeatIntervalMs = 1_000,
+                FetchMaxBytes = Math.Max(52_428_800, bus._options.MaxMessageBytes * 2),
+                MaxPartitionFetchBytes = Math.Max(1_048_576, bus._options.MaxMessageBytes + 64 * 1024),
+            };
+            Override(config, bus._options);
+            _consumer = new ConsumerBuilder<string, byte[]>(config)
+                .SetErrorHandler((_, e) => bus._options.Log?.Invoke($"kafka consumer ({topic}): {e.Reason}{(e.IsFatal ? " (fatal)" : "")}"))
+                .SetPartitionsAssignedHandler((_, partitions) =>
+                {
+                    var mine = partitions.Select(p => p.Partition.Value).ToArray();
+                    bus._options.Log?.Invoke($"kafka: {group} took {topic} [{string.Join(',', mine)}]");
+                    foreach (var p in mine) { _lastYielded.Remove(p); _lastSkipped.Remove(p); }
+                    PartitionsAssigned?.Invoke(mine);
+                })
+                .SetPartitionsRevokedHandler((_, partitions) => GiveUp(partitions.Select(p => p.Partition.Value).ToArray(), commit: true))
+                .SetPartitionsLostHandler((_, partitions) => GiveUp(partitions.Select(p => p.Partition.Value).ToArray(), commit: false))
+                .Build();
+        }
+
+        public event Action<IReadOnlyList<int>>? PartitionsAssigned;
+
+        public event Action<IReadOnlyList<int>>? PartitionsRevoked;
+
+        public void Commit(int partition, long nextOffset) =>
+            _toCommit.AddOrUpdate(partition, nextOffset, (_, old) => Math.Max(old, nextOffset));
+
+        public async IAsyncEnumerable<BusRecord<T>> ConsumeAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            _consumer.Subscribe(_topic);
+            _nextCommit = DateTime.UtcNow + _bus._options.CommitInterval;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                ConsumeResult<string, byte[]>? r;
+                try
+                {
+                    r = _consumer.Consume(TimeSpan.FromMilliseconds(100));
+                }
+                catch (ConsumeException e) when (!e.Error.IsFatal)
+                {
+                    _bus._options.Log?.Invoke($"kafka: consuming {_topic}: {e.Error.Reason}");
+                    continue;
+                }
+                if (DateTime.UtcNow >= _nextCommit) { CommitNow(null); }
+                if (r is null || r.IsPartitionEOF) { continue; }
+                T value;
+                try
+                {
+                    value = _bus._codec.Decode<T>(r.Topic, r.Message.Value, r.Message.Headers, r.Message.Timestamp.UtcDateTime);
+                }
+                catch (MessageFormatException e)
+                {
+                    _bus.DeadLetter(r, $"cannot decode a {typeof(T).Name} from {r.Topic}: {e.Message}");
+                    _lastSkipped[r.Partition.Value] = r.Offset.Value;
+                    continue;
+                }
+                _lastYielded[r.Partition.Value] = r.Offset.Value;
+                yield return Record(r, value);
+            }
+        }
+
+        /// <summary>Flushes the producer, then commits what the stage marked (snapshotted before the flush, so everything
+        /// produced before each mark is stored before the mark is committed).</summary>
+        private void CommitNow(IReadOnlyCollection<int>? only)
+        {
+            _nextCommit = DateTime.UtcNow + _bus._options.CommitInterval;
+            var assigned = _consumer.Assignment.Where(tp => tp.Topic == _topic).Select(tp => tp.Partition.Value).ToHashSet();
+            var offsets = new List<TopicPartitionOffset>();
+            foreach (var (p, next) in _toCommit)
+            {
+                if (!assigned.Contains(p) || (only is not null && !only.Contains(p))) { continue; }
+                var offset = next;
+                // Undecodable records after the last record the stage saw (dead-lettered) need not be read again.
+                if (_lastSkipped.TryGetValue(p, out var skipped) && skipped >= next
+                    && (!_lastYielded.TryGetValue(p, out var yielded) || yielded + 1 == next)) { offset = skipped + 1; }
+                offsets.Add(new TopicPartitionOffset(_topic, new Partition(p), new Offset(offset)));
+            }
+            if (offsets.Count == 0) { return; }
+            _bus.Flush();
+            try
+            {
+                _consumer.Commit(offsets);
+                foreach (var o in offsets) { _toCommit.TryRemove(new KeyValuePair<int, long>(o.Partition.Value, o.Offset.Value)); }
+            }
+            catch (KafkaException e) when (!e.Error.IsFatal)
+            {
+                _bus._options.Log?.Invoke($"kafka: commit on {_topic} failed ({e.Error.Reason}); retrying at the next interval");
+            }
+        }
+
+        private void GiveUp(int[] partitions, bool commit)
+        {
+            _bus._options.Log?.Invoke($"kafka: {_topic} [{string.Join(',', partitions)}] {(commit ? "revoked" : "lost")}");
+            PartitionsRevoked?.Invoke(partitions);
+            if (commit)
+            {
+                try
+                {
+                    CommitNow(partitions);
+                }
+                catch (KafkaException e)
+                {
+                    _bus._options.Log?.Invoke($"kafka: final commit of revoked partitions failed: {e.Error.Reason}");
+                }
+            }
+            foreach (var p in partitions) { _toCommit.TryRemove(p, out _); }
+        }
+
+        public void Dispose()
+        {
+            if (_closed) { return; }
+            _closed = true;
+            try
+            {
+                CommitNow(null);
+                _consumer.Close();   // leaves the group at once, so the partitions move without waiting for the session timeout
+            }
+            catch (KafkaException e)
+            {
+                _bus._options.Log?.Invoke($"kafka: closing the {_topic} consumer: {e.Error.Reason}");
+            }
+            finally
+            {
+                _consumer.Dispose();
+            }
+        }
+    }
+}
