@@ -23,6 +23,8 @@ public static class AqaApp
             SynthCommand.Create(),
             EncodeCommand.Create(),
             DemoCommand.Create(),
+            ServeCommand.Create(),
+            KafkaMockCommand.Create(),
         };
         return root.Parse(args).Invoke(new InvocationConfiguration
         {

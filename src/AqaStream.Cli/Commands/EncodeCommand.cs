@@ -29,11 +29,19 @@ internal static class EncodeCommand
         var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "With --publish: the model that scores.", DefaultValueFactory = _ => new FileInfo(RepositoryLayout.SynthDemoModel) };
         var count = new Option<int>("--count") { Description = "With --publish: performances streamed one after another (seeds SEED, SEED+1, ...).", DefaultValueFactory = _ => 1 };
         var speed = new Option<double>("--speed") { Description = "With --publish: 1 = real time, 4 = four times faster.", DefaultValueFactory = _ => 1 };
+        var run = new Option<string?>("--run")
+        {
+            Description = "With --publish --bus kafka: appended to every performance id (SEED's id + '-' + RUN), so a re-run does not reuse ids "
+                + "already on the topics (default: the current UTC time, yyyyMMddHHmmss).",
+        };
+        var kafka = new KafkaCli();
         var cmd = new Command("encode", "The synthetic venue encoder: render one synthetic performance and encode it with libx264 (25 fps, independent chunks). "
             + "With --out it writes the chunks and the ground truth; --publish streams it live through the ingest and the scorer in this process.")
         {
-            output, seed, size, container, chunkSeconds, preset, publish, checkpoint, count, speed,
+            output, seed, size, container, chunkSeconds, preset, publish, checkpoint, count, speed, run,
         };
+        kafka.AddTo(cmd);
+        cmd.Description += " With --publish --bus kafka it is the venue alone: chunks go to aqa.video-chunks, where `aqa serve` ingests and scores them.";
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             Ffmpeg.EnsureAvailable();
@@ -44,6 +52,11 @@ internal static class EncodeCommand
                 ChunkSeconds = r.GetValue(chunkSeconds),
                 Preset = r.GetValue(preset)!,
             };
+            if (r.GetValue(publish) && kafka.IsKafka(r))
+            {
+                var tag = r.GetValue(run) ?? DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+                return PublishToBusAsync(r, kafka, options, r.GetValue(seed), Math.Max(1, r.GetValue(count)), r.GetValue(speed), tag).GetAwaiter().GetResult();
+            }
             if (r.GetValue(publish))
             {
                 var model = ScoringModel.Load(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), null);
@@ -75,5 +88,40 @@ internal static class EncodeCommand
             return 0;
         }));
         return cmd;
+    }
+
+    private static async Task<int> PublishToBusAsync(System.CommandLine.ParseResult r, KafkaCli kafka, VenueEncoderOptions options, int seed, int count, double speed, string tag)
+    {
+        if (!(speed > 0)) { throw new ArgumentException("--speed must be positive (1 = real time)."); }
+        var inv = CultureInfo.InvariantCulture;
+        await using var bus = await kafka.ConnectAsync(r, line => Console.Error.WriteLine(line), CancellationToken.None).ConfigureAwait(false);
+        var venue = new VenueStream(new SyntheticEncoder(options), TimeProvider.System, speed);
+        var producer = new CountingProducer(bus.Producer(Pipeline.Bus.Topics.VideoChunks));
+        for (var i = 0; i < count; i++)
+        {
+            var program = SyntheticProgram.Generate(seed + i);
+            program = SyntheticProgram.Generate(seed + i, $"{program.PerformanceId}-{tag}");
+            Console.WriteLine(string.Create(inv, $"{program.PerformanceId}: {program.Athlete}, {program.DurationSeconds:F1} s, publishing at {speed}x to {Pipeline.Bus.Topics.VideoChunks.Name}"));
+            await venue.PublishAsync(producer, program).ConfigureAwait(false);
+            Console.WriteLine(string.Create(inv, $"{program.PerformanceId}: {producer.Chunks} chunks ({producer.Bytes / 1024.0:F0} KiB) published; judges' score {program.JudgesScore(options.FramesPerSecond):F2}"));
+            producer.Reset();
+        }
+        if (bus is Kafka.KafkaBus k) { k.Flush(); }
+        return 0;
+    }
+
+    private sealed class CountingProducer(Pipeline.Bus.IBusProducer<Pipeline.Contracts.PerformanceMessage> inner) : Pipeline.Bus.IBusProducer<Pipeline.Contracts.PerformanceMessage>
+    {
+        public int Chunks { get; private set; }
+
+        public long Bytes { get; private set; }
+
+        public void Reset() { Chunks = 0; Bytes = 0; }
+
+        public ValueTask ProduceAsync(string key, Pipeline.Contracts.PerformanceMessage value, CancellationToken cancellationToken = default)
+        {
+            if (value is Pipeline.Contracts.VideoChunk c) { Chunks++; Bytes += c.Payload?.Length ?? 0; }
+            return inner.ProduceAsync(key, value, cancellationToken);
+        }
     }
 }

@@ -230,6 +230,11 @@ public sealed record DeliveryOptions
     /// <summary>Performances kept in memory; the oldest finished go first.</summary>
     public int PerformancesKept { get; init; } = 200;
 
+    /// <summary>The delivery's consumer group on the result topics. Every web host must see every result, so each
+    /// should have its own (<c>aqa serve</c> makes one per process); a new group reads the retained topics from the
+    /// start, which rebuilds the board after a restart.</summary>
+    public string ConsumerGroup { get; init; } = "aqa-delivery";
+
     /// <summary>Pushes queued for one client before it counts as lagging: its queued updates of a performance are
     /// then replaced by one snapshot of the latest state, so a slow client costs bounded memory.</summary>
     public int MaxQueuedPushes { get; init; } = 64;

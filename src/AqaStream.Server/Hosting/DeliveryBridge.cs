@@ -9,13 +9,12 @@ namespace AqaStream.Server.Hosting;
 /// <summary>
 /// Reads the scorer's outputs from the bus into the <see cref="PerformanceBoard"/> and fans each change out:
 /// performance starts and thumbnails from the features topic, clip scores, provisional and final scores. Each topic is
-/// read by its own loop in consumer group <see cref="ConsumerGroup"/>; a record is committed once it is on the board.
+/// read by its own loop in consumer group <see cref="DeliveryOptions.ConsumerGroup"/>; a record is committed once it is on
+/// the board. The board keeps clips by index and scores by sequence, so a record read twice changes nothing.
 /// </summary>
-public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, ScoreFanOut fanOut, ILogger<DeliveryBridge> logger) : BackgroundService
+public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, ScoreFanOut fanOut, DeliveryOptions options, ILogger<DeliveryBridge> logger)
+    : BackgroundService
 {
-    /// <summary>The delivery's consumer group on every topic it reads.</summary>
-    public const string ConsumerGroup = "aqa-delivery";
-
     /// <inheritdoc/>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
         Pump(Topics.ClipFeatures, m =>
@@ -38,7 +37,7 @@ public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, Scor
     // Joins the group at once (before the host reports started), then reads on its own task.
     private Task Pump<T>(Topic<T> topic, Action<T> apply, CancellationToken cancellationToken) where T : class
     {
-        var consumer = bus.Subscribe(topic, ConsumerGroup);
+        var consumer = bus.Subscribe(topic, options.ConsumerGroup);
         return Task.Run(() => ReadAsync(consumer, topic, apply, cancellationToken), cancellationToken);
     }
 
