@@ -105,11 +105,20 @@ public sealed class KafkaBus : IMessageBus
         try
         {
             start = reader.OffsetsForTimes([new TopicPartitionTimestamp(tp, new Timestamp(since.UtcDateTime, TimestampType.CreateTime))], timeout)[0].Offset;
-            if (start == Offset.End || start.Value < 0) { yield break; }
         }
         catch (KafkaException e)
         {
             _options.Log?.Invoke($"kafka: offsets-for-times on {tp} failed ({e.Error.Reason}); reading back from the earliest offset");
+            start = marks.Low;
+        }
+        if (start == Offset.End || start.Value < 0)
+        {
+            // "Nothing at or after that time" — unless the partition's last record says otherwise (librdkafka's mock
+            // cluster answers every time lookup with "nothing"): then read from the earliest retained offset.
+            reader.Assign(new TopicPartitionOffset(tp, new Offset(marks.High.Value - 1)));
+            var last = reader.Consume(timeout);
+            reader.Unassign();
+            if (last is null || last.IsPartitionEOF || last.Message.Timestamp.UtcDateTime < since.UtcDateTime) { yield break; }
             start = marks.Low;
         }
         reader.Assign(new TopicPartitionOffset(tp, start));

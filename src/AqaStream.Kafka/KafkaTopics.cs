@@ -56,7 +56,7 @@ public static class KafkaTopics
         {
             try
             {
-                var metadata = admin.GetMetadata(TimeSpan.FromSeconds(Math.Clamp((deadline - DateTime.UtcNow).TotalSeconds, 1, 5)));
+                var metadata = admin.GetMetadata(TimeSpan.FromSeconds(Math.Clamp((deadline - DateTime.UtcNow).TotalSeconds / 3, 0.5, 5)));
                 if (metadata.Brokers.Count > 0) { return metadata; }
                 throw new KafkaException(new Error(ErrorCode.Local_AllBrokersDown, "no brokers in the metadata"));
             }

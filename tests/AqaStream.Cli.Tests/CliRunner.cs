@@ -9,13 +9,71 @@ internal static class CliRunner
 {
     public static CliResult Run(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "aqa.dll"));
-        foreach (var a in args) { psi.ArgumentList.Add(a); }
-        using var p = Process.Start(psi)!;
+        using var p = Process.Start(Info(args))!;
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         return new CliResult(p.ExitCode, output, err.Result);
+    }
+
+    /// <summary>Starts a long-running command (serve); lines it prints are collected.</summary>
+    public static RunningCli Start(params string[] args) => new(Process.Start(Info(args, RepositoryRoot.Path))!);
+
+    private static ProcessStartInfo Info(string[] args, string? workingDirectory = null)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (workingDirectory is not null) { psi.WorkingDirectory = workingDirectory; }
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "aqa.dll"));
+        foreach (var a in args) { psi.ArgumentList.Add(a); }
+        return psi;
+    }
+}
+
+/// <summary>A running <c>aqa</c> child process.</summary>
+internal sealed class RunningCli : IDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _lines = [];
+
+    public RunningCli(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => { if (e.Data is { } l) { lock (_lines) { _lines.Add(l); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } l) { lock (_lines) { _lines.Add(l); } } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string Output { get { lock (_lines) { return string.Join('\n', _lines); } } }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Waits until a line starting with <paramref name="prefix"/> was printed.</summary>
+    public void WaitFor(string prefix, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            lock (_lines) { if (_lines.Any(l => l.StartsWith(prefix, StringComparison.Ordinal))) { return; } }
+            if (_process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"no line starting '{prefix}' (exited: {_process.HasExited}); output:\n{Output}");
+            }
+            Thread.Sleep(100);
+        }
+    }
+
+    /// <summary>SIGTERM, then waits for a clean exit; returns the exit code.</summary>
+    public int Stop()
+    {
+        if (!_process.HasExited) { Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit(); }
+        if (!_process.WaitForExit(30_000)) { _process.Kill(); _process.WaitForExit(); }
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) { _process.Kill(); _process.WaitForExit(); }
+        _process.Dispose();
     }
 }

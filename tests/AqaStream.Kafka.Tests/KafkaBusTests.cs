@@ -166,7 +166,9 @@ public sealed class KafkaBusTests : IClassFixture<MockKafka>, IDisposable
         {
             if (r.Key == id) { back.Add(r.Value.ClipIndex); }
         }
-        // (The mock cluster answers offsets-for-times with the partition's start, so only "at least since" is checkable here.)
         Assert.Equal([0, 1, 2, 3, 4], back);
+        var none = 0;
+        await foreach (var r in bus.ReadBackAsync(Topics.ClipScores, partition, DateTimeOffset.UtcNow.AddMinutes(5))) { none++; }
+        Assert.Equal(0, none);
     }
 }

@@ -1,0 +1,123 @@
+using System.Text.Json;
+using AqaStream.Pipeline.Bus;
+using AqaStream.Pipeline.Contracts;
+using Xunit;
+
+namespace AqaStream.Cli.Tests;
+
+/// <summary>Our processes and kcat around one mock Kafka cluster (a real Kafka-protocol endpoint).</summary>
+[Collection("kafka-processes")]
+public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
+{
+    private readonly MockKafka _kafka;
+    private readonly TempDirectory _dir = new();
+
+    public KafkaProcessTests(MockKafka kafka) => _kafka = kafka;
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string Model => Path.Combine(RepositoryRoot.Path, "models", "synth-demo.safetensors");
+
+    [Fact]
+    public void Encoder_Kafka_ServeProcess_ResultsReadBackByKcat()
+    {
+        using var serve = CliRunner.Start("serve", "--roles", "ingest,scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1");
+        serve.WaitFor("ready:", TimeSpan.FromSeconds(60));
+        var encode = CliRunner.Run("encode", "--publish", "--bus", "kafka", "--bootstrap", _kafka.Bootstrap, "--seed", "6", "--size", "320x180",
+            "--speed", "8", "--run", "xproc");
+        Assert.True(encode.ExitCode == 0, encode.Stderr);
+        var id = encode.Stdout.Split(':')[0];
+        Assert.EndsWith("-xproc", id, StringComparison.Ordinal);
+
+        ProvisionalScore? final = null;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (final is null && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(1000);
+            final = _kafka.Kcat(Topics.ProvisionalScores.Name).Select(MessageJson.Deserialize<ProvisionalScore>)
+                .FirstOrDefault(p => p.PerformanceId == id && p.Final);
+        }
+        Assert.True(final is not null, "no final score from the serve process; its output:\n" + serve.Output);
+        var clips = _kafka.Kcat(Topics.ClipScores.Name).Select(MessageJson.Deserialize<ClipScore>).Where(c => c.PerformanceId == id).ToList();
+        var features = _kafka.Kcat(Topics.ClipFeatures.Name).Select(MessageJson.Deserialize<PerformanceMessage>).OfType<ClipFeatures>().Count(c => c.PerformanceId == id);
+        Assert.Equal(final.ClipsSeen, clips.Count);
+        Assert.Equal(features, clips.Count);
+        Assert.Equal(Enumerable.Range(0, clips.Count), clips.Select(c => c.ClipIndex).Order());
+        Assert.Equal(final.Total, final.Breakdown!.Sum(b => b.Contribution), 4);   // float32 model, summed in another order
+        Assert.Equal(0, serve.Stop());
+        Assert.Contains("scorer: ", serve.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CrashSoak_ScorerKilledMidPerformance_NothingLostNothingDoubled()
+    {
+        var json = _dir.File("crash.json");
+        var r = CliRunner.Run("bench", "crash", "--runs", "2", "--performances", "3", "--clips", "30", "--seed", "7", "--bootstrap", _kafka.Bootstrap,
+            "--checkpoint", Model, "--json", json);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        Assert.Equal(2, root.GetProperty("Kills").GetInt32());
+        Assert.Equal(180, root.GetProperty("ClipResults").GetInt32());
+        Assert.Equal(0, root.GetProperty("Lost").GetInt32());
+        Assert.Equal(0, root.GetProperty("Duplicated").GetInt32());
+        Assert.Equal(0, root.GetProperty("Mismatched").GetInt32());
+        Assert.Equal(6, root.GetProperty("FinalsEqual").GetInt32());
+
+        // kcat, reading the result topics on its own: every clip of every soak performance exactly once, one final each.
+        var clips = _kafka.Kcat(Topics.ClipScores.Name).Select(MessageJson.Deserialize<ClipScore>)
+            .Where(c => c.PerformanceId.StartsWith("soak-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(180, clips.Count);
+        Assert.Equal(180, clips.Select(c => (c.PerformanceId, c.ClipIndex)).Distinct().Count());
+        var finals = _kafka.Kcat(Topics.ProvisionalScores.Name).Select(MessageJson.Deserialize<ProvisionalScore>)
+            .Where(p => p.Final && p.PerformanceId.StartsWith("soak-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(6, finals.Count);
+        Assert.Equal(6, finals.Select(f => f.PerformanceId).Distinct().Count());
+    }
+
+    [Fact]
+    public void CrashSoak_WithABrokerDownAndUpDuringThePerformance_NothingLostNothingDoubled()
+    {
+        var json = _dir.File("bounce.json");
+        var r = CliRunner.Run("bench", "crash", "--runs", "1", "--performances", "3", "--clips", "30", "--seed", "8", "--broker-bounce", "--checkpoint", Model, "--json", json);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal(0, doc.RootElement.GetProperty("Lost").GetInt32());
+        Assert.Equal(0, doc.RootElement.GetProperty("Duplicated").GetInt32());
+        Assert.Equal(3, doc.RootElement.GetProperty("FinalsEqual").GetInt32());
+        Assert.Contains("broker 2 bounced", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Serve_UnreachableKafka_ClearErrorNotAHang()
+    {
+        var r = CliRunner.Run("serve", "--roles", "scorer", "--bootstrap", "127.0.0.1:1", "--checkpoint", Model, "--kafka-setting", "socket.timeout.ms=1000",
+            "--config", WriteConfig("""{ "Kafka": { "StartupTimeoutSeconds": 3 } }"""));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("error: Kafka at 127.0.0.1:1 is unreachable after 3 s", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("retrying", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DockerCompose_FileIsValid_AndDeclaresTheServices()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("docker-compose") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.Combine(RepositoryRoot.Path, "deploy") };
+        foreach (var a in new[] { "-f", "docker-compose.yml", "config" }) { psi.ArgumentList.Add(a); }
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        var output = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, await err);
+        foreach (var service in new[] { "kafka:", "topics:", "ingest:", "scorer:", "web:" }) { Assert.Contains("  " + service, output, StringComparison.Ordinal); }
+        Assert.Contains("KAFKA_PROCESS_ROLES: broker,controller", output, StringComparison.Ordinal);
+        foreach (var topic in Topics.All) { Assert.Contains(topic, output, StringComparison.Ordinal); }
+        Assert.Contains("MAX_MESSAGE_BYTES: '8388608'", output, StringComparison.Ordinal);
+    }
+
+    private string WriteConfig(string json)
+    {
+        var path = _dir.File("settings.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+}
