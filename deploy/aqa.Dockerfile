@@ -1,6 +1,10 @@
-# The aqa image: one binary, run as ingest, scorer or web (`aqa serve --roles ...`) or as the venue encoder.
-# Build from the repository root:  docker build -f deploy/aqa.Dockerfile -t aqastream/aqa .
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# The aqa image: one binary, run as ingest, scorer or web (`aqa serve --roles ...`), as the venue encoder, or as the
+# offline CLI (train / eval / replay). Targets: `aqa` (default command: help) and `web` (the web host on port 5080).
+# From the repository root:
+#   docker build -f deploy/aqa.Dockerfile --target aqa -t aqastream/aqa .
+#   docker build -f deploy/aqa.Dockerfile --target web -t aqastream/web .
+# Debian 12 images: Confluent.Kafka 1.9.3 is tested against Debian 12's librdkafka 2.0.2 (ARCHITECTURE.md).
+FROM mcr.microsoft.com/dotnet/sdk:10.0-bookworm-slim AS build
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -9,8 +13,8 @@ RUN cd web && npm ci --no-audit --no-fund --loglevel=error
 COPY . .
 RUN dotnet publish src/AqaStream.Cli/AqaStream.Cli.csproj -c Release -o /app --nologo
 
-FROM mcr.microsoft.com/dotnet/aspnet:10.0
-# librdkafka (Kafka client under Confluent.Kafka 1.9.3), ffmpeg (ingest, encoder), OpenBLAS (scorer GEMM).
+FROM mcr.microsoft.com/dotnet/aspnet:10.0-bookworm-slim AS aqa
+# librdkafka (the Kafka client under Confluent.Kafka), ffmpeg (ingest, venue encoder), OpenBLAS (scorer GEMM).
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         librdkafka1 ffmpeg libopenblas0-pthread >/dev/null \
     && rm -rf /var/lib/apt/lists/*
@@ -19,4 +23,9 @@ COPY --from=build /app ./
 COPY models ./models
 USER app
 ENTRYPOINT ["/app/aqa"]
-CMD ["serve", "--help"]
+CMD ["--help"]
+
+FROM aqa AS web
+EXPOSE 5080
+HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/5080"]
+CMD ["serve", "--roles", "web", "--host", "0.0.0.0", "--port", "5080"]

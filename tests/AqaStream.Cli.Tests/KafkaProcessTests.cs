@@ -101,7 +101,7 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
     [Fact]
     public async Task DockerCompose_FileIsValid_AndDeclaresTheServices()
     {
-        var psi = new System.Diagnostics.ProcessStartInfo("docker-compose") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.Combine(RepositoryRoot.Path, "deploy") };
+        var psi = new System.Diagnostics.ProcessStartInfo("docker-compose") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryRoot.Path };
         foreach (var a in new[] { "-f", "docker-compose.yml", "config" }) { psi.ArgumentList.Add(a); }
         using var p = System.Diagnostics.Process.Start(psi)!;
         var err = p.StandardError.ReadToEndAsync();

@@ -44,7 +44,7 @@ internal static class BenchCommand
             return 0;
         }));
         var incremental = CreateIncremental();
-        return new Command("bench", "Benchmarks that print figures (compare peers within one run: this machine is shared and noisy).") { scorer, incremental, BenchLiveCommand.Create(), BenchIngestCommand.Create(), BenchFanOutCommand.Create(), BenchDemoCommand.Create(), BenchCrashCommand.Create() };
+        return new Command("bench", "Benchmarks that print figures (compare peers within one run: this machine is shared and noisy).") { scorer, incremental, BenchLiveCommand.Create(), BenchIngestCommand.Create(), BenchFanOutCommand.Create(), BenchDemoCommand.Create(), BenchCrashCommand.Create(), BenchKafkaCommand.Create() };
     }
 
     private static Command CreateIncremental()

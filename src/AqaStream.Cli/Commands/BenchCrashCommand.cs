@@ -15,7 +15,7 @@ namespace AqaStream.Cli.Commands;
 
 /// <summary>
 /// <c>aqa bench crash</c>: the crash soak. Each run streams clip features of a few performances into Kafka while a
-/// scorer process (<c>aqa serve --roles scorer</c>) scores them; at a random moment the scorer is killed (SIGKILL) and
+/// scorer process (<c>aqa serve --roles scorer</c>) scores them; once a random number of the run's clip results is out the scorer is killed (SIGKILL) and
 /// another started; optionally a broker goes down and comes back. The clip results and final scores read from the
 /// result topics must equal an uninterrupted in-memory run of the same input: every clip once, none lost, none doubled.
 /// </summary>
@@ -81,7 +81,7 @@ internal static class BenchCrashCommand
         var perRun = new List<RunReport>();
         var models = new Dictionary<ScoreTarget, ScoringModel> { [model.Card.Target] = model };
         Console.Error.WriteLine($"bench crash: {s.Runs} runs x {s.Performances} performances x {s.Clips} clips on {options.BootstrapServers}{(s.Bounce ? ", broker 2 bounced every run" : "")}");
-        Console.WriteLine(string.Create(inv, $"{"run",4}{"killed after",14}{"scored then",14}{"lost",6}{"doubled",9}{"differ",8}{"seconds",9}"));
+        Console.WriteLine(string.Create(inv, $"{"run",4}{"published",14}{"scored at kill",16}{"lost",6}{"doubled",9}{"differ",8}{"seconds",9}"));
         Scorer? scorer = null;
         var kills = 0;
         var finalsEqual = 0;
@@ -96,13 +96,15 @@ internal static class BenchCrashCommand
                 var messages = Input(model, prefix, s, rng);
                 var expected = await ReferenceAsync(models, messages).ConfigureAwait(false);
                 var rounds = s.Clips + 2;
-                var killAfter = rng.Next(1, rounds);
+                // Kill once a random number of this run's clip results is out: mid-performance, some published, more to come.
+                var killAt = rng.Next(1, expected.Clips.Count);
                 var publishing = PublishAsync(bus, messages, s, rounds);
-                // Kill once the chosen round is out (mid-performance: some clips scored, the rest still to come).
-                await publishing.RoundReached(killAfter).ConfigureAwait(false);
+                var waited = Stopwatch.StartNew();
+                while (results.ClipsOf(prefix) < killAt && waited.Elapsed < TimeSpan.FromSeconds(60)) { await Task.Delay(2).ConfigureAwait(false); }
                 scorer.Kill();
                 kills++;
                 var beforeKill = results.ClipsOf(prefix);
+                var killAfter = publishing.Rounds;
                 if (s.Bounce && cluster is not null)
                 {
                     cluster.SetBrokerDown(2);
@@ -116,7 +118,7 @@ internal static class BenchCrashCommand
                 finalsEqual += equalFinals;
                 var report = new RunReport(run, killAfter, rounds, beforeKill, lost, duplicated, mismatched, watch.Elapsed.TotalSeconds);
                 perRun.Add(report);
-                Console.WriteLine(string.Create(inv, $"{run,4}{$"{killAfter}/{rounds} rounds",14}{$"{beforeKill}/{expected.Clips.Count}",14}{lost,6}{duplicated,9}{mismatched,8}{report.Seconds,9:F1}"));
+                Console.WriteLine(string.Create(inv, $"{run,4}{$"{killAfter}/{rounds} rounds",14}{$"{beforeKill}/{expected.Clips.Count}",16}{lost,6}{duplicated,9}{mismatched,8}{report.Seconds,9:F1}"));
             }
         }
         finally
@@ -196,7 +198,14 @@ internal static class BenchCrashCommand
 
         public Task RoundReached(int round) => _rounds[round].Task;
 
-        public void Reached(int round) => _rounds[round].TrySetResult();
+        /// <summary>Rounds published so far.</summary>
+        public int Rounds { get; private set; }
+
+        public void Reached(int round)
+        {
+            Rounds = round;
+            _rounds[round].TrySetResult();
+        }
     }
 
     private static Publishing PublishAsync(KafkaBus bus, List<List<PerformanceMessage>> rounds, Settings s, int count)
