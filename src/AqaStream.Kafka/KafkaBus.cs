@@ -144,6 +144,15 @@ public sealed class KafkaBus : IMessageBus
         throw new TimeoutException($"reading back {tp} did not reach its end ({marks.High.Value}) within 60 s.");
     }
 
+    /// <summary>Partitions of <paramref name="topic"/> as the cluster reports them.</summary>
+    public int PartitionCount(string topic)
+    {
+        using var admin = new DependentAdminClientBuilder(_producer.Handle).Build();
+        var meta = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.SingleOrDefault(t => t.Topic == topic);
+        if (meta is null || meta.Error.IsError) { throw new InvalidOperationException($"Kafka has no topic '{topic}'{(meta is null ? "" : $": {meta.Error.Reason}")}."); }
+        return meta.Partitions.Count;
+    }
+
     /// <summary>Waits until everything produced so far is stored by the cluster; throws if anything could not be.</summary>
     public void Flush()
     {

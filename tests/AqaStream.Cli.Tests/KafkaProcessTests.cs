@@ -114,6 +114,38 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
         Assert.Contains("MAX_MESSAGE_BYTES: '8388608'", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Replay_FromAKafkaTopic_FromTheBeginning_ScoresTheArchivedPerformances()
+    {
+        var model = Pipeline.Live.ScoringModel.Load(Model);
+        var dim = model.Decoder.Options.FeatureDim;
+        var ids = new[] { $"archived-{Guid.NewGuid():N}"[..20], $"archived-{Guid.NewGuid():N}"[..20] };
+        await using (var bus = await Kafka.KafkaBus.ConnectAsync(_kafka.Options()))
+        {
+            var producer = bus.Producer(Topics.ClipFeatures);
+            var rng = new Random(3);
+            foreach (var id in ids)
+            {
+                await producer.ProduceAsync(id, new PerformanceStarted(id, "A", "synthetic", "free-skating", model.Card.Target, DateTimeOffset.UtcNow));
+                for (var c = 0; c < 6; c++) { await producer.ProduceAsync(id, new ClipFeatures(id, c, c * 1.28, (c + 1) * 1.28, Enumerable.Range(0, dim).Select(_ => (float)rng.NextDouble()).ToArray())); }
+                await producer.ProduceAsync(id, new PerformanceEnded(id, DateTimeOffset.UtcNow, 6));
+            }
+            bus.Flush();
+        }
+        File.WriteAllLines(_dir.File("ids.txt"), ids);
+        var report = _dir.File("report");
+        var r = CliRunner.Run("replay", "--bus", "kafka", "--bootstrap", _kafka.Bootstrap, "--topic", Topics.ClipFeatures.Name, "--from-beginning",
+            "--ids", _dir.File("ids.txt"), "--checkpoint", Model, "--report", report);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("replayed 2 performances, 12 clips", r.Stdout, StringComparison.Ordinal);
+        var json = File.ReadAllText(Path.Combine(report, "report.json"));
+        Assert.All(ids, id => Assert.Contains(id, json, StringComparison.Ordinal));
+
+        var missing = CliRunner.Run("replay", "--bus", "kafka", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--report", report);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("give --from-beginning or --since", missing.Stderr, StringComparison.Ordinal);
+    }
+
     private string WriteConfig(string json)
     {
         var path = _dir.File("settings.json");

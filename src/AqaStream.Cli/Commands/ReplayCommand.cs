@@ -15,6 +15,17 @@ internal static class ReplayCommand
     {
         var checkpoint = CommonOptions.Checkpoint();
         var features = CommonOptions.Features();
+        features.Required = false;
+        features.Description += " (With --bus kafka: read from --topic instead.)";
+        var kafka = new KafkaCli();
+        var topic = new Option<string>("--topic")
+        {
+            Description = "With --bus kafka: the archived topic, aqa.clip-features (features as scored live) or aqa.video-chunks (video, decoded and featurised here).",
+            DefaultValueFactory = _ => Pipeline.Bus.Topics.ClipFeatures.Name,
+        };
+        topic.AcceptOnlyFromAmong(Pipeline.Bus.Topics.ClipFeatures.Name, Pipeline.Bus.Topics.VideoChunks.Name);
+        var fromBeginning = new Option<bool>("--from-beginning") { Description = "With --bus kafka: everything the topic retains." };
+        var since = new Option<DateTimeOffset?>("--since") { Description = "With --bus kafka: records produced at or after this time (ISO 8601), instead of --from-beginning." };
         var labels = new Option<FileInfo?>("--labels")
         {
             Description = "Judged scores ('id TES PCS deductions' per line) to evaluate against; without it the report has timelines but no metrics.",
@@ -32,8 +43,10 @@ internal static class ReplayCommand
         var lanes = new Option<int>("--lanes") { Description = "Scoring threads (performances are spread over them by id).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var cmd = new Command("replay", "Stream archived performances through the live pipeline as if live; write report.json and report.html (metrics, early-prediction curve, per-performance timelines).")
         {
-            checkpoint, features, labels, ids, validation, speed, mode, target, report, lanes,
+            checkpoint, features, labels, ids, validation, speed, mode, target, report, lanes, topic, fromBeginning, since,
         };
+        kafka.AddTo(cmd);
+        cmd.Description += " With --bus kafka --topic T --from-beginning it replays the archived streams a Kafka topic retains.";
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             var replaySpeed = ReplaySpeed.Parse(r.GetValue(speed) ?? "max");
@@ -41,18 +54,32 @@ internal static class ReplayCommand
             Parallelism.Threads = 1; // lanes are the parallelism; one core per scoring step
             var ckpt = CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint");
             var model = ScoringModel.Load(ckpt, r.GetValue(mode));
-            var featureDir = CommonOptions.ExistingDirectory(r.Required(features), "features directory");
             var labelTarget = r.GetValue(target) ?? model.Card.Target;
             var labelled = r.GetValue(labels) is { } labelFile
                 ? ScoreLabels.ReadFile(CommonOptions.ExistingFile(labelFile, "labels file")).ToDictionary(l => l.Id, l => (double)l.Score(labelTarget), StringComparer.Ordinal)
                 : null;
-            var chosen = ChooseIds(r.GetValue(ids), r.GetValue(validation), model, labelled, featureDir);
-            Console.Error.WriteLine($"loading {chosen.Count} performances from {featureDir} ...");
-            var performances = chosen.Select(id =>
+            List<ReplayPerformance> performances;
+            if (kafka.IsKafka(r))
             {
-                var s = FeatureStore.Load(featureDir, id, model.Decoder.Options.FeatureDim);
-                return new ReplayPerformance(id, s.Features, s.Clips, labelled is not null && labelled.TryGetValue(id, out var v) ? v : null);
-            }).ToList();
+                if (!r.GetValue(fromBeginning) && r.GetValue(since) is null) { throw new ArgumentException("replay --bus kafka reads archived streams: give --from-beginning or --since TIME."); }
+                var archived = KafkaArchive.LoadAsync(r, kafka, r.GetValue(topic)!, r.GetValue(since) ?? DateTimeOffset.UnixEpoch, model.Decoder.Options.FeatureDim)
+                    .GetAwaiter().GetResult();
+                var wanted = r.GetValue(ids) is { } idFile ? ScoreLabels.ReadIds(CommonOptions.ExistingFile(idFile, "ids file")).ToHashSet(StringComparer.Ordinal) : null;
+                performances = archived.Where(a => wanted is null || wanted.Contains(a.Id))
+                    .Select(a => a with { Label = labelled is not null && labelled.TryGetValue(a.Id, out var v) ? v : null }).ToList();
+                if (performances.Count == 0) { throw new ArgumentException($"No complete performances on {r.GetValue(topic)} to replay."); }
+            }
+            else
+            {
+                var featureDir = CommonOptions.ExistingDirectory(r.GetValue(features) ?? throw new ArgumentException("--features DIR is required (or --bus kafka)."), "features directory");
+                var chosen = ChooseIds(r.GetValue(ids), r.GetValue(validation), model, labelled, featureDir);
+                Console.Error.WriteLine($"loading {chosen.Count} performances from {featureDir} ...");
+                performances = chosen.Select(id =>
+                {
+                    var s = FeatureStore.Load(featureDir, id, model.Decoder.Options.FeatureDim);
+                    return new ReplayPerformance(id, s.Features, s.Clips, labelled is not null && labelled.TryGetValue(id, out var v) ? v : null);
+                }).ToList();
+            }
             var tooLong = performances.FirstOrDefault(p => p.Clips > model.Decoder.Options.MaxQueries);
             if (tooLong is not null)
             {
