@@ -22,6 +22,8 @@ public sealed class KafkaBus : IMessageBus
     private readonly KafkaCodec _codec;
     private readonly IProducer<string, byte[]> _producer;
     private readonly object _flushGate = new();
+    private readonly SemaphoreSlim _readerGate = new(1, 1);
+    private readonly Lazy<IConsumer<string, byte[]>> _reader;
     private volatile Error? _deliveryError;
     private long _produced;
     private long _deadLettered;
@@ -30,6 +32,7 @@ public sealed class KafkaBus : IMessageBus
     {
         _options = options;
         _codec = new KafkaCodec(options);
+        _reader = new Lazy<IConsumer<string, byte[]>>(NewReader);
         var config = new ProducerConfig(Common(options, "producer"))
         {
             EnableIdempotence = true,
@@ -87,16 +90,36 @@ public sealed class KafkaBus : IMessageBus
         [EnumeratorCancellation] CancellationToken cancellationToken = default) where T : class
     {
         ArgumentNullException.ThrowIfNull(topic);
-        await Task.Yield();
+        await _readerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await foreach (var r in ReadBackLockedAsync(_reader.Value, topic, partition, since, cancellationToken).ConfigureAwait(false)) { yield return r; }
+        }
+        finally
+        {
+            _reader.Value.Unassign();
+            _readerGate.Release();
+        }
+    }
+
+    private IConsumer<string, byte[]> NewReader()
+    {
         var config = new ConsumerConfig(Common(_options, "readback"))
         {
             GroupId = "aqa-readback",   // required by the client; nothing is committed
             EnableAutoCommit = false,
             EnableAutoOffsetStore = false,
             EnablePartitionEof = true,
+            FetchWaitMaxMs = 10,   // read what is there now; do not wait for more
         };
         Override(config, _options);
-        using var reader = new ConsumerBuilder<string, byte[]>(config).Build();
+        return new ConsumerBuilder<string, byte[]>(config).Build();
+    }
+
+    private async IAsyncEnumerable<BusRecord<T>> ReadBackLockedAsync<T>(IConsumer<string, byte[]> reader, Topic<T> topic, int partition, DateTimeOffset since,
+        [EnumeratorCancellation] CancellationToken cancellationToken) where T : class
+    {
+        await Task.Yield();
         var tp = new TopicPartition(topic.Name, new Partition(partition));
         var timeout = TimeSpan.FromSeconds(10);
         var marks = reader.QueryWatermarkOffsets(tp, timeout);
@@ -177,6 +200,8 @@ public sealed class KafkaBus : IMessageBus
         finally
         {
             _producer.Dispose();
+            if (_reader.IsValueCreated) { _reader.Value.Dispose(); }
+            _readerGate.Dispose();
         }
         return ValueTask.CompletedTask;
     }

@@ -37,11 +37,12 @@ internal static class ServeCommand
         var host = new Option<string>("--host") { Description = "web: address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
         var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "scorer/web: the model that scores.", DefaultValueFactory = _ => new FileInfo(RepositoryLayout.SynthDemoModel) };
         var lanes = new Option<int>("--lanes") { Description = "scorer: scoring threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var group = new Option<string?>("--group") { Description = "scorer/ingest: consumer group (default aqa-scorer / aqa-ingest); processes in one group share the partitions." };
         var fps = new Option<int>("--fps") { Description = "ingest: frames per second of the venue video.", DefaultValueFactory = _ => new ClipWindowOptions().FramesPerSecond };
         var cmd = new Command("serve", "Run pipeline boxes on a bus (Kafka by default): ingest, scorer and/or web. Prints 'ready' when consuming; "
             + "stops cleanly on Ctrl+C / SIGTERM (commits what it finished).")
         {
-            roles, port, host, checkpoint, lanes, fps,
+            roles, port, host, checkpoint, lanes, fps, group,
         };
         kafka.AddTo(cmd);
         cmd.SetAction((r, ct) => Task.FromResult(AqaApp.Guarded(() =>
@@ -79,7 +80,7 @@ internal static class ServeCommand
             {
                 decoder = new FfmpegChunkDecoder(extractor.InputSize);
                 var window = new ClipWindowOptions { FramesPerSecond = r.GetValue<int>("--fps") };
-                var ingest = new VideoIngestService(bus, decoder, extractor, window, Scheduler.Default);
+                var ingest = new VideoIngestService(bus, decoder, extractor, window, Scheduler.Default) { Group = r.GetValue<string?>("--group") ?? VideoIngestService.ConsumerGroup };
                 runs.Add(ingest.RunAsync(cancellationToken));
                 counters.Add(() => $"ingest: {ingest.Counters}; {ingest.Resume}");
             }
@@ -91,7 +92,10 @@ internal static class ServeCommand
             }
             if (roles.Contains("scorer"))
             {
-                var scorer = new LiveScoringService(bus, models!.InUse, new LivePipelineOptions { Lanes = r.GetValue<int>("--lanes") }, Scheduler.Default);
+                var scorer = new LiveScoringService(bus, models!.InUse, new LivePipelineOptions { Lanes = r.GetValue<int>("--lanes") }, Scheduler.Default)
+                {
+                    Group = r.GetValue<string?>("--group") ?? LiveScoringService.ConsumerGroup,
+                };
                 runs.Add(scorer.RunAsync(cancellationToken));
                 counters.Add(() => $"scorer: {scorer.Counters}; {scorer.Resume}");
             }
