@@ -18,15 +18,8 @@ public static class LivePipeline
     public static IObservable<ScoreUpdate> Create(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
         LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters)
     {
-        ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(options);
-        if (models.Count == 0) { throw new ArgumentException("The live pipeline needs at least one model.", nameof(models)); }
-        var first = models.Values.First().Decoder.Options;
-        if (models.Values.Any(m => m.Decoder.Options.FeatureDim != first.FeatureDim))
-        {
-            throw new ArgumentException("Every model of one pipeline must read the same clip features (feature width differs).", nameof(models));
-        }
-        var rules = new MessageRules(first.FeatureDim, models.Values.Min(m => m.Decoder.Options.MaxQueries), models.Keys.ToHashSet());
+        var rules = Rules(models);
         // The lanes' threads live as long as the subscription.
         return Observable.Using(
             () => new ScoringLanes(options.Lanes),
@@ -38,17 +31,23 @@ public static class LivePipeline
     public static IObservable<ScoreUpdate> Create(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
         LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters, ScoringLanes lanes)
     {
-        ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(lanes);
+        var rules = Rules(models);
+        return Scored(messages, models, options, scheduler, deadLetters, counters, rules, lanes.Schedulers);
+    }
+
+    /// <summary>Checks the models agree on their input and derives the message rules from them.</summary>
+    private static MessageRules Rules(IReadOnlyDictionary<ScoreTarget, ScoringModel> models)
+    {
+        ArgumentNullException.ThrowIfNull(models);
         if (models.Count == 0) { throw new ArgumentException("The live pipeline needs at least one model.", nameof(models)); }
         var first = models.Values.First().Decoder.Options;
         if (models.Values.Any(m => m.Decoder.Options.FeatureDim != first.FeatureDim))
         {
             throw new ArgumentException("Every model of one pipeline must read the same clip features (feature width differs).", nameof(models));
         }
-        var rules = new MessageRules(first.FeatureDim, models.Values.Min(m => m.Decoder.Options.MaxQueries), models.Keys.ToHashSet());
-        return Scored(messages, models, options, scheduler, deadLetters, counters, rules, lanes.Schedulers);
+        return new MessageRules(first.FeatureDim, models.Values.Min(m => m.Decoder.Options.MaxQueries), models.Keys.ToHashSet());
     }
 
     private static IObservable<ScoreUpdate> Scored(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
