@@ -155,43 +155,54 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
         using var first = CliRunner.Start("serve", "--roles", "scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1", "--group", group);
         first.WaitFor("ready:", TimeSpan.FromSeconds(60));
         first.WaitFor("kafka: " + group + " took", TimeSpan.FromSeconds(30));
-        using var second = CliRunner.Start("serve", "--roles", "scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1", "--group", group);
-        second.WaitFor("ready:", TimeSpan.FromSeconds(60));
         var ids = Enumerable.Range(0, 8).Select(i => $"shared-{group[^8..]}-{i}").ToArray();
-        await using (var bus = await Kafka.KafkaBus.ConnectAsync(_kafka.Options()))
+        RunningCli? second = null;
+        try
         {
-            var producer = bus.Producer(Topics.ClipFeatures);
-            var rng = new Random(4);
-            foreach (var id in ids) { await producer.ProduceAsync(id, new PerformanceStarted(id, "A", "synthetic", "free-skating", model.Card.Target, DateTimeOffset.UtcNow)); }
-            for (var c = 0; c < 20; c++)
+            await using (var bus = await Kafka.KafkaBus.ConnectAsync(_kafka.Options()))
             {
-                foreach (var id in ids) { await producer.ProduceAsync(id, new ClipFeatures(id, c, c * 1.28, (c + 1) * 1.28, Enumerable.Range(0, dim).Select(_ => (float)rng.NextDouble()).ToArray())); }
+                var producer = bus.Producer(Topics.ClipFeatures);
+                var rng = new Random(4);
+                foreach (var id in ids) { await producer.ProduceAsync(id, new PerformanceStarted(id, "A", "synthetic", "free-skating", model.Card.Target, DateTimeOffset.UtcNow)); }
+                for (var c = 0; c < 20; c++)
+                {
+                    if (c == 10)
+                    {
+                        // Mid-performance, a second scorer joins the group and takes its share of the partitions.
+                        second = CliRunner.Start("serve", "--roles", "scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1", "--group", group);
+                        second.WaitFor("kafka: " + group + " took aqa.clip-features", TimeSpan.FromSeconds(60));
+                    }
+                    foreach (var id in ids) { await producer.ProduceAsync(id, new ClipFeatures(id, c, c * 1.28, (c + 1) * 1.28, Enumerable.Range(0, dim).Select(_ => (float)rng.NextDouble()).ToArray())); }
+                    bus.Flush();
+                    await Task.Delay(100);
+                }
+                foreach (var id in ids) { await producer.ProduceAsync(id, new PerformanceEnded(id, DateTimeOffset.UtcNow, 20)); }
                 bus.Flush();
-                await Task.Delay(150);   // the second member joins and takes its share while the performances are in flight
             }
-            foreach (var id in ids) { await producer.ProduceAsync(id, new PerformanceEnded(id, DateTimeOffset.UtcNow, 20)); }
-            bus.Flush();
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            List<ProvisionalScore> finals = [];
+            while (DateTime.UtcNow < deadline)
+            {
+                finals = _kafka.Kcat(Topics.ProvisionalScores.Name).Select(MessageJson.Deserialize<ProvisionalScore>).Where(p => p.Final && ids.Contains(p.PerformanceId)).ToList();
+                if (finals.Count >= ids.Length) { break; }
+                await Task.Delay(1000);
+            }
+            Assert.True(finals.Count == ids.Length, $"{finals.Count} finals; first:\n{first.Output}\nsecond:\n{second!.Output}");
+            Assert.All(finals, f => Assert.Equal(20, f.ClipsSeen));
+            var clips = _kafka.Kcat(Topics.ClipScores.Name).Select(MessageJson.Deserialize<ClipScore>).Where(c => ids.Contains(c.PerformanceId)).ToList();
+            Assert.Equal(160, clips.Count);
+            Assert.Equal(160, clips.Select(c => (c.PerformanceId, c.ClipIndex)).Distinct().Count());
+            // The second took partitions (waited for above); the first gave some up (librdkafka's mock cluster answers the
+            // cooperative rebalance by fencing the first member: it loses all, then takes its share back).
+            Assert.True(first.Output.Contains("revoked", StringComparison.Ordinal) || first.Output.Contains("lost", StringComparison.Ordinal),
+                "first:\n" + first.Output + "\nsecond:\n" + second!.Output);
+            Assert.Equal(0, first.Stop());
+            Assert.Equal(0, second.Stop());
         }
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        List<ProvisionalScore> finals = [];
-        while (DateTime.UtcNow < deadline)
+        finally
         {
-            finals = _kafka.Kcat(Topics.ProvisionalScores.Name).Select(MessageJson.Deserialize<ProvisionalScore>).Where(p => p.Final && ids.Contains(p.PerformanceId)).ToList();
-            if (finals.Count >= ids.Length) { break; }
-            await Task.Delay(1000);
+            second?.Dispose();
         }
-        Assert.True(finals.Count == ids.Length, $"{finals.Count} finals; first:\n{first.Output}\nsecond:\n{second.Output}");
-        Assert.All(finals, f => Assert.Equal(20, f.ClipsSeen));
-        var clips = _kafka.Kcat(Topics.ClipScores.Name).Select(MessageJson.Deserialize<ClipScore>).Where(c => ids.Contains(c.PerformanceId)).ToList();
-        Assert.Equal(160, clips.Count);
-        Assert.Equal(160, clips.Select(c => (c.PerformanceId, c.ClipIndex)).Distinct().Count());
-        // Both processes own partitions of the features topic now; the first gave some up.
-        Assert.Contains("kafka: " + group + " took aqa.clip-features", second.Output, StringComparison.Ordinal);
-        // (librdkafka's mock cluster answers the cooperative rebalance by fencing the first member: it loses all, then takes its share back.)
-        Assert.True(first.Output.Contains("revoked", StringComparison.Ordinal) || first.Output.Contains("lost", StringComparison.Ordinal),
-            "first:\n" + first.Output + "\nsecond:\n" + second.Output);
-        Assert.Equal(0, first.Stop());
-        Assert.Equal(0, second.Stop());
     }
 
     private string WriteConfig(string json)
