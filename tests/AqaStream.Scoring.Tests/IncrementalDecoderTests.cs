@@ -8,9 +8,9 @@ public class IncrementalDecoderTests
 {
     private const float Tolerance = 1e-5f;
 
-    private static (WeightScoreDecoder Model, float[] Features, int Clips) Fixture(bool causal, bool projected)
+    private static (WeightScoreDecoder Model, float[] Features, int Clips) Fixture(bool causal, bool projected, bool localCross = false)
     {
-        var o = CheckpointTests.Small with { Causal = causal, ModelDim = projected ? 8 : 12 };
+        var o = CheckpointTests.Small with { Causal = causal, ModelDim = projected ? 8 : 12, LocalCross = localCross };
         if (!projected) { o = o with { Heads = 3 }; }
         var model = new WeightScoreDecoder(o, seed: 12);
         var clips = 11;
@@ -31,9 +31,11 @@ public class IncrementalDecoderTests
     [InlineData(IncrementalMode.Exact, false, false)]
     [InlineData(IncrementalMode.Exact, false, true)]
     [InlineData(IncrementalMode.Exact, true, true)]
-    public void EveryClip_ProvisionalEqualsOfflineScoreOfClipsSoFar(IncrementalMode mode, bool causal, bool projected)
+    [InlineData(IncrementalMode.Streaming, true, true, true)]
+    [InlineData(IncrementalMode.Exact, false, true, true)]
+    public void EveryClip_ProvisionalEqualsOfflineScoreOfClipsSoFar(IncrementalMode mode, bool causal, bool projected, bool localCross = false)
     {
-        var (model, features, clips) = Fixture(causal, projected);
+        var (model, features, clips) = Fixture(causal, projected, localCross);
         var f = model.Options.FeatureDim;
         var state = model.StartPerformance(mode);
         for (var t = 1; t <= clips; t++)

@@ -21,7 +21,7 @@ public class PyTorchParityTests(ITestOutputHelper output)
     private const double AbsoluteFloor = 1e-6;
     private const string Python = "/usr/bin/python3";
 
-    public static TheoryData<string> Variants => ["bidirectional", "causal", "projected", "reference-unmasked"];
+    public static TheoryData<string> Variants => ["bidirectional", "causal", "projected", "reference-unmasked", "local-cross"];
 
     private static DecoderOptions OptionsFor(string variant)
     {
@@ -35,6 +35,7 @@ public class PyTorchParityTests(ITestOutputHelper output)
             "causal" => o with { Causal = true },
             "projected" => o with { FeatureDim = 20, ModelDim = 16, FeedForwardDim = 20, Causal = true },
             "reference-unmasked" => o with { MaskPadding = false },
+            "local-cross" => o with { FeatureDim = 20, ModelDim = 16, LocalCross = true },
             _ => o,
         };
     }

@@ -66,8 +66,9 @@ def sinusoid(positions, d):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, d, heads, ffn, dropout, attn_dropout):
+    def __init__(self, d, heads, ffn, dropout, attn_dropout, local_cross=False):
         super().__init__()
+        self.local_cross = local_cross
         self.self_attn = nn.MultiheadAttention(d, heads, dropout=attn_dropout, batch_first=True)
         self.multihead_attn = nn.MultiheadAttention(d, heads, dropout=attn_dropout, batch_first=True)
         self.linear1 = nn.Linear(d, ffn)
@@ -87,8 +88,16 @@ class DecoderLayer(nn.Module):
                                need_weights=need_maps, average_attn_weights=False)
         x1 = s + self.dropout1(s)  # the reference keeps no residual from x here
         q = self.norm2(x1) + pos
-        c, cw = self.multihead_attn(q, memory, memory, key_padding_mask=kpm, attn_mask=attn_mask,
-                                    need_weights=need_maps, average_attn_weights=False)
+        if self.local_cross:
+            # localCross: query q attends to clip q alone, so the output is clip q's value row, projected out.
+            d = memory.shape[-1]
+            mha = self.multihead_attn
+            c = mha.out_proj(F.linear(memory, mha.in_proj_weight[2 * d:], mha.in_proj_bias[2 * d:]))
+            B, T = memory.shape[0], memory.shape[1]
+            cw = torch.eye(T).expand(B, mha.num_heads, T, T).clone() if need_maps else None
+        else:
+            c, cw = self.multihead_attn(q, memory, memory, key_padding_mask=kpm, attn_mask=attn_mask,
+                                        need_weights=need_maps, average_attn_weights=False)
         x2 = x1 + self.dropout2(c)
         h = self.linear2(self.dropout(F.relu(self.linear1(self.norm3(x2)))))
         return x2 + self.dropout3(h), s, c, sw, cw
@@ -114,7 +123,7 @@ class Decoder(nn.Module):
         d = o["modelDim"]
         ffn = o["feedForwardDim"] or d
         self.layers = nn.ModuleList(
-            DecoderLayer(d, o["heads"], ffn, o["dropout"], o["attentionDropout"]) for _ in range(o["layers"]))
+            DecoderLayer(d, o["heads"], ffn, o["dropout"], o["attentionDropout"], o.get("localCross", False)) for _ in range(o["layers"]))
         self.norm = nn.LayerNorm(d)
 
 
@@ -174,7 +183,7 @@ class WeightScoreDecoder(nn.Module):
 def default_options(**overrides):
     o = {"featureDim": 1024, "modelDim": 1024, "layers": 2, "heads": 4, "feedForwardDim": 0, "dropout": 0.7,
          "attentionDropout": 0.7, "headHidden1": 512, "headHidden2": 256, "maxQueries": 320, "queryInitStd": 5.0,
-         "queryInit": "Learned", "maskPadding": True, "causal": False, "attentionLossWeight": 1.0}
+         "queryInit": "Learned", "maskPadding": True, "causal": False, "localCross": False, "attentionLossWeight": 1.0}
     o.update(overrides)
     return o
 

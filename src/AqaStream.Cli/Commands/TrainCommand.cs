@@ -42,13 +42,17 @@ internal static class TrainCommand
         var maxQueries = new Option<int>("--max-queries") { Description = "Query positions: the longest performance (clips) the model can score.", DefaultValueFactory = _ => a.MaxQueries };
         var noMask = new Option<bool>("--no-mask-padding") { Description = "Attend to zero padding as the reference does (default: padded clips are masked)." };
         var causal = new Option<bool>("--causal") { Description = "Causal decoder: query q sees clips ≤ q and queries ≤ q (streaming mode)." };
+        var localCross = new Option<bool>("--local-cross")
+        {
+            Description = "Clip-local cross-attention: query q reads clip q only, so each clip's weight and score come from that clip (with --layers 1, from nothing else). Not in the paper; see README, Interpretability.",
+        };
         var attWeight = new Option<float>("--attention-loss-weight") { Description = "Weight of the attention loss.", DefaultValueFactory = _ => a.AttentionLossWeight };
         var threads = CommonOptions.Threads();
 
         var cmd = new Command("train", "Train the weight-score scorer; the best epoch on a validation split carved from train.txt is kept.")
         {
             dataset, target, output, modelId, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
-            modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, attWeight, threads,
+            modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
         };
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
@@ -74,7 +78,7 @@ internal static class TrainCommand
             {
                 FeatureDim = featureDim, ModelDim = r.GetValue(modelDim), Layers = r.GetValue(layers), Heads = r.GetValue(heads), Dropout = r.GetValue(dropout),
                 AttentionDropout = r.GetValue(attDropout), QueryInitStd = r.GetValue(queryStd), QueryInit = r.GetValue(queryInit),
-                MaxQueries = r.GetValue(maxQueries), MaskPadding = !r.GetValue(noMask), Causal = r.GetValue(causal),
+                MaxQueries = r.GetValue(maxQueries), MaskPadding = !r.GetValue(noMask), Causal = r.GetValue(causal), LocalCross = r.GetValue(localCross),
                 AttentionLossWeight = r.GetValue(attWeight),
             };
             architecture.Validate();
@@ -83,7 +87,7 @@ internal static class TrainCommand
             var split = $"seeded {options.Folds}-fold split of train.txt (seed {options.Seed}), fold {options.ValidationFold} held out for validation";
             var model = new WeightScoreDecoder(architecture, options.Seed);
             Console.Error.WriteLine($"training {tgt} on {train.Count} performances, validating on {validation.Count} ({split}); " +
-                $"{model.Parameters.Count:N0} parameters, d = {architecture.ModelDim}{(architecture.Causal ? ", causal" : "")}");
+                $"{model.Parameters.Count:N0} parameters, d = {architecture.ModelDim}{(architecture.Causal ? ", causal" : "")}{(architecture.LocalCross ? ", clip-local cross-attention" : "")}");
             var progress = new EpochPrinter();
             var result = new Trainer(options).Train(model, train, validation, progress);
             var settings = new Dictionary<string, string>

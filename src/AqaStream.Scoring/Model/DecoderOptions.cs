@@ -67,6 +67,14 @@ public sealed record DecoderOptions
     /// <summary>Query q sees only clips ≤ q and queries ≤ q: earlier outputs become final (streaming).</summary>
     public bool Causal { get; init; }
 
+    /// <summary>
+    /// Clip-local cross-attention: query q reads clip q only (its value row; the attention map is the identity), so
+    /// each clip's weight and score come from that clip (with one layer, from nothing else: the self-attention before it
+    /// sees only the learned queries). Not in the paper: without it the weight head is free to ignore difficulty
+    /// (measured on the synthetic benchmark, README "Interpretability"). Default off (the paper's decoder).
+    /// </summary>
+    public bool LocalCross { get; init; }
+
     /// <summary>Weight of the attention loss L_att (reference 1).</summary>
     public float AttentionLossWeight { get; init; } = 1f;
 

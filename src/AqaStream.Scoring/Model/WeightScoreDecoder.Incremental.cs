@@ -163,7 +163,17 @@ public sealed partial class WeightScoreDecoder
                 var qc = m.CrossQuery(l, x1, pos);
                 _crossKeys[i].Append(m.CrossKey(l, row).Data);
                 _crossValues[i].Append(m.CrossValue(l, row).Data);
-                var c = Ops.Linear(Attend(qc, _crossKeys[i], _crossValues[i]), l.CrossOutWeight, l.CrossOutBias);
+                Tensor c;
+                if (o.LocalCross)
+                {
+                    c = Ops.Linear(Tensor.FromData(_crossValues[i].Rows[(t * d)..].ToArray(), 1, d), l.CrossOutWeight, l.CrossOutBias);
+                    Array.Clear(_probabilities);
+                    for (var head = 0; head < o.Heads; head++) { _probabilities[head * (t + 1) + t] = 1f; }
+                }
+                else
+                {
+                    c = Ops.Linear(Attend(qc, _crossKeys[i], _crossValues[i]), l.CrossOutWeight, l.CrossOutBias);
+                }
                 if (i == m._layers.Length - 1) { KeepLatestAttention(t + 1); }
                 x = m.FeedForwardBlock(l, Ops.Add(x1, c), training: false, _noDropout);
             }

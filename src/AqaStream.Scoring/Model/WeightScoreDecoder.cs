@@ -204,11 +204,33 @@ public sealed partial class WeightScoreDecoder
         bool[]? valid, bool training, Random rng, List<float[]> crossMaps)
     {
         var o = Options;
-        var ca = Ops.Attention(crossQuery, crossKey, crossValue, o.Heads, valid, o.Causal, 0, o.AttentionDropout, rng, training);
-        crossMaps.Add(ca.Probabilities);
-        var c = Ops.Linear(ca.Output, l.CrossOutWeight, l.CrossOutBias);
+        Tensor attended;
+        if (o.LocalCross)
+        {
+            // Query q attends to clip q alone: softmax over one key is 1, so the output is clip q's value row.
+            attended = crossValue;
+            crossMaps.Add(IdentityMaps(crossValue.Shape[0], crossValue.Shape[1]));
+        }
+        else
+        {
+            var ca = Ops.Attention(crossQuery, crossKey, crossValue, o.Heads, valid, o.Causal, 0, o.AttentionDropout, rng, training);
+            crossMaps.Add(ca.Probabilities);
+            attended = ca.Output;
+        }
+        var c = Ops.Linear(attended, l.CrossOutWeight, l.CrossOutBias);
         var x2 = Ops.Add(x1, Ops.Dropout(c, o.Dropout, rng, training));
         return (FeedForwardBlock(l, x2, training, rng), c);
+    }
+
+    /// <summary>[b, H, t, t] attention maps of <see cref="DecoderOptions.LocalCross"/>: every query on its own clip.</summary>
+    private float[] IdentityMaps(int batch, int clips)
+    {
+        var maps = new float[batch * Options.Heads * clips * clips];
+        for (var m = 0; m < batch * Options.Heads; m++)
+        {
+            for (var q = 0; q < clips; q++) { maps[(m * clips + q) * clips + q] = 1f; }
+        }
+        return maps;
     }
 
     /// <summary>x3 = x2 + Dropout(W2 · Dropout(ReLU(W1 · LN3(x2)))).</summary>
