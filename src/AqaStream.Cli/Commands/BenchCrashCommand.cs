@@ -98,7 +98,7 @@ internal static class BenchCrashCommand
                 var rounds = s.Clips + 2;
                 // Kill once a random number of this run's clip results is out: mid-performance, some published, more to come.
                 var killAt = rng.Next(1, expected.Clips.Count);
-                var publishing = PublishAsync(bus, messages, s, rounds);
+                var publishing = PublishAsync(bus, messages, s);
                 var waited = Stopwatch.StartNew();
                 while (results.ClipsOf(prefix) < killAt && waited.Elapsed < TimeSpan.FromSeconds(60)) { await Task.Delay(2).ConfigureAwait(false); }
                 scorer.Kill();
@@ -185,32 +185,22 @@ internal static class BenchCrashCommand
         return expected;
     }
 
+    /// <summary>The run's input being published, round by round, in the background.</summary>
     private sealed class Publishing
     {
-        private readonly TaskCompletionSource[] _rounds;
-
-        public Publishing(int rounds)
-        {
-            _rounds = Enumerable.Range(0, rounds + 1).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
-        }
+        private int _rounds;
 
         public Task Done { get; set; } = Task.CompletedTask;
 
-        public Task RoundReached(int round) => _rounds[round].Task;
-
         /// <summary>Rounds published so far.</summary>
-        public int Rounds { get; private set; }
+        public int Rounds => Volatile.Read(ref _rounds);
 
-        public void Reached(int round)
-        {
-            Rounds = round;
-            _rounds[round].TrySetResult();
-        }
+        public void Reached(int round) => Volatile.Write(ref _rounds, round);
     }
 
-    private static Publishing PublishAsync(KafkaBus bus, List<List<PerformanceMessage>> rounds, Settings s, int count)
+    private static Publishing PublishAsync(KafkaBus bus, List<List<PerformanceMessage>> rounds, Settings s)
     {
-        var publishing = new Publishing(count);
+        var publishing = new Publishing();
         var producer = bus.Producer(Topics.ClipFeatures);
         publishing.Done = Task.Run(async () =>
         {

@@ -54,19 +54,23 @@ internal static class ServeCommand
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
             using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-            return RunAsync(r, kafka, chosen.ToHashSet(StringComparer.Ordinal), stop.Token).GetAwaiter().GetResult();
+            var settings = new ServeSettings(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), r.GetValue(host)!, r.GetValue(port),
+                r.GetValue(lanes), r.GetValue(fps), r.GetValue(group));
+            return RunAsync(r, kafka, chosen.ToHashSet(StringComparer.Ordinal), settings, stop.Token).GetAwaiter().GetResult();
         })));
         return cmd;
     }
 
-    private static async Task<int> RunAsync(ParseResult r, KafkaCli kafka, HashSet<string> roles, CancellationToken cancellationToken)
+    private sealed record ServeSettings(string Checkpoint, string Host, int Port, int Lanes, int Fps, string? Group);
+
+    private static async Task<int> RunAsync(ParseResult r, KafkaCli kafka, HashSet<string> roles, ServeSettings s, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         static void Log(string line) { Console.Error.WriteLine(line); }
         Parallelism.Threads = 1; // lanes are the parallelism
         var configuration = kafka.Configuration(r);
         var extractor = new MotionAppearanceDescriptor();
-        var checkpoint = CommonOptions.ExistingFile(r.GetValue<FileInfo>("--checkpoint")!, "checkpoint");
+        var checkpoint = s.Checkpoint;
         var model = roles.Contains("scorer") || roles.Contains("web") ? ScoringModel.Load(checkpoint) : null;
         if (roles.Contains("ingest")) { Ffmpeg.EnsureAvailable(); }
         await using var bus = await kafka.ConnectAsync(r, Log, cancellationToken).ConfigureAwait(false);
@@ -79,8 +83,8 @@ internal static class ServeCommand
             if (roles.Contains("ingest"))
             {
                 decoder = new FfmpegChunkDecoder(extractor.InputSize);
-                var window = new ClipWindowOptions { FramesPerSecond = r.GetValue<int>("--fps") };
-                var ingest = new VideoIngestService(bus, decoder, extractor, window, Scheduler.Default) { Group = r.GetValue<string?>("--group") ?? VideoIngestService.ConsumerGroup };
+                var window = new ClipWindowOptions { FramesPerSecond = s.Fps };
+                var ingest = new VideoIngestService(bus, decoder, extractor, window, Scheduler.Default) { Group = s.Group ?? VideoIngestService.ConsumerGroup };
                 runs.Add(ingest.RunAsync(cancellationToken));
                 counters.Add(() => $"ingest: {ingest.Counters}; {ingest.Resume}");
             }
@@ -92,9 +96,9 @@ internal static class ServeCommand
             }
             if (roles.Contains("scorer"))
             {
-                var scorer = new LiveScoringService(bus, models!.InUse, new LivePipelineOptions { Lanes = r.GetValue<int>("--lanes") }, Scheduler.Default)
+                var scorer = new LiveScoringService(bus, models!.InUse, new LivePipelineOptions { Lanes = s.Lanes }, Scheduler.Default)
                 {
-                    Group = r.GetValue<string?>("--group") ?? LiveScoringService.ConsumerGroup,
+                    Group = s.Group ?? LiveScoringService.ConsumerGroup,
                 };
                 runs.Add(scorer.RunAsync(cancellationToken));
                 counters.Add(() => $"scorer: {scorer.Counters}; {scorer.Resume}");
@@ -106,7 +110,7 @@ internal static class ServeCommand
                     ?? string.Create(inv, $"aqa-delivery-{Environment.MachineName}-{Environment.ProcessId}");
                 var madeKey = configuration["Auth:SigningKey"] is not { Length: > 0 };
                 if (madeKey) { settings["Auth:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48)); }
-                app = AqaServer.Build(string.Create(inv, $"http://{r.GetValue<string>("--host")}:{r.GetValue<int>("--port")}"), bus, models!, settings);
+                app = AqaServer.Build(string.Create(inv, $"http://{s.Host}:{s.Port}"), bus, models!, settings);
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
                 var origin = app.BoundUrl().GetLeftPart(UriPartial.Authority);
                 Console.WriteLine($"web: {origin}/overlay  {origin}/tablet  {origin}/api/performances  (hub {origin}{AqaEndpoints.HubPath})");
