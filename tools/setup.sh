@@ -7,7 +7,6 @@
 #                                 always (npm ci from web/package-lock.json)
 #   python3-torch, python3-numpy  the PyTorch reference (parity tests, bench)           with --with-torch (apt)
 #   chromium                      the real browser for the page tests                   with --with-browser (apt)
-#   librdkafka1                   the Kafka client under Confluent.Kafka (bus, mock cluster)  always (apt)
 #   kcat                          an independent Kafka client (cross-process tests)     with --with-kafka-tools (apt)
 #   docker-compose                validates deploy/docker-compose.yml (no engine here) with --with-kafka-tools (apt)
 set -euo pipefail
@@ -15,7 +14,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 need=()
 [ -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || need+=(libopenblas0-pthread)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
-[ -f /usr/lib/x86_64-linux-gnu/librdkafka.so.1 ] || need+=(librdkafka1)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 for arg in "$@"; do
@@ -32,8 +30,13 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} ..." >&2
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+  # Another apt run (unattended upgrades, a parallel setup) may hold the dpkg lock: wait for it instead of failing.
+  lock_wait=(-o DPkg::Lock::Timeout="${AQA_APT_LOCK_TIMEOUT:-600}")
+  if command -v fuser >/dev/null 2>&1 && fuser /var/lib/dpkg/lock-frontend /var/lib/apt/lists/lock >/dev/null 2>&1; then
+    echo "setup: another apt run holds the dpkg lock; waiting up to ${AQA_APT_LOCK_TIMEOUT:-600} s for it ..." >&2
+  fi
+  $sudo_cmd apt-get "${lock_wait[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get "${lock_wait[@]}" install -y -qq "${need[@]}" >/dev/null
 fi
 if [ ! -f "$root/web/node_modules/.package-lock.json" ] || [ "$root/web/package-lock.json" -nt "$root/web/node_modules/.package-lock.json" ]; then
   echo "setup: npm ci in web/ ..." >&2

@@ -65,7 +65,6 @@ public sealed class KafkaBus : IMessageBus
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validated();
-        KafkaNative.EnsureLoaded();
         await KafkaTopics.EnsureAsync(options, cancellationToken).ConfigureAwait(false);
         return new KafkaBus(options);
     }

@@ -10,6 +10,10 @@ namespace AqaStream.Kafka;
 /// </summary>
 public sealed partial class KafkaMockCluster : IDisposable
 {
+    /// <summary>librdkafka.redist's build for glibc Linux, the one Confluent.Kafka's loader picks here (the generic
+    /// <c>librdkafka.so</c> needs <c>libsasl2.so.3</c>, which Debian 12 lacks). Resolved from the app's native assets.</summary>
+    private const string NativeLibraryName = "centos8-librdkafka";
+
     private const int ProducerType = 0;
     private const int ConfOk = 0;
 
@@ -82,33 +86,33 @@ public sealed partial class KafkaMockCluster : IDisposable
 
     private static string Text(byte[] error) => Encoding.UTF8.GetString(error, 0, Math.Max(0, Array.IndexOf(error, (byte)0)));
 
-    [LibraryImport(KafkaNative.LibraryName)]
+    [LibraryImport(NativeLibraryName)]
     private static partial IntPtr rd_kafka_conf_new();
 
-    [LibraryImport(KafkaNative.LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(NativeLibraryName, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int rd_kafka_conf_set(IntPtr conf, string name, string value, [Out] byte[] errstr, UIntPtr errstrSize);
 
-    [LibraryImport(KafkaNative.LibraryName)]
+    [LibraryImport(NativeLibraryName)]
     private static partial IntPtr rd_kafka_new(int type, IntPtr conf, [Out] byte[] errstr, UIntPtr errstrSize);
 
-    [LibraryImport(KafkaNative.LibraryName)]
+    [LibraryImport(NativeLibraryName)]
     private static partial void rd_kafka_destroy(IntPtr rk);
 
-    [LibraryImport(KafkaNative.LibraryName)]
+    [LibraryImport(NativeLibraryName)]
     private static partial IntPtr rd_kafka_mock_cluster_new(IntPtr rk, int brokerCount);
 
-    [LibraryImport(KafkaNative.LibraryName)]
+    [LibraryImport(NativeLibraryName)]
     private static partial void rd_kafka_mock_cluster_destroy(IntPtr cluster);
 
-    [LibraryImport(KafkaNative.LibraryName)]
+    [LibraryImport(NativeLibraryName)]
     private static partial IntPtr rd_kafka_mock_cluster_bootstraps(IntPtr cluster);
 
-    [LibraryImport(KafkaNative.LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(NativeLibraryName, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int rd_kafka_mock_topic_create(IntPtr cluster, string topic, int partitions, int replicationFactor);
 
-    [LibraryImport(KafkaNative.LibraryName)]
+    [LibraryImport(NativeLibraryName)]
     private static partial int rd_kafka_mock_broker_set_down(IntPtr cluster, int brokerId);
 
-    [LibraryImport(KafkaNative.LibraryName)]
+    [LibraryImport(NativeLibraryName)]
     private static partial int rd_kafka_mock_broker_set_up(IntPtr cluster, int brokerId);
 }

@@ -16,7 +16,6 @@ public static class KafkaTopics
     public static async Task EnsureAsync(KafkaBusOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        KafkaNative.EnsureLoaded();
         var config = new AdminClientConfig(KafkaBus.Common(options, "admin"));
         KafkaBus.Override(config, options);
         using var admin = new AdminClientBuilder(config).Build();

@@ -6,6 +6,7 @@ using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Metrics;
 using AqaStream.Scoring.Model;
 using Xunit;
+using AqaStream.Tests.Shared;
 
 namespace AqaStream.Cli.Tests;
 
@@ -49,12 +50,16 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    private static readonly string[] AllCommands = ["train", "eval", "predict", "replay", "synth", "encode", "demo", "serve", "kafka-mock", "bench"];
+
     [Fact]
     public void Help_ListsEveryCommand()
     {
         var r = CliRunner.Run("--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var c in new[] { "train", "eval", "predict", "replay", "bench", "synth", "encode" }) { Assert.Contains(c, r.Stdout, StringComparison.Ordinal); }
+        // Each command by its exact name at the start of a line of the command list ("eval" must not pass on "evaluate").
+        var listed = r.Stdout.Split('\n').Select(l => l.Trim().Split(' ', 2)[0]).ToHashSet(StringComparer.Ordinal);
+        foreach (var c in AllCommands) { Assert.True(listed.Contains(c), $"'{c}' is not listed by --help:\n{r.Stdout}"); }
     }
 
     [Fact]
@@ -69,9 +74,9 @@ public sealed class CliTests : IDisposable
         var preds = new PerformanceScorer(CheckpointStore.Load(_checkpoint)).Score(_samples);
         var expected = RegressionMetrics.Evaluate(preds.Select(p => (double)p.Score).ToList(), _samples.Select(s => (double)s.Score!.Value).ToList());
         Assert.Equal(12, root.GetProperty("n").GetInt32());
-        Assert.Equal(expected.Spearman, root.GetProperty("spearman").GetDouble(), 6);
-        Assert.Equal(expected.Mse, root.GetProperty("mse").GetDouble(), 3);
-        Assert.Equal(expected.RelativeL2, root.GetProperty("rl2").GetDouble(), 6);
+        AssertClose.Equal(expected.Spearman, root.GetProperty("spearman").GetDouble(), absolute: 1e-6, relative: 1e-6);
+        AssertClose.Equal(expected.Mse, root.GetProperty("mse").GetDouble(), absolute: 1e-3, relative: 1e-3);
+        AssertClose.Equal(expected.RelativeL2, root.GetProperty("rl2").GetDouble(), absolute: 1e-6, relative: 1e-6);
     }
 
     [Fact]
@@ -93,7 +98,7 @@ public sealed class CliTests : IDisposable
             Assert.Equal(_samples[int.Parse(id, CultureInfo.InvariantCulture) - 1].Clips, mine.Count);
             var total = mine.Sum(f => double.Parse(f[4], CultureInfo.InvariantCulture));
             var score = double.Parse(rows.Single(l => l.StartsWith(id + ",", StringComparison.Ordinal)).Split(',')[1], CultureInfo.InvariantCulture);
-            Assert.Equal(score, total, 3);
+            AssertClose.Equal(score, total, absolute: 1e-3, relative: 1e-3);
         }
     }
 
@@ -114,7 +119,7 @@ public sealed class CliTests : IDisposable
         Assert.True(e.ExitCode == 0, e.Stderr);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         Assert.Equal(3, doc.RootElement.GetProperty("n").GetInt32());
-        Assert.Equal(card.Validation!.Spearman, doc.RootElement.GetProperty("spearman").GetDouble(), 5);
+        AssertClose.Equal(card.Validation!.Spearman, doc.RootElement.GetProperty("spearman").GetDouble(), absolute: 1e-5, relative: 1e-5);
     }
 
     [Fact]
@@ -127,14 +132,14 @@ public sealed class CliTests : IDisposable
         var root = doc.RootElement;
         var preds = new PerformanceScorer(CheckpointStore.Load(_checkpoint)).Score(_samples);
         var expected = RegressionMetrics.Evaluate(preds.Select(p => (double)p.Score).ToList(), _samples.Select(s => (double)s.Score!.Value).ToList());
-        Assert.Equal(expected.Spearman, root.GetProperty("spearman").GetDouble(), 6);
-        Assert.Equal(expected.Mse, root.GetProperty("mse").GetDouble(), 3);
-        Assert.Equal(expected.RelativeL2, root.GetProperty("rl2").GetDouble(), 6);
+        AssertClose.Equal(expected.Spearman, root.GetProperty("spearman").GetDouble(), absolute: 1e-6, relative: 1e-6);
+        AssertClose.Equal(expected.Mse, root.GetProperty("mse").GetDouble(), absolute: 1e-3, relative: 1e-3);
+        AssertClose.Equal(expected.RelativeL2, root.GetProperty("rl2").GetDouble(), absolute: 1e-6, relative: 1e-6);
         var curve = root.GetProperty("early_prediction").EnumerateArray().ToList();
         Assert.Equal(10, curve.Count);
-        Assert.Equal(0.1, curve[0].GetProperty("fraction").GetDouble(), 9);
-        Assert.Equal(root.GetProperty("spearman").GetDouble(), curve[^1].GetProperty("spearman").GetDouble(), 9);
-        Assert.Equal(root.GetProperty("mse").GetDouble(), curve[^1].GetProperty("mse").GetDouble(), 9);
+        AssertClose.Equal(0.1, curve[0].GetProperty("fraction").GetDouble(), absolute: 1e-9, relative: 1e-9);
+        AssertClose.Equal(root.GetProperty("spearman").GetDouble(), curve[^1].GetProperty("spearman").GetDouble(), absolute: 1e-9, relative: 1e-9);
+        AssertClose.Equal(root.GetProperty("mse").GetDouble(), curve[^1].GetProperty("mse").GetDouble(), absolute: 1e-9, relative: 1e-9);
         var timelines = root.GetProperty("timelines").EnumerateArray().ToList();
         Assert.Equal(12, timelines.Count);
         foreach (var t in timelines)
@@ -142,8 +147,8 @@ public sealed class CliTests : IDisposable
             var sample = _samples.Single(s => s.Id == t.GetProperty("performance_id").GetString());
             var clips = t.GetProperty("clips").EnumerateArray().ToList();
             Assert.Equal(sample.Clips, clips.Count);
-            Assert.Equal(t.GetProperty("final").GetDouble(), clips.Sum(c => c.GetProperty("contribution").GetDouble()), 3);
-            Assert.Equal(t.GetProperty("final").GetDouble(), clips[^1].GetProperty("provisional").GetDouble(), 3);
+            AssertClose.Equal(t.GetProperty("final").GetDouble(), clips.Sum(c => c.GetProperty("contribution").GetDouble()), absolute: 1e-3, relative: 1e-3);
+            AssertClose.Equal(t.GetProperty("final").GetDouble(), clips[^1].GetProperty("provisional").GetDouble(), absolute: 1e-3, relative: 1e-3);
         }
         var html = File.ReadAllText(Path.Combine(report, "report.html"));
         Assert.Equal(12 + 1, html.Split("<svg").Length - 1); // one chart per performance and the early-prediction chart
@@ -170,20 +175,28 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void BenchLive_SmallRun_PrintsLatencyRowsPerStepAndVerdictPerMode()
     {
+        // Correctness only: the figures (and whether a step met its latency target) depend on the machine's load and
+        // belong in the benchmark's own output, never in a test verdict.
         var r = CliRunner.Run("bench", "live", "--model-dim", "16", "--clips", "12", "--seconds", "2", "--start", "5", "--max-performances", "10");
         Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("p50 ms", r.Stdout, StringComparison.Ordinal);
         foreach (var mode in new[] { "Exact", "Streaming" })
         {
             var rows = r.Stdout.Split('\n').Where(l => l.StartsWith(mode + " ", StringComparison.Ordinal)).ToList();
-            Assert.Equal(2, rows.Count); // 5 then 10 performances
+            Assert.InRange(rows.Count, 1, 2); // 5, then 10 performances unless the first step missed its target
+            var sustained = 0;
             foreach (var row in rows)
             {
                 var f = row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 var live = int.Parse(f[1], CultureInfo.InvariantCulture);
-                Assert.Equal(live * 2, int.Parse(f[2], CultureInfo.InvariantCulture)); // two clips each in a 2 s window
+                var result = string.Join(' ', f[8..]);
+                Assert.Contains(result, new[] { "ok", "p99 over target", "fell behind" });
+                if (result != "fell behind") { Assert.Equal(live * 2, int.Parse(f[2], CultureInfo.InvariantCulture)); } // two clips each in a 2 s window
                 Assert.True(double.Parse(f[4], CultureInfo.InvariantCulture) >= double.Parse(f[3], CultureInfo.InvariantCulture), row);
+                if (result == "ok") { sustained = live; }
             }
-            Assert.Contains($"{mode}: sustains at least 10 concurrent live performances", r.Stdout, StringComparison.Ordinal);
+            Assert.Contains(sustained > 0 ? $"{mode}: sustains at least {sustained} concurrent live performances" : $"{mode}: not even 5 performances",
+                r.Stdout, StringComparison.Ordinal);
         }
     }
 

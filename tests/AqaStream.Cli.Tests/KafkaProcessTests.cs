@@ -2,6 +2,7 @@ using System.Text.Json;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using Xunit;
+using AqaStream.Tests.Shared;
 
 namespace AqaStream.Cli.Tests;
 
@@ -43,7 +44,7 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
         Assert.Equal(final.ClipsSeen, clips.Count);
         Assert.Equal(features, clips.Count);
         Assert.Equal(Enumerable.Range(0, clips.Count), clips.Select(c => c.ClipIndex).Order());
-        Assert.Equal(final.Total, final.Breakdown!.Sum(b => b.Contribution), 4);   // float32 model, summed in another order
+        AssertClose.Equal(final.Total, final.Breakdown!.Sum(b => b.Contribution), absolute: 1e-4, relative: 1e-4);   // float32 model, summed in another order
         Assert.Equal(0, serve.Stop());
         Assert.Contains("scorer: ", serve.Output, StringComparison.Ordinal);
     }

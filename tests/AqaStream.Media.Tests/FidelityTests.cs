@@ -3,6 +3,7 @@ using AqaStream.Media.Synthetic;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;
 using Xunit;
+using AqaStream.Tests.Shared;
 
 namespace AqaStream.Media.Tests;
 
@@ -27,13 +28,13 @@ public class FidelityTests
         var faithful = InterpretabilityFidelity.Evaluate(
             [Prediction("a", [0.1f, 0.3f, 0.6f], [9, 5, 1]), Prediction("b", [0.2f, 0.5f], [2, 7])], dir.Path);
         Assert.Equal(5, faithful.Clips);
-        Assert.Equal(1.0, faithful.WeightDifficultySpearman, 9);
-        Assert.Equal(1.0, faithful.ScoreExecutionSpearman, 9);
+        AssertClose.Equal(1.0, faithful.WeightDifficultySpearman, absolute: 1e-9, relative: 1e-9);
+        AssertClose.Equal(1.0, faithful.ScoreExecutionSpearman, absolute: 1e-9, relative: 1e-9);
 
         var reversed = InterpretabilityFidelity.Evaluate(
             [Prediction("a", [0.6f, 0.3f, 0.1f], [1, 5, 9]), Prediction("b", [0.55f, 0.15f], [7.5f, 1.5f])], dir.Path);
-        Assert.Equal(-1.0, reversed.WeightDifficultySpearman, 9);
-        Assert.Equal(-1.0, reversed.ScoreExecutionSpearman, 9);
+        AssertClose.Equal(-1.0, reversed.WeightDifficultySpearman, absolute: 1e-9, relative: 1e-9);
+        AssertClose.Equal(-1.0, reversed.ScoreExecutionSpearman, absolute: 1e-9, relative: 1e-9);
     }
 
     [Fact]
@@ -50,9 +51,9 @@ public class FidelityTests
     {
         var p = new SyntheticProgram("p", "A", 1, 0.5, 4,
             [new SyntheticElement(ElementKind.Glide, 0, 2, 0, 0, 1, 0.2), new SyntheticElement(ElementKind.Spin, 2, 2, 0, 2, 3, 0.8)], 100, 100);
-        Assert.Equal(100 * ((1 * 0.2) + (3 * 0.8)) / 4, p.JudgesScore(25), 9);
+        AssertClose.Equal(100 * ((1 * 0.2) + (3 * 0.8)) / 4, p.JudgesScore(25), absolute: 1e-9, relative: 1e-9);
         var (d, e) = p.TruthOver(25, 50, 25);   // 1 s of glide then 1 s of spin
-        Assert.Equal(2, d, 9);
-        Assert.Equal(0.5, e, 9);
+        AssertClose.Equal(2, d, absolute: 1e-9, relative: 1e-9);
+        AssertClose.Equal(0.5, e, absolute: 1e-9, relative: 1e-9);
     }
 }

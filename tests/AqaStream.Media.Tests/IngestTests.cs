@@ -11,6 +11,7 @@ using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
 using AqaStream.Scoring.Data;
 using Xunit;
+using AqaStream.Tests.Shared;
 
 namespace AqaStream.Media.Tests;
 
@@ -58,8 +59,8 @@ public class IngestTests(MediaFixture media) : IClassFixture<MediaFixture>
         Assert.Equal(clips.Count, ended.ClipCount);
         Assert.Equal(Enumerable.Range(0, clips.Count), clips.Select(c => c.ClipIndex));
         Assert.All(clips, c => Assert.Equal(MotionAppearanceDescriptor.FeatureLength, c.Vector.Length));
-        Assert.Equal(1.28, clips[1].Start, 9);
-        Assert.Equal(2.56, clips[1].End, 9);
+        AssertClose.Equal(1.28, clips[1].Start, absolute: 1e-9, relative: 1e-9);
+        AssertClose.Equal(2.56, clips[1].End, absolute: 1e-9, relative: 1e-9);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Xunit;
 using System.Reactive.Linq;
 using AqaStream.Media.Windowing;
+using AqaStream.Tests.Shared;
 
 namespace AqaStream.Media.Tests;
 
@@ -35,8 +36,8 @@ public class WindowClipsTests
         {
             Assert.Equal(k, clips[k].ClipIndex);
             Assert.Equal(Enumerable.Range(k * 32, 32).Select(i => (long)i), FramesOf(clips[k]));
-            Assert.Equal(k * 1.28, clips[k].Start, 9);
-            Assert.Equal((k + 1) * 1.28, clips[k].End, 9);
+            AssertClose.Equal(k * 1.28, clips[k].Start, absolute: 1e-9, relative: 1e-9);
+            AssertClose.Equal((k + 1) * 1.28, clips[k].End, absolute: 1e-9, relative: 1e-9);
         }
     }
 

@@ -1,4 +1,5 @@
 using Xunit;
+using AqaStream.Tests.Shared;
 
 namespace AqaStream.Numerics.Tests;
 
@@ -49,7 +50,7 @@ public class AttentionTests
         bool[]? valid = padded ? [true, true, true, true, true, true, true, true, false, false] : null;
         var fused = Ops.Attention(q, k, v, 2, valid, causal).Output;
         var composed = Composed(q, k, v, 2, valid, causal);
-        for (var i = 0; i < fused.Length; i++) { Assert.Equal(composed.Data[i], fused.Data[i], 5); }
+        for (var i = 0; i < fused.Length; i++) { AssertClose.Equal(composed.Data[i], fused.Data[i], absolute: 1e-5, relative: 1e-5); }
 
         var r = GradientCheck.Param(new Random(3), 2, 5, 8);
         var grads = new List<float[]>();
@@ -59,7 +60,7 @@ public class AttentionTests
             Ops.Sum(Ops.Mul(f(), Tensor.FromData(r.Data, r.Shape))).Backward();
             grads.Add([.. q.Grad!, .. k.Grad!, .. v.Grad!]);
         }
-        for (var i = 0; i < grads[0].Length; i++) { Assert.Equal(grads[1][i], grads[0][i], 4); }
+        for (var i = 0; i < grads[0].Length; i++) { AssertClose.Equal(grads[1][i], grads[0][i], absolute: 1e-4, relative: 1e-4); }
     }
 
     [Fact]

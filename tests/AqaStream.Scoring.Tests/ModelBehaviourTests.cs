@@ -4,6 +4,7 @@ using AqaStream.Scoring.Metrics;
 using AqaStream.Scoring.Model;
 using AqaStream.Scoring.Training;
 using Xunit;
+using AqaStream.Tests.Shared;
 
 namespace AqaStream.Scoring.Tests;
 
@@ -26,7 +27,7 @@ public class ModelBehaviourTests
         using var _ = Autograd.NoGrad();
         var a = model.Forward(ScorerBatch.FromSequences([full.Features], o.FeatureDim));
         var b = model.Forward(ScorerBatch.FromSequences([prefix.Features], o.FeatureDim));
-        for (var q = 0; q < 5; q++) { Assert.Equal(a.ClipScores.Data[q], b.ClipScores.Data[q], 5); }
+        for (var q = 0; q < 5; q++) { AssertClose.Equal(a.ClipScores.Data[q], b.ClipScores.Data[q], absolute: 1e-5, relative: 1e-5); }
         // The bidirectional model's earlier outputs do change.
         var bi = new WeightScoreDecoder(o with { Causal = false }, seed: 2);
         var c = bi.Forward(ScorerBatch.FromSequences([full.Features], o.FeatureDim));
@@ -45,11 +46,11 @@ public class ModelBehaviourTests
         for (var i = 0; i < samples.Length; i++)
         {
             var alone = scorer.Score([samples[i]])[0];
-            Assert.Equal(alone.Score, together[i].Score, 4);
+            AssertClose.Equal(alone.Score, together[i].Score, absolute: 1e-4, relative: 1e-4);
             Assert.Equal(samples[i].Id, together[i].Id);
             Assert.Equal(samples[i].Clips, together[i].Clips.Count);
-            Assert.Equal(1f, together[i].Clips.Sum(c => c.Weight), 4);
-            Assert.Equal(together[i].Score, together[i].Clips.Sum(c => c.Contribution), 3);
+            AssertClose.Equal(1f, together[i].Clips.Sum(c => c.Weight), absolute: 1e-4, relative: 1e-4);
+            AssertClose.Equal(together[i].Score, together[i].Clips.Sum(c => c.Contribution), absolute: 1e-3, relative: 1e-3);
         }
     }
 
@@ -113,7 +114,7 @@ public class ModelBehaviourTests
         // The model keeps the best epoch's weights.
         var preds = new PerformanceScorer(model, 43f).Score(val);
         var rho = RegressionMetrics.Spearman(preds.Select(p => (double)p.Score).ToList(), val.Select(v => (double)v.Score!.Value).ToList());
-        Assert.Equal(result.Best.Spearman, rho, 6);
+        AssertClose.Equal(result.Best.Spearman, rho, absolute: 1e-6, relative: 1e-6);
     }
 }
 
@@ -136,17 +137,17 @@ public class QuerySideCacheTests
             var full = model.Forward(batch, withAttentionLoss: true); // the attention loss needs S, so nothing is cached
             for (var b = 0; b < 3; b++)
             {
-                Assert.Equal(full.Score.Data[b], cached.Score.Data[b], 5);
+                AssertClose.Equal(full.Score.Data[b], cached.Score.Data[b], absolute: 1e-5, relative: 1e-5);
                 for (var q = 0; q < batch.Lengths[b]; q++)
                 {
-                    Assert.Equal(full.ClipScores.Data[b * 9 + q], cached.ClipScores.Data[b * 9 + q], 5);
-                    Assert.Equal(full.Weights.Data[b * 9 + q], cached.Weights.Data[b * 9 + q], 5);
+                    AssertClose.Equal(full.ClipScores.Data[b * 9 + q], cached.ClipScores.Data[b * 9 + q], absolute: 1e-5, relative: 1e-5);
+                    AssertClose.Equal(full.Weights.Data[b * 9 + q], cached.Weights.Data[b * 9 + q], absolute: 1e-5, relative: 1e-5);
                 }
             }
             for (var i = 0; i < full.SelfAttention[0].Length; i++)
             {
                 // Rows and columns of padded queries are left empty in the cached map.
-                if (cached.SelfAttention[0][i] != 0f) { Assert.Equal(full.SelfAttention[0][i], cached.SelfAttention[0][i], 5); }
+                if (cached.SelfAttention[0][i] != 0f) { AssertClose.Equal(full.SelfAttention[0][i], cached.SelfAttention[0][i], absolute: 1e-5, relative: 1e-5); }
             }
             // An optimiser step changes the weights: the cache must not serve stale query sides.
             using (Autograd.NoGrad())

@@ -14,7 +14,9 @@ namespace AqaStream.Scoring.Tests;
 /// + 1e-6. The absolute 1e-6 floor covers tensors whose true value is 0 (the weight MLP's last bias: softmax ignores a
 /// shift, so both sides hold float32 noise of ~1e-8) and the attention loss, a small KL that PyTorch sums in float32.
 /// PyTorch builds and exports the model, so loading a PyTorch-exported checkpoint is exercised too.
+/// Runs python3 as a child process: left out of <c>./test.sh --fast</c>, always run by the full suite.
 /// </summary>
+[Trait("Category", "Process")]
 public class PyTorchParityTests(ITestOutputHelper output)
 {
     private const double RelativeTolerance = 1e-4;

@@ -12,7 +12,6 @@ public sealed class MockKafka : IDisposable
 
     public MockKafka()
     {
-        KafkaNative.EnsureLoaded();
         Cluster = new KafkaMockCluster(3);
         foreach (var topic in Topics.All) { Cluster.CreateTopic(topic, Partitions); }
     }

@@ -135,7 +135,6 @@ internal static class BenchCrashCommand
 
     private static KafkaMockCluster NewCluster()
     {
-        KafkaNative.EnsureLoaded();
         var cluster = new KafkaMockCluster(3);
         foreach (var topic in Topics.All) { cluster.CreateTopic(topic, 4); }
         return cluster;

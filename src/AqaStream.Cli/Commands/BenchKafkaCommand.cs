@@ -44,7 +44,6 @@ internal static class BenchKafkaCommand
     private static async Task<int> RunAsync(ScoringModel model, int performances, int clips, int lanes, int repeats, string? bootstrap)
     {
         var inv = CultureInfo.InvariantCulture;
-        KafkaNative.EnsureLoaded();
         // Each Kafka round on a fresh mock cluster (unless --bootstrap): both buses start empty, and no round reads back
         // or skips what an earlier round left on the topics.
         KafkaMockCluster? cluster = null;

@@ -21,7 +21,6 @@ internal static class KafkaMockCommand
         cmd.SetAction((r, ct) => Task.FromResult(AqaApp.Guarded(() =>
         {
             if (r.GetValue(brokers) < 1 || r.GetValue(partitions) < 1) { throw new ArgumentException("--brokers and --partitions must be at least 1."); }
-            KafkaNative.EnsureLoaded();
             using var cluster = new KafkaMockCluster(r.GetValue(brokers));
             foreach (var topic in Topics.All) { cluster.CreateTopic(topic, r.GetValue(partitions)); }
             Console.WriteLine($"bootstrap: {cluster.BootstrapServers}");
