@@ -1,3 +1,4 @@
+using AqaStream.Server.Api;
 using AqaStream.Server.Auth;
 using AqaStream.Server.Delivery;
 using AqaStream.Server.Hosting;
@@ -10,13 +11,15 @@ namespace AqaStream.Server;
 
 /// <summary>
 /// The server's HTTP surface. Pages: <c>/overlay</c>, <c>/tablet</c> (static; they fetch data with the viewer's token).
-/// Hub: <c>/hub</c>. REST (JSON; errors as <c>{"error": "..."}</c>):
+/// Hub: <c>/hub</c>. REST (JSON; every error is a problem-details body that also carries <c>"error"</c>; request bodies are
+/// read strictly by <see cref="JsonBody"/>):
 /// <list type="bullet">
 /// <item><c>GET /api/performances</c> (results): every performance with its provisional score.</item>
 /// <item><c>GET /api/performances/{id}</c> (results): one snapshot; judges also get attention details.</item>
 /// <item><c>GET /api/performances/{id}/clips/{k}/thumbnail.png</c> (judge): the clip's middle frame.</item>
 /// <item><c>POST /api/performances/{id}/panel-score</c> (judge): <c>{"score": 87.5}</c>.</item>
-/// <item><c>POST /api/performances</c> (operator): start one; <c>POST /api/performances/{id}/end</c> (operator): end it.</item>
+/// <item><c>POST /api/performances</c> (operator): start one (409 when the id exists); <c>POST /api/performances/{id}/end</c>
+/// (operator): end it (409 when it has ended).</item>
 /// <item><c>GET /api/model</c> (results): the models in use; <c>GET /api/models</c> (operator): the checkpoints to choose from;
 /// <c>PUT /api/model</c> (operator): <c>{"name": "synth-demo"}</c>, from the next performance on.</item>
 /// <item><c>GET /api/me</c> (any token): the caller's role. <c>GET /health</c> (open): health.</item>
@@ -43,54 +46,63 @@ public static class AqaEndpoints
             .RequireAuthorization(AqaRoles.ResultsPolicy);
         api.MapGet("/performances/{id}/clips/{clip:int}/thumbnail.png", (string id, int clip, PerformanceBoard board) =>
             board.Thumbnail(id, clip) is { } png ? Results.File(png, "image/png")
-                : Results.NotFound(new { error = $"no thumbnail for clip {clip} of '{id}' (unknown performance or clip, or its video had none)." }))
+                : ApiProblem.Result(StatusCodes.Status404NotFound, $"no thumbnail for clip {clip} of '{id}' (unknown performance or clip, or its video had none)."))
             .RequireAuthorization(AqaRoles.JudgePolicy);
-        api.MapPost("/performances/{id}/panel-score", (string id, PanelScoreRequest? body, HttpContext c, PerformanceBoard board, ScoreFanOut fanOut) =>
+        api.MapPost("/performances/{id}/panel-score", async (string id, HttpContext c, PerformanceBoard board, ScoreFanOut fanOut, DeliveryOptions limits) =>
         {
-            if (body is null || !double.IsFinite(body.Score) || body.Score < 0 || body.Score > 1000)
-            {
-                return Results.BadRequest(new { error = "send {\"score\": POINTS} with a number from 0 to 1000." });
-            }
+            var (body, error) = await JsonBody.ReadAsync<PanelScoreRequest>(c.Request, limits.MaxRequestBodyBytes, PanelScoreRequest.Example, c.RequestAborted)
+                .ConfigureAwait(false);
+            if (body is null) { return error!; }
             if (board.SetPanelScore(id, body.Score, c.User.FindFirst("sub")?.Value ?? "judge") is not { } push) { return UnknownPerformance(id); }
             fanOut.Publish(push);
             return Results.Ok(board.Snapshot(id, BearerTokenHandler.ViewerOf(c.User)));
         }).RequireAuthorization(AqaRoles.JudgePolicy);
-        api.MapPost("/performances", async (StartPerformanceRequest? body, PerformanceControl control, CancellationToken ct) =>
+        api.MapPost("/performances", async (HttpContext c, PerformanceControl control, PerformanceBoard board, DeliveryOptions limits) =>
         {
-            if (body is null || string.IsNullOrWhiteSpace(body.PerformanceId) || body.PerformanceId.Length > ScoreHub.MaxNameLength
-                || string.IsNullOrWhiteSpace(body.Athlete))
+            var (body, error) = await JsonBody.ReadAsync<StartPerformanceRequest>(c.Request, limits.MaxRequestBodyBytes, StartPerformanceRequest.Example, c.RequestAborted)
+                .ConfigureAwait(false);
+            if (body is null) { return error!; }
+            // A performance id names one performance for good: starting it again would overwrite its athlete and times.
+            if (board.Snapshot(body.PerformanceId, ViewerRole.Operator) is { } existing)
             {
-                return Results.BadRequest(new { error = "send {\"performanceId\": ID, \"athlete\": NAME} (optional competition, discipline, segment, target TES|PCS)." });
+                return ApiProblem.Result(StatusCodes.Status409Conflict,
+                    $"performance '{body.PerformanceId}' already exists ({existing.Status}, athlete '{existing.Athlete}'): start a new one with a new id.");
             }
-            var started = await control.StartAsync(body, ct).ConfigureAwait(false);
+            if (await control.StartAsync(body, c.RequestAborted).ConfigureAwait(false) is not { } started)
+            {
+                return ApiProblem.Result(StatusCodes.Status409Conflict, $"performance '{body.PerformanceId}' was already started: start a new one with a new id.");
+            }
             return Results.Accepted($"/api/performances/{Uri.EscapeDataString(started.PerformanceId)}", new { started.PerformanceId, startedAtMs = started.StartedAt.ToUnixTimeMilliseconds() });
         }).RequireAuthorization(AqaRoles.OperatorPolicy);
         api.MapPost("/performances/{id}/end", async (string id, PerformanceControl control, PerformanceBoard board, CancellationToken ct) =>
         {
-            if (board.Snapshot(id, ViewerRole.Operator) is null) { return UnknownPerformance(id); }
+            if (board.Snapshot(id, ViewerRole.Operator) is not { } view) { return UnknownPerformance(id); }
+            if (view.Status == PerformanceView.Ended) { return ApiProblem.Result(StatusCodes.Status409Conflict, $"performance '{id}' has already ended."); }
             var ended = await control.EndAsync(id, ct).ConfigureAwait(false);
             return Results.Accepted($"/api/performances/{Uri.EscapeDataString(id)}", new { ended.PerformanceId, endedAtMs = ended.EndedAt.ToUnixTimeMilliseconds() });
         }).RequireAuthorization(AqaRoles.OperatorPolicy);
         api.MapGet("/model", (ModelRegistry models) => Results.Ok(models.Current())).RequireAuthorization(AqaRoles.ResultsPolicy);
         api.MapGet("/models", (ModelRegistry models) => Results.Ok(new { available = models.Available(), inUse = models.Current() }))
             .RequireAuthorization(AqaRoles.OperatorPolicy);
-        api.MapPut("/model", (SelectModelRequest? body, ModelRegistry models) =>
+        api.MapPut("/model", async (HttpContext c, ModelRegistry models, DeliveryOptions limits) =>
         {
-            if (body is null || string.IsNullOrWhiteSpace(body.Name)) { return Results.BadRequest(new { error = "send {\"name\": CHECKPOINT} (see GET /api/models)." }); }
+            var (body, error) = await JsonBody.ReadAsync<SelectModelRequest>(c.Request, limits.MaxRequestBodyBytes, SelectModelRequest.Example, c.RequestAborted)
+                .ConfigureAwait(false);
+            if (body is null) { return error!; }
             try
             {
                 return Results.Ok(models.Select(body.Name));
             }
             catch (Exception e) when (e is ArgumentException or IOException or Scoring.Data.DataFormatException)
             {
-                return Results.BadRequest(new { error = e.Message });
+                return ApiProblem.Result(StatusCodes.Status400BadRequest, e.Message);
             }
         }).RequireAuthorization(AqaRoles.OperatorPolicy);
         return app;
     }
 
     private static IResult UnknownPerformance(string id) =>
-        Results.NotFound(new { error = $"unknown performance '{id}': GET /api/performances lists them." });
+        ApiProblem.Result(StatusCodes.Status404NotFound, $"unknown performance '{id}': GET /api/performances lists them.");
 
     private static void MapPages(IEndpointRouteBuilder app)
     {
@@ -103,7 +115,7 @@ public static class AqaEndpoints
     private static IResult Page(string file)
     {
         var stream = typeof(AqaEndpoints).Assembly.GetManifestResourceStream("pages/" + file);
-        if (stream is null) { return Results.NotFound(new { error = $"no page '{file}'." }); }
+        if (stream is null) { return ApiProblem.Result(StatusCodes.Status404NotFound, $"no page '{file}'."); }
         var type = Path.GetExtension(file) switch
         {
             ".html" => "text/html; charset=utf-8",

@@ -1,4 +1,5 @@
 using AqaStream.Pipeline.Bus;
+using AqaStream.Server.Api;
 using AqaStream.Server.Auth;
 using AqaStream.Server.Delivery;
 using AqaStream.Server.Hosting;
@@ -7,6 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration;
@@ -36,6 +38,9 @@ public static class AqaServer
         if (settings is not null) { builder.Configuration.AddInMemoryCollection(settings); }
         builder.WebHost.UseUrls(url);
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        // SignalR's dispatcher logs a client's bad call (a HubException) with a stack trace; HubErrorLog reports those
+        // as one warning line and real failures with their trace instead.
+        builder.Logging.AddFilter(HubErrorLog.DispatcherCategory, LogLevel.None);
 
         var services = builder.Services;
         services.Configure<DeliveryOptions>(builder.Configuration.GetSection(DeliveryOptions.Section));
@@ -54,8 +59,10 @@ public static class AqaServer
         services.AddHostedService<DeliveryBridge>();
 
         var delivery = builder.Configuration.GetSection(DeliveryOptions.Section).Get<DeliveryOptions>() ?? new DeliveryOptions();
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = delivery.MaxRequestBodyBytes);
         services.AddSignalR(o =>
         {
+            o.AddFilter<HubErrorLog>();
             o.MaximumReceiveMessageSize = delivery.MaxClientMessageBytes;
             o.EnableDetailedErrors = false;   // HubException messages still reach the caller; internals do not
         });
@@ -69,6 +76,26 @@ public static class AqaServer
         services.AddHealthChecks().AddCheck<DeliveryHealth>("delivery");
 
         var app = builder.Build();
+        // Every 4xx and 5xx has a JSON body: failures inside the server become a problem (logged once, with the trace),
+        // and statuses answered without a body (405, a route that does not exist, ...) get one.
+        app.UseExceptionHandler(errors => errors.Run(context =>
+        {
+            var failure = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("AqaStream.Server.Api")
+                .LogError(failure, "{Method} {Path} failed", context.Request.Method, context.Request.Path);
+            return ApiProblem.WriteAsync(context, StatusCodes.Status500InternalServerError, "the server failed on this request (it is logged); try again.");
+        }));
+        app.UseStatusCodePages(context =>
+        {
+            var response = context.HttpContext.Response;
+            return ApiProblem.WriteAsync(context.HttpContext, response.StatusCode, response.StatusCode switch
+            {
+                StatusCodes.Status404NotFound => $"nothing at {context.HttpContext.Request.Path}: see the README's REST list.",
+                StatusCodes.Status405MethodNotAllowed => $"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}.",
+                StatusCodes.Status413PayloadTooLarge => $"the request body is over {delivery.MaxRequestBodyBytes} bytes (Delivery:MaxRequestBodyBytes).",
+                _ => ApiProblem.Title(response.StatusCode),
+            });
+        });
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapAqa();

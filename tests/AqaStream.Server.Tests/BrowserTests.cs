@@ -50,6 +50,54 @@ public sealed class BrowserTests
         Assert.Empty(result.GetProperty("pageErrors").EnumerateArray());
     }
 
+    /// <summary>The on-air rule: whenever the overlay is (re)loaded — at the start of a performance, in the middle, just
+    /// after the previous athlete's final — the number on screen is the current performance's latest provisional or
+    /// "–", checked against the REST API after each of 200 reloads (a count-up once left the previous athlete's
+    /// total on screen).</summary>
+    [Fact]
+    public async Task Overlay_ReloadedAtRandomMoments_NeverShowsAWrongNumber()
+    {
+        await using var server = await LiveServer.StartAsync(anonymousResults: true);
+        using var stop = new CancellationTokenSource();
+        var random = new Random(14);
+        var feeder = Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                var id = $"p{n}";
+                await server.StartedAsync(id, $"Athlete {n}");
+                await Task.Delay(random.Next(150, 500));   // the start, before any clip
+                var total = 0.0;
+                var clips = random.Next(4, 9);
+                for (var k = 0; k < clips && !stop.IsCancellationRequested; k++)
+                {
+                    total = Math.Round(total + 5 + (random.NextDouble() * 10), 2);
+                    await server.ClipAsync(id, k, 1.0 / clips, 50 + k, total, DateTimeOffset.UtcNow);
+                    await Task.Delay(random.Next(60, 260));
+                }
+                await server.FinalAsync(id, clips, Math.Round(total + 1.11, 2));
+                await Task.Delay(random.Next(100, 400));   // the final on screen, then the next athlete
+            }
+        });
+        try
+        {
+            var result = await Browser.RunAsync("reloads", new { url = new Uri(server.Url, "/overlay").ToString(), reloads = 200, maxDwellMs = 300, lagMs = 250 },
+                timeout: TimeSpan.FromMinutes(8));
+            Assert.Equal(200, result.GetProperty("reloads").GetInt32());
+            Assert.True(result.GetProperty("wrong").GetInt32() == 0, $"wrong numbers on air: {result.GetProperty("wrongSamples")}");
+            // The reloads hit every moment that matters.
+            Assert.True(result.GetProperty("atStart").GetInt32() >= 5, result.ToString());
+            Assert.True(result.GetProperty("midPerformance").GetInt32() >= 20, result.ToString());
+            Assert.True(result.GetProperty("ended").GetInt32() >= 5, result.ToString());
+            Assert.Empty(result.GetProperty("pageErrors").EnumerateArray());
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await feeder;
+        }
+    }
+
     [Fact]
     public async Task Tablet_DrawsTheTimeline_AndOpensAClipWithItsThumbnail()
     {
@@ -134,7 +182,7 @@ public sealed class BrowserCollection
 /// <summary>Runs a scenario of browser/scenarios.mjs under node and returns its result.</summary>
 internal static class Browser
 {
-    public static async Task<JsonElement> RunAsync(string scenario, object args, Func<string, Task>? onLine = null)
+    public static async Task<JsonElement> RunAsync(string scenario, object args, Func<string, Task>? onLine = null, TimeSpan? timeout = null)
     {
         var script = Path.Combine(RepositoryRoot.Path, "tools", "browser", "scenarios.mjs");
         var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -144,16 +192,16 @@ internal static class Browser
         psi.Environment["AQA_WEB_DIR"] = Path.Combine(RepositoryRoot.Path, "web");
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("node did not start");
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
         string? result = null;
         try
         {
-            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            while (await process.StandardOutput.ReadLineAsync(deadline.Token) is { } line)
             {
                 if (line.StartsWith("result ", StringComparison.Ordinal)) { result = line["result ".Length..]; }
                 else if (onLine is not null) { await onLine(line); }
             }
-            await process.WaitForExitAsync(timeout.Token);
+            await process.WaitForExitAsync(deadline.Token);
         }
         finally
         {

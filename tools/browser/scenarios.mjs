@@ -135,7 +135,70 @@ async function paints(page) {
   return { paints: await page.evaluate(() => window.aqaPaints) };
 }
 
-const scenarios = { overlay, tablet, reconnect, denied, paints };
+// Reloads the overlay args.reloads times at random moments of live performances and, after each load, compares the
+// number on screen with the REST API (read just before and just after): it must be the shown performance's latest
+// provisional or "–", the shown performance the newest one. A push still in flight (the API already has a newer value
+// produced less than args.lagMs ago) may leave the previous value of the same performance on screen for that long.
+async function reloads(page) {
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  const lagMs = args.lagMs || 250;
+  const samples = [];
+  let wrong = 0;
+  const wrongSamples = [];
+  for (let i = 0; i < args.reloads; i++) {
+    await page.goto(args.url, { waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(() => !document.documentElement.classList.contains('aqa-stale'), null, { timeout: 30000 });
+    await page.waitForTimeout(Math.floor(Math.random() * (args.maxDwellMs || 400)));
+    const s = await page.evaluate(async () => {
+      const read = async () => {
+        const list = await (await fetch('/api/performances')).json();
+        let newest = null;
+        for (const p of list) { if (!newest || (p.startedAtMs || 0) >= (newest.startedAtMs || 0)) { newest = p; } }
+        const view = newest ? await (await fetch('/api/performances/' + encodeURIComponent(newest.performanceId))).json() : null;
+        return { newest: view, at: Date.now() };
+      };
+      const before = await read();
+      const el = document.getElementById('score');
+      const dom = { text: el.textContent, performance: el.dataset.performance || null, athlete: document.getElementById('athlete').textContent, at: Date.now() };
+      const after = await read();
+      return { before, dom, after };
+    });
+    const verdict = judge(s, lagMs);
+    samples.push({ phase: verdict.phase, ok: verdict.ok });
+    if (!verdict.ok) { wrong++; if (wrongSamples.length < 5) { wrongSamples.push({ reason: verdict.reason, sample: s }); } }
+    if ((i + 1) % 25 === 0) { say(`reloads ${i + 1}, wrong ${wrong}`); }
+  }
+  return { reloads: samples.length, wrong, wrongSamples,
+    atStart: samples.filter(x => x.phase === 'start').length, midPerformance: samples.filter(x => x.phase === 'mid').length,
+    ended: samples.filter(x => x.phase === 'ended').length };
+}
+
+function judge(s, lagMs) {
+  const fmt2 = x => Number(x).toFixed(2);
+  const candidates = [s.before.newest, s.after.newest].filter(Boolean);
+  const same = candidates.filter(v => v.performanceId === s.dom.performance);
+  const phaseOf = v => v.status === 'ended' ? 'ended' : (v.provisional ? 'mid' : 'start');
+  if (same.length === 0) {
+    // A performance that started a moment ago may not be on screen yet: then the screen shows the one before it.
+    const recentStart = candidates.every(v => s.dom.at - (v.startedAtMs || 0) < lagMs);
+    return { ok: recentStart && s.dom.performance !== null, phase: 'switch', reason: `shown ${s.dom.performance}, newest ${candidates.map(v => v.performanceId)}` };
+  }
+  const allowed = new Set();
+  for (const v of same) {
+    const p = v.provisional;
+    if (!p) { allowed.add('–'); continue; }
+    allowed.add(fmt2(p.total));
+    if (s.dom.at - p.timestampMs < lagMs) {
+      // the previous value of this performance (or none yet) while the newest is in flight
+      const previous = v.clips.filter(c => c.provisionalAfter != null && c.clipIndex < p.clipsSeen - 1).map(c => c.provisionalAfter);
+      allowed.add(previous.length ? fmt2(previous[previous.length - 1]) : '–');
+    }
+  }
+  const ok = allowed.has(s.dom.text) && s.dom.athlete === (same[0].athlete || same[0].performanceId);
+  return { ok, phase: phaseOf(same[0]), reason: `shown "${s.dom.text}" (${s.dom.athlete}), allowed ${[...allowed].join(' | ')}` };
+}
+
+const scenarios = { overlay, tablet, reconnect, denied, paints, reloads };
 const browser = await launch();
 try {
   const page = await browser.newPage();

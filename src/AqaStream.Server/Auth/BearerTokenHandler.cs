@@ -25,6 +25,15 @@ public sealed class BearerTokenHandler(IOptionsMonitor<AuthenticationSchemeOptio
     /// <inheritdoc/>
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
+        var header = Request.Headers.Authorization.ToString();
+        if (header.Length > 0 && !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            // Any other scheme (Basic, a bare key, ...) is a token we cannot use: refused, never read as anonymous.
+            var scheme = header.Split(' ', 2)[0];
+            var wrongScheme = $"the Authorization header must be 'Bearer TOKEN' (got the '{(scheme.Length > 20 ? scheme[..20] + "…" : scheme)}' scheme).";
+            Context.Items[FailureKey] = wrongScheme;
+            return AuthenticateResult.Fail(wrongScheme);
+        }
         var token = TokenOf(Request);
         if (token is null)
         {
@@ -80,9 +89,6 @@ public sealed class BearerTokenHandler(IOptionsMonitor<AuthenticationSchemeOptio
         _ => ViewerRole.Public,
     };
 
-    private static Task WriteError(HttpResponse response, string error)
-    {
-        response.ContentType = "application/json";
-        return response.WriteAsync(JsonSerializer.Serialize(new { error }));
-    }
+    private static Task WriteError(HttpResponse response, string error) =>
+        Api.ApiProblem.WriteAsync(response.HttpContext, response.StatusCode, error);
 }

@@ -241,4 +241,7 @@ public sealed record DeliveryOptions
 
     /// <summary>Largest message a client may send to the hub (bytes).</summary>
     public long MaxClientMessageBytes { get; init; } = 8 * 1024;
+
+    /// <summary>Largest REST request body (bytes); larger ones are refused with 413.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
 }

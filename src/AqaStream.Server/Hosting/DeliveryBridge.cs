@@ -70,11 +70,14 @@ public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, Scor
 public sealed class PerformanceControl(IMessageBus bus, TimeProvider clock)
 {
     private readonly IBusProducer<PerformanceMessage> _producer = bus.Producer(Topics.VideoChunks);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _started = new(StringComparer.Ordinal);
 
-    /// <summary>Publishes a performance start.</summary>
-    public async Task<PerformanceStarted> StartAsync(StartPerformanceRequest request, CancellationToken cancellationToken)
+    /// <summary>Publishes a performance start; null when this host already started that id (its start may not have
+    /// reached the board yet).</summary>
+    public async Task<PerformanceStarted?> StartAsync(StartPerformanceRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (!_started.TryAdd(request.PerformanceId, 0)) { return null; }
         var started = new PerformanceStarted(request.PerformanceId, request.Athlete, request.Discipline ?? "unspecified", request.Segment ?? "unspecified",
             request.Target ?? Scoring.Data.ScoreTarget.TES, clock.GetUtcNow(), request.Competition);
         await _producer.ProduceAsync(started.PerformanceId, started, cancellationToken).ConfigureAwait(false);
@@ -98,12 +101,48 @@ public sealed class PerformanceControl(IMessageBus bus, TimeProvider clock)
 /// <param name="Segment">Segment.</param>
 /// <param name="Target">TES (default) or PCS.</param>
 public sealed record StartPerformanceRequest(string PerformanceId, string Athlete, string? Competition = null, string? Discipline = null,
-    string? Segment = null, Scoring.Data.ScoreTarget? Target = null);
+    string? Segment = null, Scoring.Data.ScoreTarget? Target = null) : Api.IValidatedRequest
+{
+    /// <summary>What a valid body looks like (error messages show it).</summary>
+    public const string Example = "{\"performanceId\": ID, \"athlete\": NAME} (optional competition, discipline, segment, target TES|PCS)";
+
+    /// <inheritdoc/>
+    public string? Problem() =>
+        Text(PerformanceId, "performanceId") ?? Text(Athlete, "athlete") ?? Optional(Competition, "competition") ?? Optional(Discipline, "discipline")
+        ?? Optional(Segment, "segment") ?? (Target is null || Enum.IsDefined(Target.Value) ? null : "target must be TES or PCS.");
+
+    private static string? Text(string value, string field) =>
+        string.IsNullOrWhiteSpace(value) ? $"{field} must be a non-empty string."
+        : value.Length > Hubs.ScoreHub.MaxNameLength ? $"{field} is {value.Length} characters long; at most {Hubs.ScoreHub.MaxNameLength} are allowed."
+        : value.Any(char.IsControl) ? $"{field} contains control characters."
+        : null;
+
+    private static string? Optional(string? value, string field) => value is null ? null : Text(value, field);
+}
 
 /// <summary>Body of <c>POST /api/performances/{id}/panel-score</c>.</summary>
 /// <param name="Score">The panel's score, points.</param>
-public sealed record PanelScoreRequest(double Score);
+public sealed record PanelScoreRequest(double Score) : Api.IValidatedRequest
+{
+    /// <summary>Highest panel score accepted (points; figure-skating segment scores stay far below it).</summary>
+    public const double MaxScore = 1000;
+
+    /// <summary>What a valid body looks like.</summary>
+    public const string Example = "{\"score\": POINTS} with a number from 0 to 1000";
+
+    /// <inheritdoc/>
+    public string? Problem() => double.IsFinite(Score) && Score >= 0 && Score <= MaxScore
+        ? null
+        : $"score must be a number from 0 to {MaxScore} (got {Score.ToString(System.Globalization.CultureInfo.InvariantCulture)}).";
+}
 
 /// <summary>Body of <c>PUT /api/model</c>.</summary>
 /// <param name="Name">A checkpoint name from <c>GET /api/models</c>.</param>
-public sealed record SelectModelRequest(string Name);
+public sealed record SelectModelRequest(string Name) : Api.IValidatedRequest
+{
+    /// <summary>What a valid body looks like.</summary>
+    public const string Example = "{\"name\": CHECKPOINT} (see GET /api/models)";
+
+    /// <inheritdoc/>
+    public string? Problem() => string.IsNullOrWhiteSpace(Name) ? "name must be a non-empty checkpoint name (see GET /api/models)." : null;
+}

@@ -25,7 +25,22 @@
   // Performances as the server describes them (PerformanceView), kept up to date from pushes.
   class Board {
     constructor() { this.performances = new Map(); }
-    put(view) { this.performances.set(view.performanceId, view); return view; }
+    // A snapshot can arrive after pushes that are newer than it (the subscription's answer races the first pushes):
+    // never let it take the score back. Progress is (ended, clips seen); the newer side keeps its score and clips.
+    put(view) {
+      const known = this.performances.get(view.performanceId);
+      if (known && Board.progress(known) > Board.progress(view)) {
+        const merged = Object.assign({}, view, { provisional: known.provisional, clips: known.clips, status: known.status, endedAtMs: known.endedAtMs });
+        this.performances.set(view.performanceId, merged);
+        return merged;
+      }
+      this.performances.set(view.performanceId, view);
+      return view;
+    }
+    static progress(p) {
+      const pr = p.provisional;
+      return (p.status === 'ended' || (pr && pr.final) ? 1e9 : 0) + (pr ? pr.clipsSeen : 0);
+    }
     get(id) { return this.performances.get(id); }
     latest() {
       let best = null;

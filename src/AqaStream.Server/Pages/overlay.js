@@ -4,7 +4,6 @@
   'use strict';
   const { params, fmt } = window.aqa;
   const $ = id => document.getElementById(id);
-  const COUNT_UP_MS = 700;
 
   // Theme from query parameters.
   const theme = { accent: '--aqa-accent', panel: '--aqa-panel', text: '--aqa-text', low: '--aqa-low', high: '--aqa-high', font: '--aqa-font' };
@@ -15,7 +14,7 @@
   let followed = params.get('performance');       // a fixed performance, or null: follow the latest one
   const competition = params.get('competition');
   let shown = null;                               // the performance on screen
-  let displayed = 0, from = 0, to = 0, startedAt = 0, animating = false;
+  let flashTimer = 0;
   window.aqaPaints = [];                          // paint records for latency figures: {clipsSeen, total, receivedAtMs, scoredAtMs, paintedAtMs}
 
   function colour(contribution, max) {
@@ -24,11 +23,25 @@
     return `color-mix(in srgb, var(--aqa-high) ${Math.round(t * 100)}%, var(--aqa-low))`;
   }
 
-  function countUp(now) {
-    const t = Math.min(1, (now - startedAt) / COUNT_UP_MS);
-    displayed = from + (to - from) * (1 - Math.pow(1 - t, 3));
-    $('score').textContent = fmt(displayed);
-    if (t < 1) { requestAnimationFrame(countUp); } else { animating = false; }
+  // On air the number is always the shown performance's latest provisional, or "–": it is written at once, never
+  // counted up through values that were not scores (a count-up still running after a switch once put the previous
+  // athlete's total on screen). A change is marked by a short flash of the box instead (CSS only, no numbers).
+  function showScore(p) {
+    const scoreEl = $('score');
+    const provisional = p.provisional;
+    const text = provisional && provisional.total != null ? fmt(provisional.total) : '–';
+    const changed = scoreEl.textContent !== text || scoreEl.dataset.performance !== p.performanceId;
+    scoreEl.textContent = text;
+    scoreEl.dataset.performance = p.performanceId;
+    scoreEl.dataset.target = provisional && provisional.total != null ? String(provisional.total) : '';
+    scoreEl.dataset.clips = provisional ? String(provisional.clipsSeen) : '0';
+    if (!changed || !provisional) { return; }
+    const box = $('score-box');
+    box.classList.remove('flash');
+    clearTimeout(flashTimer);
+    void box.offsetWidth;   // restart the CSS animation
+    box.classList.add('flash');
+    flashTimer = setTimeout(() => box.classList.remove('flash'), 700);
   }
 
   function render(p, kind) {
@@ -36,7 +49,9 @@
     shown = p.performanceId;
     $('athlete').textContent = p.athlete || p.performanceId;
     $('score-label').textContent = (p.status === 'ended' ? 'final ' : 'est. ') + (p.target || 'TES');
-    const clips = p.clips || [];
+    // The clips the provisional on screen covers (a clip push may arrive just before its provisional).
+    const covered = p.provisional ? p.provisional.clipsSeen : 0;
+    const clips = p.status === 'ended' ? (p.clips || []) : (p.clips || []).slice(0, covered);
     const markers = $('markers');
     const max = clips.reduce((m, c) => Math.max(m, c.contribution), 0);
     while (markers.children.length > clips.length) { markers.removeChild(markers.lastChild); }
@@ -47,18 +62,15 @@
       dot.classList.toggle('latest', i === clips.length - 1);
       dot.title = `clip ${c.clipIndex}: weight ${fmt(c.weight, 3)}, score ${fmt(c.score)}`;
     });
+    markers.dataset.count = String(clips.length);
     const last = clips[clips.length - 1];
     $('latest-clip').textContent = last ? last.clipIndex : '–';
     $('latest-weight').textContent = last ? fmt(last.weight, 3) : '–';
     $('latest-score').textContent = last ? fmt(last.score) : '–';
+    const before = $('score').dataset.target;
+    showScore(p);
     const target = p.provisional ? p.provisional.total : null;
-    const scoreEl = $('score');
-    if (target == null) { scoreEl.textContent = '–'; scoreEl.dataset.target = ''; return; }
-    if (String(target) !== scoreEl.dataset.target) {
-      scoreEl.dataset.target = String(target);
-      scoreEl.dataset.clips = String(p.provisional.clipsSeen);
-      from = displayed; to = target; startedAt = performance.now();
-      if (!animating) { animating = true; requestAnimationFrame(countUp); }
+    if (target != null && String(target) !== before) {
       const record = { clipsSeen: p.provisional.clipsSeen, total: target, receivedAtMs: p.provisional.receivedAtMs, scoredAtMs: p.provisional.timestampMs, kind };
       requestAnimationFrame(() => {
         record.paintedAtMs = Date.now();
