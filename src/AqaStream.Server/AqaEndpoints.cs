@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Routing;
 namespace AqaStream.Server;
 
 /// <summary>
-/// The server's HTTP surface. Pages: <c>/overlay</c>, <c>/tablet</c> (static; they fetch data with the viewer's token).
+/// The server's HTTP surface. Pages: <c>/overlay</c> (score bug), <c>/standings</c>, <c>/tablet</c> (static; they fetch data with the viewer's token).
 /// Hub: <c>/hub</c>. REST (JSON; every error is a problem-details body that also carries <c>"error"</c>; request bodies are
 /// read strictly by <see cref="JsonBody"/>):
 /// <list type="bullet">
@@ -108,6 +108,7 @@ public static class AqaEndpoints
     {
         app.MapGet("/", () => Results.Redirect("/overlay"));
         app.MapGet("/overlay", () => Page("overlay.html"));
+        app.MapGet("/standings", () => Page("standings.html"));
         app.MapGet("/tablet", () => Page("tablet.html"));
         app.MapGet("/pages/{file}", (string file) => Page(file));
     }

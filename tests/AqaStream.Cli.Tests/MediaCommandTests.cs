@@ -108,8 +108,12 @@ public sealed class MediaCommandTests : IDisposable
         var r = CliRunner.Run("demo", "--port", "0", "--count", "1", "--seed", "4", "--size", "320x180", "--speed", "4", "--checkpoint", model);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Matches(@"overlay:\s+http://127\.0\.0\.1:\d+/overlay", r.Stdout);
-        Assert.Matches(@"tablet:\s+http://127\.0\.0\.1:\d+/tablet\?token=ey", r.Stdout);
+        Assert.Matches(@"tablet:\s+http://127\.0\.0\.1:\d+/tablet\s", r.Stdout);   // no token in the URL: the judge signs in
+        Assert.Matches(@"standings:\s+http://127\.0\.0\.1:\d+/standings", r.Stdout);
+        Assert.Matches(@"overlay token:  ey", r.Stdout);
+        Assert.Matches(@"judge token:    ey", r.Stdout);
         Assert.Matches(@"operator token: ey", r.Stdout);
+        Assert.DoesNotContain("not entered", r.Stdout, StringComparison.Ordinal);   // the panel score reached the board
         var program = SyntheticProgram.Generate(4);
         Assert.Contains($"{program.PerformanceId}: {program.Athlete} takes the ice", r.Stdout, StringComparison.Ordinal);
         // The final score came all the way through ingest, scorer and the delivery board.

@@ -15,7 +15,7 @@ public class ContractSchemaTests
     /// <summary>One message of each contract with every optional field set.</summary>
     public static TheoryData<string, object> FullMessages() => new()
     {
-        { "performance-started", new PerformanceStarted("p-17", "A. Skater", "ladies-singles", "short-program", ScoreTarget.TES, s_when, "worlds-2026") },
+        { "performance-started", new PerformanceStarted("p-17", "A. Skater", "ladies-singles", "short-program", ScoreTarget.TES, s_when, "worlds-2026", "NOR") },
         { "performance-ended", new PerformanceEnded("p-17", s_when, 136) },
         { "clip-features", new ClipFeatures("p-17", 3, 3.84, 5.12, [0.5f, -1.25f, 3f], s_when, [0x89, 0x50, 0x4E, 0x47]) },
         { "video-chunk", new VideoChunk("cam-1", "p-17", 9, s_when, 2.0, "mpegts", "h264", PayloadRef: "file:///chunks/p-17/9.ts") },

@@ -81,14 +81,16 @@ public sealed class BrowserTests
         });
         try
         {
-            var result = await Browser.RunAsync("reloads", new { url = new Uri(server.Url, "/overlay").ToString(), reloads = 200, maxDwellMs = 300, lagMs = 250 },
+            // A final is held for 0.3 s: long enough for some reloads to land on a held final, short enough for others to
+            // land on the next athlete's "–".
+            var result = await Browser.RunAsync("reloads", new { url = new Uri(server.Url, "/overlay?hold=0.3").ToString(), reloads = 200, maxDwellMs = 300, lagMs = 250, holdMs = 300 },
                 timeout: TimeSpan.FromMinutes(8));
             Assert.Equal(200, result.GetProperty("reloads").GetInt32());
             Assert.True(result.GetProperty("wrong").GetInt32() == 0, $"wrong numbers on air: {result.GetProperty("wrongSamples")}");
             // The reloads hit every moment that matters.
             Assert.True(result.GetProperty("atStart").GetInt32() >= 5, result.ToString());
             Assert.True(result.GetProperty("midPerformance").GetInt32() >= 20, result.ToString());
-            Assert.True(result.GetProperty("ended").GetInt32() >= 5, result.ToString());
+            Assert.True(result.GetProperty("ended").GetInt32() + result.GetProperty("held").GetInt32() >= 5, result.ToString());
             Assert.Empty(result.GetProperty("pageErrors").EnumerateArray());
         }
         finally
@@ -99,27 +101,136 @@ public sealed class BrowserTests
     }
 
     [Fact]
-    public async Task Tablet_DrawsTheTimeline_AndOpensAClipWithItsThumbnail()
+    public async Task Tablet_SignInThroughTheForm_DrawsTheTimelineWithAxes_AndOpensAClipWithItsThumbnail()
     {
         await using var server = await LiveServer.StartAsync();
         await server.StartedAsync("p1", "Ana Lee");
         for (var k = 0; k < 6; k++) { await server.ClipAsync("p1", k, 0.1 + (0.1 * k), 40 + k, 50 + k); }
-        await server.UntilAsync(b => b.Snapshot("p1", Delivery.ViewerRole.Judge)?.Clips.Count == 6 && b.Thumbnail("p1", 5) is not null, "six clips");
+        await server.ClipAsync("p1", 6, 0.05, 103.82, 57);   // beyond the 0–100 scale: flagged
+        await server.UntilAsync(b => b.Snapshot("p1", Delivery.ViewerRole.Judge)?.Clips.Count == 7 && b.Thumbnail("p1", 5) is not null, "seven clips");
+        server.Board.SetPanelScore("p1", 54.5, "tester");
         var judge = server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(10));
-        var result = await Browser.RunAsync("tablet", new { url = new Uri(server.Url, "/tablet?token=" + judge).ToString(), clips = 6, clip = 2 });
-        Assert.Equal(6, result.GetProperty("hits").GetInt32());
-        Assert.Equal(6, result.GetProperty("bars").GetInt32());
-        Assert.Equal(6, result.GetProperty("scoreDots").GetInt32());
+        var result = await Browser.RunAsync("tablet", new { url = new Uri(server.Url, "/tablet").ToString(), token = judge, clips = 7, clip = 2, panelWait = true,
+            screenshot = Screenshots.PathFor("tablet.png") });
+        // Nothing showed before the sign-in, and the token never went into the address.
+        Assert.True(result.GetProperty("signedInThroughForm").GetBoolean());
+        Assert.False(result.GetProperty("before").GetProperty("mainVisible").GetBoolean());
+        Assert.False(result.GetProperty("before").GetProperty("clipVisible").GetBoolean());
+        Assert.False(result.GetProperty("clipVisibleBeforeTap").GetBoolean());   // no empty clip panel before a tap
+        Assert.DoesNotContain("token", result.GetProperty("urlAfter").GetString(), StringComparison.Ordinal);
+        // A chart at its true aspect ratio, with units on every axis.
+        Assert.InRange(result.GetProperty("aspect").GetDouble(), 1000 / 360.0 * 0.98, 1000 / 360.0 * 1.02);
+        Assert.Equal(JsonValueKind.Null, result.GetProperty("preserveAspectRatio").ValueKind);
+        Assert.Equal(["points", "weight", "time (s)"], result.GetProperty("axisUnits").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(7, result.GetProperty("hits").GetInt32());
+        Assert.Equal(7, result.GetProperty("bars").GetInt32());
+        Assert.Equal(7, result.GetProperty("scoreDots").GetInt32());
+        Assert.Equal(["6"], result.GetProperty("beyondMarks").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal(1, result.GetProperty("totalPath").GetInt32());
         Assert.Equal("2", result.GetProperty("clipIndex").GetString());
         Assert.Equal("2.56–3.84 s", result.GetProperty("clipTime").GetString());
         Assert.Equal("0.3000", result.GetProperty("weight").GetString());
         Assert.Equal("42.00", result.GetProperty("score").GetString());
         Assert.StartsWith("clip 2 (60%)", result.GetProperty("attended").GetString(), StringComparison.Ordinal);
+        // Weights 0.1..0.6 and 0.05 (mean 0.3071): 0.3 is 0.98× the mean, 4th by weight; scores 40..45 and 103.82 (mean 51.26).
+        Assert.Equal("weight 0.98× the mean (4 of 7 by weight); score −9.26 vs the mean clip score 51.26", result.GetProperty("compared").GetString());
+        Assert.Equal(JsonValueKind.Null, result.GetProperty("flag").ValueKind);
         Assert.Equal(16, result.GetProperty("thumbWidth").GetInt32());
-        Assert.Equal("55.00", result.GetProperty("modelScore").GetString());
+        Assert.Equal("57.00", result.GetProperty("modelScore").GetString());
+        Assert.Equal("54.50", result.GetProperty("panelScore").GetString());
+        Assert.Equal("+2.50", result.GetProperty("modelMinusPanel").GetString());
         Assert.Equal(["2"], result.GetProperty("selectedHit").EnumerateArray().Select(e => e.GetString()));
         Assert.Empty(result.GetProperty("pageErrors").EnumerateArray());
+
+        // The clip beyond the scale says so; a clip-local model's clip says what it attended to in words.
+        var flagged = await Browser.RunAsync("tablet", new { url = new Uri(server.Url, "/tablet").ToString(), token = judge, clips = 7, clip = 6 });
+        Assert.Contains("outside the 0–100 scale", flagged.GetProperty("flag").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Tablet_ClipLocalModel_ExplainsByWeightAndScore_NotAttention()
+    {
+        await using var server = await LiveServer.StartAsync();
+        await server.StartedAsync("p1", "Ana Lee");
+        for (var k = 0; k < 4; k++) { await server.ClipAsync("p1", k, 0.25, 50 + (2 * k), 51 + k, topAttended: [new(k, 1.0)]); }
+        await server.UntilAsync(b => b.Snapshot("p1", Delivery.ViewerRole.Judge)?.Clips.Count == 4 && b.Thumbnail("p1", 3) is not null, "four clips");
+        var result = await Browser.RunAsync("tablet", new { url = new Uri(server.Url, "/tablet").ToString(), token = LiveServer.JudgeKey, clips = 4, clip = 3 });
+        Assert.Equal("its own clip only (this model scores each clip from its own video)", result.GetProperty("attended").GetString());
+        Assert.Equal("weight 1.00× the mean (1 of 4 by weight); score +3.00 vs the mean clip score 53.00", result.GetProperty("compared").GetString());
+    }
+
+    /// <summary>The score bug and the standings of a competition: three finals and a 300-clip programme on the ice.</summary>
+    [Fact]
+    public async Task Graphics_ScoreBugWithRankAndLeader_ClipStripFitsLongProgrammes_Standings()
+    {
+        await using var server = await LiveServer.StartAsync(anonymousResults: true);
+        (string Id, string Athlete, string Nation, double Final)[] done = [("a", "Ada Holm", "NOR", 60.5), ("b", "Bea Lind", "SWE", 72.25), ("c", "Cai Novak", "CZE", 55.0)];
+        foreach (var (id, athlete, nation, final) in done)
+        {
+            await server.StartedAsync(id, athlete, "worlds", nation);
+            await server.ClipAsync(id, 0, 1, final, final);
+            await server.FinalAsync(id, 1, final);
+        }
+        await server.StartedAsync("d", "Dan Orsi", "worlds", "ITA");
+        for (var k = 0; k < 300; k++) { await server.ClipAsync("d", k, 1.0 / 300, 60, Math.Round(0.218 * (k + 1), 2)); }
+        await server.UntilAsync(b => b.Snapshot("d", Delivery.ViewerRole.Public)?.Provisional?.ClipsSeen == 300, "300 clips");
+        var result = await Browser.RunAsync("graphics", new
+        {
+            overlay = new Uri(server.Url, "/overlay?hold=0").ToString(),
+            expect = new { athlete = "Dan Orsi", score = "65.40" },
+            overlayShot = Screenshots.PathFor("overlay-score-bug.png"),
+            standings = new Uri(server.Url, "/standings?competition=worlds").ToString(),
+            rows = 3,
+            standingsShot = Screenshots.PathFor("standings.png"),
+        });
+        var bug = result.GetProperty("overlay");
+        Assert.Equal("ITA", bug.GetProperty("nation").GetString());
+        Assert.Equal("rank now 2", bug.GetProperty("rank").GetString());
+        Assert.Equal("6.85 behind Bea Lind", bug.GetProperty("leader").GetString());
+        Assert.Equal("worlds", bug.GetProperty("competition").GetString());
+        Assert.Equal("est. TES", bug.GetProperty("label").GetString());
+        Assert.Equal(300, bug.GetProperty("markers").GetInt32());
+        var strip = bug.GetProperty("strip");
+        var latest = bug.GetProperty("latest");
+        Assert.True(latest.GetProperty("left").GetDouble() >= strip.GetProperty("left").GetDouble() - 0.5
+            && latest.GetProperty("right").GetDouble() <= strip.GetProperty("right").GetDouble() + 0.5, $"latest clip outside the strip: {latest} in {strip}");
+        Assert.True(latest.GetProperty("width").GetDouble() >= 2, latest.ToString());
+
+        var standings = result.GetProperty("standings");
+        Assert.Equal("worlds", standings.GetProperty("title").GetString());
+        var rows = standings.GetProperty("rows").EnumerateArray().Select(r => r.EnumerateArray().Select(c => c.GetString()!).ToArray()).ToList();
+        Assert.Equal(["1", "Bea Lind", "SWE", "72.25", ""], rows[0]);
+        Assert.Equal(["2", "Ada Holm", "NOR", "60.50", "-11.75"], rows[1]);
+        Assert.Equal(["3", "Cai Novak", "CZE", "55.00", "-17.25"], rows[2]);
+        Assert.Equal("On the ice: Dan Orsi (ITA) — est. 65.40, rank now 2", standings.GetProperty("onIce").GetString());
+        Assert.True(standings.GetProperty("templateFunctions").GetBoolean());
+        Assert.Empty(result.GetProperty("pageErrors").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Overlay_Final_IsHeldForTheHoldTime_ThenTheNextAthlete()
+    {
+        await using var server = await LiveServer.StartAsync(anonymousResults: true);
+        await server.StartedAsync("a", "Ada Holm", "worlds", "NOR");
+        await server.ClipAsync("a", 0, 1, 60, 60);
+        DateTimeOffset? endedAt = null;
+        var result = await Browser.RunAsync("hold", new { url = new Uri(server.Url, "/overlay?hold=2").ToString(), first = "Ada Holm", watchMs = 4500 }, async line =>
+        {
+            if (line != "first") { return; }
+            await server.FinalAsync("a", 1, 61.11);
+            endedAt = DateTimeOffset.UtcNow;
+            await server.StartedAsync("b", "Bea Lind", "worlds", "SWE");   // the next athlete at once, no score yet
+        });
+        var timeline = result.GetProperty("timeline").EnumerateArray()
+            .Select(e => (At: e.GetProperty("at").GetInt64(), Athlete: e.GetProperty("athlete").GetString(), Score: e.GetProperty("score").GetString(), Label: e.GetProperty("label").GetString()))
+            .ToList();
+        var end = endedAt!.Value.ToUnixTimeMilliseconds();
+        // The final stays on screen for the hold time, labelled final; then the next athlete, with no number yet.
+        Assert.Contains(timeline, t => t.Athlete == "Ada Holm" && t.Score == "61.11" && t.Label == "final TES" && t.At > end + 1500);
+        Assert.DoesNotContain(timeline, t => t.Athlete == "Bea Lind" && t.At < end + 1800);
+        Assert.Contains(timeline, t => t.Athlete == "Bea Lind" && t.Score == "–");
+        // Never one athlete's name with the other's number.
+        Assert.All(timeline, t => Assert.True((t.Athlete == "Ada Holm" && t.Score is "60.00" or "61.11") || (t.Athlete == "Bea Lind" && t.Score == "–"), t.ToString()));
     }
 
     [Fact]
@@ -170,6 +281,18 @@ public sealed class BrowserTests
         Assert.Equal(0, result.GetProperty("clipDetails").GetInt32());
         Assert.DoesNotContain("Ana Lee", result.GetProperty("bodyText").GetString(), StringComparison.Ordinal);
         Assert.All(result.GetProperty("api").EnumerateArray(), r => Assert.Equal("/api/me", r.GetProperty("url").GetString()));
+    }
+}
+
+/// <summary>Where the browser tests put their screenshots: <c>AQA_SCREENSHOTS</c> when set (for a look at the
+/// graphics), else a temporary folder.</summary>
+internal static class Screenshots
+{
+    public static string PathFor(string name)
+    {
+        var dir = Environment.GetEnvironmentVariable("AQA_SCREENSHOTS") is { Length: > 0 } d ? d : Path.Combine(Path.GetTempPath(), "aqa-screenshots");
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, name);
     }
 }
 

@@ -75,24 +75,106 @@ async function overlay(page) {
 async function tablet(page) {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(args.url);
+  let signedInThroughForm = false;
+  if (args.token) {
+    // The judge signs in through the form; nothing of the page shows before that.
+    await page.waitForFunction(() => !document.getElementById('login').hidden, null, { timeout: 15000 });
+    var before = { mainVisible: await page.isVisible('#main'), clipVisible: await page.isVisible('#clip') };
+    await page.fill('#token-input', args.token);
+    await page.click('#login-form button[type=submit]');
+    signedInThroughForm = true;
+  }
   await page.waitForFunction(n => document.querySelectorAll('#timeline rect.hit').length >= n, args.clips || 3, { timeout: 30000 });
+  const clipVisibleBeforeTap = await page.isVisible('#clip');
   await page.click(`#timeline rect.hit[data-clip="${args.clip}"]`);
   await page.waitForFunction(() => !document.getElementById('clip').hidden && document.getElementById('thumb').naturalWidth > 0, null, { timeout: 15000 });
+  if (args.panelWait) {
+    await page.waitForFunction(() => document.getElementById('panel-score').textContent !== '–', null, { timeout: 15000 });
+  }
   if (args.screenshot) { await page.screenshot({ path: args.screenshot, fullPage: true }); }
+  const box = await page.$eval('#timeline', e => { const r = e.getBoundingClientRect(); return { width: r.width, height: r.height }; });
   return {
+    signedInThroughForm,
+    before: before || null,
+    clipVisibleBeforeTap,
+    urlAfter: page.url(),
+    aspect: box.width / box.height,
+    preserveAspectRatio: await page.$eval('#timeline', e => e.getAttribute('preserveAspectRatio')),
+    axisUnits: await page.$$eval('#timeline text.unit', e => e.map(x => x.textContent)),
     hits: await page.$$eval('#timeline rect.hit', e => e.length),
     bars: await page.$$eval('#timeline rect.bar', e => e.length),
     scoreDots: await page.$$eval('#timeline circle.score', e => e.length),
+    beyondMarks: await page.$$eval('#timeline circle.beyond', e => e.map(x => x.dataset.clip)),
     totalPath: await page.$$eval('#timeline path.total', e => e.length),
     clipIndex: await page.$eval('#clip-index', e => e.textContent),
     clipTime: await page.$eval('#clip-time', e => e.textContent),
     weight: await page.$eval('#clip-weight', e => e.textContent),
     score: await page.$eval('#clip-score', e => e.textContent),
     attended: await page.$eval('#clip-attended', e => e.textContent),
+    compared: await page.$eval('#clip-compared', e => e.textContent),
+    flag: await page.isVisible('#clip-flag') ? await page.$eval('#clip-flag', e => e.textContent) : null,
     thumbWidth: await page.$eval('#thumb', e => e.naturalWidth),
     modelScore: await page.$eval('#model-score', e => e.textContent),
+    panelScore: await page.$eval('#panel-score', e => e.textContent),
+    modelMinusPanel: await page.$eval('#model-minus-panel', e => e.textContent),
     selectedHit: await page.$$eval('#timeline rect.hit.selected', e => e.map(x => x.dataset.clip)),
   };
+}
+
+// The broadcast graphics: the score bug (args.overlay) and the standings (args.standings), each waited for until its
+// text shows what args.expect names, then screenshotted; returns what a viewer would read.
+async function graphics(page) {
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  const out = {};
+  if (args.overlay) {
+    await page.goto(args.overlay);
+    await page.waitForFunction(e => document.getElementById('athlete').textContent === e.athlete
+      && document.getElementById('score').textContent === e.score, args.expect, { timeout: 30000 });
+    await page.waitForTimeout(800);   // the flash has faded
+    if (args.overlayShot) { await page.screenshot({ path: args.overlayShot, omitBackground: true }); }
+    const strip = await page.$eval('#markers', e => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right }; });
+    const latest = await page.$eval('.marker.latest', e => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, width: r.width }; });
+    out.overlay = {
+      athlete: await page.$eval('#athlete', e => e.textContent),
+      nation: await page.$eval('#nation', e => e.textContent),
+      score: await page.$eval('#score', e => e.textContent),
+      label: await page.$eval('#score-label', e => e.textContent),
+      rank: await page.$eval('#rank', e => e.textContent),
+      leader: await page.$eval('#leader', e => e.textContent),
+      competition: await page.$eval('#competition', e => e.textContent),
+      markers: await page.$$eval('.marker', e => e.length),
+      strip, latest,
+    };
+  }
+  if (args.standings) {
+    await page.goto(args.standings);
+    await page.waitForFunction(n => document.querySelectorAll('#rows tr').length >= n, args.rows, { timeout: 30000 });
+    await page.waitForTimeout(500);
+    if (args.standingsShot) { await page.screenshot({ path: args.standingsShot, omitBackground: true }); }
+    out.standings = {
+      title: await page.$eval('#title', e => e.textContent),
+      rows: await page.$$eval('#rows tr', rows => rows.map(r => [...r.children].map(td => td.textContent))),
+      onIce: await page.$eval('#on-ice', e => e.textContent),
+      templateFunctions: await page.evaluate(() => ['update', 'play', 'stop', 'next'].every(f => typeof window[f] === 'function')),
+    };
+  }
+  return out;
+}
+
+// The overlay when a performance ends: the final stays for the hold time though the next athlete has started.
+async function hold(page) {
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.goto(args.url);
+  await page.waitForFunction(a => document.getElementById('athlete').textContent === a, args.first, { timeout: 30000 });
+  say('first');
+  const timeline = [];
+  const until = Date.now() + args.watchMs;
+  while (Date.now() < until) {
+    timeline.push({ at: Date.now(), athlete: await page.$eval('#athlete', e => e.textContent), score: await page.$eval('#score', e => e.textContent),
+      label: await page.$eval('#score-label', e => e.textContent) });
+    await page.waitForTimeout(100);
+  }
+  return { timeline };
 }
 
 async function reconnect(page) {
@@ -161,23 +243,31 @@ async function reloads(page) {
       const el = document.getElementById('score');
       const dom = { text: el.textContent, performance: el.dataset.performance || null, athlete: document.getElementById('athlete').textContent, at: Date.now() };
       const after = await read();
-      return { before, dom, after };
+      const shown = dom.performance ? await (await fetch('/api/performances/' + encodeURIComponent(dom.performance))).json() : null;
+      return { before, dom, after, shown };
     });
-    const verdict = judge(s, lagMs);
+    const verdict = judge(s, lagMs, args.holdMs || 0);
     samples.push({ phase: verdict.phase, ok: verdict.ok });
     if (!verdict.ok) { wrong++; if (wrongSamples.length < 5) { wrongSamples.push({ reason: verdict.reason, sample: s }); } }
     if ((i + 1) % 25 === 0) { say(`reloads ${i + 1}, wrong ${wrong}`); }
   }
   return { reloads: samples.length, wrong, wrongSamples,
     atStart: samples.filter(x => x.phase === 'start').length, midPerformance: samples.filter(x => x.phase === 'mid').length,
-    ended: samples.filter(x => x.phase === 'ended').length };
+    ended: samples.filter(x => x.phase === 'ended').length, held: samples.filter(x => x.phase === 'held').length };
 }
 
-function judge(s, lagMs) {
+function judge(s, lagMs, holdMs) {
   const fmt2 = x => Number(x).toFixed(2);
   const candidates = [s.before.newest, s.after.newest].filter(Boolean);
   const same = candidates.filter(v => v.performanceId === s.dom.performance);
   const phaseOf = v => v.status === 'ended' ? 'ended' : (v.provisional ? 'mid' : 'start');
+  if (same.length === 0 && s.shown && s.shown.status === 'ended' && s.shown.provisional) {
+    // A final held on screen (?hold) while the next athlete has no score yet.
+    const newestUnscored = candidates.some(v => !v.provisional || s.dom.at - v.provisional.timestampMs < lagMs);
+    const withinHold = s.dom.at - s.shown.endedAtMs < holdMs + lagMs;
+    const ok = newestUnscored && withinHold && s.dom.text === fmt2(s.shown.provisional.total) && s.dom.athlete === s.shown.athlete;
+    return { ok, phase: 'held', reason: `held "${s.dom.text}" of ${s.shown.performanceId} ended ${s.dom.at - s.shown.endedAtMs} ms ago` };
+  }
   if (same.length === 0) {
     // A performance that started a moment ago may not be on screen yet: then the screen shows the one before it.
     const recentStart = candidates.every(v => s.dom.at - (v.startedAtMs || 0) < lagMs);
@@ -198,7 +288,7 @@ function judge(s, lagMs) {
   return { ok, phase: phaseOf(same[0]), reason: `shown "${s.dom.text}" (${s.dom.athlete}), allowed ${[...allowed].join(' | ')}` };
 }
 
-const scenarios = { overlay, tablet, reconnect, denied, paints, reloads };
+const scenarios = { overlay, tablet, reconnect, denied, paints, reloads, graphics, hold };
 const browser = await launch();
 try {
   const page = await browser.newPage();

@@ -89,11 +89,14 @@ internal static class DemoCommand
         var tokens = app.Services.GetRequiredService<TokenService>();
         var judge = tokens.Issue("demo-judge", AqaRoles.Judge, TokenLifetime);
         var op = tokens.Issue("demo-operator", AqaRoles.Operator, TokenLifetime);
+        var overlayToken = tokens.Issue("demo-overlay", AqaRoles.Overlay, TokenLifetime);
         var origin = url.GetLeftPart(UriPartial.Authority);
         Console.WriteLine($"AqaStream demo: model {model.Card.ModelId} ({model.Version}), synthetic venue at {encoderOptions.Size}, {speed.ToString(inv)}× real time");
-        Console.WriteLine($"  overlay:  {origin}/overlay");
-        Console.WriteLine($"  tablet:   {origin}/tablet?token={judge}");
-        Console.WriteLine($"  results:  {origin}/api/performances   (open; hub at {origin}{AqaEndpoints.HubPath})");
+        Console.WriteLine($"  overlay:   {origin}/overlay   (score bug; a browser source or CasparCG template)");
+        Console.WriteLine($"  standings: {origin}/standings");
+        Console.WriteLine($"  tablet:    {origin}/tablet   (sign in with the judge token)");
+        Console.WriteLine($"  results:   {origin}/api/performances   (open; hub at {origin}{AqaEndpoints.HubPath})");
+        Console.WriteLine($"  overlay token:  {overlayToken}   (for /overlay?token=... where results are not public)");
         Console.WriteLine($"  judge token:    {judge}");
         Console.WriteLine($"  operator token: {op}");
         Console.WriteLine("Press Ctrl+C to stop.");
@@ -113,7 +116,11 @@ internal static class DemoCommand
                 await venue.PublishAsync(producer, program, cancellationToken).ConfigureAwait(false);
                 await Task.Delay(BetweenPerformances, cancellationToken).ConfigureAwait(false);
                 var final = board.Snapshot(program.PerformanceId, Server.Delivery.ViewerRole.Public)?.Provisional;
-                Console.WriteLine(string.Create(inv, $"{program.PerformanceId}: model {(final is null ? "–" : final.Total.ToString("F2", inv))}{(final?.Final == true ? " (final)" : "")}, panel {program.JudgesScore(encoderOptions.FramesPerSecond):F2}"));
+                // The synthetic panel's score, entered through the REST API with the judge's token as a judge would
+                // on the tablet: the tablet then shows model against panel.
+                var panel = Math.Round(program.JudgesScore(encoderOptions.FramesPerSecond), 2);
+                var entered = await EnterPanelScoreAsync(url, judge, program.PerformanceId, panel, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine(string.Create(inv, $"{program.PerformanceId}: model {(final is null ? "–" : final.Total.ToString("F2", inv))}{(final?.Final == true ? " (final)" : "")}, panel {panel:F2}{(entered is null ? "" : $" (not entered: {entered})")}"));
                 Console.Out.Flush();
             }
         }
@@ -128,6 +135,23 @@ internal static class DemoCommand
         await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
         Console.WriteLine($"ingest: {ingest.Counters}; scorer: {scorer.Counters}");
         return 0;
+    }
+
+    private static async Task<string?> EnterPanelScoreAsync(Uri server, string judgeToken, string performanceId, double score, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = server };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", judgeToken);
+        using var body = new StringContent(string.Create(CultureInfo.InvariantCulture, $"{{\"score\": {score}}}"), System.Text.Encoding.UTF8, "application/json");
+        try
+        {
+            using var response = await http.PostAsync(new Uri($"/api/performances/{Uri.EscapeDataString(performanceId)}/panel-score", UriKind.Relative), body, cancellationToken)
+                .ConfigureAwait(false);
+            return response.IsSuccessStatusCode ? null : $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}";
+        }
+        catch (HttpRequestException e)
+        {
+            return e.Message;
+        }
     }
 
     private static async Task Quietly(Task task)

@@ -57,6 +57,11 @@ public sealed record SyntheticProgram(string PerformanceId, string Athlete, int 
     private static readonly string[] s_names = ["Ada", "Bea", "Cai", "Dan", "Eli", "Fay", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lea", "Max", "Nia", "Oto", "Pia", "Quin", "Rae", "Sol", "Tea"];
     private static readonly string[] s_surnames = ["Arvik", "Brenn", "Castel", "Dovic", "Eklund", "Ferrand", "Gale", "Holm", "Ivers", "Janak", "Kovar", "Lind", "Moreau", "Novak", "Orsi", "Pell"];
 
+    private static readonly string[] s_nations = ["NOR", "CAN", "JPN", "ITA", "USA", "FRA", "KOR", "SWE", "GER", "FIN", "EST", "CZE"];
+
+    /// <summary>Whom the athlete represents (a country code), drawn from the seed apart from the program itself.</summary>
+    public string Nation => s_nations[(int)((uint)Seed % (uint)s_nations.Length)];
+
     /// <summary>Draws a program from <paramref name="seed"/>: 5–7 elements between glides, 18–32 s in all.</summary>
     public static SyntheticProgram Generate(int seed, string? performanceId = null)
     {

@@ -23,7 +23,7 @@ public sealed class VenueStream(SyntheticEncoder encoder, TimeProvider clock, do
         if (!(speed > 0)) { throw new ArgumentException("The publishing speed must be positive (1 = real time)."); }
         var id = program.PerformanceId;
         var startedAt = clock.GetUtcNow();
-        await producer.ProduceAsync(id, new PerformanceStarted(id, program.Athlete, "synthetic", "free-skating", ScoreTarget.TES, startedAt, competition), cancellationToken).ConfigureAwait(false);
+        await producer.ProduceAsync(id, new PerformanceStarted(id, program.Athlete, "synthetic", "free-skating", ScoreTarget.TES, startedAt, competition, program.Nation), cancellationToken).ConfigureAwait(false);
         var container = encoder.Options.Container;
         await foreach (var chunk in encoder.EncodeAsync(program, cancellationToken).ConfigureAwait(false))
         {

@@ -10,6 +10,7 @@ namespace AqaStream.Pipeline.Contracts;
 /// <param name="Target">Which judges' score the provisional estimates: TES or PCS.</param>
 /// <param name="StartedAt">Wall-clock start (the first clip's time origin).</param>
 /// <param name="Competition">The competition (event) it belongs to, when known: subscribers can follow a competition.</param>
+/// <param name="Nation">Whom the athlete represents (a country code such as "NOR", or a club), when given: shown on air.</param>
 public sealed record PerformanceStarted(
     string PerformanceId,
     string Athlete,
@@ -17,7 +18,8 @@ public sealed record PerformanceStarted(
     string Segment,
     ScoreTarget Target,
     DateTimeOffset StartedAt,
-    string? Competition = null) : PerformanceMessage(PerformanceId)
+    string? Competition = null,
+    string? Nation = null) : PerformanceMessage(PerformanceId)
 {
     /// <summary>The <c>type</c> on the wire.</summary>
     public const string TypeName = "performance-started";

@@ -165,7 +165,7 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
             return new ClipView(c.ClipIndex, c.Start, c.End, weight, score, contribution, after, c.TopAttended, Thumbnails.ContainsKey(clipIndex));
         }
 
-        public PerformanceView View() => new(Id, Started?.Athlete, Competition, Started?.Discipline, Started?.Segment,
+        public PerformanceView View() => new(Id, Started?.Athlete, Competition, Started?.Nation, Started?.Discipline, Started?.Segment,
             (Started?.Target ?? Provisional?.Target)?.ToString(), Status, Started?.StartedAt.ToUnixTimeMilliseconds(), EndedAt?.ToUnixTimeMilliseconds(),
             [.. Clips.Keys.Select((k, position) => ClipView(k, position))], Provisional is null ? null : ProvisionalView.From(Provisional), Panel);
     }

@@ -6,6 +6,7 @@ namespace AqaStream.Server.Delivery;
 /// <param name="PerformanceId">The performance.</param>
 /// <param name="Athlete">Athlete's display name (null until its start is seen).</param>
 /// <param name="Competition">Its competition, when known.</param>
+/// <param name="Nation">Whom the athlete represents (country or club), when given.</param>
 /// <param name="Discipline">Discipline.</param>
 /// <param name="Segment">Segment.</param>
 /// <param name="Target">TES or PCS.</param>
@@ -19,6 +20,7 @@ public sealed record PerformanceView(
     string PerformanceId,
     string? Athlete,
     string? Competition,
+    string? Nation,
     string? Discipline,
     string? Segment,
     string? Target,

@@ -79,7 +79,7 @@ public sealed class PerformanceControl(IMessageBus bus, TimeProvider clock)
         ArgumentNullException.ThrowIfNull(request);
         if (!_started.TryAdd(request.PerformanceId, 0)) { return null; }
         var started = new PerformanceStarted(request.PerformanceId, request.Athlete, request.Discipline ?? "unspecified", request.Segment ?? "unspecified",
-            request.Target ?? Scoring.Data.ScoreTarget.TES, clock.GetUtcNow(), request.Competition);
+            request.Target ?? Scoring.Data.ScoreTarget.TES, clock.GetUtcNow(), request.Competition, request.Nation);
         await _producer.ProduceAsync(started.PerformanceId, started, cancellationToken).ConfigureAwait(false);
         return started;
     }
@@ -100,16 +100,17 @@ public sealed class PerformanceControl(IMessageBus bus, TimeProvider clock)
 /// <param name="Discipline">Discipline.</param>
 /// <param name="Segment">Segment.</param>
 /// <param name="Target">TES (default) or PCS.</param>
+/// <param name="Nation">Whom the athlete represents (country code or club), shown on air.</param>
 public sealed record StartPerformanceRequest(string PerformanceId, string Athlete, string? Competition = null, string? Discipline = null,
-    string? Segment = null, Scoring.Data.ScoreTarget? Target = null) : Api.IValidatedRequest
+    string? Segment = null, Scoring.Data.ScoreTarget? Target = null, string? Nation = null) : Api.IValidatedRequest
 {
     /// <summary>What a valid body looks like (error messages show it).</summary>
-    public const string Example = "{\"performanceId\": ID, \"athlete\": NAME} (optional competition, discipline, segment, target TES|PCS)";
+    public const string Example = "{\"performanceId\": ID, \"athlete\": NAME} (optional competition, nation, discipline, segment, target TES|PCS)";
 
     /// <inheritdoc/>
     public string? Problem() =>
         Text(PerformanceId, "performanceId") ?? Text(Athlete, "athlete") ?? Optional(Competition, "competition") ?? Optional(Discipline, "discipline")
-        ?? Optional(Segment, "segment") ?? (Target is null || Enum.IsDefined(Target.Value) ? null : "target must be TES or PCS.");
+        ?? Optional(Segment, "segment") ?? Optional(Nation, "nation") ?? (Target is null || Enum.IsDefined(Target.Value) ? null : "target must be TES or PCS.");
 
     private static string? Text(string value, string field) =>
         string.IsNullOrWhiteSpace(value) ? $"{field} must be a non-empty string."

@@ -5,10 +5,25 @@
   'use strict';
   const params = new URLSearchParams(location.search);
 
+  // The bearer token: kept in this browser's storage (or memory where storage is off), never in the page address.
+  let memoryToken = '';
   function token() {
-    const t = params.get('token');
-    if (t) { try { localStorage.setItem('aqa.token', t); } catch (e) { /* private mode */ } return t; }
+    if (memoryToken) { return memoryToken; }
     try { return localStorage.getItem('aqa.token') || ''; } catch (e) { return ''; }
+  }
+  function setToken(t) {
+    memoryToken = t || '';
+    try { if (t) { localStorage.setItem('aqa.token', t); } else { localStorage.removeItem('aqa.token'); } } catch (e) { /* private mode */ }
+  }
+  // A ?token= in the address is taken and the address cleaned. The tablet stores it (links made before its sign-in
+  // form still work once); broadcast pages (a browser source's URL is its only setting) keep it in memory only.
+  function takeTokenFromUrl(keepInMemoryOnly) {
+    const t = params.get('token');
+    if (!t) { return; }
+    if (keepInMemoryOnly) { memoryToken = t; } else { setToken(t); }
+    params.delete('token');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
   }
 
   async function api(path, options) {
@@ -123,5 +138,5 @@
 
   function fmt(x, digits) { return x == null || isNaN(x) ? '–' : Number(x).toFixed(digits == null ? 2 : digits); }
 
-  window.aqa = { params, token, api, live, fmt, Board };
+  window.aqa = { params, token, setToken, takeTokenFromUrl, api, live, fmt, Board };
 })();
