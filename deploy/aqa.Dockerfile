@@ -16,7 +16,7 @@ RUN dotnet publish src/AqaStream.Cli/AqaStream.Cli.csproj -c Release -o /app --n
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-bookworm-slim AS aqa
 # librdkafka (the Kafka client under Confluent.Kafka), ffmpeg (ingest, venue encoder), OpenBLAS (scorer GEMM).
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        librdkafka1 ffmpeg libopenblas0-pthread >/dev/null \
+        ffmpeg libopenblas0-pthread >/dev/null \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app ./
