@@ -14,7 +14,7 @@ COPY . .
 RUN dotnet publish src/AqaStream.Cli/AqaStream.Cli.csproj -c Release -o /app --nologo
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-bookworm-slim AS aqa
-# librdkafka (the Kafka client under Confluent.Kafka), ffmpeg (ingest, venue encoder), OpenBLAS (scorer GEMM).
+# ffmpeg (ingest, venue encoder), OpenBLAS (scorer GEMM); librdkafka ships in the app (librdkafka.redist).
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         ffmpeg libopenblas0-pthread >/dev/null \
     && rm -rf /var/lib/apt/lists/*
