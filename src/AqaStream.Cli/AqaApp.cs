@@ -20,6 +20,7 @@ public static class AqaApp
             PredictCommand.Create(),
             ReplayCommand.Create(),
             BenchCommand.Create(),
+            BenchmarkCommand.Create(),
             SynthCommand.Create(),
             EncodeCommand.Create(),
             DemoCommand.Create(),

@@ -119,7 +119,7 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
     public async Task Replay_FromAKafkaTopic_FromTheBeginning_ScoresTheArchivedPerformances()
     {
         var model = Pipeline.Live.ScoringModel.Load(Model);
-        var dim = model.Decoder.Options.FeatureDim;
+        var dim = model.Scorer.FeatureDim;
         var ids = new[] { $"archived-{Guid.NewGuid():N}"[..20], $"archived-{Guid.NewGuid():N}"[..20] };
         await using (var bus = await Kafka.KafkaBus.ConnectAsync(_kafka.Options()))
         {
@@ -151,7 +151,7 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
     public async Task TwoScorerProcesses_ShareThePartitions_EveryClipScoredOnce()
     {
         var model = Pipeline.Live.ScoringModel.Load(Model);
-        var dim = model.Decoder.Options.FeatureDim;
+        var dim = model.Scorer.FeatureDim;
         var group = "aqa-scorer-" + Guid.NewGuid().ToString("N")[..8];
         using var first = CliRunner.Start("serve", "--roles", "scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1", "--group", group);
         first.WaitFor("ready:", TimeSpan.FromSeconds(60));

@@ -37,7 +37,7 @@ public class DataReaderTests
     [Fact]
     public void Npy_RealFisVFile_HasExpectedShape()
     {
-        var path = Path.Combine(RepositoryRoot.Path, "..", "shared", "datasets", "fis-v", "features", "1.npy");
+        var path = Path.Combine(RepositoryRoot.SharedDirectory, "datasets", "fis-v", "features", "1.npy");
         Assert.True(File.Exists(path), $"the Fis-V features are expected at {path}");
         var m = NpyReader.ReadFile(path);
         Assert.Equal(1024, m.Columns);

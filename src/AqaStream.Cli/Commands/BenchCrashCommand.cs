@@ -69,7 +69,7 @@ internal static class BenchCrashCommand
         var inv = CultureInfo.InvariantCulture;
         Parallelism.Threads = 1;
         var model = ScoringModel.Load(s.Checkpoint);
-        if (s.Clips > model.Decoder.Options.MaxQueries) { throw new ArgumentException($"--clips {s.Clips} is over the model's {model.Decoder.Options.MaxQueries}."); }
+        if (s.Clips > model.Scorer.MaxClips) { throw new ArgumentException($"--clips {s.Clips} is over the model's {model.Scorer.MaxClips}."); }
         using var cluster = r.GetValue(kafka.Bootstrap) is { Length: > 0 } ? null : NewCluster();
         var configuration = kafka.Configuration(r);
         var options = KafkaCli.Options(configuration, null) with { BootstrapServers = cluster?.BootstrapServers ?? configuration["Kafka:BootstrapServers"]! };
@@ -143,7 +143,7 @@ internal static class BenchCrashCommand
     /// <summary>The run's input in publishing rounds: starts; one clip of every performance per round; ends.</summary>
     private static List<List<PerformanceMessage>> Input(ScoringModel model, string prefix, Settings s, Random rng)
     {
-        var dim = model.Decoder.Options.FeatureDim;
+        var dim = model.Scorer.FeatureDim;
         var ids = Enumerable.Range(0, s.Performances).Select(i => $"{prefix}-p{i}").ToArray();
         var now = DateTimeOffset.UtcNow;
         var rounds = new List<List<PerformanceMessage>>

@@ -35,7 +35,7 @@ internal static class BenchKafkaCommand
             if (r.GetValue(performances) < 1 || r.GetValue(clips) < 1 || r.GetValue(lanes) < 1) { throw new ArgumentException("--performances, --clips and --lanes must be at least 1."); }
             Parallelism.Threads = 1;
             var model = ScoringModel.Load(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"));
-            if (r.GetValue(clips) > model.Decoder.Options.MaxQueries) { throw new ArgumentException($"--clips is over the model's {model.Decoder.Options.MaxQueries}."); }
+            if (r.GetValue(clips) > model.Scorer.MaxClips) { throw new ArgumentException($"--clips is over the model's {model.Scorer.MaxClips}."); }
             return RunAsync(model, r.GetValue(performances), r.GetValue(clips), r.GetValue(lanes), Math.Max(1, r.GetValue(repeats)), r.GetValue(bootstrap)).GetAwaiter().GetResult();
         }));
         return cmd;
@@ -89,7 +89,7 @@ internal static class BenchKafkaCommand
     private static List<PerformanceMessage> Input(ScoringModel model, string prefix, int performances, int clips)
     {
         var rng = new Random(5);
-        var dim = model.Decoder.Options.FeatureDim;
+        var dim = model.Scorer.FeatureDim;
         var ids = Enumerable.Range(0, performances).Select(i => $"{prefix}-{i}").ToArray();
         var now = DateTimeOffset.UtcNow;
         var list = ids.Select(id => (PerformanceMessage)new PerformanceStarted(id, id, "synthetic", "free-skating", model.Card.Target, now)).ToList();

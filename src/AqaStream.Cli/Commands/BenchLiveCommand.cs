@@ -73,7 +73,7 @@ internal static class BenchLiveCommand
 
     private static async Task<StepResult> RunStep(ScoringModel model, int performances, Settings settings)
     {
-        var featureDim = model.Decoder.Options.FeatureDim;
+        var featureDim = model.Scorer.FeatureDim;
         var rng = new Random(performances);
         var pool = new float[64 * featureDim];
         Gaussian.Fill(pool, rng);

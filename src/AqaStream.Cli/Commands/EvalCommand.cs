@@ -56,8 +56,8 @@ internal static class EvalCommand
             var list = chosen.ToList();
             if (list.Count < 2) { throw new ArgumentException("Fewer than two labelled performances selected: nothing to correlate."); }
             var featureDir = CommonOptions.ExistingDirectory(featuresDir, "features directory");
-            var samples = FeatureStore.LoadLabelled(featureDir, list, tgt, loaded.Model.Options.FeatureDim);
-            var predictions = new PerformanceScorer(loaded).Score(samples);
+            var samples = FeatureStore.LoadLabelled(featureDir, list, tgt, loaded.Scorer.FeatureDim);
+            var predictions = PerformanceScorer.Score(loaded, samples);
             var report = RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), samples.Select(s => (double)s.Score!.Value).ToList());
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{loaded.Card.ModelId} on {tgt}: spearman {report.Spearman:F4}  pearson {report.Pearson:F4}  mse {report.Mse:F3}  rl2 {report.RelativeL2:F5}  n {report.Count}"));

@@ -24,9 +24,9 @@ internal static class LiveConsole
         var inv = CultureInfo.InvariantCulture;
         await using var bus = new InMemoryBus();
         var extractor = new MotionAppearanceDescriptor();
-        if (model.Decoder.Options.FeatureDim != extractor.Dimension)
+        if (model.Scorer.FeatureDim != extractor.Dimension)
         {
-            throw new ArgumentException($"The model reads {model.Decoder.Options.FeatureDim} features per clip, the {extractor.Name} extractor gives {extractor.Dimension}: use a model trained on `aqa synth` data.");
+            throw new ArgumentException($"The model reads {model.Scorer.FeatureDim} features per clip, the {extractor.Name} extractor gives {extractor.Dimension}: use a model trained on `aqa synth` data.");
         }
         using var decoder = new FfmpegChunkDecoder(extractor.InputSize);
         var window = new ClipWindowOptions { FramesPerSecond = encoderOptions.FramesPerSecond };

@@ -29,8 +29,8 @@ internal static class PredictCommand
             var loaded = CheckpointStore.Load(CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint"));
             var idList = ScoreLabels.ReadIds(CommonOptions.ExistingFile(r.Required(ids), "ids file"));
             var featureDir = CommonOptions.ExistingDirectory(r.Required(features), "features directory");
-            var samples = idList.Select(id => FeatureStore.Load(featureDir, id, loaded.Model.Options.FeatureDim)).ToList();
-            var predictions = new PerformanceScorer(loaded).Score(samples);
+            var samples = idList.Select(id => FeatureStore.Load(featureDir, id, loaded.Scorer.FeatureDim)).ToList();
+            var predictions = PerformanceScorer.Score(loaded, samples);
             var outPath = r.Required(output).FullName;
             var clipsPath = r.GetValue(clipsOut)?.FullName ?? Path.ChangeExtension(outPath, null) + ".clips.csv";
             var inv = CultureInfo.InvariantCulture;

@@ -62,7 +62,7 @@ internal static class ReplayCommand
             if (kafka.IsKafka(r))
             {
                 if (!r.GetValue(fromBeginning) && r.GetValue(since) is null) { throw new ArgumentException("replay --bus kafka reads archived streams: give --from-beginning or --since TIME."); }
-                var archived = KafkaArchive.LoadAsync(r, kafka, r.GetValue(topic)!, r.GetValue(since) ?? DateTimeOffset.UnixEpoch, model.Decoder.Options.FeatureDim)
+                var archived = KafkaArchive.LoadAsync(r, kafka, r.GetValue(topic)!, r.GetValue(since) ?? DateTimeOffset.UnixEpoch, model.Scorer.FeatureDim)
                     .GetAwaiter().GetResult();
                 var wanted = r.GetValue(ids) is { } idFile ? ScoreLabels.ReadIds(CommonOptions.ExistingFile(idFile, "ids file")).ToHashSet(StringComparer.Ordinal) : null;
                 performances = archived.Where(a => wanted is null || wanted.Contains(a.Id))
@@ -76,14 +76,14 @@ internal static class ReplayCommand
                 Console.Error.WriteLine($"loading {chosen.Count} performances from {featureDir} ...");
                 performances = chosen.Select(id =>
                 {
-                    var s = FeatureStore.Load(featureDir, id, model.Decoder.Options.FeatureDim);
+                    var s = FeatureStore.Load(featureDir, id, model.Scorer.FeatureDim);
                     return new ReplayPerformance(id, s.Features, s.Clips, labelled is not null && labelled.TryGetValue(id, out var v) ? v : null);
                 }).ToList();
             }
-            var tooLong = performances.FirstOrDefault(p => p.Clips > model.Decoder.Options.MaxQueries);
+            var tooLong = performances.FirstOrDefault(p => p.Clips > model.Scorer.MaxClips);
             if (tooLong is not null)
             {
-                throw new ArgumentException($"Performance '{tooLong.Id}' has {tooLong.Clips} clips; the model scores at most {model.Decoder.Options.MaxQueries}.");
+                throw new ArgumentException($"Performance '{tooLong.Id}' has {tooLong.Clips} clips; the model scores at most {model.Scorer.MaxClips}.");
             }
             Console.Error.WriteLine($"replaying {performances.Count} performances ({performances.Sum(p => p.Clips)} clips) through {model.Card.ModelId} " +
                 $"({model.Mode} mode) at speed {replaySpeed}, {r.GetValue(lanes)} lanes");

@@ -48,14 +48,40 @@ internal static class TrainCommand
         };
         var attWeight = new Option<float>("--attention-loss-weight") { Description = "Weight of the attention loss.", DefaultValueFactory = _ => a.AttentionLossWeight };
         var threads = CommonOptions.Threads();
-
-        var cmd = new Command("train", "Train the weight-score scorer; the best epoch on a validation split carved from train.txt is kept.")
+        var method = new Option<string>("--method")
         {
-            dataset, target, output, modelId, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
-            modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
+            Description = $"Scoring method: {string.Join(", ", Methods)}.", DefaultValueFactory = _ => WeightScoreDecoder.MethodName,
         };
+        var lengthTerm = new Option<bool>("--length-term") { Description = "ridge-mean: add ln(clip count) as an unpenalised term." };
+        var alphas = new Option<string?>("--alphas")
+        {
+            Description = $"ridge-mean: penalties to choose from by inner {MeanPooledRidge.InnerFolds}-fold cross-validation (default {string.Join(",", MeanPooledRidge.DefaultAlphas)}).",
+        };
+        var refitAll = new Option<bool>("--refit-all")
+        {
+            Description = "ridge-mean: after validating on the held-out fold, refit on every performance of train.txt with the chosen penalty (the card keeps the held-out figures).",
+        };
+
+        var cmd = new Command("train", "Train a scorer (--method: the weight-score decoder by default, or the ridge-mean baseline); the best epoch on a validation split carved from train.txt is kept.")
+        {
+            dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
+            modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
+            lengthTerm, alphas, refitAll,
+        };
+        Option[] decoderOnly = [epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
+            queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
+        Option[] ridgeOnly = [lengthTerm, alphas, refitAll];
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
+            var chosen = r.GetValue(method)!;
+            if (!Methods.Contains(chosen)) { throw new ArgumentException($"--method '{chosen}' is not a method: choose one of {string.Join(", ", Methods)}."); }
+            var notApplying = (chosen == MeanPooledRidge.MethodName ? decoderOnly : ridgeOnly).FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
+            if (notApplying is not null) { throw new ArgumentException($"{notApplying.Name} does not apply to --method {chosen}."); }
+            if (chosen == MeanPooledRidge.MethodName)
+            {
+                return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
+                    r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll));
+            }
             Parallelism.Threads = r.GetValue(threads);
             var root = CommonOptions.ExistingDirectory(r.Required(dataset), "dataset directory");
             var labelsPath = Path.Combine(root, "train.txt");
@@ -123,6 +149,76 @@ internal static class TrainCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>The methods <c>--method</c> takes.</summary>
+    public static readonly IReadOnlyList<string> Methods = [WeightScoreDecoder.MethodName, MeanPooledRidge.MethodName];
+
+    private static List<double>? ParseAlphas(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) { return null; }
+        var values = new List<double>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !(v > 0))
+            {
+                throw new ArgumentException($"--alphas: '{part}' is not a positive number (give a comma-separated list such as 30,100,300).");
+            }
+            values.Add(v);
+        }
+        return values;
+    }
+
+    private static int TrainRidge(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, int folds, int fold, int seed, bool lengthTerm,
+        List<double>? alphas, bool refitAll)
+    {
+        if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
+        if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
+        var root = CommonOptions.ExistingDirectory(datasetDir, "dataset directory");
+        var labelsPath = Path.Combine(root, "train.txt");
+        var featureDir = Path.Combine(root, "features");
+        var labels = ScoreLabels.ReadFile(labelsPath);
+        if (labels.Count == 0) { throw new DataFormatException($"{labelsPath}: no performances."); }
+        var featureDim = NpyReader.ReadFile(Path.Combine(featureDir, labels[0].Id + ".npy")).Columns;
+        Console.Error.WriteLine($"loading {labels.Count} performances from {featureDir} ...");
+        var samples = FeatureStore.LoadLabelled(featureDir, labels, tgt, featureDim);
+        var (train, validation) = Trainer.Split(samples, folds, fold, seed);
+        var split = $"seeded {folds}-fold split of train.txt (seed {seed}), fold {fold} held out for validation";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (model, alpha) = MeanPooledRidge.Fit(train, lengthTerm, alphas, seed);
+        var predictions = model.Score(validation, 1f);
+        var report = Scoring.Metrics.RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(v => (double)v.Score!.Value).ToList());
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{MeanPooledRidge.MethodName}{(lengthTerm ? " + ln T" : "")} on {tgt}: penalty {alpha} (inner {MeanPooledRidge.InnerFolds}-fold CV on {train.Count}); validation spearman {report.Spearman:F4} mse {report.Mse:F3} on {validation.Count}"));
+        if (refitAll)
+        {
+            model = MeanPooledRidge.Solve(samples, lengthTerm, alpha);
+            split += $"; then refit on all {samples.Count} with that penalty";
+        }
+        var settings = new Dictionary<string, string>
+        {
+            ["alpha"] = alpha.ToString(CultureInfo.InvariantCulture),
+            ["alphas"] = string.Join(",", (alphas ?? [.. MeanPooledRidge.DefaultAlphas]).Select(a => a.ToString(CultureInfo.InvariantCulture))),
+            ["length_term"] = lengthTerm ? "true" : "false",
+            ["refit_all"] = refitAll ? "true" : "false",
+            ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+        };
+        var card = new ModelCard
+        {
+            Format = ModelCard.RidgeFormat,
+            ModelId = modelId ?? Path.GetFileNameWithoutExtension(outPath),
+            Architecture = new DecoderOptions { FeatureDim = featureDim, MaxQueries = MeanPooledRidge.DefaultMaxClips },
+            Target = tgt,
+            ScoreScale = 1f,
+            Seed = seed,
+            Training = new TrainingProvenance(Path.GetFileName(root.TrimEnd('/')), refitAll ? samples.Count : train.Count, validation.Count, split, settings,
+                Math.Round(clock.Elapsed.TotalSeconds, 1), validation.Select(v => v.Id).ToList()),
+            Validation = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, 0),
+        };
+        CheckpointStore.Save(outPath, model, card);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"validation spearman {report.Spearman:F4}  mse {report.Mse:F3}  rl2 {report.RelativeL2:F5}  n {report.Count}  (penalty {alpha})"));
+        Console.WriteLine($"wrote {outPath} and {CheckpointStore.CardPath(outPath)}");
+        return 0;
     }
 
     private sealed class EpochPrinter : IProgress<EpochReport>

@@ -42,12 +42,12 @@ public static class LivePipeline
     {
         ArgumentNullException.ThrowIfNull(models);
         if (models.Count == 0) { throw new ArgumentException("The live pipeline needs at least one model.", nameof(models)); }
-        var first = models.Values.First().Decoder.Options;
-        if (models.Values.Any(m => m.Decoder.Options.FeatureDim != first.FeatureDim))
+        var first = models.Values.First().Scorer;
+        if (models.Values.Any(m => m.Scorer.FeatureDim != first.FeatureDim))
         {
             throw new ArgumentException("Every model of one pipeline must read the same clip features (feature width differs).", nameof(models));
         }
-        return new MessageRules(first.FeatureDim, models.Values.Min(m => m.Decoder.Options.MaxQueries), models.Keys.ToHashSet());
+        return new MessageRules(first.FeatureDim, models.Values.Min(m => m.Scorer.MaxClips), models.Keys.ToHashSet());
     }
 
     private static IObservable<ScoreUpdate> Scored(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,

@@ -4,27 +4,31 @@ using AqaStream.Scoring.Model;
 
 namespace AqaStream.Pipeline.Live;
 
-/// <summary>A loaded scorer as the live pipeline uses it: the decoder, its card (target, score scale), a version
-/// (the checkpoint's content hash) and the incremental mode its architecture allows.</summary>
+/// <summary>A loaded scorer as the live pipeline uses it: the scorer (any method), its card (target, score scale), a
+/// version (the checkpoint's content hash) and the incremental mode its architecture allows.</summary>
 public sealed record ScoringModel
 {
     /// <summary>Wraps a model; streaming needs a causal one.</summary>
-    public ScoringModel(WeightScoreDecoder decoder, ModelCard card, string version, IncrementalMode mode)
+    public ScoringModel(IClipScorer scorer, ModelCard card, string version, IncrementalMode mode)
     {
-        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(scorer);
         ArgumentNullException.ThrowIfNull(card);
-        if (mode == IncrementalMode.Streaming && !decoder.Options.Causal)
+        if (mode == IncrementalMode.Streaming && !scorer.Causal)
         {
-            throw new ArgumentException($"Model '{card.ModelId}' is bidirectional: streaming mode needs a causal model (train with --causal); use exact mode.");
+            throw new ArgumentException($"Model '{card.ModelId}' ({scorer.Method}) is not causal: streaming mode needs a causal model (train with --causal); use exact mode.");
         }
-        Decoder = decoder;
+        Scorer = scorer;
         Card = card;
         Version = version;
         Mode = mode;
     }
 
-    /// <summary>The decoder (shared read-only by every performance).</summary>
-    public WeightScoreDecoder Decoder { get; }
+    /// <summary>The scorer (shared read-only by every performance).</summary>
+    public IClipScorer Scorer { get; }
+
+    /// <summary>The scorer as the weight-score decoder, for what only the decoder has (benchmarks of its parts).</summary>
+    public WeightScoreDecoder Decoder => Scorer as WeightScoreDecoder
+        ?? throw new InvalidOperationException($"Model '{Card.ModelId}' is a {Scorer.Method} model, not the weight-score decoder.");
 
     /// <summary>The model card.</summary>
     public ModelCard Card { get; }
@@ -39,7 +43,7 @@ public sealed record ScoringModel
     public static ScoringModel Load(string path, IncrementalMode? mode = null)
     {
         var loaded = CheckpointStore.Load(path);
-        return new ScoringModel(loaded.Model, loaded.Card, VersionOf(path), mode ?? DefaultMode(loaded.Model));
+        return new ScoringModel(loaded.Scorer, loaded.Card, VersionOf(path), mode ?? DefaultMode(loaded.Scorer));
     }
 
     /// <summary>A checkpoint's content hash (first 12 hex digits of its SHA-256): changes whenever the weights do.</summary>
@@ -50,9 +54,9 @@ public sealed record ScoringModel
     }
 
     /// <summary>The mode a model's architecture suggests: streaming for causal models, exact otherwise.</summary>
-    public static IncrementalMode DefaultMode(WeightScoreDecoder decoder)
+    public static IncrementalMode DefaultMode(IClipScorer scorer)
     {
-        ArgumentNullException.ThrowIfNull(decoder);
-        return decoder.Options.Causal ? IncrementalMode.Streaming : IncrementalMode.Exact;
+        ArgumentNullException.ThrowIfNull(scorer);
+        return scorer.Causal ? IncrementalMode.Streaming : IncrementalMode.Exact;
     }
 }

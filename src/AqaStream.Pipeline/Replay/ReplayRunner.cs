@@ -29,7 +29,7 @@ public sealed class ReplayRunner(ScoringModel model, LivePipelineOptions options
     {
         ArgumentNullException.ThrowIfNull(performances);
         ArgumentNullException.ThrowIfNull(speed);
-        var featureDim = model.Decoder.Options.FeatureDim;
+        var featureDim = model.Scorer.FeatureDim;
         foreach (var p in performances)
         {
             if (p.Features.Length != p.Clips * featureDim)

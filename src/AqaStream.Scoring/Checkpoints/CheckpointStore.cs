@@ -3,8 +3,13 @@ using AqaStream.Scoring.Model;
 
 namespace AqaStream.Scoring.Checkpoints;
 
-/// <summary>A loaded model and its card.</summary>
-public sealed record LoadedModel(WeightScoreDecoder Model, ModelCard Card);
+/// <summary>A loaded model (any method) and its card.</summary>
+public sealed record LoadedModel(IClipScorer Scorer, ModelCard Card)
+{
+    /// <summary>The model as the weight-score decoder (<c>ilt-aqa</c>); other methods have no decoder.</summary>
+    public WeightScoreDecoder Model => Scorer as WeightScoreDecoder
+        ?? throw new InvalidOperationException($"'{Card.ModelId}' is a {Scorer.Method} model, not the weight-score decoder.");
+}
 
 /// <summary>
 /// Saves and loads checkpoints: <c>X.safetensors</c> (weights named as the PyTorch state_dict, the card in
@@ -29,6 +34,31 @@ public static class CheckpointStore
         File.WriteAllText(CardPath(path), json + "\n");
     }
 
+    /// <summary>Writes a model of any method and its card (the card's format names the method).</summary>
+    public static void Save(string path, IClipScorer scorer, ModelCard card)
+    {
+        ArgumentNullException.ThrowIfNull(scorer);
+        ArgumentNullException.ThrowIfNull(card);
+        switch (scorer)
+        {
+            case WeightScoreDecoder decoder:
+                Save(path, decoder, card);
+                break;
+            case MeanPooledRidge ridge:
+                {
+                    var json = (card with { Format = ModelCard.RidgeFormat, ScoreScale = 1f }).ToJson();
+                    SafeTensors.Write(path,
+                        [new NamedTensor(MeanPooledRidge.CoefficientsTensor, ridge.Coefficients.ToArray(), [ridge.FeatureDim]),
+                         new NamedTensor(MeanPooledRidge.OffsetsTensor, [ridge.Intercept, ridge.LengthCoefficient], [2])],
+                        new Dictionary<string, string> { [CardMetadataKey] = json, ["format"] = "pt" });
+                    File.WriteAllText(CardPath(path), json + "\n");
+                    break;
+                }
+            default:
+                throw new ArgumentException($"No checkpoint format for method '{scorer.Method}'.");
+        }
+    }
+
     /// <summary>Loads a checkpoint; the card comes from its metadata, else from the card file beside it.</summary>
     public static LoadedModel Load(string path)
     {
@@ -47,9 +77,32 @@ public static class CheckpointStore
         {
             throw new DataFormatException($"{path}: no model card (neither in the file's metadata nor at {CardPath(path)}).");
         }
+        if (card.Format == ModelCard.RidgeFormat) { return new LoadedModel(LoadRidge(file, card, path), card); }
         var model = new WeightScoreDecoder(card.Architecture);
         Assign(model, file, path);
         return new LoadedModel(model, card);
+    }
+
+    private static MeanPooledRidge LoadRidge(SafeTensorsFile file, ModelCard card, string source)
+    {
+        if (!file.Tensors.TryGetValue(MeanPooledRidge.CoefficientsTensor, out var coefficients) || !file.Tensors.TryGetValue(MeanPooledRidge.OffsetsTensor, out var offsets))
+        {
+            throw new DataFormatException($"{source}: a {MeanPooledRidge.MethodName} checkpoint needs tensors '{MeanPooledRidge.CoefficientsTensor}' and '{MeanPooledRidge.OffsetsTensor}'.");
+        }
+        if (file.Tensors.Count != 2) { throw new DataFormatException($"{source}: a {MeanPooledRidge.MethodName} checkpoint holds exactly two tensors; this one has {file.Tensors.Count}."); }
+        if (coefficients.Shape.Length != 1 || coefficients.Shape[0] != card.Architecture.FeatureDim || offsets.Shape is not [2])
+        {
+            throw new DataFormatException($"{source}: tensor shapes [{string.Join(", ", coefficients.Shape)}] and [{string.Join(", ", offsets.Shape)}] do not match "
+                + $"[{card.Architecture.FeatureDim}] and [2] (card featureDim {card.Architecture.FeatureDim}).");
+        }
+        try
+        {
+            return new MeanPooledRidge(coefficients.Data, offsets.Data[0], offsets.Data[1], card.Architecture.MaxQueries);
+        }
+        catch (ArgumentException e)
+        {
+            throw new DataFormatException($"{source}: {e.Message}", e);
+        }
     }
 
     /// <summary>Copies tensors into the model, checking that names and shapes match its architecture exactly.</summary>

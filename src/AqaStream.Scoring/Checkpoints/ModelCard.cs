@@ -23,8 +23,15 @@ public sealed record TrainingProvenance(
 /// </summary>
 public sealed record ModelCard
 {
-    /// <summary>The format tag of cards this code writes.</summary>
+    /// <summary>The format tag of weight-score decoder (<c>ilt-aqa</c>) cards.</summary>
     public const string CurrentFormat = "aqastream.weight-score-decoder/1";
+
+    /// <summary>The format tag of <c>ridge-mean</c> cards (architecture: only <c>featureDim</c> and <c>maxQueries</c> apply).</summary>
+    public const string RidgeFormat = "aqastream.mean-pooled-ridge/1";
+
+    /// <summary>The method a card's format stands for.</summary>
+    [JsonIgnore]
+    public string Method => Format == RidgeFormat ? MeanPooledRidge.MethodName : WeightScoreDecoder.MethodName;
 
     /// <summary>Format tag.</summary>
     public string Format { get; init; } = CurrentFormat;
@@ -70,9 +77,9 @@ public sealed record ModelCard
         try
         {
             var card = JsonSerializer.Deserialize<ModelCard>(json, Json) ?? throw new JsonException("empty card");
-            if (card.Format != CurrentFormat)
+            if (card.Format != CurrentFormat && card.Format != RidgeFormat)
             {
-                throw new DataFormatException($"{source}: model card format '{card.Format}' is not '{CurrentFormat}'.");
+                throw new DataFormatException($"{source}: model card format '{card.Format}' is neither '{CurrentFormat}' nor '{RidgeFormat}'.");
             }
             card.Architecture.Validate();
             return card;

@@ -26,7 +26,14 @@ public sealed class PerformanceScorer
         _scale = scoreScale;
     }
 
-    /// <summary>Wraps a loaded checkpoint.</summary>
+    /// <summary>Scores with a loaded checkpoint of any method.</summary>
+    public static IReadOnlyList<PerformancePrediction> Score(LoadedModel loaded, IReadOnlyList<PerformanceSample> samples)
+    {
+        ArgumentNullException.ThrowIfNull(loaded);
+        return loaded.Scorer.Score(samples, loaded.Card.ScoreScale);
+    }
+
+    /// <summary>Wraps a loaded decoder checkpoint.</summary>
     public PerformanceScorer(LoadedModel loaded) : this(loaded?.Model!, loaded?.Card.ScoreScale ?? 1f) { }
 
     /// <summary>Scores performances, longest-first in batches (reference-mode models, which attend to padding, one at a time).</summary>

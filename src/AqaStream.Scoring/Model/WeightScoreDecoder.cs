@@ -7,7 +7,7 @@ namespace AqaStream.Scoring.Model;
 /// ARCHITECTURE.md "The scorer"): a 2-layer pre-LN transformer decoder whose queries are clip positions
 /// (x₀ = e, p = e + PE), attending to clip features; a weight-score head gives each query a weight and a score.
 /// </summary>
-public sealed partial class WeightScoreDecoder
+public sealed partial class WeightScoreDecoder : IClipScorer
 {
     private readonly LayerParameters[] _layers;
     private readonly Tensor? _inputProjWeight;
@@ -24,6 +24,25 @@ public sealed partial class WeightScoreDecoder
     /// <summary>Distinct (first position, length) query sides kept (about 0.6 MB each at d = 256, 138 clips); Fis-V has
     /// under 200 distinct lengths. The cache is emptied when full.</summary>
     private const int MaxCachedQuerySides = 256;
+
+    /// <summary>The method name of this decoder (the main paper's).</summary>
+    public const string MethodName = "ilt-aqa";
+
+    /// <inheritdoc/>
+    public string Method => MethodName;
+
+    /// <inheritdoc/>
+    public int FeatureDim => Options.FeatureDim;
+
+    /// <inheritdoc/>
+    public int MaxClips => Options.MaxQueries;
+
+    /// <inheritdoc/>
+    public bool Causal => Options.Causal;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<Data.PerformanceSample> samples, float scoreScale) =>
+        new PerformanceScorer(this, scoreScale).Score(samples);
 
     /// <summary>Builds the model with PyTorch's default initialisations, drawn from <paramref name="seed"/>.</summary>
     public WeightScoreDecoder(DecoderOptions options, int seed = 0)

@@ -42,7 +42,7 @@ public sealed class ModelRegistry
         lock (_gate)
         {
             return [.. _inUse.OrderBy(kv => kv.Key).Select(kv => new ModelInUse(kv.Key.ToString(), _names[kv.Key], kv.Value.Card.ModelId,
-                kv.Value.Version, kv.Value.Mode.ToString(), kv.Value.Decoder.Options.FeatureDim, kv.Value.Card.Validation?.Spearman))];
+                kv.Value.Version, kv.Value.Mode.ToString(), kv.Value.Scorer.FeatureDim, kv.Value.Card.Validation?.Spearman))];
         }
     }
 
@@ -68,9 +68,9 @@ public sealed class ModelRegistry
 
     private void Use(string name, ScoringModel model)
     {
-        if (model.Decoder.Options.FeatureDim != FeatureDimension)
+        if (model.Scorer.FeatureDim != FeatureDimension)
         {
-            throw new ArgumentException($"Model '{name}' reads {model.Decoder.Options.FeatureDim} values per clip; the live features have {FeatureDimension}.");
+            throw new ArgumentException($"Model '{name}' reads {model.Scorer.FeatureDim} values per clip; the live features have {FeatureDimension}.");
         }
         lock (_gate)
         {

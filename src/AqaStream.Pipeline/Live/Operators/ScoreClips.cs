@@ -62,7 +62,7 @@ public static class ScoreClipsOperator
     /// <summary>One open performance's scoring state.</summary>
     private sealed class LivePerformance(PerformanceStarted started, ScoringModel model, int topAttended)
     {
-        private readonly IncrementalDecoder _decoder = model.Decoder.StartPerformance(model.Mode);
+        private readonly IncrementalDecoder _decoder = model.Scorer.StartPerformance(model.Mode);
         private readonly List<int> _clipIndices = [];
         private readonly List<int> _missing = [];
         private readonly float _scale = model.Card.ScoreScale;

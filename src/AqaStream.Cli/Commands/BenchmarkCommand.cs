@@ -1,0 +1,175 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using AqaStream.Numerics;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Evaluation;
+using AqaStream.Scoring.Metrics;
+using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Training;
+
+namespace AqaStream.Cli.Commands;
+
+/// <summary>
+/// <c>aqa benchmark fisv</c>: every method on the same seeded folds of train.txt under the honest protocol
+/// (<see cref="CrossValidation"/>), written to <c>benchmark.json</c> and <c>benchmark.html</c>. The test scores are never
+/// read (only train.txt is).
+/// </summary>
+internal static class BenchmarkCommand
+{
+    /// <summary>Methods, in report order; <c>ilt-aqa</c> is slow (minutes per fold) and so not in the default list.</summary>
+    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "ilt-aqa"];
+
+    private static readonly string[] s_defaultMethods = ["constant", "ridge-mean", "ridge-mean+len"];
+
+    /// <summary>Figures the authors report on the Fis-V test set, each selected on that test set (best test epoch).</summary>
+    private static readonly (string Method, string Paper, double Tes, double Pcs)[] s_published =
+    [
+        ("gdlt", "GDLT (CVPR 2022)", 0.685, 0.820),
+        ("cofinal", "CoFInAl (IJCAI 2024)", 0.716, 0.843),
+    ];
+
+    public static Command Create()
+    {
+        var dataset = new Option<DirectoryInfo>("--dataset") { Description = "Fis-V directory holding features/{id}.npy and train.txt.", DefaultValueFactory = _ => new DirectoryInfo("../shared/datasets/fis-v") };
+        var methods = new Option<string>("--methods") { Description = $"Comma-separated methods: {string.Join(", ", Methods)}.", DefaultValueFactory = _ => string.Join(",", s_defaultMethods) };
+        var targets = new Option<string>("--targets") { Description = "Comma-separated targets: TES, PCS.", DefaultValueFactory = _ => "TES,PCS" };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Directory for benchmark.json and benchmark.html.", Required = true };
+        var folds = new Option<int>("--folds") { Description = "Folds of train.txt (seeded shuffle; identical for every method).", DefaultValueFactory = _ => 5 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the folds and of every method.", DefaultValueFactory = _ => 42 };
+        var epochs = new Option<int>("--epochs") { Description = "ilt-aqa: epochs per fold (the best on an inner fold is kept).", DefaultValueFactory = _ => 60 };
+        var modelDim = new Option<int>("--model-dim") { Description = "ilt-aqa: decoder width (input projection 1024 → d).", DefaultValueFactory = _ => 256 };
+        var threads = CommonOptions.Threads();
+        var fisv = new Command("fisv", "Train every method on the same folds of Fis-V's train.txt, select inside the folds only, and report pooled "
+            + "out-of-fold ρ and MSE (with bootstrap intervals), fold spread, time, size and the early-prediction curve.")
+        {
+            dataset, methods, targets, output, folds, seed, epochs, modelDim, threads,
+        };
+        fisv.SetAction(r => AqaApp.Guarded(() =>
+        {
+            Parallelism.Threads = r.GetValue(threads);
+            var chosen = Split(r.GetValue(methods)!, Methods, "--methods");
+            var chosenTargets = Split(r.GetValue(targets)!, ["TES", "PCS"], "--targets").Select(Enum.Parse<ScoreTarget>).ToList();
+            if (r.GetValue(folds) < 2) { throw new ArgumentException("--folds must be at least 2."); }
+            var root = CommonOptions.ExistingDirectory(r.GetValue(dataset)!, "dataset directory");
+            var labelsPath = Path.Combine(root, "train.txt");
+            var featureDir = Path.Combine(root, "features");
+            var labels = ScoreLabels.ReadFile(labelsPath);
+            if (labels.Count < r.GetValue(folds) * 10) { throw new DataFormatException($"{labelsPath}: {labels.Count} performances are too few for {r.GetValue(folds)} folds."); }
+            var featureDim = NpyReader.ReadFile(Path.Combine(featureDir, labels[0].Id + ".npy")).Columns;
+            var outDir = Directory.CreateDirectory(r.GetValue(output)!.FullName).FullName;
+            var started = DateTimeOffset.UtcNow;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var results = new List<MethodResult>();
+            foreach (var target in chosenTargets)
+            {
+                Console.Error.WriteLine($"loading {labels.Count} performances ({target}) from {featureDir} ...");
+                var samples = FeatureStore.LoadLabelled(featureDir, labels, target, featureDim);
+                foreach (var name in chosen)
+                {
+                    var method = MethodFor(name, featureDim, r.GetValue(epochs), r.GetValue(modelDim), target);
+                    var result = CrossValidation.Run(method, target, samples, r.GetValue(folds), r.GetValue(seed), line => Console.Error.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {line}"));
+                    results.Add(result);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{target} {result.Method,-15} pooled ρ {result.Pooled.Spearman:F3} [{result.SpearmanInterval.Low:F3}, {result.SpearmanInterval.High:F3}]  mse {result.Pooled.Mse,6:F2}  folds ρ {result.FoldSpearmanMean:F3} ± {result.FoldSpearmanSd:F3}  {result.TrainSeconds,6:F0} s"));
+                }
+            }
+            var json = Path.Combine(outDir, "benchmark.json");
+            var html = Path.Combine(outDir, "benchmark.html");
+            var protocol = $"{r.GetValue(folds)} folds of {Path.GetFileName(labelsPath)} ({labels.Count} performances), seeded shuffle (seed {r.GetValue(seed)}), identical for every method; "
+                + "each fold's model is trained and selected on the other folds only; predictions pooled out of fold; the test split is never read";
+            File.WriteAllText(json, Json(results, protocol, started, clock.Elapsed.TotalSeconds));
+            File.WriteAllText(html, Html(results, protocol, clock.Elapsed.TotalSeconds));
+            Console.WriteLine($"wrote {json} and {html} ({clock.Elapsed.TotalMinutes:F1} min)");
+            return 0;
+        }));
+        return new Command("benchmark", "Compare scoring methods under the honest protocol (selection on folds of the training data only).") { fisv };
+    }
+
+    private static List<string> Split(string text, IReadOnlyList<string> valid, string option)
+    {
+        var items = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
+        if (items.Count == 0) { throw new ArgumentException($"{option} is empty: choose from {string.Join(", ", valid)}."); }
+        foreach (var item in items)
+        {
+            if (!valid.Contains(item, StringComparer.Ordinal)) { throw new ArgumentException($"{option}: '{item}' is not one of {string.Join(", ", valid)}."); }
+        }
+        return items.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    private static IBenchmarkMethod MethodFor(string name, int featureDim, int epochs, int modelDim, ScoreTarget target) => name switch
+    {
+        "constant" => new ConstantMethod(),
+        "ridge-mean" => new RidgeMethod(lengthTerm: false),
+        "ridge-mean+len" => new RidgeMethod(lengthTerm: true),
+        // The shipped decoders' settings (README, Shipped models).
+        "ilt-aqa" => new DecoderMethod(new DecoderOptions { FeatureDim = featureDim, ModelDim = modelDim, Dropout = 0.3f, AttentionDropout = 0.1f },
+            new TrainingOptions { Epochs = epochs, Patience = 30, ScoreScale = target == ScoreTarget.TES ? 43f : 40f }),
+        _ => throw new ArgumentException($"unknown method '{name}'."),
+    };
+
+    private static string Json(IReadOnlyList<MethodResult> results, string protocol, DateTimeOffset started, double seconds)
+    {
+        var doc = new
+        {
+            protocol,
+            started,
+            wallSeconds = Math.Round(seconds, 1),
+            results = results.Select(m => new
+            {
+                method = m.Method, description = m.Description, target = m.Target.ToString(),
+                pooled = new { spearman = m.Pooled.Spearman, pearson = m.Pooled.Pearson, mse = m.Pooled.Mse, rl2 = m.Pooled.RelativeL2, n = m.Pooled.Count },
+                spearmanInterval95 = new[] { m.SpearmanInterval.Low, m.SpearmanInterval.High },
+                folds = m.Folds.Select(f => new { spearman = f.Spearman, mse = f.Mse, n = f.Count }),
+                foldSpearman = new { mean = m.FoldSpearmanMean, sd = m.FoldSpearmanSd },
+                foldMse = new { mean = m.FoldMseMean, sd = m.FoldMseSd },
+                trainSeconds = Math.Round(m.TrainSeconds, 1),
+                parameters = m.Parameters,
+                earlyPrediction = m.EarlyPrediction.Select(e => new { fraction = e.Fraction, spearman = e.Spearman, mse = e.Mse }),
+            }),
+            fisherZAverage = results.GroupBy(m => m.Method).Where(g => g.Count() > 1)
+                .ToDictionary(g => g.Key, g => RegressionMetrics.FisherZAverage(g.Select(m => m.Pooled.Spearman).ToList())),
+            published = s_published.Select(p => new { method = p.Method, paper = p.Paper, tes = p.Tes, pcs = p.Pcs, note = "selected on the test set by their authors (best test epoch)" }),
+        };
+        return JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
+    }
+
+    private static string Html(IReadOnlyList<MethodResult> results, string protocol, double seconds)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>AqaStream benchmark: Fis-V</title><style>")
+          .Append("body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px;color:#1b2330}table{border-collapse:collapse;margin:12px 0}")
+          .Append("td,th{padding:4px 10px;border-bottom:1px solid #dde;text-align:right}th{background:#f3f5f9}td:first-child,th:first-child{text-align:left}")
+          .Append(".pub td{color:#777;font-style:italic}</style></head><body>");
+        sb.Append("<h1>Fis-V benchmark</h1><p>").Append(WebUtility.HtmlEncode(protocol)).Append(string.Create(inv, $". Wall time {seconds / 60:F1} min on this machine.</p>"));
+        foreach (var group in results.GroupBy(m => m.Target))
+        {
+            sb.Append("<h2>").Append(group.Key).Append("</h2><table><tr><th>method</th><th>pooled ρ</th><th>95 % interval</th><th>pooled MSE</th><th>fold ρ mean ± sd</th>")
+              .Append("<th>fold MSE mean ± sd</th><th>train time (s)</th><th>parameters</th></tr>");
+            foreach (var m in group)
+            {
+                sb.Append(string.Create(inv, $"<tr><td title=\"{WebUtility.HtmlEncode(m.Description)}\">{m.Method}</td><td>{m.Pooled.Spearman:F3}</td><td>[{m.SpearmanInterval.Low:F3}, {m.SpearmanInterval.High:F3}]</td>"))
+                  .Append(string.Create(inv, $"<td>{m.Pooled.Mse:F2}</td><td>{m.FoldSpearmanMean:F3} ± {m.FoldSpearmanSd:F3}</td><td>{m.FoldMseMean:F2} ± {m.FoldMseSd:F2}</td><td>{m.TrainSeconds:F0}</td><td>{m.Parameters:N0}</td></tr>"));
+            }
+            foreach (var p in s_published)
+            {
+                sb.Append(string.Create(inv, $"<tr class=\"pub\"><td>{p.Paper}</td><td>{(group.Key == ScoreTarget.TES ? p.Tes : p.Pcs):F3}</td><td colspan=\"6\">selected on the test set by their authors (best test epoch): not comparable</td></tr>"));
+            }
+            sb.Append("</table><h3>Early prediction (ρ after the first fraction of each performance's clips)</h3><table><tr><th>method</th>");
+            foreach (var f in CrossValidation.EarlyFractions) { sb.Append(string.Create(inv, $"<th>{f * 100:F0} %</th>")); }
+            sb.Append("</tr>");
+            foreach (var m in group)
+            {
+                sb.Append("<tr><td>").Append(m.Method).Append("</td>");
+                foreach (var e in m.EarlyPrediction) { sb.Append(string.Create(inv, $"<td>{e.Spearman:F3}</td>")); }
+                sb.Append("</tr>");
+            }
+            sb.Append("</table>");
+        }
+        sb.Append("</body></html>\n");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Metrics;
+using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Training;
+
+namespace AqaStream.Scoring.Evaluation;
+
+/// <summary>A method under the benchmark protocol: trained on one outer fold's training part only.</summary>
+public interface IBenchmarkMethod
+{
+    /// <summary>Its id in reports (<c>ridge-mean</c>, <c>ilt-aqa</c>, ...).</summary>
+    string Name { get; }
+
+    /// <summary>What it is, one line.</summary>
+    string Description { get; }
+
+    /// <summary>Trains on <paramref name="train"/> (which it may split further for its own selection, never looking
+    /// at anything else) and returns the scorer, the scale of its outputs and its parameter count.</summary>
+    (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress);
+}
+
+/// <summary>Predicts the training mean: the floor every model's MSE must beat.</summary>
+public sealed class ConstantMethod : IBenchmarkMethod
+{
+    /// <inheritdoc/>
+    public string Name => "constant";
+
+    /// <inheritdoc/>
+    public string Description => "the training mean for every performance";
+
+    /// <inheritdoc/>
+    public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        var dim = train[0].FeatureDim;
+        return (new MeanPooledRidge(new float[dim], (float)train.Average(s => s.Score!.Value), 0f), 1f, 1);
+    }
+}
+
+/// <summary><c>ridge-mean</c>: the linear baseline (penalty by inner cross-validation), optionally with ln T.</summary>
+public sealed class RidgeMethod(bool lengthTerm) : IBenchmarkMethod
+{
+    /// <inheritdoc/>
+    public string Name => lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName;
+
+    /// <inheritdoc/>
+    public string Description => lengthTerm
+        ? "ridge on mean-pooled clip features plus an unpenalised ln(clip count) term"
+        : "ridge on mean-pooled clip features (the field's linear baseline)";
+
+    /// <inheritdoc/>
+    public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        var (model, alpha) = MeanPooledRidge.Fit(train, lengthTerm, seed: seed);
+        progress(FormattableString.Invariant($"penalty {alpha}"));
+        return (model, 1f, model.FeatureDim + (lengthTerm ? 2 : 1));
+    }
+}
+
+/// <summary><c>ilt-aqa</c>: the main paper's weight-score decoder; the epoch is chosen on an inner validation fold
+/// carved from the outer training part.</summary>
+public sealed class DecoderMethod(DecoderOptions architecture, TrainingOptions training) : IBenchmarkMethod
+{
+    /// <inheritdoc/>
+    public string Name => WeightScoreDecoder.MethodName;
+
+    /// <inheritdoc/>
+    public string Description => FormattableString.Invariant(
+        $"weight-score decoder (d = {architecture.ModelDim}, {architecture.Layers} layers{(architecture.Causal ? ", causal" : "")}), best epoch of {training.Epochs} on an inner fold");
+
+    /// <inheritdoc/>
+    public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        var options = training with { Seed = seed };
+        var (inner, innerValidation) = Trainer.Split(train, options.Folds, 0, seed);
+        var model = new WeightScoreDecoder(architecture with { FeatureDim = train[0].FeatureDim }, seed);
+        var result = new Trainer(options).Train(model, inner, innerValidation,
+            new SynchronousProgress<EpochReport>(e => { if (e.Improved || e.Epoch == e.Epochs) { progress(FormattableString.Invariant($"epoch {e.Epoch}/{e.Epochs} inner ρ {e.Validation.Spearman:F3}")); } }));
+        progress(FormattableString.Invariant($"best inner epoch {result.Best.Epoch}"));
+        return (model, options.ScoreScale, model.Parameters.Count);
+    }
+}
+
+/// <summary>One method on one target: pooled out-of-fold metrics and everything the report shows.</summary>
+/// <param name="Method">Method id.</param>
+/// <param name="Description">What it is.</param>
+/// <param name="Target">TES or PCS.</param>
+/// <param name="Pooled">Metrics of all out-of-fold predictions together.</param>
+/// <param name="SpearmanInterval">Bootstrap 95 % interval of the pooled ρ.</param>
+/// <param name="Folds">Per-fold metrics.</param>
+/// <param name="FoldSpearmanMean">Mean of the fold ρ.</param>
+/// <param name="FoldSpearmanSd">Their standard deviation.</param>
+/// <param name="FoldMseMean">Mean of the fold MSE.</param>
+/// <param name="FoldMseSd">Their standard deviation.</param>
+/// <param name="TrainSeconds">Training time, all folds.</param>
+/// <param name="Parameters">Parameter count (of one fold's model).</param>
+/// <param name="EarlyPrediction">ρ and MSE of the score after the first 10 %, 20 %, ... 100 % of each performance's clips.</param>
+/// <param name="Predictions">Out-of-fold prediction per performance id.</param>
+public sealed record MethodResult(string Method, string Description, ScoreTarget Target, RegressionReport Pooled, (double Low, double High) SpearmanInterval,
+    IReadOnlyList<RegressionReport> Folds, double FoldSpearmanMean, double FoldSpearmanSd, double FoldMseMean, double FoldMseSd, double TrainSeconds,
+    long Parameters, IReadOnlyList<EarlyPoint> EarlyPrediction, IReadOnlyDictionary<string, double> Predictions);
+
+/// <summary>One point of the early-prediction curve.</summary>
+public sealed record EarlyPoint(double Fraction, double Spearman, double Mse);
+
+/// <summary>
+/// The honest protocol of <c>aqa benchmark</c>: every method on the same seeded folds of the training list, each fold's
+/// model trained on the other folds only (selection inside them), predictions pooled out of fold. The test split is
+/// never an input.
+/// </summary>
+public static class CrossValidation
+{
+    /// <summary>Fractions of the early-prediction curve.</summary>
+    public static readonly IReadOnlyList<double> EarlyFractions = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+
+    /// <summary>Bootstrap resamples for the ρ interval.</summary>
+    public const int BootstrapResamples = 1000;
+
+    /// <summary>Runs <paramref name="method"/> on <paramref name="samples"/>.</summary>
+    public static MethodResult Run(IBenchmarkMethod method, ScoreTarget target, IReadOnlyList<PerformanceSample> samples, int folds, int seed,
+        Action<string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(samples);
+        ArgumentNullException.ThrowIfNull(progress);
+        var predictions = new Dictionary<string, double>(StringComparer.Ordinal);
+        var early = EarlyFractions.ToDictionary(f => f, _ => new Dictionary<string, double>(StringComparer.Ordinal));
+        var reports = new List<RegressionReport>();
+        var seconds = 0.0;
+        long parameters = 0;
+        for (var fold = 0; fold < folds; fold++)
+        {
+            var (train, held) = Trainer.Split(samples, folds, fold, seed);
+            var clock = Stopwatch.StartNew();
+            var (scorer, scale, count) = method.Train(train, seed, line => progress($"{method.Name} {target} fold {fold + 1}/{folds}: {line}"));
+            seconds += clock.Elapsed.TotalSeconds;
+            parameters = count;
+            var scored = scorer.Score(held, scale);
+            reports.Add(RegressionMetrics.Evaluate(scored.Select(p => (double)p.Score).ToList(), held.Select(h => (double)h.Score!.Value).ToList()));
+            foreach (var (p, h) in scored.Zip(held)) { predictions[h.Id] = p.Score; }
+            foreach (var f in EarlyFractions)
+            {
+                var prefixes = held.Select(h => Prefix(h, f)).ToList();
+                foreach (var (p, h) in scorer.Score(prefixes, scale).Zip(held)) { early[f][h.Id] = p.Score; }
+            }
+            progress(FormattableString.Invariant($"{method.Name} {target} fold {fold + 1}/{folds}: ρ {reports[^1].Spearman:F3} mse {reports[^1].Mse:F2} ({clock.Elapsed.TotalSeconds:F0} s)"));
+        }
+        var ids = samples.Select(s => s.Id).ToList();
+        var actual = samples.Select(s => (double)s.Score!.Value).ToList();
+        var pooledPredictions = ids.Select(id => predictions[id]).ToList();
+        var pooled = RegressionMetrics.Evaluate(pooledPredictions, actual);
+        var curve = EarlyFractions.Select(f =>
+        {
+            var p = ids.Select(id => early[f][id]).ToList();
+            return new EarlyPoint(f, RegressionMetrics.Spearman(p, actual), RegressionMetrics.Mse(p, actual));
+        }).ToList();
+        return new MethodResult(method.Name, method.Description, target, pooled, BootstrapSpearman(pooledPredictions, actual, seed), reports,
+            reports.Average(r => r.Spearman), Sd(reports.Select(r => r.Spearman)), reports.Average(r => r.Mse), Sd(reports.Select(r => r.Mse)),
+            seconds, parameters, curve, predictions);
+    }
+
+    /// <summary>The first ⌈f·T⌉ clips of a performance (at least one).</summary>
+    public static PerformanceSample Prefix(PerformanceSample sample, double fraction)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var clips = Math.Clamp((int)Math.Ceiling(sample.Clips * fraction), 1, sample.Clips);
+        return sample with { Clips = clips, Features = sample.Features[..(clips * sample.FeatureDim)] };
+    }
+
+    /// <summary>Percentile bootstrap 95 % interval of Spearman's ρ (performances resampled with replacement).</summary>
+    public static (double Low, double High) BootstrapSpearman(IReadOnlyList<double> predicted, IReadOnlyList<double> actual, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(predicted);
+        ArgumentNullException.ThrowIfNull(actual);
+        var rng = new Random(seed);
+        var n = predicted.Count;
+        var values = new double[BootstrapResamples];
+        var p = new double[n];
+        var a = new double[n];
+        for (var b = 0; b < BootstrapResamples; b++)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                var k = rng.Next(n);
+                p[i] = predicted[k];
+                a[i] = actual[k];
+            }
+            values[b] = RegressionMetrics.Spearman(p, a);
+        }
+        Array.Sort(values);
+        return (values[(int)(0.025 * BootstrapResamples)], values[(int)(0.975 * BootstrapResamples) - 1]);
+    }
+
+    private static double Sd(IEnumerable<double> values)
+    {
+        var v = values.ToList();
+        var m = v.Average();
+        return v.Count < 2 ? 0 : Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Count - 1));
+    }
+}
+
+/// <summary>Reports on the caller's thread, in order (<see cref="Progress{T}"/> posts to the thread pool).</summary>
+internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

@@ -1,0 +1,216 @@
+using AqaStream.Scoring.Data;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace AqaStream.Scoring.Model;
+
+/// <summary>
+/// The field's linear baseline, <c>ridge-mean</c>: ridge regression on the mean of a performance's clip features,
+/// optionally with log(clip count) as an unpenalised term. It is itself a weight-score model (ARCHITECTURE.md): every
+/// clip weighs w_q = 1/T and scores s_q = β·x_q + b + γ·ln T, so ŷ = Σ_q w_q s_q = β·mean(x) + b + γ·ln T; the per-clip
+/// scores are exact contributions, and the provisional after t clips is the same formula on the clips so far. Any
+/// model shipped as a live default must beat it.
+/// </summary>
+public sealed class MeanPooledRidge : IClipScorer
+{
+    /// <summary>The method name.</summary>
+    public const string MethodName = "ridge-mean";
+
+    /// <summary>Tensor names in a checkpoint.</summary>
+    public const string CoefficientsTensor = "ridge.coefficients";
+
+    /// <summary>Intercept and length coefficient, in that order.</summary>
+    public const string OffsetsTensor = "ridge.offsets";
+
+    /// <summary>The penalties tried when none is given, chosen by inner cross-validation on the training data.</summary>
+    public static readonly IReadOnlyList<double> DefaultAlphas = [30, 100, 300, 1000];
+
+    /// <summary>Inner folds of the penalty search.</summary>
+    public const int InnerFolds = 5;
+
+    private readonly float[] _coefficients;
+
+    /// <summary>A fitted model on raw (unstandardised) features.</summary>
+    public MeanPooledRidge(float[] coefficients, float intercept, float lengthCoefficient, int maxClips = DefaultMaxClips)
+    {
+        ArgumentNullException.ThrowIfNull(coefficients);
+        if (coefficients.Length == 0) { throw new ArgumentException("A ridge model needs at least one coefficient."); }
+        if (!coefficients.All(float.IsFinite) || !float.IsFinite(intercept) || !float.IsFinite(lengthCoefficient))
+        {
+            throw new ArgumentException("Ridge coefficients must be finite.");
+        }
+        _coefficients = coefficients;
+        Intercept = intercept;
+        LengthCoefficient = lengthCoefficient;
+        MaxClips = maxClips;
+    }
+
+    /// <summary>Longest performance accepted unless told otherwise (a linear model has no length limit of its own).</summary>
+    public const int DefaultMaxClips = 4096;
+
+    /// <inheritdoc/>
+    public string Method => MethodName;
+
+    /// <inheritdoc/>
+    public int FeatureDim => _coefficients.Length;
+
+    /// <inheritdoc/>
+    public int MaxClips { get; }
+
+    /// <summary>With a length term, every clip's score moves when a clip arrives (γ·ln t): exact mode only.</summary>
+    public bool Causal => LengthCoefficient == 0f;
+
+    /// <summary>β, per raw feature.</summary>
+    public ReadOnlySpan<float> Coefficients => _coefficients;
+
+    /// <summary>b, points.</summary>
+    public float Intercept { get; }
+
+    /// <summary>γ, points per unit of ln(clip count); 0 without the length term.</summary>
+    public float LengthCoefficient { get; }
+
+    /// <summary>s_q for one clip of a performance that has <paramref name="clips"/> clips so far, in points.</summary>
+    public float ClipScore(ReadOnlySpan<float> clip, int clips)
+    {
+        if (clip.Length != FeatureDim) { throw new ArgumentException($"A clip has {clip.Length} feature values; the model reads {FeatureDim}."); }
+        var s = (double)Intercept + (LengthCoefficient == 0f ? 0 : LengthCoefficient * Math.Log(clips));
+        for (var j = 0; j < clip.Length; j++) { s += _coefficients[j] * clip[j]; }
+        return (float)s;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<PerformanceSample> samples, float scoreScale)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        return [.. samples.Select(sample =>
+        {
+            if (sample.FeatureDim != FeatureDim) { throw new ArgumentException($"{sample.Id}: {sample.FeatureDim} feature values per clip; the model reads {FeatureDim}."); }
+            var w = 1f / sample.Clips;
+            var clips = new ClipExplanation[sample.Clips];
+            var total = 0.0;
+            for (var q = 0; q < sample.Clips; q++)
+            {
+                var s = ClipScore(sample.Features.AsSpan(q * FeatureDim, FeatureDim), sample.Clips) * scoreScale;
+                clips[q] = new ClipExplanation(q, w, s, w * s);
+                total += w * s;
+            }
+            return new PerformancePrediction(sample.Id, (float)total, clips);
+        })];
+    }
+
+    /// <inheritdoc/>
+    public IncrementalDecoder StartPerformance(IncrementalMode mode)
+    {
+        if (mode == IncrementalMode.Streaming && !Causal)
+        {
+            throw new InvalidOperationException("This ridge model has a length term (every clip's score moves with ln t): use exact mode.");
+        }
+        return new LiveState(this, mode);
+    }
+
+    /// <summary>
+    /// Fits on labelled performances. Features are standardised on the training data; the penalty α (on the features
+    /// only; intercept and length term are unpenalised, partialled out first) is chosen from <paramref name="alphas"/>
+    /// by <see cref="InnerFolds"/>-fold cross-validation on the same data (lowest MSE) unless one is given.
+    /// </summary>
+    public static (MeanPooledRidge Model, double Alpha) Fit(IReadOnlyList<PerformanceSample> samples, bool lengthTerm, IReadOnlyList<double>? alphas = null,
+        int seed = 42, int maxClips = DefaultMaxClips)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        if (samples.Count < InnerFolds * 2) { throw new ArgumentException($"Ridge needs at least {InnerFolds * 2} labelled performances; got {samples.Count}."); }
+        if (samples.Any(s => s.Score is null)) { throw new ArgumentException("Every training performance needs a judged score."); }
+        var grid = alphas is { Count: > 0 } ? alphas : DefaultAlphas;
+        if (grid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
+        var alpha = grid[0];
+        if (grid.Count > 1)
+        {
+            var best = double.PositiveInfinity;
+            foreach (var a in grid)
+            {
+                var sse = 0.0;
+                for (var f = 0; f < InnerFolds; f++)
+                {
+                    var (train, validation) = Training.Trainer.Split(samples, InnerFolds, f, seed);
+                    var model = Solve(train, lengthTerm, a, maxClips);
+                    sse += model.Score(validation, 1f).Zip(validation, (p, v) => Math.Pow(p.Score - v.Score!.Value, 2)).Sum();
+                }
+                if (sse < best) { best = sse; alpha = a; }
+            }
+        }
+        return (Solve(samples, lengthTerm, alpha, maxClips), alpha);
+    }
+
+    /// <summary>The ridge solution for one penalty (dual form: an n×n system, n performances ≪ feature width).</summary>
+    public static MeanPooledRidge Solve(IReadOnlyList<PerformanceSample> samples, bool lengthTerm, double alpha, int maxClips = DefaultMaxClips)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        var n = samples.Count;
+        var d = samples[0].FeatureDim;
+        var pooled = Matrix<double>.Build.Dense(n, d);
+        for (var i = 0; i < n; i++)
+        {
+            var s = samples[i];
+            if (s.FeatureDim != d) { throw new ArgumentException($"{s.Id}: {s.FeatureDim} feature values per clip, others have {d}."); }
+            for (var q = 0; q < s.Clips; q++)
+            {
+                for (var j = 0; j < d; j++) { pooled[i, j] += s.Features[(q * d) + j]; }
+            }
+            pooled.SetRow(i, pooled.Row(i) / s.Clips);
+        }
+        var mean = pooled.ColumnSums() / n;
+        var sd = Vector<double>.Build.Dense(d, j => Math.Sqrt(pooled.Column(j).Subtract(mean[j]).PointwisePower(2).Sum() / n) + 1e-8);
+        var z = Matrix<double>.Build.Dense(n, d, (i, j) => (pooled[i, j] - mean[j]) / sd[j]);
+        var y = Vector<double>.Build.Dense(n, i => samples[i].Score!.Value);
+        // Unpenalised part U = [1, ln T]: project it out of Z and y, ridge on the rest, then least squares for U.
+        var u = Matrix<double>.Build.Dense(n, lengthTerm ? 2 : 1, (i, k) => k == 0 ? 1.0 : Math.Log(samples[i].Clips));
+        var utu = u.TransposeThisAndMultiply(u);
+        var project = u * utu.Solve(u.Transpose());
+        var zr = z - (project * z);
+        var yr = y - (project * y);
+        var gram = zr.TransposeAndMultiply(zr) + (Matrix<double>.Build.DenseIdentity(n) * alpha);
+        var beta = zr.TransposeThisAndMultiply(gram.Cholesky().Solve(yr));
+        var gamma = utu.Solve(u.TransposeThisAndMultiply(y - (z * beta)));
+        // Back to raw features: s = Σ_j β_j (x_j − μ_j)/σ_j + γ0 + γ1 ln T.
+        var coefficients = new float[d];
+        var intercept = gamma[0];
+        for (var j = 0; j < d; j++)
+        {
+            coefficients[j] = (float)(beta[j] / sd[j]);
+            intercept -= beta[j] * mean[j] / sd[j];
+        }
+        return new MeanPooledRidge(coefficients, (float)intercept, lengthTerm ? (float)gamma[1] : 0f, maxClips);
+    }
+
+    /// <summary>A live performance: running clip scores; weights uniform; each clip "attends" to itself only.</summary>
+    private sealed class LiveState(MeanPooledRidge model, IncrementalMode mode) : IncrementalDecoder
+    {
+        private readonly List<float> _base = [];   // β·x_q + b per clip (points)
+        private float[] _scores = [];
+        private float[] _logits = [];
+        private float[] _attention = [];
+
+        public override int Clips => _base.Count;
+
+        public override float Score { get; protected set; }
+
+        public override ReadOnlySpan<float> Logits => _logits;
+
+        public override ReadOnlySpan<float> ClipScores => _scores;
+
+        public override ReadOnlySpan<float> LatestCrossAttention => _attention;
+
+        public override IncrementalMode Mode => mode;
+
+        public override void Append(ReadOnlySpan<float> clipFeatures)
+        {
+            if (_base.Count >= model.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {model.MaxClips} clips."); }
+            _base.Add(model.ClipScore(clipFeatures, 1));   // ln 1 = 0: the length term is added below for the current count
+            var t = _base.Count;
+            var length = model.LengthCoefficient == 0f ? 0f : (float)(model.LengthCoefficient * Math.Log(t));
+            _scores = [.. _base.Select(b => b + length)];
+            _logits = new float[t];
+            _attention = new float[t];
+            _attention[t - 1] = 1f;
+            Score = _scores.Average();
+        }
+    }
+}
