@@ -50,7 +50,7 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static readonly string[] AllCommands = ["train", "eval", "predict", "replay", "synth", "encode", "demo", "serve", "kafka-mock", "bench"];
+    private static readonly string[] AllCommands = ["train", "eval", "predict", "replay", "synth", "encode", "demo", "serve", "kafka-mock", "bench", "benchmark"];
 
     [Fact]
     public void Help_ListsEveryCommand()

@@ -51,6 +51,7 @@ internal static class EvalCommand
             {
                 var keep = loaded.Card.Training?.ValidationIds.ToHashSet(StringComparer.Ordinal)
                     ?? throw new ArgumentException($"{ckpt}: the card records no validation split.");
+                if (keep.Count == 0) { throw new ArgumentException($"{ckpt}: the model was refit on every training performance, so no held-out split remains (aqa benchmark fisv measures out of fold)."); }
                 chosen = chosen.Where(l => keep.Contains(l.Id));
             }
             var list = chosen.ToList();

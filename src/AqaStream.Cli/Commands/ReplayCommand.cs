@@ -124,6 +124,7 @@ internal static class ReplayCommand
         {
             chosen = model.Card.Training?.ValidationIds.ToList()
                 ?? throw new ArgumentException($"The card of {model.Card.ModelId} records no validation split.");
+            if (chosen.Count == 0) { throw new ArgumentException($"{model.Card.ModelId} was refit on every training performance, so no held-out split remains (aqa benchmark fisv measures out of fold)."); }
         }
         else if (labelled is not null)
         {

@@ -211,8 +211,9 @@ internal static class TrainCommand
             Target = tgt,
             ScoreScale = 1f,
             Seed = seed,
+            // A refit model has seen the held-out fold: no validation ids remain (eval/replay --validation-split refuse it).
             Training = new TrainingProvenance(Path.GetFileName(root.TrimEnd('/')), refitAll ? samples.Count : train.Count, validation.Count, split, settings,
-                Math.Round(clock.Elapsed.TotalSeconds, 1), validation.Select(v => v.Id).ToList()),
+                Math.Round(clock.Elapsed.TotalSeconds, 1), refitAll ? [] : validation.Select(v => v.Id).ToList()),
             Validation = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, 0),
         };
         CheckpointStore.Save(outPath, model, card);

@@ -1,0 +1,112 @@
+using System.Globalization;
+using System.Text.Json;
+using AqaStream.Numerics;
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
+using AqaStream.Tests.Shared;
+using Xunit;
+
+namespace AqaStream.Cli.Tests;
+
+/// <summary><c>aqa train --method ridge-mean</c> and <c>aqa benchmark fisv</c> on a small dataset whose scores follow its
+/// features (60 performances, 16 features per clip).</summary>
+public sealed class RidgeAndBenchmarkTests : IDisposable
+{
+    private const int Dim = 16;
+    private readonly TempDirectory _dir = new();
+
+    public RidgeAndBenchmarkTests()
+    {
+        var features = Path.Combine(_dir.Path, "features");
+        Directory.CreateDirectory(features);
+        var rng = new Random(5);
+        var lines = new List<string>();
+        for (var i = 1; i <= 60; i++)
+        {
+            var clips = 8 + rng.Next(30);
+            var f = new float[clips * Dim];
+            Gaussian.Fill(f, rng);
+            var level = rng.NextDouble();
+            for (var c = 0; c < clips; c++) { f[c * Dim] += (float)(3 * level); f[(c * Dim) + 1] -= (float)(2 * level); }
+            NpyWriter.Write(Path.Combine(features, $"{i}.npy"), f, clips, Dim);
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"{i} {10 + (30 * level) + rng.NextDouble():F2} {20 + (10 * level):F2} 0"));
+        }
+        File.WriteAllLines(Path.Combine(_dir.Path, "train.txt"), lines);
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void TrainRidge_WritesALoadableCheckpoint_ThatEvalAgreesWith()
+    {
+        var outPath = _dir.File("ridge.safetensors");
+        var r = CliRunner.Run("train", "--method", "ridge-mean", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--alphas", "1,10,100");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var loaded = CheckpointStore.Load(outPath);
+        Assert.Equal(MeanPooledRidge.MethodName, loaded.Scorer.Method);
+        Assert.Equal(Dim, loaded.Scorer.FeatureDim);
+        Assert.True(loaded.Card.Validation!.Spearman > 0.9, $"validation ρ {loaded.Card.Validation.Spearman}");
+        Assert.Contains(loaded.Card.Training!.Settings["alpha"], new[] { "1", "10", "100" });
+        var json = _dir.File("eval.json");
+        var e = CliRunner.Run("eval", "--checkpoint", outPath, "--features", Path.Combine(_dir.Path, "features"), "--labels", Path.Combine(_dir.Path, "train.txt"),
+            "--validation-split", "--json", json);
+        Assert.True(e.ExitCode == 0, e.Stderr);
+        AssertClose.Equal(loaded.Card.Validation.Spearman, JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("spearman").GetDouble(), absolute: 1e-9, relative: 1e-9);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--method", "lasso" }, "--method 'lasso' is not a method: choose one of ilt-aqa, ridge-mean")]
+    [InlineData(new[] { "--method", "ridge-mean", "--epochs", "5" }, "--epochs does not apply to --method ridge-mean")]
+    [InlineData(new[] { "--length-term" }, "--length-term does not apply to --method ilt-aqa")]
+    [InlineData(new[] { "--method", "ridge-mean", "--alphas", "10,x" }, "--alphas: 'x' is not a positive number")]
+    public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
+    {
+        var r = CliRunner.Run(["train", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), .. extra]);
+        Assert.Equal(1, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0], StringComparison.Ordinal);
+        Assert.Contains(message, lines[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Benchmark_SameFoldsForEveryMethod_PooledOutOfFold_WritesJsonAndHtml()
+    {
+        var outDir = Path.Combine(_dir.Path, "bench");
+        var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "constant,ridge-mean,ridge-mean+len", "--targets", "TES,PCS", "--out", outDir);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("fold 5/5", r.Stderr, StringComparison.Ordinal);   // progress on stderr
+        var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "benchmark.json"))).RootElement;
+        var results = doc.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(6, results.Count);
+        foreach (var m in results)
+        {
+            Assert.Equal(60, m.GetProperty("pooled").GetProperty("n").GetInt32());   // every performance predicted once, out of fold
+            Assert.Equal(60, m.GetProperty("folds").EnumerateArray().Sum(f => f.GetProperty("n").GetInt32()));
+            var curve = m.GetProperty("earlyPrediction").EnumerateArray().ToList();
+            Assert.Equal(10, curve.Count);
+            AssertClose.Equal(m.GetProperty("pooled").GetProperty("spearman").GetDouble(), curve[^1].GetProperty("spearman").GetDouble(), absolute: 1e-9, relative: 1e-9);
+            var interval = m.GetProperty("spearmanInterval95").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            Assert.True(interval[0] <= interval[1]);
+        }
+        double Metric(string method, string target, string name) =>
+            results.Single(m => m.GetProperty("method").GetString() == method && m.GetProperty("target").GetString() == target).GetProperty("pooled").GetProperty(name).GetDouble();
+        foreach (var target in new[] { "TES", "PCS" })
+        {
+            Assert.True(Metric("ridge-mean", target, "spearman") > 0.8, target);
+            Assert.True(Metric("ridge-mean", target, "mse") < Metric("constant", target, "mse"), target);
+        }
+        var html = File.ReadAllText(Path.Combine(outDir, "benchmark.html"));
+        Assert.Contains("selected on the test set by their authors", html, StringComparison.Ordinal);
+        Assert.Contains("ridge-mean+len", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Benchmark_UnknownMethod_OneLineErrorNamingTheChoices()
+    {
+        var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-mean,tpt", "--out", _dir.File("b"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("--methods: 'tpt' is not one of constant, ridge-mean, ridge-mean+len, ilt-aqa", r.Stderr, StringComparison.Ordinal);
+    }
+}

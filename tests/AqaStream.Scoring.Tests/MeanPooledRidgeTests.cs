@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using AqaStream.Numerics;
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Evaluation;
+using AqaStream.Scoring.Model;
+using AqaStream.Tests.Shared;
+using Xunit;
+
+namespace AqaStream.Scoring.Tests;
+
+public class MeanPooledRidgeTests
+{
+    private const int Dim = 6;
+
+    /// <summary>Performances whose score is a known linear function of their mean clip features (plus ln T when asked).</summary>
+    private static List<PerformanceSample> Linear(int count, int seed, double lengthCoefficient = 0, double noise = 0)
+    {
+        var rng = new Random(seed);
+        double[] beta = [2.0, -1.5, 0.5, 0, 3.0, -0.25];
+        var samples = new List<PerformanceSample>();
+        for (var i = 0; i < count; i++)
+        {
+            var clips = 5 + rng.Next(40);
+            var f = new float[clips * Dim];
+            Gaussian.Fill(f, rng);
+            var mean = new double[Dim];
+            for (var q = 0; q < clips; q++) { for (var j = 0; j < Dim; j++) { mean[j] += f[(q * Dim) + j] / (double)clips; } }
+            var y = 20 + mean.Zip(beta, (m, b) => m * b).Sum() + (lengthCoefficient * Math.Log(clips)) + (noise * rng.NextDouble());
+            samples.Add(new PerformanceSample($"p{i}", f, clips, Dim, (float)y));
+        }
+        return samples;
+    }
+
+    [Fact]
+    public void Fit_RecoversAKnownLinearFunction_OfTheMeanClip()
+    {
+        var train = Linear(80, seed: 1);
+        var model = MeanPooledRidge.Solve(train, lengthTerm: false, alpha: 1e-6);
+        var test = Linear(20, seed: 2);
+        foreach (var (p, t) in model.Score(test, 1f).Zip(test)) { AssertClose.Equal(t.Score!.Value, p.Score, absolute: 1e-3, relative: 1e-4); }
+    }
+
+    [Fact]
+    public void Fit_WithLengthTerm_RecoversTheLengthCoefficient()
+    {
+        var train = Linear(120, seed: 3, lengthCoefficient: 4.0);
+        var model = MeanPooledRidge.Solve(train, lengthTerm: true, alpha: 1e-6);
+        AssertClose.Equal(4.0, model.LengthCoefficient, absolute: 1e-3, relative: 1e-3);
+        Assert.False(model.Causal);   // every clip's score moves with ln t
+        Assert.Throws<InvalidOperationException>(() => model.StartPerformance(IncrementalMode.Streaming));
+    }
+
+    [Fact]
+    public void Weights_AreUniform_AndContributionsSumToTheScore()
+    {
+        var model = MeanPooledRidge.Fit(Linear(60, seed: 4, noise: 1), lengthTerm: false).Model;
+        var p = model.Score(Linear(1, seed: 5), 1f)[0];
+        Assert.All(p.Clips, c => AssertClose.Equal(1.0 / p.Clips.Count, c.Weight, absolute: 1e-7, relative: 1e-6));
+        AssertClose.Equal(p.Score, p.Clips.Sum(c => c.Contribution), absolute: 1e-4, relative: 1e-5);
+    }
+
+    [Theory]
+    [InlineData(false, IncrementalMode.Streaming)]
+    [InlineData(false, IncrementalMode.Exact)]
+    [InlineData(true, IncrementalMode.Exact)]
+    public void LiveState_AfterEveryClip_EqualsTheOfflineScoreOfTheClipsSoFar(bool lengthTerm, IncrementalMode mode)
+    {
+        var model = MeanPooledRidge.Fit(Linear(60, seed: 6, lengthCoefficient: lengthTerm ? 2 : 0, noise: 1), lengthTerm).Model;
+        var sample = Linear(1, seed: 7)[0];
+        var live = model.StartPerformance(mode);
+        for (var t = 1; t <= sample.Clips; t++)
+        {
+            live.Append(sample.Features.AsSpan((t - 1) * Dim, Dim));
+            var offline = model.Score([CrossValidation.Prefix(sample, t / (double)sample.Clips)], 1f)[0];
+            Assert.Equal(t, live.Clips);
+            AssertClose.Equal(offline.Score, live.Score, absolute: 1e-5, relative: 1e-5);
+            for (var q = 0; q < t; q++) { AssertClose.Equal(offline.Clips[q].Score, live.ClipScores[q], absolute: 1e-5, relative: 1e-5); }
+            Assert.Equal(1f, live.LatestCrossAttention[t - 1]);   // a clip-local model: each clip from its own features
+        }
+    }
+
+    [Fact]
+    public void Checkpoint_RoundTrip_GivesTheSamePredictions_AndBadTensorsAreNamed()
+    {
+        using var dir = new TempDirectory();
+        var model = MeanPooledRidge.Fit(Linear(60, seed: 8, noise: 1), lengthTerm: true).Model;
+        var path = dir.File("ridge.safetensors");
+        CheckpointStore.Save(path, model, new ModelCard { ModelId = "ridge-test", Architecture = new DecoderOptions { FeatureDim = Dim } });
+        var loaded = CheckpointStore.Load(path);
+        Assert.Equal(MeanPooledRidge.MethodName, loaded.Scorer.Method);
+        Assert.Equal(MeanPooledRidge.MethodName, loaded.Card.Method);
+        var test = Linear(5, seed: 9);
+        Assert.Equal(model.Score(test, 1f).Select(p => p.Score), PerformanceScorer.Score(loaded, test).Select(p => p.Score));
+        Assert.Throws<InvalidOperationException>(() => loaded.Model);   // not a decoder
+
+        // A card that says 7 features for 6 coefficients is refused, naming both shapes.
+        var card = File.ReadAllText(CheckpointStore.CardPath(path)).Replace("\"featureDim\": 6", "\"featureDim\": 7", StringComparison.Ordinal);
+        SafeTensors.Write(path, [new NamedTensor(MeanPooledRidge.CoefficientsTensor, new float[6], [6]), new NamedTensor(MeanPooledRidge.OffsetsTensor, new float[2], [2])],
+            new Dictionary<string, string> { [CheckpointStore.CardMetadataKey] = card });
+        var e = Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path));
+        Assert.Contains("[6]", e.Message, StringComparison.Ordinal);
+        Assert.Contains("[7]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Fit_PenaltyIsChosenByInnerCrossValidation_FromTheGrid()
+    {
+        var samples = Linear(60, seed: 10, noise: 2);
+        var (_, alpha) = MeanPooledRidge.Fit(samples, lengthTerm: false, alphas: [0.01, 1e6]);
+        Assert.Equal(0.01, alpha);   // a huge penalty flattens a clean linear signal: the inner folds see that
+        Assert.Throws<ArgumentException>(() => MeanPooledRidge.Fit(samples.Take(5).ToList(), lengthTerm: false));
+        Assert.Throws<ArgumentException>(() => MeanPooledRidge.Fit(samples, lengthTerm: false, alphas: [-1]));
+    }
+
+    /// <summary>The same partially penalised ridge in NumPy (tools/reference/ridge_reference.py, Debian's python3-numpy):
+    /// coefficients, intercept and length coefficient agree to 1e-4 relative.</summary>
+    [Fact]
+    [Trait("Category", "Process")]
+    public void Solve_EqualsNumPy()
+    {
+        using var dir = new TempDirectory();
+        var samples = Linear(50, seed: 11, lengthCoefficient: 1.5, noise: 3);
+        var input = dir.File("input.json");
+        File.WriteAllText(input, JsonSerializer.Serialize(new
+        {
+            alpha = 7.5,
+            samples = samples.Select(s => new { clips = s.Clips, features = s.Features, score = s.Score }),
+        }));
+        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(RepositoryRoot.Path, "tools", "reference", "ridge_reference.py"));
+        psi.ArgumentList.Add(input);
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEnd();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, stderr);
+        var reference = JsonDocument.Parse(stdout).RootElement;
+        var model = MeanPooledRidge.Solve(samples, lengthTerm: true, alpha: 7.5);
+        var coefficients = reference.GetProperty("coefficients").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var scale = coefficients.Max(Math.Abs);
+        for (var j = 0; j < Dim; j++) { AssertClose.Equal(coefficients[j], model.Coefficients[j], absolute: 1e-4 * scale, relative: 1e-4); }
+        AssertClose.Equal(reference.GetProperty("intercept").GetDouble(), model.Intercept, absolute: 1e-3, relative: 1e-4);
+        AssertClose.Equal(reference.GetProperty("length").GetDouble(), model.LengthCoefficient, absolute: 1e-4, relative: 1e-4);
+    }
+}
