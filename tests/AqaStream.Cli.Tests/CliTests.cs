@@ -62,6 +62,24 @@ public sealed class CliTests : IDisposable
         foreach (var c in AllCommands) { Assert.True(listed.Contains(c), $"'{c}' is not listed by --help:\n{r.Stdout}"); }
     }
 
+    [Theory]
+    [InlineData(new[] { "train", "--bogus" }, "error: unknown option or argument '--bogus' (see aqa train --help)")]
+    [InlineData(new[] { "train", "--dataset", "d", "--out", "o", "--target", "XYZ" }, "error: --target: 'XYZ' is not valid; valid values: TES, PCS (see aqa train --help)")]
+    [InlineData(new[] { "bench", "live", "--clips", "abc" }, "error: --clips: 'abc' is not valid; it takes an integer (see aqa bench live --help)")]
+    [InlineData(new[] { "nosuch" }, "error: unknown command 'nosuch'; commands: train, eval")]
+    public void BadCommandLine_OneLineNamingIt_Exit2(string[] args, string expected)
+    {
+        var r = CliRunner.Run(args);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("", r.Stdout);   // not the whole help
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith(expected, lines[0], StringComparison.Ordinal);
+        var help = CliRunner.Run(args[0], "--help");
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains("Options:", help.Stdout, StringComparison.Ordinal);   // --help stays full
+    }
+
     [Fact]
     public void Eval_WritesJsonEqualToLibraryMetrics()
     {
