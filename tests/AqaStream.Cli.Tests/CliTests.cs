@@ -158,6 +158,16 @@ public sealed class CliTests : IDisposable
         AssertClose.Equal(0.1, curve[0].GetProperty("fraction").GetDouble(), absolute: 1e-9, relative: 1e-9);
         AssertClose.Equal(root.GetProperty("spearman").GetDouble(), curve[^1].GetProperty("spearman").GetDouble(), absolute: 1e-9, relative: 1e-9);
         AssertClose.Equal(root.GetProperty("mse").GetDouble(), curve[^1].GetProperty("mse").GetDouble(), absolute: 1e-9, relative: 1e-9);
+        // The analyst's part: bias, the largest errors first, and why there are no baselines (every labelled one was replayed).
+        var analysis = root.GetProperty("analysis");
+        AssertClose.Equal(preds.Zip(_samples, (p, s) => p.Score - s.Score!.Value).Average(), analysis.GetProperty("bias").GetDouble(), absolute: 1e-3, relative: 1e-3);
+        var errors = analysis.GetProperty("largest_errors").EnumerateArray().Select(e => Math.Abs(e.GetProperty("error").GetDouble())).ToList();
+        Assert.Equal(10, errors.Count);
+        Assert.Equal(errors.OrderByDescending(e => e), errors);
+        Assert.Empty(analysis.GetProperty("baselines").EnumerateArray());
+        Assert.Contains("no baselines", analysis.GetProperty("baseline_note").GetString(), StringComparison.Ordinal);
+        var interval = analysis.GetProperty("spearman_interval95").EnumerateArray().Select(e => e.GetDouble()).ToList();
+        Assert.True(interval[0] <= interval[1]);
         var timelines = root.GetProperty("timelines").EnumerateArray().ToList();
         Assert.Equal(12, timelines.Count);
         foreach (var t in timelines)
@@ -169,7 +179,7 @@ public sealed class CliTests : IDisposable
             AssertClose.Equal(t.GetProperty("final").GetDouble(), clips[^1].GetProperty("provisional").GetDouble(), absolute: 1e-3, relative: 1e-3);
         }
         var html = File.ReadAllText(Path.Combine(report, "report.html"));
-        Assert.Equal(12 + 1, html.Split("<svg").Length - 1); // one chart per performance and the early-prediction chart
+        Assert.Equal(12 + 2, html.Split("<svg").Length - 1); // one chart per performance, the early-prediction chart and the scatter
         Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("src=\"http", html, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("href=\"http", html, StringComparison.OrdinalIgnoreCase);

@@ -55,6 +55,30 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         AssertClose.Equal(loaded.Card.Validation.Spearman, JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("spearman").GetDouble(), absolute: 1e-9, relative: 1e-9);
     }
 
+    [Fact]
+    public void Replay_ValidationSplit_ReportsTheBaselinesFittedOnTheOtherPerformances()
+    {
+        var outPath = _dir.File("ridge-replay.safetensors");
+        Assert.Equal(0, CliRunner.Run("train", "--method", "ridge-mean", "--dataset", _dir.Path, "--target", "TES", "--out", outPath).ExitCode);
+        var report = _dir.File("replay");
+        var r = CliRunner.Run("replay", "--checkpoint", outPath, "--features", Path.Combine(_dir.Path, "features"), "--labels", Path.Combine(_dir.Path, "train.txt"),
+            "--validation-split", "--report", report);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var root = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json"))).RootElement;
+        var baselines = root.GetProperty("analysis").GetProperty("baselines").EnumerateArray().ToList();
+        Assert.Equal(["constant", "ridge-mean"], baselines.Select(b => b.GetProperty("name").GetString()));
+        Assert.All(baselines, b => Assert.Equal(48, b.GetProperty("trained_on").GetInt32()));   // the 60 minus the 12 replayed
+        // The model is ridge-mean fitted on the same 48 performances: the ridge baseline is the model itself.
+        AssertClose.Equal(root.GetProperty("spearman").GetDouble(), baselines[1].GetProperty("spearman").GetDouble(), absolute: 1e-6, relative: 1e-6);
+        AssertClose.Equal(root.GetProperty("mse").GetDouble(), baselines[1].GetProperty("mse").GetDouble(), absolute: 1e-3, relative: 1e-4);
+        Assert.True(baselines[0].GetProperty("mse").GetDouble() > root.GetProperty("mse").GetDouble());
+        Assert.Contains("baseline ridge-mean", r.Stdout, StringComparison.Ordinal);
+        var html = File.ReadAllText(Path.Combine(report, "report.html"));
+        Assert.Contains("Against the baselines", html, StringComparison.Ordinal);
+        Assert.Contains("Predicted against judged", html, StringComparison.Ordinal);
+        Assert.Contains("Largest errors", html, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(new[] { "--method", "lasso" }, "--method 'lasso' is not a method: choose one of ilt-aqa, ridge-mean")]
     [InlineData(new[] { "--method", "ridge-mean", "--epochs", "5" }, "--epochs does not apply to --method ridge-mean")]

@@ -59,6 +59,7 @@ internal static class ReplayCommand
                 ? ScoreLabels.ReadFile(CommonOptions.ExistingFile(labelFile, "labels file")).ToDictionary(l => l.Id, l => (double)l.Score(labelTarget), StringComparer.Ordinal)
                 : null;
             List<ReplayPerformance> performances;
+            string? baselineDir = null;
             if (kafka.IsKafka(r))
             {
                 if (!r.GetValue(fromBeginning) && r.GetValue(since) is null) { throw new ArgumentException("replay --bus kafka reads archived streams: give --from-beginning or --since TIME."); }
@@ -72,6 +73,7 @@ internal static class ReplayCommand
             else
             {
                 var featureDir = CommonOptions.ExistingDirectory(r.GetValue(features) ?? throw new ArgumentException("--features DIR is required (or --bus kafka)."), "features directory");
+                baselineDir = featureDir;
                 var chosen = ChooseIds(r.GetValue(ids), r.GetValue(validation), model, labelled, featureDir);
                 Console.Error.WriteLine($"loading {chosen.Count} performances from {featureDir} ...");
                 performances = chosen.Select(id =>
@@ -91,8 +93,9 @@ internal static class ReplayCommand
             var progress = new ProgressLine(performances.Count);
             var result = new ReplayRunner(model, options).RunAsync(performances, replaySpeed, progress).GetAwaiter().GetResult();
             progress.Done();
-            var built = ReplayReport.Build(result, new ReportModel(model.Card.ModelId, model.Version, model.Card.Target.ToString(), model.Mode.ToString(),
+            ReplayReport built = ReplayReport.Build(result, new ReportModel(model.Card.ModelId, model.Version, model.Card.Target.ToString(), model.Mode.ToString(),
                 model.Card.ScoreScale, Path.GetFileName(ckpt)), replaySpeed);
+            built = built with { Analysis = Analyse(built, performances, labelled, baselineDir, model.Scorer.FeatureDim) };
             var dir = r.Required(report);
             Directory.CreateDirectory(dir.FullName);
             File.WriteAllText(Path.Combine(dir.FullName, "report.json"), built.ToJson());
@@ -105,6 +108,17 @@ internal static class ReplayCommand
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"final: spearman {rho:F4}  mse {built.Mse:F3}  rl2 {built.Rl2:F5}  n {built.Labelled}"));
                 Console.WriteLine("early prediction (clips seen: spearman / mse): " + string.Join("  ", built.EarlyPrediction.Select(p =>
                     string.Create(CultureInfo.InvariantCulture, $"{p.Fraction * 100:0}% {p.Spearman:F3}/{p.Mse:F1}"))));
+                if (built.Analysis is { } a)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"bias {a.Bias:+0.00;-0.00}  ρ 95% [{a.SpearmanInterval95[0]:F3}, {a.SpearmanInterval95[1]:F3}]  impossible values {a.Impossible.Count}"));
+                    foreach (var b in a.Baselines)
+                    {
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"baseline {b.Name}: spearman {(b.Spearman is { } s ? s.ToString("F4", CultureInfo.InvariantCulture) : "–")}  mse {b.Mse:F3}  bias {b.Bias:+0.00;-0.00}  (fitted on {b.TrainedOn} other labelled performances)"));
+                    }
+                    if (a.BaselineNote is { } note) { Console.WriteLine(note); }
+                }
             }
             Console.WriteLine($"report: {Path.Combine(dir.FullName, "report.html")}");
             return 0;
@@ -139,6 +153,20 @@ internal static class ReplayCommand
     }
 
     /// <summary>Replay progress on a <see cref="ProgressBar"/>.</summary>
+    // Baselines are fitted on the labelled performances that were not replayed (never on the replayed ones).
+    private static ReplayAnalysis? Analyse(ReplayReport built, List<ReplayPerformance> performances, Dictionary<string, double>? labelled, string? featureDir, int featureDim)
+    {
+        if (labelled is null) { return null; }
+        if (featureDir is null) { return ReplayAnalysis.Build(built, null, null, "no baselines: a Kafka replay has no training features to fit them on"); }
+        var replayedIds = performances.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
+        var trainIds = labelled.Keys.Where(id => !replayedIds.Contains(id) && File.Exists(Path.Combine(featureDir, id + ".npy"))).Order(StringComparer.Ordinal).ToList();
+        if (trainIds.Count < ReplayAnalysis.MinimumBaselineTraining) { return ReplayAnalysis.Build(built, null, null); }
+        Console.Error.WriteLine($"fitting the baselines on {trainIds.Count} labelled performances that were not replayed ...");
+        var train = trainIds.Select(id => FeatureStore.Load(featureDir, id, featureDim, (float)labelled[id])).ToList();
+        var replayed = performances.Where(p => p.Label is not null).Select(p => new PerformanceSample(p.Id, p.Features, p.Clips, featureDim, (float)p.Label!.Value)).ToList();
+        return ReplayAnalysis.Build(built, train, replayed);
+    }
+
     private sealed class ProgressLine(int total) : IProgress<ReplayProgress>
     {
         private readonly ProgressBar _bar = new(total, "performances");

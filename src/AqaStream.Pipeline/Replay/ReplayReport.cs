@@ -24,6 +24,9 @@ public sealed record ReplayReport(
     IReadOnlyList<EarlyPredictionPoint> EarlyPrediction,
     IReadOnlyList<TimelineReport> Timelines)
 {
+    /// <summary>Bias, interval, worst cases, impossible values and baselines (null without labels).</summary>
+    public ReplayAnalysis? Analysis { get; init; }
+
     /// <summary>Fractions of a performance's clips at which the early-prediction curve is read.</summary>
     public static readonly double[] Fractions = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 

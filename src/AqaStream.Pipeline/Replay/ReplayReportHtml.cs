@@ -39,8 +39,14 @@ public static class ReplayReportHtml
             Row(h, "Spearman ρ (final)", F(rho, "0.0000"));
             Row(h, "MSE (points²)", F(report.Mse!.Value, "0.000"));
             Row(h, "R-ℓ2", F(report.Rl2!.Value, "0.00000"));
+            if (report.Analysis is { } a)
+            {
+                Row(h, "ρ, 95 % bootstrap interval", $"[{F(a.SpearmanInterval95[0], "0.000")}, {F(a.SpearmanInterval95[1], "0.000")}]");
+                Row(h, "Bias (mean predicted − judged)", F(a.Bias, "+0.00;−0.00"));
+            }
         }
         h.Append("</table>\n");
+        if (report.Analysis is { } analysis) { Analysis(h, report, analysis); }
         if (report.EarlyPrediction.Count > 0)
         {
             h.Append("<h2>Early prediction</h2>\n<p>Spearman ρ and MSE of the provisional score against the judges' final score after each fraction of every performance's clips.</p>\n");
@@ -148,6 +154,66 @@ public static class ReplayReportHtml
             .Append("<text x=\"").Append(Width - Right - 36).Append("\" y=\"").Append(F(YMse(0) + 4)).Append("\">MSE 0</text>")
             .Append("<text x=\"").Append(Left + 8).Append("\" y=\"").Append(top + 12).Append("\" style=\"fill:#8e44ad\">Spearman ρ</text>")
             .Append("<text x=\"").Append(Left + 90).Append("\" y=\"").Append(top + 12).Append("\" style=\"fill:#d35400\">MSE (right scale)</text></svg>\n");
+    }
+
+    private static void Analysis(StringBuilder h, ReplayReport report, ReplayAnalysis a)
+    {
+        h.Append("<h2>Against the baselines</h2>\n");
+        if (a.Baselines.Count > 0)
+        {
+            h.Append("<p>On the same performances; the baselines were fitted on labelled performances that were not replayed.</p>\n")
+                .Append("<table><tr><th>scorer</th><th>Spearman ρ</th><th>MSE</th><th>bias</th><th>fitted on</th></tr>");
+            h.Append("<tr><td><b>").Append(E(report.Model.Id)).Append("</b> (the model)</td><td>").Append(F(report.Spearman ?? double.NaN, "0.0000")).Append("</td><td>")
+                .Append(F(report.Mse ?? double.NaN, "0.000")).Append("</td><td>").Append(F(a.Bias, "+0.00;−0.00")).Append("</td><td></td></tr>");
+            foreach (var b in a.Baselines)
+            {
+                h.Append("<tr><td>").Append(E(b.Name)).Append(" (").Append(E(b.Description)).Append(")</td><td>").Append(b.Spearman is { } r ? F(r, "0.0000") : "–")
+                    .Append("</td><td>").Append(F(b.Mse, "0.000")).Append("</td><td>").Append(F(b.Bias, "+0.00;−0.00")).Append("</td><td>").Append(b.TrainedOn).Append("</td></tr>");
+            }
+            h.Append("</table>\n");
+        }
+        else
+        {
+            h.Append("<p>").Append(E(a.BaselineNote ?? "no baselines")).Append("</p>\n");
+        }
+        Scatter(h, report);
+        h.Append("<h2>Largest errors</h2>\n<table><tr><th>performance</th><th>predicted</th><th>judged</th><th>error</th></tr>");
+        foreach (var e in a.LargestErrors)
+        {
+            h.Append("<tr><td>").Append(E(e.PerformanceId)).Append("</td><td>").Append(F(e.Predicted, "0.00")).Append("</td><td>").Append(F(e.Judged, "0.00"))
+                .Append("</td><td>").Append(F(e.Error, "+0.00;−0.00")).Append("</td></tr>");
+        }
+        h.Append("</table>\n<h2>Impossible values</h2>\n");
+        if (a.Impossible.Count == 0) { h.Append("<p>None: no negative final or clip score.</p>\n"); }
+        else
+        {
+            h.Append("<ul class=\"impossible\">");
+            foreach (var i in a.Impossible) { h.Append("<li><b>").Append(E(i.PerformanceId)).Append("</b>: ").Append(E(i.What)).Append("</li>"); }
+            h.Append("</ul>\n");
+        }
+    }
+
+    // Predicted against judged final scores, with the identity line.
+    private static void Scatter(StringBuilder h, ReplayReport report)
+    {
+        var points = report.Timelines.Where(t => t.Label is not null && t.Final is not null).Select(t => (X: t.Label!.Value, Y: t.Final!.Value, t.PerformanceId)).ToList();
+        if (points.Count == 0) { return; }
+        const int size = 420, pad = 44;
+        var lo = Math.Floor(Math.Min(points.Min(p => p.X), points.Min(p => p.Y)));
+        var hi = Math.Ceiling(Math.Max(points.Max(p => p.X), points.Max(p => p.Y)));
+        if (hi <= lo) { hi = lo + 1; }
+        double Px(double v) => pad + ((size - pad - 10) * (v - lo) / (hi - lo));
+        double Py(double v) => size - pad - ((size - pad - 10) * (v - lo) / (hi - lo));
+        h.Append("<h2>Predicted against judged</h2>\n<svg class=\"scatter\" width=\"").Append(size).Append("\" height=\"").Append(size).Append("\" role=\"img\" aria-label=\"predicted against judged\">");
+        h.Append(FormattableString.Invariant($"<line class=\"label\" x1=\"{Px(lo):0.0}\" y1=\"{Py(lo):0.0}\" x2=\"{Px(hi):0.0}\" y2=\"{Py(hi):0.0}\"/>"));
+        h.Append(FormattableString.Invariant($"<line class=\"axis\" x1=\"{pad}\" y1=\"{size - pad}\" x2=\"{size - 10}\" y2=\"{size - pad}\"/><line class=\"axis\" x1=\"{pad}\" y1=\"10\" x2=\"{pad}\" y2=\"{size - pad}\"/>"));
+        h.Append(FormattableString.Invariant($"<text x=\"{size / 2 - 40}\" y=\"{size - 8}\">judged (points)</text><text x=\"4\" y=\"20\">predicted</text>"));
+        h.Append(FormattableString.Invariant($"<text x=\"{pad - 4}\" y=\"{size - pad + 14}\">{lo:0}</text><text x=\"{size - 30}\" y=\"{size - pad + 14}\">{hi:0}</text>"));
+        foreach (var (x, y, id) in points)
+        {
+            h.Append(FormattableString.Invariant($"<circle class=\"score\" cx=\"{Px(x):0.0}\" cy=\"{Py(y):0.0}\" r=\"3\"><title>{E(id)}: predicted {y:0.00}, judged {x:0.00}</title></circle>"));
+        }
+        h.Append("</svg>\n");
     }
 
     private static void Row(StringBuilder h, string name, string value) =>
