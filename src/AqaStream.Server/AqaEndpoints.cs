@@ -22,7 +22,8 @@ namespace AqaStream.Server;
 /// (operator): end it (409 when it has ended).</item>
 /// <item><c>GET /api/model</c> (results): the models in use; <c>GET /api/models</c> (operator): the checkpoints to choose from;
 /// <c>PUT /api/model</c> (operator): <c>{"name": "synth-demo"}</c>, from the next performance on.</item>
-/// <item><c>GET /api/me</c> (any token): the caller's role. <c>GET /health</c> (open): health.</item>
+/// <item><c>GET /api/me</c> (any token): the caller's role. <c>GET /health</c>, <c>/health/live</c>, <c>/health/ready</c>
+/// and <c>GET /metrics</c> (Prometheus) are open.</item>
 /// </list>
 /// </summary>
 public static class AqaEndpoints
@@ -36,6 +37,10 @@ public static class AqaEndpoints
         ArgumentNullException.ThrowIfNull(app);
         app.MapHub<ScoreHub>(HubPath, o => o.AllowStatefulReconnects = true);
         app.MapHealthChecks("/health");
+        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains(AqaServer.LiveTag) });
+        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains(AqaServer.ReadyTag) });
+        // Prometheus text of the AqaStream meter (open, like /health: scraped from inside the deployment).
+        app.MapPrometheusScrapingEndpoint("/metrics");
         MapPages(app);
 
         var api = app.MapGroup("/api");

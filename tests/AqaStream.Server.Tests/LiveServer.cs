@@ -42,10 +42,12 @@ internal sealed class LiveServer : IAsyncDisposable
     public PerformanceBoard Board => App.Services.GetRequiredService<PerformanceBoard>();
     public ScoreFanOut FanOut => App.Services.GetRequiredService<ScoreFanOut>();
 
-    public static async Task<LiveServer> StartAsync(bool anonymousResults = false, int port = 0, int maxQueuedPushes = 64, string? modelsDirectory = null)
+    public static async Task<LiveServer> StartAsync(bool anonymousResults = false, int port = 0, int maxQueuedPushes = 64, string? modelsDirectory = null,
+        bool withModel = true)
     {
         var bus = new InMemoryBus(capacity: 100_000);
-        var models = new ModelRegistry(modelsDirectory ?? Path.GetTempPath(), FeatureDim, new Dictionary<string, ScoringModel> { ["test-model"] = SmallModel() });
+        var models = new ModelRegistry(modelsDirectory ?? Path.GetTempPath(), FeatureDim,
+            withModel ? new Dictionary<string, ScoringModel> { ["test-model"] = SmallModel() } : new Dictionary<string, ScoringModel>());
         var app = AqaServer.Build($"http://127.0.0.1:{port}", bus, models, new Dictionary<string, string?>
         {
             ["Auth:SigningKey"] = SigningKey,

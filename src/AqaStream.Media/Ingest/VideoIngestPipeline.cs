@@ -200,13 +200,29 @@ public sealed class IngestCounters
     /// <summary>Messages sent to the dead letters.</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
 
-    internal void OnChunk() => Interlocked.Increment(ref _chunks);
+    internal void OnChunk()
+    {
+        Interlocked.Increment(ref _chunks);
+        Pipeline.Telemetry.AqaMetrics.ChunksReceived.Add(1);
+    }
 
-    internal void OnDecoded(int frames) => Interlocked.Add(ref _frames, frames);
+    internal void OnDecoded(int frames)
+    {
+        Interlocked.Add(ref _frames, frames);
+        Pipeline.Telemetry.AqaMetrics.FramesDecoded.Add(frames);
+    }
 
-    internal void OnClip() => Interlocked.Increment(ref _clips);
+    internal void OnClip()
+    {
+        Interlocked.Increment(ref _clips);
+        Pipeline.Telemetry.AqaMetrics.ClipsDecoded.Add(1);
+    }
 
-    internal void OnRejected() => Interlocked.Increment(ref _rejected);
+    internal void OnRejected()
+    {
+        Interlocked.Increment(ref _rejected);
+        Pipeline.Telemetry.AqaMetrics.DeadLetters.Add(1, new KeyValuePair<string, object?>("topic", Pipeline.Bus.Topics.VideoChunks.Name));
+    }
 
     /// <inheritdoc/>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"chunks {Chunks}, frames {Frames}, clips {Clips}, rejected {Rejected}");

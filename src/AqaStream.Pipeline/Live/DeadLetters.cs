@@ -38,7 +38,7 @@ public sealed class DeadLetters(string sourceTopic, Action<DeadLetter> sink, Pip
     /// <summary>Rejects a raw payload (one that did not even parse).</summary>
     public void Reject(string? key, string reason, string payload)
     {
-        counters.OnDeadLetter();
+        counters.OnDeadLetter(sourceTopic);
         sink(new DeadLetter(sourceTopic, key, reason, payload, clock.Now));
     }
 }

@@ -37,13 +37,21 @@ public sealed class PipelineCounters
 
     internal void OnReceived() => Interlocked.Increment(ref _received);
 
-    internal void OnClipScored() => Interlocked.Increment(ref _clipsScored);
+    internal void OnClipScored()
+    {
+        Interlocked.Increment(ref _clipsScored);
+        Telemetry.AqaMetrics.ClipsScored.Add(1);
+    }
 
     internal void OnDuplicate() => Interlocked.Increment(ref _duplicates);
 
     internal void OnMissing() => Interlocked.Increment(ref _missing);
 
-    internal void OnDeadLetter() => Interlocked.Increment(ref _deadLetters);
+    internal void OnDeadLetter(string sourceTopic)
+    {
+        Interlocked.Increment(ref _deadLetters);
+        Telemetry.AqaMetrics.DeadLetters.Add(1, new KeyValuePair<string, object?>("topic", sourceTopic));
+    }
 
     internal void OnOpened() => Interlocked.Increment(ref _opened);
 

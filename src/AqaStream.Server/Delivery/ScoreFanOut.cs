@@ -54,13 +54,17 @@ public sealed class ScoreFanOut(PerformanceBoard board, IPushSender sender, Deli
     public void Connect(string connectionId, ViewerRole role)
     {
         var subscriber = new Subscriber(connectionId, role, this);
-        _subscribers.TryAdd(connectionId, subscriber);
+        if (_subscribers.TryAdd(connectionId, subscriber)) { Pipeline.Telemetry.AqaMetrics.ConnectedClients.Add(1); }
     }
 
     /// <summary>The client is gone: its loop stops, its queue is released.</summary>
     public async Task DisconnectAsync(string connectionId)
     {
-        if (_subscribers.TryRemove(connectionId, out var subscriber)) { await subscriber.DisposeAsync().ConfigureAwait(false); }
+        if (_subscribers.TryRemove(connectionId, out var subscriber))
+        {
+            Pipeline.Telemetry.AqaMetrics.ConnectedClients.Add(-1);
+            await subscriber.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>The client follows <paramref name="subscription"/> from now on (call before taking its snapshot, so
@@ -253,9 +257,17 @@ public sealed class DeliveryCounters
 
     internal void OnPublished() => Interlocked.Increment(ref _published);
 
-    internal void OnSent() => Interlocked.Increment(ref _sent);
+    internal void OnSent()
+    {
+        Interlocked.Increment(ref _sent);
+        Pipeline.Telemetry.AqaMetrics.PushesSent.Add(1);
+    }
 
-    internal void OnCoalesced(int n) => Interlocked.Add(ref _coalesced, n);
+    internal void OnCoalesced(int n)
+    {
+        Interlocked.Add(ref _coalesced, n);
+        Pipeline.Telemetry.AqaMetrics.PushesCoalesced.Add(n);
+    }
 
     internal void OnFailed() => Interlocked.Increment(ref _failed);
 

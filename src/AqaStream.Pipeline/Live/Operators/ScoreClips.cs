@@ -36,8 +36,13 @@ public static class ScoreClipsOperator
                     case ClipFeatures clip when live is not null:
                         try
                         {
-                            var update = live.Add(clip, clock.Now);
+                            var now = clock.Now;
+                            var update = live.Add(clip, now);
                             counters.OnClipScored();
+                            if (clip.ReceivedAt is { } received && now >= received)
+                            {
+                                Telemetry.AqaMetrics.ClipToProvisional.Record((now - received).TotalMilliseconds);
+                            }
                             return [update];
                         }
                         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
