@@ -144,8 +144,8 @@ public sealed class KafkaBus : IMessageBus
             start = marks.Low;
         }
         reader.Assign(new TopicPartitionOffset(tp, start));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (DateTime.UtcNow < deadline)
+        var deadline = _options.Clock.GetUtcNow() + TimeSpan.FromSeconds(60);
+        while (_options.Clock.GetUtcNow() < deadline)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var r = reader.Consume(TimeSpan.FromMilliseconds(200));
@@ -251,7 +251,7 @@ public sealed class KafkaBus : IMessageBus
         headers.Add(KafkaCodec.ReasonHeader, KafkaCodec.Utf8(reason));
         headers.Add(KafkaCodec.SourceTopicHeader, KafkaCodec.Utf8(r.Topic));
         headers.Add(KafkaCodec.SourceOffsetHeader, KafkaCodec.Utf8(string.Create(CultureInfo.InvariantCulture, $"{r.Partition.Value}/{r.Offset.Value}")));
-        headers.Add(KafkaCodec.RejectedAtHeader, KafkaCodec.Utf8(DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)));
+        headers.Add(KafkaCodec.RejectedAtHeader, KafkaCodec.Utf8(_options.Clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
         Produce(Topics.DeadLetters.Name, r.Message.Key ?? "", r.Message.Value ?? [], headers, CancellationToken.None);
         Interlocked.Increment(ref _deadLettered);
         _options.Log?.Invoke($"kafka: {r.Topic} {r.Partition.Value}/{r.Offset.Value} to {Topics.DeadLetters.Name}: {reason}");
@@ -292,7 +292,7 @@ public sealed class KafkaBus : IMessageBus
         private readonly ConcurrentDictionary<int, long> _toCommit = new();
         private readonly Dictionary<int, long> _lastYielded = [];
         private readonly Dictionary<int, long> _lastSkipped = [];
-        private DateTime _nextCommit;
+        private DateTimeOffset _nextCommit;
         private bool _closed;
 
         public GroupConsumer(KafkaBus bus, string topic, string group)
@@ -337,7 +337,7 @@ public sealed class KafkaBus : IMessageBus
         {
             await Task.Yield();
             _consumer.Subscribe(_topic);
-            _nextCommit = DateTime.UtcNow + _bus._options.CommitInterval;
+            _nextCommit = _bus._options.Clock.GetUtcNow() + _bus._options.CommitInterval;
             while (!cancellationToken.IsCancellationRequested)
             {
                 ConsumeResult<string, byte[]>? r;
@@ -350,7 +350,7 @@ public sealed class KafkaBus : IMessageBus
                     _bus._options.Log?.Invoke($"kafka: consuming {_topic}: {e.Error.Reason}");
                     continue;
                 }
-                if (DateTime.UtcNow >= _nextCommit) { CommitNow(null); }
+                if (_bus._options.Clock.GetUtcNow() >= _nextCommit) { CommitNow(null); }
                 if (r is null || r.IsPartitionEOF) { continue; }
                 T value;
                 try
@@ -372,7 +372,7 @@ public sealed class KafkaBus : IMessageBus
         /// produced before each mark is stored before the mark is committed).</summary>
         private void CommitNow(IReadOnlyCollection<int>? only)
         {
-            _nextCommit = DateTime.UtcNow + _bus._options.CommitInterval;
+            _nextCommit = _bus._options.Clock.GetUtcNow() + _bus._options.CommitInterval;
             var assigned = _consumer.Assignment.Where(tp => tp.Topic == _topic).Select(tp => tp.Partition.Value).ToHashSet();
             var offsets = new List<TopicPartitionOffset>();
             foreach (var (p, next) in _toCommit)

@@ -10,6 +10,9 @@ public sealed record KafkaBusOptions
     /// <summary>host:port[,host:port…] of the brokers.</summary>
     public string BootstrapServers { get; init; } = "localhost:9092";
 
+    /// <summary>The clock of commit intervals, startup deadlines and dead-letter times (a fake one in tests).</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
     /// <summary>Extra librdkafka settings applied to every client (producer, consumers, admin), e.g.
     /// <c>security.protocol=SASL_SSL</c>, <c>sasl.mechanism=SCRAM-SHA-512</c>, <c>ssl.ca.location=…</c>.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();

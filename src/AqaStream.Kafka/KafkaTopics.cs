@@ -49,19 +49,19 @@ public static class KafkaTopics
 
     private static async Task<Metadata> WaitForClusterAsync(IAdminClient admin, KafkaBusOptions options, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + options.StartupTimeout;
+        var deadline = options.Clock.GetUtcNow() + options.StartupTimeout;
         var delay = TimeSpan.FromMilliseconds(250);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                var metadata = admin.GetMetadata(TimeSpan.FromSeconds(Math.Clamp((deadline - DateTime.UtcNow).TotalSeconds / 3, 0.5, 5)));
+                var metadata = admin.GetMetadata(TimeSpan.FromSeconds(Math.Clamp((deadline - options.Clock.GetUtcNow()).TotalSeconds / 3, 0.5, 5)));
                 if (metadata.Brokers.Count > 0) { return metadata; }
                 throw new KafkaException(new Error(ErrorCode.Local_AllBrokersDown, "no brokers in the metadata"));
             }
             catch (KafkaException e)
             {
-                if (DateTime.UtcNow >= deadline)
+                if (options.Clock.GetUtcNow() >= deadline)
                 {
                     throw new InvalidOperationException($"Kafka at {options.BootstrapServers} is unreachable after {options.StartupTimeout.TotalSeconds:F0} s "
                         + $"({attempt} attempts): {e.Error.Reason}. Check Kafka:BootstrapServers (--bootstrap) and that the brokers are up.", e);

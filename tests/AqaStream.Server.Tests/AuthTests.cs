@@ -69,6 +69,24 @@ public sealed class AuthTests
         Assert.Equal("p1", (await hub.InvokeAsync("Subscribe", "p1")).GetProperty("performanceId").GetString());
     }
 
+    /// <summary>Issuing and expiry follow the host's TimeProvider: a token is good until its lifetime (plus the 30 s clock
+    /// skew) has passed on that clock, then refused as expired — in virtual time, without waiting.</summary>
+    [Fact]
+    public async Task Token_ExpiresOnTheHostsClock()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = await LiveServer.StartAsync(clock: clock);
+        var token = server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(5));
+        using var http = Client(server, token);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/api/me", UriKind.Relative))).StatusCode);
+        clock.Advance(TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(20));   // within the skew
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/api/me", UriKind.Relative))).StatusCode);
+        clock.Advance(TimeSpan.FromSeconds(20));
+        var expired = await http.GetAsync(new Uri("/api/me", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.Unauthorized, expired.StatusCode);
+        Assert.Contains("expired", await ErrorOf(expired), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ExpiredOrForgedToken_Gets401WithTheReason_EvenWhereResultsAreOpen()
     {

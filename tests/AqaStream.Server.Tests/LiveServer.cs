@@ -43,7 +43,7 @@ internal sealed class LiveServer : IAsyncDisposable
     public ScoreFanOut FanOut => App.Services.GetRequiredService<ScoreFanOut>();
 
     public static async Task<LiveServer> StartAsync(bool anonymousResults = false, int port = 0, int maxQueuedPushes = 64, string? modelsDirectory = null,
-        bool withModel = true)
+        bool withModel = true, TimeProvider? clock = null)
     {
         var bus = new InMemoryBus(capacity: 100_000);
         var models = new ModelRegistry(modelsDirectory ?? Path.GetTempPath(), FeatureDim,
@@ -56,7 +56,7 @@ internal sealed class LiveServer : IAsyncDisposable
             [$"Auth:ApiKeys:{JudgeKey}"] = AqaRoles.Judge,
             [$"Auth:ApiKeys:{OperatorKey}"] = AqaRoles.Operator,
             ["Delivery:MaxQueuedPushes"] = maxQueuedPushes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        }, clock);
         await app.StartAsync();
         return new LiveServer(bus, app, models);
     }

@@ -12,11 +12,16 @@ public sealed class TokenService
     private readonly AuthOptions _options;
     private readonly SymmetricSecurityKey? _key;
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
+    private readonly TimeProvider _clock;
 
-    /// <summary>Creates it from the configured options.</summary>
-    public TokenService(IOptions<AuthOptions> options)
+    /// <summary>Allowed difference between this server's clock and the issuer's.</summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(30);
+
+    /// <summary>Creates it from the configured options; issuing and expiry follow <paramref name="clock"/>.</summary>
+    public TokenService(IOptions<AuthOptions> options, TimeProvider clock)
     {
         ArgumentNullException.ThrowIfNull(options);
+        _clock = clock ?? throw new ArgumentNullException(nameof(clock));
         _options = options.Value;
         foreach (var (key, role) in _options.ApiKeys)
         {
@@ -41,7 +46,7 @@ public sealed class TokenService
     {
         if (_key is null) { throw new InvalidOperationException("Auth:SigningKey is not set: no JWT can be issued."); }
         if (!AqaRoles.Assignable.Contains(role)) { throw new ArgumentException($"Unknown role '{role}': use one of {string.Join(", ", AqaRoles.Assignable)}."); }
-        var issuedAt = now ?? DateTime.UtcNow;
+        var issuedAt = now ?? _clock.GetUtcNow().UtcDateTime;
         return _handler.CreateToken(new SecurityTokenDescriptor
         {
             Issuer = _options.Issuer,
@@ -71,7 +76,8 @@ public sealed class TokenService
             ValidIssuer = _options.Issuer,
             ValidAudience = _options.Audience,
             IssuerSigningKey = _key,
-            ClockSkew = TimeSpan.FromSeconds(30),
+            // Lifetime is checked below against the server's TimeProvider (testable, and one clock for the whole host).
+            ValidateLifetime = false,
             RoleClaimType = "role",
             NameClaimType = "sub",
         }).ConfigureAwait(false);
@@ -85,6 +91,10 @@ public sealed class TokenService
                 _ => "the token is not valid.",
             });
         }
+        var now = _clock.GetUtcNow().UtcDateTime;
+        var presented = result.SecurityToken;
+        if (presented.ValidTo != DateTime.MinValue && now > presented.ValidTo + ClockSkew) { return (null, "the token has expired: ask for a new one."); }
+        if (presented.ValidFrom != DateTime.MinValue && now < presented.ValidFrom - ClockSkew) { return (null, "the token is not valid yet (its issuer's clock is ahead of this server's)."); }
         var role = result.Claims.TryGetValue("role", out var r) ? r as string : null;
         if (role is null || !AqaRoles.Assignable.Contains(role)) { return (null, $"the token's role '{role}' is not one of {string.Join(", ", AqaRoles.Assignable)}."); }
         var subject = result.Claims.TryGetValue("sub", out var s) ? s as string ?? "unknown" : "unknown";
