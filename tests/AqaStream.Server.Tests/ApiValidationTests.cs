@@ -11,12 +11,7 @@ namespace AqaStream.Server.Tests;
 /// JSON body that says what was wrong, and nothing is stored.</summary>
 public sealed class ApiValidationTests
 {
-    private static HttpClient Client(LiveServer server, string? token)
-    {
-        var client = new HttpClient { BaseAddress = server.Url };
-        if (token is not null) { client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token); }
-        return client;
-    }
+    private static HttpClient Client(LiveServer server, string? token) => server.Client(token);
 
     private static Task<HttpResponseMessage> Post(HttpClient http, string path, string body, string? contentType = "application/json")
     {

@@ -13,12 +13,7 @@ namespace AqaStream.Server.Tests;
 /// <summary>Roles on the REST API and the hub: unauthorised calls get 401/403 and an error, never data.</summary>
 public sealed class AuthTests
 {
-    private static HttpClient Client(LiveServer server, string? token)
-    {
-        var client = new HttpClient { BaseAddress = server.Url };
-        if (token is not null) { client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token); }
-        return client;
-    }
+    private static HttpClient Client(LiveServer server, string? token) => server.Client(token);
 
     private static async Task<string> ErrorOf(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString()!;

@@ -76,6 +76,14 @@ internal sealed class LiveServer : IAsyncDisposable
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
+    /// <summary>An HTTP client of this server, with <paramref name="token"/> as the bearer token when given.</summary>
+    public HttpClient Client(string? token)
+    {
+        var client = new HttpClient { BaseAddress = Url };
+        if (token is not null) { client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token); }
+        return client;
+    }
+
     public string Jwt(string role, TimeSpan lifetime, DateTime? issuedAt = null) =>
         App.Services.GetRequiredService<TokenService>().Issue("tester", role, lifetime, issuedAt);
 

@@ -136,7 +136,21 @@
     return { board, connection };
   }
 
+  // The broadcast pages' theme: query parameters (or template data) to CSS variables.
+  const THEME = { accent: '--aqa-accent', panel: '--aqa-panel', text: '--aqa-text', low: '--aqa-low', high: '--aqa-high', font: '--aqa-font' };
+  function applyTheme(get) {
+    for (const [key, variable] of Object.entries(THEME)) {
+      const value = get(key);
+      if (value) { document.documentElement.style.setProperty(variable, value); }
+    }
+  }
+
+  // A template's data: JSON text (CasparCG sends a string) or an object.
+  function templateData(data) {
+    return typeof data === 'string' ? (data.trim().startsWith('{') ? JSON.parse(data) : {}) : (data || {});
+  }
+
   function fmt(x, digits) { return x == null || isNaN(x) ? '–' : Number(x).toFixed(digits == null ? 2 : digits); }
 
-  window.aqa = { params, token, setToken, takeTokenFromUrl, api, live, fmt, Board };
+  window.aqa = { params, token, setToken, takeTokenFromUrl, applyTheme, templateData, api, live, fmt, Board };
 })();

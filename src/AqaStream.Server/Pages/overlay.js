@@ -9,10 +9,7 @@
   const $ = id => document.getElementById(id);
 
   // Theme from query parameters.
-  const theme = { accent: '--aqa-accent', panel: '--aqa-panel', text: '--aqa-text', low: '--aqa-low', high: '--aqa-high', font: '--aqa-font' };
-  for (const [key, variable] of Object.entries(theme)) {
-    if (params.get(key)) { document.documentElement.style.setProperty(variable, params.get(key)); }
-  }
+  window.aqa.applyTheme(key => params.get(key));
 
   window.aqa.takeTokenFromUrl(true);   // ?token=OVERLAY_TOKEN where results are not public
   let followed = params.get('performance');       // a fixed performance, or null: follow the latest one
@@ -150,10 +147,10 @@
 
   // Template functions (CasparCG: update / play / stop / next; SPX uses the same names).
   window.update = function (data) {
-    const d = typeof data === 'string' ? (data.trim().startsWith('{') ? JSON.parse(data) : {}) : (data || {});
+    const d = window.aqa.templateData(data);
     if (d.performance || d.performanceId) { followed = d.performance || d.performanceId; }
     if (d.hold != null) { holdMs = seconds(d.hold, holdMs / 1000) * 1000; }
-    for (const [key, variable] of Object.entries(theme)) { if (d[key]) { document.documentElement.style.setProperty(variable, d[key]); } }
+    window.aqa.applyTheme(key => d[key]);
     const p = followed ? session.board.get(followed) : pick(session.board);
     if (p) { render(p, 'update'); }
   };

@@ -7,10 +7,7 @@
   'use strict';
   const { params, fmt } = window.aqa;
   const $ = id => document.getElementById(id);
-  const theme = { accent: '--aqa-accent', panel: '--aqa-panel', text: '--aqa-text', low: '--aqa-low', high: '--aqa-high', font: '--aqa-font' };
-  for (const [key, variable] of Object.entries(theme)) {
-    if (params.get(key)) { document.documentElement.style.setProperty(variable, params.get(key)); }
-  }
+  window.aqa.applyTheme(key => params.get(key));
   window.aqa.takeTokenFromUrl(true);   // ?token=OVERLAY_TOKEN where results are not public
   let competition = params.get('competition');
   let target = params.get('target');
@@ -65,11 +62,11 @@
     { change: (p, kind, board) => render(board) });
 
   window.update = function (data) {
-    const d = typeof data === 'string' ? (data.trim().startsWith('{') ? JSON.parse(data) : {}) : (data || {});
+    const d = window.aqa.templateData(data);
     if (d.competition) { competition = d.competition; }
     if (d.target) { target = d.target; }
     if (d.rows) { perPage = Math.max(1, Number(d.rows) || perPage); }
-    for (const [key, variable] of Object.entries(theme)) { if (d[key]) { document.documentElement.style.setProperty(variable, d[key]); } }
+    window.aqa.applyTheme(key => d[key]);
     page = 0;
     render(session.board);
   };
