@@ -67,7 +67,10 @@ internal sealed class RunningCli : IDisposable
     public int Stop()
     {
         if (!_process.HasExited) { Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit(); }
-        if (!_process.WaitForExit(30_000)) { _process.Kill(); _process.WaitForExit(); }
+        if (!_process.WaitForExit(30_000)) { _process.Kill(); }
+        // The overload without a timeout also waits until the redirected output has been read to its end (the timed
+        // one does not, so the last lines, such as the shutdown summary, could still be missing from Output).
+        _process.WaitForExit();
         return _process.ExitCode;
     }
 
