@@ -3,7 +3,7 @@
 # From the repository root:
 #   docker build -f deploy/aqa.Dockerfile --target aqa -t aqastream/aqa .
 #   docker build -f deploy/aqa.Dockerfile --target web -t aqastream/web .
-# Debian 12 images: Confluent.Kafka 1.9.3 is tested against Debian 12's librdkafka 2.0.2 (ARCHITECTURE.md).
+# Debian 12 images: Confluent.Kafka 2.16 loads librdkafka.redist's centos8 build, which runs on Debian 12 (ARCHITECTURE.md).
 FROM mcr.microsoft.com/dotnet/sdk:10.0-bookworm-slim AS build
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \
     && rm -rf /var/lib/apt/lists/*
