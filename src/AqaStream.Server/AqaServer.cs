@@ -97,7 +97,7 @@ public static class AqaServer
             {
                 StatusCodes.Status404NotFound => $"nothing at {context.HttpContext.Request.Path}: see the README's REST list.",
                 StatusCodes.Status405MethodNotAllowed => $"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}.",
-                StatusCodes.Status413PayloadTooLarge => $"the request body is over {delivery.MaxRequestBodyBytes} bytes (Delivery:MaxRequestBodyBytes).",
+                StatusCodes.Status413PayloadTooLarge => JsonBody.TooLargeMessage(delivery.MaxRequestBodyBytes),
                 _ => ApiProblem.Title(response.StatusCode),
             });
         });

@@ -72,8 +72,11 @@ internal static class BenchmarkCommand
                     var method = MethodFor(name, featureDim, r.GetValue(epochs), r.GetValue(modelDim), target);
                     var result = CrossValidation.Run(method, target, samples, r.GetValue(folds), r.GetValue(seed), line => Console.Error.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {line}"));
                     results.Add(result);
+                    var rho = result.Ranks
+                        ? string.Create(CultureInfo.InvariantCulture, $"pooled ρ {result.Pooled.Spearman:F3} [{result.SpearmanInterval.Low:F3}, {result.SpearmanInterval.High:F3}]  ")
+                        : "pooled ρ –                     ";
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{target} {result.Method,-15} pooled ρ {result.Pooled.Spearman:F3} [{result.SpearmanInterval.Low:F3}, {result.SpearmanInterval.High:F3}]  mse {result.Pooled.Mse,6:F2}  folds ρ {result.FoldSpearmanMean:F3} ± {result.FoldSpearmanSd:F3}  {result.TrainSeconds,6:F0} s"));
+                        $"{target} {result.Method,-15} {rho}mse {result.Pooled.Mse,6:F2}  {(result.Ranks ? $"folds ρ {result.FoldSpearmanMean:F3} ± {result.FoldSpearmanSd:F3}" : "folds ρ –")}  {result.TrainSeconds,6:F0} s"));
                 }
             }
             var json = Path.Combine(outDir, "benchmark.json");
@@ -120,21 +123,24 @@ internal static class BenchmarkCommand
             results = results.Select(m => new
             {
                 method = m.Method, description = m.Description, target = m.Target.ToString(),
-                pooled = new { spearman = m.Pooled.Spearman, pearson = m.Pooled.Pearson, mse = m.Pooled.Mse, rl2 = m.Pooled.RelativeL2, n = m.Pooled.Count },
-                spearmanInterval95 = new[] { m.SpearmanInterval.Low, m.SpearmanInterval.High },
-                folds = m.Folds.Select(f => new { spearman = f.Spearman, mse = f.Mse, n = f.Count }),
-                foldSpearman = new { mean = m.FoldSpearmanMean, sd = m.FoldSpearmanSd },
+                pooled = new { spearman = Rho(m, m.Pooled.Spearman), pearson = Rho(m, m.Pooled.Pearson), mse = m.Pooled.Mse, rl2 = m.Pooled.RelativeL2, n = m.Pooled.Count },
+                spearmanInterval95 = m.Ranks ? new[] { m.SpearmanInterval.Low, m.SpearmanInterval.High } : null,
+                folds = m.Folds.Select(f => new { spearman = Rho(m, f.Spearman), mse = f.Mse, n = f.Count }),
+                foldSpearman = m.Ranks ? new { mean = m.FoldSpearmanMean, sd = m.FoldSpearmanSd } : null,
                 foldMse = new { mean = m.FoldMseMean, sd = m.FoldMseSd },
                 trainSeconds = Math.Round(m.TrainSeconds, 1),
                 parameters = m.Parameters,
-                earlyPrediction = m.EarlyPrediction.Select(e => new { fraction = e.Fraction, spearman = e.Spearman, mse = e.Mse }),
+                earlyPrediction = m.EarlyPrediction.Select(e => new { fraction = e.Fraction, spearman = Rho(m, e.Spearman), mse = e.Mse }),
             }),
-            fisherZAverage = results.GroupBy(m => m.Method).Where(g => g.Count() > 1)
+            fisherZAverage = results.Where(m => m.Ranks).GroupBy(m => m.Method).Where(g => g.Count() > 1)
                 .ToDictionary(g => g.Key, g => RegressionMetrics.FisherZAverage(g.Select(m => m.Pooled.Spearman).ToList())),
             published = s_published.Select(p => new { method = p.Method, paper = p.Paper, tes = p.Tes, pcs = p.Pcs, note = "selected on the test set by their authors (best test epoch)" }),
         };
         return JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
     }
+
+    // A constant's ρ is fold-mean noise, not a ranking: null in the JSON, "–" on the page.
+    private static double? Rho(MethodResult m, double value) => m.Ranks ? value : null;
 
     private static string Html(IReadOnlyList<MethodResult> results, string protocol, double seconds)
     {
@@ -151,8 +157,10 @@ internal static class BenchmarkCommand
               .Append("<th>fold MSE mean ± sd</th><th>train time (s)</th><th>parameters</th></tr>");
             foreach (var m in group)
             {
-                sb.Append(string.Create(inv, $"<tr><td title=\"{WebUtility.HtmlEncode(m.Description)}\">{m.Method}</td><td>{m.Pooled.Spearman:F3}</td><td>[{m.SpearmanInterval.Low:F3}, {m.SpearmanInterval.High:F3}]</td>"))
-                  .Append(string.Create(inv, $"<td>{m.Pooled.Mse:F2}</td><td>{m.FoldSpearmanMean:F3} ± {m.FoldSpearmanSd:F3}</td><td>{m.FoldMseMean:F2} ± {m.FoldMseSd:F2}</td><td>{m.TrainSeconds:F0}</td><td>{m.Parameters:N0}</td></tr>"));
+                var rho = m.Ranks ? string.Create(inv, $"<td>{m.Pooled.Spearman:F3}</td><td>[{m.SpearmanInterval.Low:F3}, {m.SpearmanInterval.High:F3}]</td>") : "<td>–</td><td>–</td>";
+                var folds = m.Ranks ? string.Create(inv, $"{m.FoldSpearmanMean:F3} ± {m.FoldSpearmanSd:F3}") : "–";
+                sb.Append(string.Create(inv, $"<tr><td title=\"{WebUtility.HtmlEncode(m.Description)}\">{m.Method}</td>{rho}"))
+                  .Append(string.Create(inv, $"<td>{m.Pooled.Mse:F2}</td><td>{folds}</td><td>{m.FoldMseMean:F2} ± {m.FoldMseSd:F2}</td><td>{m.TrainSeconds:F0}</td><td>{m.Parameters:N0}</td></tr>"));
             }
             foreach (var p in s_published)
             {
@@ -164,7 +172,7 @@ internal static class BenchmarkCommand
             foreach (var m in group)
             {
                 sb.Append("<tr><td>").Append(m.Method).Append("</td>");
-                foreach (var e in m.EarlyPrediction) { sb.Append(string.Create(inv, $"<td>{e.Spearman:F3}</td>")); }
+                foreach (var e in m.EarlyPrediction) { sb.Append(m.Ranks ? string.Create(inv, $"<td>{e.Spearman:F3}</td>") : "<td>–</td>"); }
                 sb.Append("</tr>");
             }
             sb.Append("</table>");

@@ -62,13 +62,13 @@ public sealed record ReplayAnalysis(double Bias, double[] SpearmanInterval95, IR
             var truth = replayed.Select(s => (double)s.Score!.Value).ToList();
             var mean = baselineTraining.Average(s => s.Score!.Value);
             var constant = replayed.Select(_ => (double)mean).ToList();
-            baselines.Add(new BaselineResult("constant", "the training mean", baselineTraining.Count, null, RegressionMetrics.Mse(constant, truth), constant.Zip(truth, (p, a) => p - a).Average()));
+            baselines.Add(new BaselineResult("constant", "the training mean", baselineTraining.Count, null, RegressionMetrics.Mse(constant, truth), RegressionMetrics.MeanSignedError(constant, truth)));
             var (ridge, alpha) = MeanPooledRidge.Fit(baselineTraining, lengthTerm: false);
             var ridgePredictions = ridge.Score(replayed, 1f).Select(p => (double)p.Score).ToList();
             baselines.Add(new BaselineResult(MeanPooledRidge.MethodName, FormattableString.Invariant($"ridge on mean clip features, penalty {alpha} by inner CV"), baselineTraining.Count,
-                RegressionMetrics.Spearman(ridgePredictions, truth), RegressionMetrics.Mse(ridgePredictions, truth), ridgePredictions.Zip(truth, (p, a) => p - a).Average()));
+                RegressionMetrics.Spearman(ridgePredictions, truth), RegressionMetrics.Mse(ridgePredictions, truth), RegressionMetrics.MeanSignedError(ridgePredictions, truth)));
         }
-        return new ReplayAnalysis(predicted.Zip(actual, (p, a) => p - a).Average(), [low, high], errors, impossible, baselines,
+        return new ReplayAnalysis(RegressionMetrics.MeanSignedError(predicted, actual), [low, high], errors, impossible, baselines,
             baselines.Count > 0 ? null : baselineNote ?? $"no baselines: they need at least {MinimumBaselineTraining} labelled performances with features that were not replayed");
     }
 }

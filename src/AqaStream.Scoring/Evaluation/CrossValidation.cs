@@ -15,6 +15,9 @@ public interface IBenchmarkMethod
     /// <summary>What it is, one line.</summary>
     string Description { get; }
 
+    /// <summary>Whether its predictions rank performances (a constant does not: its ρ would be fold-mean noise).</summary>
+    bool Ranks => true;
+
     /// <summary>Trains on <paramref name="train"/> (which it may split further for its own selection, never looking
     /// at anything else) and returns the scorer, the scale of its outputs and its parameter count.</summary>
     (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress);
@@ -28,6 +31,9 @@ public sealed class ConstantMethod : IBenchmarkMethod
 
     /// <inheritdoc/>
     public string Description => "the training mean for every performance";
+
+    /// <inheritdoc/>
+    public bool Ranks => false;
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
@@ -99,7 +105,8 @@ public sealed class DecoderMethod(DecoderOptions architecture, TrainingOptions t
 /// <param name="Parameters">Parameter count (of one fold's model).</param>
 /// <param name="EarlyPrediction">ρ and MSE of the score after the first 10 %, 20 %, ... 100 % of each performance's clips.</param>
 /// <param name="Predictions">Out-of-fold prediction per performance id.</param>
-public sealed record MethodResult(string Method, string Description, ScoreTarget Target, RegressionReport Pooled, (double Low, double High) SpearmanInterval,
+/// <param name="Ranks">Whether ρ means anything for this method (false for the constant).</param>
+public sealed record MethodResult(string Method, string Description, bool Ranks, ScoreTarget Target, RegressionReport Pooled, (double Low, double High) SpearmanInterval,
     IReadOnlyList<RegressionReport> Folds, double FoldSpearmanMean, double FoldSpearmanSd, double FoldMseMean, double FoldMseSd, double TrainSeconds,
     long Parameters, IReadOnlyList<EarlyPoint> EarlyPrediction, IReadOnlyDictionary<string, double> Predictions);
 
@@ -157,7 +164,7 @@ public static class CrossValidation
             var p = ids.Select(id => early[f][id]).ToList();
             return new EarlyPoint(f, RegressionMetrics.Spearman(p, actual), RegressionMetrics.Mse(p, actual));
         }).ToList();
-        return new MethodResult(method.Name, method.Description, target, pooled, BootstrapSpearman(pooledPredictions, actual, seed), reports,
+        return new MethodResult(method.Name, method.Description, method.Ranks, target, pooled, BootstrapSpearman(pooledPredictions, actual, seed), reports,
             reports.Average(r => r.Spearman), Sd(reports.Select(r => r.Spearman)), reports.Average(r => r.Mse), Sd(reports.Select(r => r.Mse)),
             seconds, parameters, curve, predictions);
     }

@@ -33,6 +33,13 @@ public static class RegressionMetrics
         return sxx == 0 || syy == 0 ? double.NaN : sxy / Math.Sqrt(sxx * syy);
     }
 
+    /// <summary>Mean signed error (bias): mean of predicted − actual.</summary>
+    public static double MeanSignedError(IReadOnlyList<double> predicted, IReadOnlyList<double> actual)
+    {
+        RequirePairs(predicted, actual);
+        return predicted.Zip(actual, (p, a) => p - a).Average();
+    }
+
     /// <summary>Mean squared error.</summary>
     public static double Mse(IReadOnlyList<double> predicted, IReadOnlyList<double> actual)
     {

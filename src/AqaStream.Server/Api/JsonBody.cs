@@ -72,8 +72,10 @@ public static class JsonBody
         return media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static IResult TooLarge(long maxBytes) => ApiProblem.Result(StatusCodes.Status413PayloadTooLarge,
-        $"the request body is over {maxBytes} bytes (Delivery:MaxRequestBodyBytes).");
+    private static IResult TooLarge(long maxBytes) => ApiProblem.Result(StatusCodes.Status413PayloadTooLarge, TooLargeMessage(maxBytes));
+
+    /// <summary>What a 413 says (here and where Kestrel itself refuses the body).</summary>
+    public static string TooLargeMessage(long maxBytes) => $"the request body is over {maxBytes} bytes (Delivery:MaxRequestBodyBytes).";
 
     // Reads at most maxBytes + 1 bytes: enough to know the body is too large without holding all of it.
     private static async Task<byte[]> ReadLimitedAsync(Stream body, long maxBytes, CancellationToken cancellationToken)
