@@ -60,6 +60,16 @@ public class LivePipelineTests
         return input;
     }
 
+    [Fact]
+    public void ScoredClips_ReachTheExportedInstrument()
+    {
+        var before = Telemetry.AqaMetrics.Total(Telemetry.AqaCounter.ClipsScored);
+        var (time, _) = Run(Model(IncrementalMode.Exact), TwoPerformances(5, 3));
+        Assert.Equal(8, time.Counters.ClipsScored);
+        // Other tests score in parallel, so the process-wide total moved by at least this run's clips.
+        Assert.True(Telemetry.AqaMetrics.Total(Telemetry.AqaCounter.ClipsScored) - before >= 8);
+    }
+
     [Theory]
     [InlineData(IncrementalMode.Exact)]
     [InlineData(IncrementalMode.Streaming)]

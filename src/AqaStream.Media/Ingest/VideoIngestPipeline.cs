@@ -184,9 +184,12 @@ public static class VideoIngestPipeline
 }
 
 /// <summary>What the ingest has done (thread-safe counters).</summary>
-public sealed class IngestCounters
+public sealed class IngestCounters : Pipeline.Telemetry.ICounterSource
 {
     private long _chunks, _frames, _clips, _rejected;
+
+    /// <summary>New counters, exported through <see cref="Pipeline.Telemetry.AqaMetrics"/>.</summary>
+    public IngestCounters() => Pipeline.Telemetry.AqaMetrics.Register(this);
 
     /// <summary>Chunks received.</summary>
     public long Chunks => Interlocked.Read(ref _chunks);
@@ -200,28 +203,21 @@ public sealed class IngestCounters
     /// <summary>Messages sent to the dead letters.</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
 
-    internal void OnChunk()
-    {
-        Interlocked.Increment(ref _chunks);
-        Pipeline.Telemetry.AqaMetrics.ChunksReceived.Add(1);
-    }
+    internal void OnChunk() => Interlocked.Increment(ref _chunks);
 
-    internal void OnDecoded(int frames)
-    {
-        Interlocked.Add(ref _frames, frames);
-        Pipeline.Telemetry.AqaMetrics.FramesDecoded.Add(frames);
-    }
+    internal void OnDecoded(int frames) => Interlocked.Add(ref _frames, frames);
 
-    internal void OnClip()
-    {
-        Interlocked.Increment(ref _clips);
-        Pipeline.Telemetry.AqaMetrics.ClipsDecoded.Add(1);
-    }
+    internal void OnClip() => Interlocked.Increment(ref _clips);
 
-    internal void OnRejected()
+    internal void OnRejected() => Interlocked.Increment(ref _rejected);
+
+    /// <inheritdoc/>
+    public void Read(ICollection<Pipeline.Telemetry.CounterReading> readings)
     {
-        Interlocked.Increment(ref _rejected);
-        Pipeline.Telemetry.AqaMetrics.DeadLetters.Add(1, new KeyValuePair<string, object?>("topic", Pipeline.Bus.Topics.VideoChunks.Name));
+        readings.Add(new(Pipeline.Telemetry.AqaCounter.ChunksReceived, Chunks));
+        readings.Add(new(Pipeline.Telemetry.AqaCounter.FramesDecoded, Frames));
+        readings.Add(new(Pipeline.Telemetry.AqaCounter.ClipsDecoded, Clips));
+        if (Rejected > 0) { readings.Add(new(Pipeline.Telemetry.AqaCounter.DeadLetters, Rejected, Pipeline.Bus.Topics.VideoChunks.Name)); }
     }
 
     /// <inheritdoc/>

@@ -1,8 +1,13 @@
+using System.Collections.Concurrent;
+using AqaStream.Pipeline.Telemetry;
+
 namespace AqaStream.Pipeline.Live;
 
-/// <summary>What the pipeline has done, for health pages and benchmarks. Thread-safe.</summary>
-public sealed class PipelineCounters
+/// <summary>What the pipeline has done, for health pages, benchmarks and <c>/metrics</c> (it registers with
+/// <see cref="AqaMetrics"/>). Thread-safe.</summary>
+public sealed class PipelineCounters : ICounterSource
 {
+    private readonly ConcurrentDictionary<string, long> _deadLettersByTopic = new(StringComparer.Ordinal);
     private long _received;
     private long _clipsScored;
     private long _duplicates;
@@ -10,6 +15,9 @@ public sealed class PipelineCounters
     private long _deadLetters;
     private long _opened;
     private long _closed;
+
+    /// <summary>New counters, exported through <see cref="AqaMetrics"/>.</summary>
+    public PipelineCounters() => AqaMetrics.Register(this);
 
     /// <summary>Messages that entered the pipeline.</summary>
     public long Received => Interlocked.Read(ref _received);
@@ -37,11 +45,7 @@ public sealed class PipelineCounters
 
     internal void OnReceived() => Interlocked.Increment(ref _received);
 
-    internal void OnClipScored()
-    {
-        Interlocked.Increment(ref _clipsScored);
-        Telemetry.AqaMetrics.ClipsScored.Add(1);
-    }
+    internal void OnClipScored() => Interlocked.Increment(ref _clipsScored);
 
     internal void OnDuplicate() => Interlocked.Increment(ref _duplicates);
 
@@ -50,12 +54,19 @@ public sealed class PipelineCounters
     internal void OnDeadLetter(string sourceTopic)
     {
         Interlocked.Increment(ref _deadLetters);
-        Telemetry.AqaMetrics.DeadLetters.Add(1, new KeyValuePair<string, object?>("topic", sourceTopic));
+        _deadLettersByTopic.AddOrUpdate(sourceTopic, 1, static (_, n) => n + 1);
     }
 
     internal void OnOpened() => Interlocked.Increment(ref _opened);
 
     internal void OnClosed() => Interlocked.Increment(ref _closed);
+
+    /// <inheritdoc />
+    public void Read(ICollection<CounterReading> readings)
+    {
+        readings.Add(new CounterReading(AqaCounter.ClipsScored, ClipsScored));
+        foreach (var (topic, n) in _deadLettersByTopic) { readings.Add(new CounterReading(AqaCounter.DeadLetters, n, topic)); }
+    }
 
     /// <inheritdoc />
     public override string ToString() =>

@@ -54,7 +54,7 @@ public sealed class ScoreFanOut(PerformanceBoard board, IPushSender sender, Deli
     public void Connect(string connectionId, ViewerRole role)
     {
         var subscriber = new Subscriber(connectionId, role, this);
-        if (_subscribers.TryAdd(connectionId, subscriber)) { Pipeline.Telemetry.AqaMetrics.ConnectedClients.Add(1); }
+        if (_subscribers.TryAdd(connectionId, subscriber)) { Counters.OnConnected(); }
     }
 
     /// <summary>The client is gone: its loop stops, its queue is released.</summary>
@@ -62,7 +62,7 @@ public sealed class ScoreFanOut(PerformanceBoard board, IPushSender sender, Deli
     {
         if (_subscribers.TryRemove(connectionId, out var subscriber))
         {
-            Pipeline.Telemetry.AqaMetrics.ConnectedClients.Add(-1);
+            Counters.OnDisconnected();
             await subscriber.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -236,9 +236,15 @@ public sealed class ScoreFanOut(PerformanceBoard board, IPushSender sender, Deli
 }
 
 /// <summary>Fan-out counters (thread-safe).</summary>
-public sealed class DeliveryCounters
+public sealed class DeliveryCounters : Pipeline.Telemetry.ICounterSource
 {
-    private long _published, _sent, _coalesced, _failed, _maxQueued;
+    private long _published, _sent, _coalesced, _failed, _maxQueued, _connected;
+
+    /// <summary>New counters, exported through <see cref="Pipeline.Telemetry.AqaMetrics"/>.</summary>
+    public DeliveryCounters() => Pipeline.Telemetry.AqaMetrics.Register(this);
+
+    /// <summary>Clients connected now.</summary>
+    public long Connected => Interlocked.Read(ref _connected);
 
     /// <summary>Pushes published (before fan-out).</summary>
     public long Published => Interlocked.Read(ref _published);
@@ -257,16 +263,20 @@ public sealed class DeliveryCounters
 
     internal void OnPublished() => Interlocked.Increment(ref _published);
 
-    internal void OnSent()
-    {
-        Interlocked.Increment(ref _sent);
-        Pipeline.Telemetry.AqaMetrics.PushesSent.Add(1);
-    }
+    internal void OnSent() => Interlocked.Increment(ref _sent);
 
-    internal void OnCoalesced(int n)
+    internal void OnCoalesced(int n) => Interlocked.Add(ref _coalesced, n);
+
+    internal void OnConnected() => Interlocked.Increment(ref _connected);
+
+    internal void OnDisconnected() => Interlocked.Decrement(ref _connected);
+
+    /// <inheritdoc/>
+    public void Read(ICollection<Pipeline.Telemetry.CounterReading> readings)
     {
-        Interlocked.Add(ref _coalesced, n);
-        Pipeline.Telemetry.AqaMetrics.PushesCoalesced.Add(n);
+        readings.Add(new(Pipeline.Telemetry.AqaCounter.ConnectedClients, Connected));
+        readings.Add(new(Pipeline.Telemetry.AqaCounter.PushesSent, Sent));
+        readings.Add(new(Pipeline.Telemetry.AqaCounter.PushesCoalesced, Coalesced));
     }
 
     internal void OnFailed() => Interlocked.Increment(ref _failed);
