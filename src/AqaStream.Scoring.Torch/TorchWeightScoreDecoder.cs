@@ -1,0 +1,316 @@
+using AqaStream.Scoring.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace AqaStream.Scoring.Torch;
+
+/// <summary>
+/// The interpretable weight-score decoder (the same architecture, options and state_dict names as
+/// <see cref="WeightScoreDecoder"/> and <c>tools/reference/aqa_reference.py</c>) on libtorch through TorchSharp:
+/// autograd, any device. Every call runs inside a dispose scope; what it returns is moved out of it, and the caller
+/// disposes it (or runs inside its own scope).
+/// </summary>
+public sealed class TorchWeightScoreDecoder : IDisposable
+{
+    private readonly List<(string Name, Tensor Value)> _parameters = [];
+    private readonly Dictionary<string, Tensor> _byName = new(StringComparer.Ordinal);
+    private readonly Tensor _positional;
+    private bool _disposed;
+
+    /// <summary>A model with PyTorch's default initialisations drawn from <paramref name="seed"/> (libtorch's generator).</summary>
+    public TorchWeightScoreDecoder(DecoderOptions options, Device? device = null, long seed = 0)
+        : this(options, device ?? CPU, InitialValues(options, seed))
+    {
+    }
+
+    private TorchWeightScoreDecoder(DecoderOptions options, Device device, IEnumerable<(string Name, Tensor Value)> values)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        Device = device;
+        foreach (var (name, value) in values)
+        {
+            var p = value.to(device).detach().requires_grad_(true);
+            _parameters.Add((name, p));
+            _byName.Add(name, p);
+        }
+        using var scope = NewDisposeScope();
+        _positional = Sinusoid(options.MaxQueries, options.ModelDim).to(device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The architecture.</summary>
+    public DecoderOptions Options { get; }
+
+    /// <summary>Where the parameters live.</summary>
+    public Device Device { get; }
+
+    /// <summary>The learnable tensors in state_dict order, named as the PyTorch reference.</summary>
+    public IReadOnlyList<(string Name, Tensor Value)> Parameters => _parameters;
+
+    /// <summary>The parameter named <paramref name="name"/>.</summary>
+    public Tensor this[string name] => _byName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"No parameter named '{name}'.");
+
+    /// <summary>The same weights as <paramref name="decoder"/> (a checkpoint loaded by <see cref="Checkpoints.CheckpointStore"/>),
+    /// on <paramref name="device"/>.</summary>
+    public static TorchWeightScoreDecoder From(WeightScoreDecoder decoder, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        var values = decoder.Parameters.All.Select(p => (p.Key, tensor(p.Value.Data, p.Value.Shape.Select(s => (long)s).ToArray()))).ToList();
+        return new TorchWeightScoreDecoder(decoder.Options, device ?? CPU, values);
+    }
+
+    /// <summary>Copies these weights into <paramref name="decoder"/> (same architecture), e.g. to save a checkpoint.</summary>
+    public void CopyTo(WeightScoreDecoder decoder)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        foreach (var (name, value) in _parameters)
+        {
+            var data = value.detach().cpu().data<float>().ToArray();
+            data.CopyTo(decoder.Parameters[name].Data, 0);
+        }
+        decoder.Parameters.MarkChanged();
+    }
+
+    /// <summary>
+    /// Runs the decoder on <paramref name="features"/> [B, T, F] (zero past each sample's length). With
+    /// <paramref name="training"/> dropout applies; with <paramref name="withAttentionLoss"/> L_att is computed; with
+    /// <paramref name="withMaps"/> the attention maps are returned.
+    /// </summary>
+    public TorchScorerOutput Forward(Tensor features, long[] lengths, long[] firstPositions, bool training = false, bool withAttentionLoss = false, bool withMaps = false)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(lengths);
+        ArgumentNullException.ThrowIfNull(firstPositions);
+        var o = Options;
+        if (features.dim() != 3 || features.shape[2] != o.FeatureDim)
+        {
+            throw new ArgumentException($"Clip features are [{string.Join(", ", features.shape)}]; the model expects [batch, clips, {o.FeatureDim}].", nameof(features));
+        }
+        var (bsz, t, d) = (features.shape[0], features.shape[1], (long)o.ModelDim);
+        if (lengths.Length != bsz || firstPositions.Length != bsz) { throw new ArgumentException("One length and one first position per sample."); }
+        for (var b = 0; b < bsz; b++)
+        {
+            if (firstPositions[b] + t > o.MaxQueries)
+            {
+                throw new ArgumentException($"A performance of {firstPositions[b] + t} clips exceeds the model's {o.MaxQueries} query positions.");
+            }
+        }
+
+        using var scope = NewDisposeScope();
+        var feats = features.to(Device);
+        var memory = o.HasInputProjection ? F.linear(feats, this["input_proj.weight"], this["input_proj.bias"]) : feats;
+        var idx = tensor(firstPositions, device: Device).unsqueeze(1) + arange(t, device: Device).unsqueeze(0); // [B, T]
+        var e = o.QueryInit == QueryInitialisation.RedrawEachForward
+            ? randn(bsz, t, d, device: Device) * o.QueryInitStd
+            : this["query_embed.weight"].index_select(0, idx.flatten()).reshape(bsz, t, d);
+        var x = e;
+        var pos = e + _positional.index_select(0, idx.flatten()).reshape(bsz, t, d);
+        var lengthTensor = tensor(lengths, device: Device);
+        var padded = arange(t, device: Device).unsqueeze(0) >= lengthTensor.unsqueeze(1); // [B, T]
+        var anyPadded = lengths.Any(l => l < t);
+        Tensor? keyMask = o.MaskPadding && anyPadded ? padded : null;
+        Tensor? causal = o.Causal ? ones(t, t, dtype: ScalarType.Bool, device: Device).triu(1) : null;
+        Tensor? attLoss = null;
+        var selfMaps = new List<Tensor>();
+        var crossMaps = new List<Tensor>();
+        for (var i = 0; i < o.Layers; i++)
+        {
+            var prefix = $"decoder.layers.{i}";
+            // Self-attention: q = k = LN1(x) + p, v = LN1(x); the reference keeps no residual from x: x1 = S + Dropout(S).
+            var t1 = LayerNorm(x, $"{prefix}.norm1");
+            var qk = t1 + pos;
+            var (sa, sMap) = Attention($"{prefix}.self_attn", qk, qk, t1, keyMask, causal, training, withMaps);
+            var x1 = sa + F.dropout(sa, o.Dropout, training);
+            var q = LayerNorm(x1, $"{prefix}.norm2") + pos;
+            Tensor c;
+            Tensor? cMap;
+            if (o.LocalCross)
+            {
+                // Query q attends to clip q alone: softmax over one key is 1, so the output is clip q's value row.
+                var (w, bias) = InProjection($"{prefix}.multihead_attn", 2);
+                c = F.linear(F.linear(memory, w, bias), this[$"{prefix}.multihead_attn.out_proj.weight"], this[$"{prefix}.multihead_attn.out_proj.bias"]);
+                cMap = withMaps ? eye(t, device: Device).expand(bsz, o.Heads, t, t).clone() : null;
+            }
+            else
+            {
+                (c, cMap) = Attention($"{prefix}.multihead_attn", q, memory, memory, keyMask, causal, training, withMaps);
+            }
+            var x2 = x1 + F.dropout(c, o.Dropout, training);
+            var hidden = F.dropout(F.relu(Linear(LayerNorm(x2, $"{prefix}.norm3"), $"{prefix}.linear1")), o.Dropout, training);
+            x = x2 + F.dropout(Linear(hidden, $"{prefix}.linear2"), o.Dropout, training);
+            if (sMap is not null) { selfMaps.Add(sMap); }
+            if (cMap is not null) { crossMaps.Add(cMap); }
+            if (withAttentionLoss)
+            {
+                var l = AttentionLossOf(sa, c, o.MaskPadding && anyPadded ? lengths : null);
+                attLoss = attLoss is null ? l : attLoss + l;
+            }
+        }
+        var h = LayerNorm(x, "decoder.norm");
+        var clipScores = Mlp(h, "mean");
+        var logits = Mlp(h, "weight");
+        if (keyMask is not null) { logits = logits.masked_fill(keyMask, float.NegativeInfinity); }
+        var weights = F.softmax(logits, -1);
+        var score = (weights * clipScores).sum(-1);
+        if (attLoss is not null) { attLoss = attLoss * (o.AttentionLossWeight / bsz); }
+        var result = new TorchScorerOutput(score, weights, clipScores, logits, attLoss, selfMaps, crossMaps);
+        result.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>L_att of one layer summed over the batch: Σ_rows KL(softmax(C Cᵀ/d) ‖ softmax(S Sᵀ/d)), padded queries left out.</summary>
+    private Tensor AttentionLossOf(Tensor s, Tensor c, long[]? lengths)
+    {
+        var d = (double)Options.ModelDim;
+        Tensor Kl(Tensor sb, Tensor cb)
+        {
+            var gd = sb.matmul(sb.transpose(-1, -2)) / d;
+            var ge = cb.matmul(cb.transpose(-1, -2)) / d;
+            var target = F.softmax(ge, -1);
+            return (target * (F.log_softmax(ge, -1) - F.log_softmax(gd, -1))).sum();
+        }
+        if (lengths is null) { return Kl(s, c); }
+        Tensor? total = null;
+        for (var b = 0; b < lengths.Length; b++)
+        {
+            var n = lengths[b];
+            var l = Kl(s[b, TensorIndex.Slice(0, n)], c[b, TensorIndex.Slice(0, n)]);
+            total = total is null ? l : total + l;
+        }
+        return total!;
+    }
+
+    /// <summary>nn.MultiheadAttention's math (batch first), with its parameter names; maps are [B, H, Tq, Tk].</summary>
+    private (Tensor Output, Tensor? Map) Attention(string name, Tensor query, Tensor key, Tensor value, Tensor? keyMask, Tensor? causal, bool training, bool withMap)
+    {
+        var o = Options;
+        var (bsz, tq, tk) = (query.shape[0], query.shape[1], key.shape[1]);
+        var heads = o.Heads;
+        var dh = o.ModelDim / heads;
+        var (wq, bq) = InProjection(name, 0);
+        var (wk, bk) = InProjection(name, 1);
+        var (wv, bv) = InProjection(name, 2);
+        var q = F.linear(query, wq, bq).view(bsz, tq, heads, dh).transpose(1, 2);
+        var k = F.linear(key, wk, bk).view(bsz, tk, heads, dh).transpose(1, 2);
+        var v = F.linear(value, wv, bv).view(bsz, tk, heads, dh).transpose(1, 2);
+        var scores = q.matmul(k.transpose(-1, -2)) / Math.Sqrt(dh); // [B, H, Tq, Tk]
+        if (keyMask is not null) { scores = scores.masked_fill(keyMask.view(bsz, 1, 1, tk), float.NegativeInfinity); }
+        if (causal is not null) { scores = scores.masked_fill(causal, float.NegativeInfinity); }
+        var p = F.softmax(scores, -1);
+        var attended = F.dropout(p, o.AttentionDropout, training).matmul(v).transpose(1, 2).reshape(bsz, tq, o.ModelDim);
+        var output = F.linear(attended, this[$"{name}.out_proj.weight"], this[$"{name}.out_proj.bias"]);
+        return (output, withMap ? p : null);
+    }
+
+    /// <summary>Rows part·d..(part+1)·d of the packed in-projection (0 query, 1 key, 2 value).</summary>
+    private (Tensor Weight, Tensor Bias) InProjection(string name, int part)
+    {
+        var d = Options.ModelDim;
+        return (this[$"{name}.in_proj_weight"].narrow(0, part * d, d), this[$"{name}.in_proj_bias"].narrow(0, part * d, d));
+    }
+
+    private Tensor Linear(Tensor x, string name) => F.linear(x, this[$"{name}.weight"], this[$"{name}.bias"]);
+
+    private Tensor LayerNorm(Tensor x, string name) => F.layer_norm(x, [Options.ModelDim], this[$"{name}.weight"], this[$"{name}.bias"], 1e-5);
+
+    private Tensor Mlp(Tensor h, string kind)
+    {
+        var a = F.relu(Linear(h, $"head.layer1_{kind}"));
+        var b = F.relu(Linear(a, $"head.layer2_{kind}"));
+        return Linear(b, $"head.layer3_{kind}").squeeze(-1);
+    }
+
+    /// <summary>PE(pos, 2i) = sin(pos·ωᵢ), PE(pos, 2i+1) = cos(pos·ωᵢ), ωᵢ = exp(2i · −ln 10000 / d), float32 as the reference.</summary>
+    private static Tensor Sinusoid(int positions, int d)
+    {
+        var omega = exp(arange(0, d, 2, dtype: ScalarType.Float32) * (float)(-(Math.Log(10000.0) / d)));
+        var angle = arange(positions, dtype: ScalarType.Float32).unsqueeze(1) * omega.unsqueeze(0);
+        var pe = zeros(positions, d);
+        pe[TensorIndex.Colon, TensorIndex.Slice(0, null, 2)] = sin(angle);
+        pe[TensorIndex.Colon, TensorIndex.Slice(1, null, 2)] = cos(angle);
+        return pe;
+    }
+
+    /// <summary>PyTorch's default initialisations, in state_dict order: nn.Linear U(±1/√in); nn.MultiheadAttention
+    /// xavier-uniform in-projection, zero biases; LayerNorm ones and zeros; query embedding N(0, std).</summary>
+    private static List<(string, Tensor)> InitialValues(DecoderOptions o, long seed)
+    {
+        o.Validate();
+        using var generator = new Generator((ulong)seed);
+        var d = o.ModelDim;
+        var list = new List<(string, Tensor)>();
+        Tensor Uniform(double bound, params long[] shape) => rand(shape, generator: generator) * (2 * bound) - bound;
+        void Linear(string name, int inF, int outF)
+        {
+            var bound = 1.0 / Math.Sqrt(inF);
+            list.Add(($"{name}.weight", Uniform(bound, outF, inF)));
+            list.Add(($"{name}.bias", Uniform(bound, outF)));
+        }
+        void LayerNormParams(string name)
+        {
+            list.Add(($"{name}.weight", ones(d)));
+            list.Add(($"{name}.bias", zeros(d)));
+        }
+        void Mha(string name)
+        {
+            list.Add(($"{name}.in_proj_weight", Uniform(Math.Sqrt(6.0 / (d + 3 * d)), 3 * d, d)));
+            list.Add(($"{name}.in_proj_bias", zeros(3 * d)));
+            list.Add(($"{name}.out_proj.weight", Uniform(1.0 / Math.Sqrt(d), d, d)));
+            list.Add(($"{name}.out_proj.bias", zeros(d)));
+        }
+        if (o.HasInputProjection) { Linear("input_proj", o.FeatureDim, d); }
+        list.Add(("query_embed.weight", randn([o.MaxQueries, d], generator: generator) * o.QueryInitStd));
+        for (var i = 0; i < o.Layers; i++)
+        {
+            var n = $"decoder.layers.{i}";
+            Mha($"{n}.self_attn");
+            Mha($"{n}.multihead_attn");
+            Linear($"{n}.linear1", d, o.EffectiveFeedForwardDim);
+            Linear($"{n}.linear2", o.EffectiveFeedForwardDim, d);
+            LayerNormParams($"{n}.norm1");
+            LayerNormParams($"{n}.norm2");
+            LayerNormParams($"{n}.norm3");
+        }
+        LayerNormParams("decoder.norm");
+        foreach (var kind in new[] { "mean", "weight" })
+        {
+            Linear($"head.layer1_{kind}", d, o.HeadHidden1);
+            Linear($"head.layer2_{kind}", o.HeadHidden1, o.HeadHidden2);
+            Linear($"head.layer3_{kind}", o.HeadHidden2, 1);
+        }
+        // Same order as WeightScoreDecoder registers them (head: mean MLP, then weight MLP).
+        return list;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed) { return; }
+        _disposed = true;
+        foreach (var (_, p) in _parameters) { p.Dispose(); }
+        _positional.Dispose();
+    }
+}
+
+/// <summary>What the decoder says about a batch (normalised scale): [B] score, [B, T] weights, clip scores and
+/// logits, the attention loss when asked, the attention maps per layer when asked.</summary>
+public sealed record TorchScorerOutput(Tensor Score, Tensor Weights, Tensor ClipScores, Tensor Logits, Tensor? AttentionLoss,
+    IReadOnlyList<Tensor> SelfAttention, IReadOnlyList<Tensor> CrossAttention) : IDisposable
+{
+    private IEnumerable<Tensor> All => new[] { Score, Weights, ClipScores, Logits, AttentionLoss }.OfType<Tensor>().Concat(SelfAttention).Concat(CrossAttention);
+
+    /// <summary>Moves every tensor out of the current dispose scope.</summary>
+    public void MoveToOuterDisposeScope()
+    {
+        foreach (var t in All) { t.MoveToOuterDisposeScope(); }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var t in All) { t.Dispose(); }
+    }
+}
