@@ -32,7 +32,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         Device = device;
         foreach (var (name, value) in values)
         {
-            var p = value.to(device).detach().requires_grad_(true);
+            var p = new TorchSharp.Modules.Parameter(value.to(device).detach(), requires_grad: true);
             _parameters.Add((name, p));
             _byName.Add(name, p);
         }
