@@ -16,6 +16,9 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     private readonly List<(string Name, Tensor Value)> _parameters = [];
     private readonly Dictionary<string, Tensor> _byName = new(StringComparer.Ordinal);
     private readonly Tensor _positional;
+
+    /// <summary>[MaxQueries, d] sinusoidal positional table.</summary>
+    internal Tensor Positional => _positional;
     private bool _disposed;
 
     /// <summary>A model with PyTorch's default initialisations drawn from <paramref name="seed"/> (libtorch's generator).</summary>
@@ -102,6 +105,32 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         using var scope = NewDisposeScope();
         var feats = features.to(Device);
         var memory = o.HasInputProjection ? F.linear(feats, this["input_proj.weight"], this["input_proj.bias"]) : feats;
+        var crossKeysValues = Enumerable.Range(0, o.Layers).Select(i => CrossKeyValue(i, memory)).ToArray();
+        var result = Decode(crossKeysValues, lengths, firstPositions, training, withAttentionLoss, withMaps);
+        result.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>Layer <paramref name="layer"/>'s cross-attention keys and values of the clip memory [.., d] (per clip, so a
+    /// live state can keep them).</summary>
+    internal (Tensor Key, Tensor Value) CrossKeyValue(int layer, Tensor memory)
+    {
+        var name = $"decoder.layers.{layer}.multihead_attn";
+        var (wk, bk) = InProjection(name, 1);
+        var (wv, bv) = InProjection(name, 2);
+        return (F.linear(memory, wk, bk), F.linear(memory, wv, bv));
+    }
+
+    /// <summary>The clip memory rows (after the optional input projection) of clip features [.., F].</summary>
+    internal Tensor Memory(Tensor features) =>
+        Options.HasInputProjection ? F.linear(features, this["input_proj.weight"], this["input_proj.bias"]) : features;
+
+    /// <summary>The query side and the head, given each layer's cross-attention keys and values [B, T, d] of the clips
+    /// (computed from the memory, or kept by a live state). Runs in the caller's dispose scope.</summary>
+    internal TorchScorerOutput Decode((Tensor Key, Tensor Value)[] crossKeysValues, long[] lengths, long[] firstPositions, bool training, bool withAttentionLoss, bool withMaps)
+    {
+        var o = Options;
+        var (bsz, t, d) = (crossKeysValues[0].Key.shape[0], crossKeysValues[0].Key.shape[1], (long)o.ModelDim);
         var idx = tensor(firstPositions, device: Device).unsqueeze(1) + arange(t, device: Device).unsqueeze(0); // [B, T]
         var e = o.QueryInit == QueryInitialisation.RedrawEachForward
             ? randn(bsz, t, d, device: Device) * o.QueryInitStd
@@ -124,23 +153,23 @@ public sealed class TorchWeightScoreDecoder : IDisposable
             var qk = t1 + pos;
             var (sa, sMap) = Attention($"{prefix}.self_attn", qk, qk, t1, keyMask, causal, training, withMaps);
             var x1 = sa + F.dropout(sa, o.Dropout, training);
-            var q = LayerNorm(x1, $"{prefix}.norm2") + pos;
             Tensor c;
             Tensor? cMap;
+            var (crossKey, crossValue) = crossKeysValues[i];
             if (o.LocalCross)
             {
                 // Query q attends to clip q alone: softmax over one key is 1, so the output is clip q's value row.
-                var (w, bias) = InProjection($"{prefix}.multihead_attn", 2);
-                c = F.linear(F.linear(memory, w, bias), this[$"{prefix}.multihead_attn.out_proj.weight"], this[$"{prefix}.multihead_attn.out_proj.bias"]);
+                c = Linear(crossValue, $"{prefix}.multihead_attn.out_proj");
                 cMap = withMaps ? eye(t, device: Device).expand(bsz, o.Heads, t, t).clone() : null;
             }
             else
             {
-                (c, cMap) = Attention($"{prefix}.multihead_attn", q, memory, memory, keyMask, causal, training, withMaps);
+                var (wq, bq) = InProjection($"{prefix}.multihead_attn", 0);
+                var q = F.linear(LayerNorm(x1, $"{prefix}.norm2") + pos, wq, bq);
+                (c, cMap) = AttendProjected($"{prefix}.multihead_attn", q, crossKey, crossValue, keyMask, causal, training, withMaps);
             }
             var x2 = x1 + F.dropout(c, o.Dropout, training);
-            var hidden = F.dropout(F.relu(Linear(LayerNorm(x2, $"{prefix}.norm3"), $"{prefix}.linear1")), o.Dropout, training);
-            x = x2 + F.dropout(Linear(hidden, $"{prefix}.linear2"), o.Dropout, training);
+            x = FeedForward(x2, prefix, training);
             if (sMap is not null) { selfMaps.Add(sMap); }
             if (cMap is not null) { crossMaps.Add(cMap); }
             if (withAttentionLoss)
@@ -156,9 +185,15 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         var weights = F.softmax(logits, -1);
         var score = (weights * clipScores).sum(-1);
         if (attLoss is not null) { attLoss = attLoss * (o.AttentionLossWeight / bsz); }
-        var result = new TorchScorerOutput(score, weights, clipScores, logits, attLoss, selfMaps, crossMaps);
-        result.MoveToOuterDisposeScope();
-        return result;
+        return new TorchScorerOutput(score, weights, clipScores, logits, attLoss, selfMaps, crossMaps);
+    }
+
+    /// <summary>x3 = x2 + Dropout(W2 · Dropout(ReLU(W1 · LN3(x2)))).</summary>
+    internal Tensor FeedForward(Tensor x2, string prefix, bool training)
+    {
+        var p = Options.Dropout;
+        var hidden = F.dropout(F.relu(Linear(LayerNorm(x2, $"{prefix}.norm3"), $"{prefix}.linear1")), p, training);
+        return x2 + F.dropout(Linear(hidden, $"{prefix}.linear2"), p, training);
     }
 
     /// <summary>L_att of one layer summed over the batch: Σ_rows KL(softmax(C Cᵀ/d) ‖ softmax(S Sᵀ/d)), padded queries left out.</summary>
@@ -184,39 +219,46 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     }
 
     /// <summary>nn.MultiheadAttention's math (batch first), with its parameter names; maps are [B, H, Tq, Tk].</summary>
-    private (Tensor Output, Tensor? Map) Attention(string name, Tensor query, Tensor key, Tensor value, Tensor? keyMask, Tensor? causal, bool training, bool withMap)
+    internal (Tensor Output, Tensor? Map) Attention(string name, Tensor query, Tensor key, Tensor value, Tensor? keyMask, Tensor? causal, bool training, bool withMap)
     {
-        var o = Options;
-        var (bsz, tq, tk) = (query.shape[0], query.shape[1], key.shape[1]);
-        var heads = o.Heads;
-        var dh = o.ModelDim / heads;
         var (wq, bq) = InProjection(name, 0);
         var (wk, bk) = InProjection(name, 1);
         var (wv, bv) = InProjection(name, 2);
-        var q = F.linear(query, wq, bq).view(bsz, tq, heads, dh).transpose(1, 2);
-        var k = F.linear(key, wk, bk).view(bsz, tk, heads, dh).transpose(1, 2);
-        var v = F.linear(value, wv, bv).view(bsz, tk, heads, dh).transpose(1, 2);
-        var scores = q.matmul(k.transpose(-1, -2)) / Math.Sqrt(dh); // [B, H, Tq, Tk]
+        return AttendProjected(name, F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv), keyMask, causal, training, withMap);
+    }
+
+    /// <summary>Multi-head attention of projected queries [B, Tq, d] over projected keys and values [B, Tk, d], then the
+    /// out-projection. <paramref name="keyMask"/> [B, Tk] is true where a key is left out; <paramref name="causal"/>
+    /// [Tq, Tk] likewise.</summary>
+    internal (Tensor Output, Tensor? Map) AttendProjected(string name, Tensor q, Tensor k, Tensor v, Tensor? keyMask, Tensor? causal, bool training, bool withMap)
+    {
+        var o = Options;
+        var (bsz, tq, tk) = (q.shape[0], q.shape[1], k.shape[1]);
+        var heads = o.Heads;
+        var dh = o.ModelDim / heads;
+        var qh = q.view(bsz, tq, heads, dh).transpose(1, 2);
+        var kh = k.view(bsz, tk, heads, dh).transpose(1, 2);
+        var vh = v.view(bsz, tk, heads, dh).transpose(1, 2);
+        var scores = qh.matmul(kh.transpose(-1, -2)) / Math.Sqrt(dh); // [B, H, Tq, Tk]
         if (keyMask is not null) { scores = scores.masked_fill(keyMask.view(bsz, 1, 1, tk), float.NegativeInfinity); }
         if (causal is not null) { scores = scores.masked_fill(causal, float.NegativeInfinity); }
         var p = F.softmax(scores, -1);
-        var attended = F.dropout(p, o.AttentionDropout, training).matmul(v).transpose(1, 2).reshape(bsz, tq, o.ModelDim);
-        var output = F.linear(attended, this[$"{name}.out_proj.weight"], this[$"{name}.out_proj.bias"]);
-        return (output, withMap ? p : null);
+        var attended = F.dropout(p, o.AttentionDropout, training).matmul(vh).transpose(1, 2).reshape(bsz, tq, o.ModelDim);
+        return (Linear(attended, $"{name}.out_proj"), withMap ? p : null);
     }
 
     /// <summary>Rows part·d..(part+1)·d of the packed in-projection (0 query, 1 key, 2 value).</summary>
-    private (Tensor Weight, Tensor Bias) InProjection(string name, int part)
+    internal (Tensor Weight, Tensor Bias) InProjection(string name, int part)
     {
         var d = Options.ModelDim;
         return (this[$"{name}.in_proj_weight"].narrow(0, part * d, d), this[$"{name}.in_proj_bias"].narrow(0, part * d, d));
     }
 
-    private Tensor Linear(Tensor x, string name) => F.linear(x, this[$"{name}.weight"], this[$"{name}.bias"]);
+    internal Tensor Linear(Tensor x, string name) => F.linear(x, this[$"{name}.weight"], this[$"{name}.bias"]);
 
-    private Tensor LayerNorm(Tensor x, string name) => F.layer_norm(x, [Options.ModelDim], this[$"{name}.weight"], this[$"{name}.bias"], 1e-5);
+    internal Tensor LayerNorm(Tensor x, string name) => F.layer_norm(x, [Options.ModelDim], this[$"{name}.weight"], this[$"{name}.bias"], 1e-5);
 
-    private Tensor Mlp(Tensor h, string kind)
+    internal Tensor Mlp(Tensor h, string kind)
     {
         var a = F.relu(Linear(h, $"head.layer1_{kind}"));
         var b = F.relu(Linear(a, $"head.layer2_{kind}"));

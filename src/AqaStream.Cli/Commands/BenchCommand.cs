@@ -24,7 +24,7 @@ internal static class BenchCommand
         var threads = CommonOptions.Threads();
         var python = new Option<string>("--python") { Description = "Python with PyTorch for the peer run.", DefaultValueFactory = _ => "/usr/bin/python3" };
         var causal = new Option<bool>("--causal") { Description = "Benchmark the causal variant." };
-        var scorer = new Command("scorer", "Forward (batch 1) and training step (batch 32) at T = 136: ours vs PyTorch, same model, same threads.")
+        var scorer = new Command("scorer", "Forward (batch 1) and training step (batch 32) at T = 136: TorchSharp and the own core vs PyTorch, same model, same threads.")
         {
             modelDim, clips, batch, iterations, threads, python, causal,
         };
@@ -35,12 +35,16 @@ internal static class BenchCommand
             var n = r.GetValue(threads);
             var (t, b, it) = (r.GetValue(clips), r.GetValue(batch), Math.Max(1, r.GetValue(iterations)));
             Console.Error.WriteLine($"bench scorer: d = {options.ModelDim}, T = {t}, train batch {b}, {n} thread(s), {it} iterations");
+            var sharp = RunTorchSharp(options, n, t, b, it);
             var ours = RunOurs(options, n, t, b, it);
             var torch = RunTorch(r.GetValue(python)!, options, n, t, b, it);
             var inv = CultureInfo.InvariantCulture;
-            Console.WriteLine(string.Create(inv, $"{"",-28}{"ours (ms)",12}{"pytorch (ms)",14}{"ours/pytorch",14}"));
-            Console.WriteLine(string.Create(inv, $"{"forward, batch 1",-28}{ours.Forward,12:F2}{torch.Forward,14:F2}{ours.Forward / torch.Forward,14:F3}"));
-            Console.WriteLine(string.Create(inv, $"{$"training step, batch {b}",-28}{ours.Train,12:F1}{torch.Train,14:F1}{ours.Train / torch.Train,14:F3}"));
+            Console.WriteLine(string.Create(inv, $"{"",-28}{"torchsharp (ms)",16}{"own core (ms)",15}{"pytorch (ms)",14}{"torchsharp/pytorch",20}{"own/pytorch",13}"));
+            Console.WriteLine(string.Create(inv,
+                $"{"forward, batch 1",-28}{sharp.Forward,16:F2}{ours.Forward,15:F2}{torch.Forward,14:F2}{sharp.Forward / torch.Forward,20:F3}{ours.Forward / torch.Forward,13:F3}"));
+            Console.WriteLine(string.Create(inv,
+                $"{$"training step, batch {b}",-28}{sharp.Train,16:F1}{ours.Train,15:F1}{torch.Train,14:F1}{sharp.Train / torch.Train,20:F3}{ours.Train / torch.Train,13:F3}"));
+            Console.WriteLine($"torchsharp: libtorch {TorchSharp.torch.__version__}, {TorchSharp.torch.get_num_threads()} thread(s), inference mode for the forward, a dispose scope per step");
             return 0;
         }));
         var incremental = CreateIncremental();
@@ -112,6 +116,39 @@ internal static class BenchCommand
         }).ToList();
         var trainer = new Trainer(new TrainingOptions { TrainLength = clips, BatchSize = batch });
         var adam = new Adam(model.Parameters, 1e-4f, 1e-5f);
+        double Train()
+        {
+            var sw = Stopwatch.StartNew();
+            trainer.TrainStep(model, adam, samples, rng);
+            return sw.Elapsed.TotalMilliseconds;
+        }
+        return (Median(Forward, iterations), Median(Train, Math.Max(2, iterations / 4)));
+    }
+
+    private static (double Forward, double Train) RunTorchSharp(DecoderOptions options, int threads, int clips, int batch, int iterations)
+    {
+        TorchSharp.torch.set_num_threads(threads);
+        using var model = new Scoring.Torch.TorchWeightScoreDecoder(options, seed: 0);
+        var rng = new Random(0);
+        var x1 = new float[clips * options.FeatureDim];
+        Gaussian.Fill(x1, rng);
+        using var one = TorchSharp.torch.tensor(x1, [1, clips, options.FeatureDim]);
+        double Forward()
+        {
+            using var mode = TorchSharp.torch.inference_mode();
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var sw = Stopwatch.StartNew();
+            model.Forward(one, [clips], [0]);
+            return sw.Elapsed.TotalMilliseconds;
+        }
+        var samples = Enumerable.Range(0, batch).Select(i =>
+        {
+            var f = new float[clips * options.FeatureDim];
+            Gaussian.Fill(f, rng);
+            return new PerformanceSample(i.ToString(CultureInfo.InvariantCulture), f, clips, options.FeatureDim, (float)rng.NextDouble() * 40);
+        }).ToList();
+        var trainer = new Scoring.Torch.TorchTrainer(new TrainingOptions { TrainLength = clips, BatchSize = batch });
+        using var adam = TorchSharp.torch.optim.Adam(model.Parameters.Select(p => (TorchSharp.Modules.Parameter)p.Value).ToList(), 1e-4, weight_decay: 1e-5);
         double Train()
         {
             var sw = Stopwatch.StartNew();

@@ -48,6 +48,8 @@ internal static class TrainCommand
         };
         var attWeight = new Option<float>("--attention-loss-weight") { Description = "Weight of the attention loss.", DefaultValueFactory = _ => a.AttentionLossWeight };
         var threads = CommonOptions.Threads();
+        var engine = CommonOptions.Engine();
+        var device = CommonOptions.Device();
         var method = new Option<string>("--method")
         {
             Description = $"Scoring method: {string.Join(", ", Methods)}.", DefaultValueFactory = _ => WeightScoreDecoder.MethodName,
@@ -66,9 +68,9 @@ internal static class TrainCommand
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, refitAll,
+            lengthTerm, alphas, refitAll, engine, device,
         };
-        Option[] decoderOnly = [epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
+        Option[] decoderOnly = [engine, device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
         Option[] ridgeOnly = [lengthTerm, alphas, refitAll];
         cmd.SetAction(r => AqaApp.Guarded(() =>
@@ -112,10 +114,25 @@ internal static class TrainCommand
             var (train, validation) = Trainer.Split(samples, options.Folds, options.ValidationFold, options.Seed);
             var split = $"seeded {options.Folds}-fold split of train.txt (seed {options.Seed}), fold {options.ValidationFold} held out for validation";
             var model = new WeightScoreDecoder(architecture, options.Seed);
+            var engineName = CommonOptions.ParseEngine(r.GetValue(engine));
+            var torchDevice = engineName == CommonOptions.TorchEngine ? Scoring.Torch.TorchDevice.Parse(r.GetValue(device)) : null;
+            if (engineName == CommonOptions.OwnEngine && r.GetResult(device) is { Implicit: false }) { throw new ArgumentException("--device applies to --engine torch only."); }
             Console.Error.WriteLine($"training {tgt} on {train.Count} performances, validating on {validation.Count} ({split}); " +
-                $"{model.Parameters.Count:N0} parameters, d = {architecture.ModelDim}{(architecture.Causal ? ", causal" : "")}{(architecture.LocalCross ? ", clip-local cross-attention" : "")}");
+                $"{model.Parameters.Count:N0} parameters, d = {architecture.ModelDim}{(architecture.Causal ? ", causal" : "")}{(architecture.LocalCross ? ", clip-local cross-attention" : "")}; " +
+                $"engine {engineName}{(torchDevice is null ? "" : $" on {torchDevice}")}");
             var progress = new EpochPrinter();
-            var result = new Trainer(options).Train(model, train, validation, progress);
+            TrainingResult result;
+            if (torchDevice is not null)
+            {
+                TorchSharp.torch.set_num_threads(r.GetValue(threads));
+                using var torchModel = new Scoring.Torch.TorchWeightScoreDecoder(architecture, torchDevice, options.Seed);
+                result = new Scoring.Torch.TorchTrainer(options).Train(torchModel, train, validation, progress);
+                torchModel.CopyTo(model);
+            }
+            else
+            {
+                result = new Trainer(options).Train(model, train, validation, progress);
+            }
             var settings = new Dictionary<string, string>
             {
                 ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
@@ -128,6 +145,7 @@ internal static class TrainCommand
                 ["train_length"] = options.TrainLength.ToString(CultureInfo.InvariantCulture),
                 ["prediction_noise"] = options.PredictionNoiseStd.ToString(CultureInfo.InvariantCulture),
                 ["patience"] = options.Patience.ToString(CultureInfo.InvariantCulture),
+                ["engine"] = torchDevice is null ? engineName : $"{engineName} ({torchDevice}, libtorch {TorchSharp.torch.__version__})",
                 ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
             };
             var outPath = r.Required(output).FullName;

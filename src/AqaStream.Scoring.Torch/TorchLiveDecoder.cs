@@ -1,0 +1,331 @@
+using AqaStream.Scoring.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace AqaStream.Scoring.Torch;
+
+/// <summary>
+/// Live decoder state on libtorch for many performances at once (the way an inference server batches stateful
+/// sequences): <see cref="Step"/> advances every performance that has a new clip in one batched pass, ragged lengths
+/// under masks. Exact mode (bidirectional) keeps each performance's cross-attention keys and values and recomputes the
+/// query side; streaming mode (causal) keeps self- and cross-attention key/value caches and computes one query per clip.
+/// Results equal the one-at-a-time ones and the offline forward of the clips so far. Not thread-safe: one lane, one caller.
+/// </summary>
+public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
+{
+    private readonly TorchWeightScoreDecoder _model = model ?? throw new ArgumentNullException(nameof(model));
+
+    /// <summary>The model.</summary>
+    public TorchWeightScoreDecoder Model => _model;
+
+    /// <summary>Starts one performance's state. Streaming needs a causal model.</summary>
+    public TorchLivePerformance Start(IncrementalMode mode)
+    {
+        if (mode == IncrementalMode.Streaming && !_model.Options.Causal)
+        {
+            throw new InvalidOperationException("Streaming mode needs a causal model (trained with --causal); use Exact for a bidirectional one.");
+        }
+        return new TorchLivePerformance(this, mode);
+    }
+
+    /// <summary>
+    /// Appends one clip to each listed performance in one batched step (a performance at most once per step). Every
+    /// vector is checked first: a wrong width or a NaN throws and changes no state.
+    /// </summary>
+    public void Step(IReadOnlyList<(TorchLivePerformance Performance, float[] Features)> clips)
+    {
+        ArgumentNullException.ThrowIfNull(clips);
+        if (clips.Count == 0) { return; }
+        var o = _model.Options;
+        var seen = new HashSet<TorchLivePerformance>(ReferenceEqualityComparer.Instance);
+        foreach (var (p, f) in clips)
+        {
+            if (!ReferenceEquals(p.Owner, this)) { throw new ArgumentException("A performance started by another decoder."); }
+            ObjectDisposedException.ThrowIf(p.IsDisposed, p);
+            if (!seen.Add(p)) { throw new ArgumentException("A performance appears twice in one step; give it one clip per step."); }
+            if (f.Length != o.FeatureDim) { throw new ArgumentException($"A clip feature vector has {f.Length} values; the model expects {o.FeatureDim}."); }
+            foreach (var v in f)
+            {
+                if (!float.IsFinite(v)) { throw new ArgumentException("A clip feature vector contains NaN or infinite values."); }
+            }
+            if (p.Clips >= o.MaxQueries)
+            {
+                throw new InvalidOperationException($"The performance already has {p.Clips} clips, the model's maximum ({o.MaxQueries} query positions).");
+            }
+        }
+        using var inference = inference_mode();
+        var streaming = clips.Where(c => c.Performance.Mode == IncrementalMode.Streaming).ToList();
+        if (streaming.Count > 0) { StepStreaming(streaming); }
+        var exact = clips.Where(c => c.Performance.Mode == IncrementalMode.Exact).ToList();
+        if (exact.Count > 0)
+        {
+            // Without padding masks (reference mode) padding changes results: such a model is stepped one at a time.
+            if (o.MaskPadding) { StepExact(exact); }
+            else { foreach (var c in exact) { StepExact([c]); } }
+        }
+    }
+
+    private Tensor Features(IReadOnlyList<(TorchLivePerformance Performance, float[] Features)> clips)
+    {
+        var fdim = _model.Options.FeatureDim;
+        var data = new float[clips.Count * fdim];
+        for (var b = 0; b < clips.Count; b++) { clips[b].Features.CopyTo(data, b * fdim); }
+        return tensor(data, [clips.Count, fdim]).to(_model.Device);
+    }
+
+    /// <summary>Rows 0..n_b of each performance's cache <paramref name="cache"/>, padded to [B, max n_b, d].</summary>
+    private static Tensor Padded(IReadOnlyList<TorchLivePerformance> performances, Func<TorchLivePerformance, RowCache> cache) =>
+        nn.utils.rnn.pad_sequence(performances.Select(p => cache(p).Rows).ToArray(), batch_first: true);
+
+    private static Tensor KeyMask(long[] lengths, long width, Device device) =>
+        arange(width, device: device).unsqueeze(0) >= tensor(lengths, device: device).unsqueeze(1);
+
+    private void StepExact(IReadOnlyList<(TorchLivePerformance Performance, float[] Features)> clips)
+    {
+        var m = _model;
+        var o = m.Options;
+        using var scope = NewDisposeScope();
+        var memory = m.Memory(Features(clips));
+        var performances = clips.Select(c => c.Performance).ToList();
+        for (var i = 0; i < o.Layers; i++)
+        {
+            var (k, v) = m.CrossKeyValue(i, memory);
+            for (var b = 0; b < performances.Count; b++)
+            {
+                performances[b].CrossKeys[i].Append(k[b]);
+                performances[b].CrossValues[i].Append(v[b]);
+            }
+        }
+        var lengths = performances.Select(p => (long)p.CrossKeys[0].Count).ToArray();
+        var kv = Enumerable.Range(0, o.Layers).Select(i => (Padded(performances, p => p.CrossKeys[i]), Padded(performances, p => p.CrossValues[i]))).ToArray();
+        var output = m.Decode(kv, lengths, new long[performances.Count], training: false, withAttentionLoss: false, withMaps: true);
+        var t = lengths.Max();
+        var logits = output.Logits.cpu().data<float>().ToArray();
+        var scores = output.ClipScores.cpu().data<float>().ToArray();
+        var totals = output.Score.cpu().data<float>().ToArray();
+        // The newest query's attention in the last layer, averaged over heads: [B, T].
+        var latest = output.CrossAttention[^1].mean([1]).cpu().data<float>().ToArray(); // [B, T, T]
+        for (var b = 0; b < performances.Count; b++)
+        {
+            var n = (int)lengths[b];
+            var p = performances[b];
+            p.SetExact(logits.AsSpan((int)(b * t), n).ToArray(), scores.AsSpan((int)(b * t), n).ToArray(), totals[b],
+                latest.AsSpan((int)((b * t + n - 1) * t), n).ToArray());
+        }
+    }
+
+    private void StepStreaming(IReadOnlyList<(TorchLivePerformance Performance, float[] Features)> clips)
+    {
+        var m = _model;
+        var o = m.Options;
+        var device = m.Device;
+        using var scope = NewDisposeScope();
+        var performances = clips.Select(c => c.Performance).ToList();
+        var bsz = performances.Count;
+        var positions = performances.Select(p => (long)p.Clips).ToArray();
+        var lengths = positions.Select(t => t + 1).ToArray();
+        var width = lengths.Max();
+        var mask = KeyMask(lengths, width, device);
+        var row = m.Memory(Features(clips));
+        var idx = tensor(positions, device: device);
+        var e = m["query_embed.weight"].index_select(0, idx);
+        var pos = e + m.Positional.index_select(0, idx);
+        var x = e;
+        Tensor? lastMap = null;
+        for (var i = 0; i < o.Layers; i++)
+        {
+            var prefix = $"decoder.layers.{i}";
+            var t1 = m.LayerNorm(x, $"{prefix}.norm1");
+            var qk = t1 + pos;
+            var (wq, bq) = m.InProjection($"{prefix}.self_attn", 0);
+            var (wk, bk) = m.InProjection($"{prefix}.self_attn", 1);
+            var (wv, bv) = m.InProjection($"{prefix}.self_attn", 2);
+            var selfKey = F.linear(qk, wk, bk);
+            var selfValue = F.linear(t1, wv, bv);
+            for (var b = 0; b < bsz; b++)
+            {
+                performances[b].SelfKeys[i].Append(selfKey[b]);
+                performances[b].SelfValues[i].Append(selfValue[b]);
+            }
+            var (s, _) = m.AttendProjected($"{prefix}.self_attn", F.linear(qk, wq, bq).unsqueeze(1),
+                Padded(performances, p => p.SelfKeys[i]), Padded(performances, p => p.SelfValues[i]), mask, null, false, false);
+            s = s.squeeze(1);
+            var x1 = s + s;
+            var (ck, cv) = m.CrossKeyValue(i, row);
+            for (var b = 0; b < bsz; b++)
+            {
+                performances[b].CrossKeys[i].Append(ck[b]);
+                performances[b].CrossValues[i].Append(cv[b]);
+            }
+            Tensor c;
+            if (o.LocalCross)
+            {
+                c = m.Linear(cv, $"{prefix}.multihead_attn.out_proj");
+                lastMap = null;
+            }
+            else
+            {
+                var (cwq, cbq) = m.InProjection($"{prefix}.multihead_attn", 0);
+                var q = F.linear(m.LayerNorm(x1, $"{prefix}.norm2") + pos, cwq, cbq).unsqueeze(1);
+                var (attended, map) = m.AttendProjected($"{prefix}.multihead_attn", q,
+                    Padded(performances, p => p.CrossKeys[i]), Padded(performances, p => p.CrossValues[i]), mask, null, false, i == o.Layers - 1);
+                c = attended.squeeze(1);
+                lastMap = map;
+            }
+            x = m.FeedForward(x1 + c, prefix, training: false);
+        }
+        var h = m.LayerNorm(x, "decoder.norm");
+        var scores = m.Mlp(h, "mean").cpu().data<float>().ToArray();
+        var logits = m.Mlp(h, "weight").cpu().data<float>().ToArray();
+        var maps = lastMap?.mean([1]).squeeze(1).cpu().data<float>().ToArray(); // [B, width]
+        for (var b = 0; b < bsz; b++)
+        {
+            var n = (int)lengths[b];
+            float[] attention;
+            if (maps is null)
+            {
+                attention = new float[n];
+                attention[n - 1] = 1f;
+            }
+            else
+            {
+                attention = maps.AsSpan((int)(b * width), n).ToArray();
+            }
+            performances[b].AddStreaming(logits[b], scores[b], attention);
+        }
+    }
+}
+
+/// <summary>Rows of width d appended one at a time into a libtorch buffer that doubles when full (kept out of every
+/// dispose scope; released by <see cref="Dispose"/>).</summary>
+internal sealed class RowCache(long width, Device device) : IDisposable
+{
+    private Tensor? _buffer;
+
+    public int Count { get; private set; }
+
+    /// <summary>Rows 0..Count-1 (a view).</summary>
+    public Tensor Rows => _buffer!.narrow(0, 0, Count);
+
+    public void Append(Tensor row)
+    {
+        if (_buffer is null || Count == _buffer.shape[0])
+        {
+            var grown = empty([Math.Max(8, 2 * (long)Count), width], device: device).DetachFromDisposeScope();
+            if (_buffer is not null)
+            {
+                grown.narrow(0, 0, Count).copy_(_buffer.narrow(0, 0, Count));
+                _buffer.Dispose();
+            }
+            _buffer = grown;
+        }
+        _buffer[Count].copy_(row);
+        Count++;
+    }
+
+    public long Bytes => _buffer is null ? 0 : _buffer.numel() * sizeof(float);
+
+    public void Dispose()
+    {
+        _buffer?.Dispose();
+        _buffer = null;
+        Count = 0;
+    }
+}
+
+/// <summary>One live performance's state on libtorch; <see cref="Append"/> is a batched step of one.
+/// Dispose it when the performance ends: its caches are native memory.</summary>
+public sealed class TorchLivePerformance : IncrementalDecoder, IDisposable
+{
+    private readonly List<float> _logits = [];
+    private readonly List<float> _scores = [];
+    private float[] _latestAttention = [];
+    private float _maxLogit = float.NegativeInfinity;
+    private double _sumWeights;
+    private double _sumWeightedScores;
+
+    internal TorchLivePerformance(TorchLiveDecoder owner, IncrementalMode mode)
+    {
+        Owner = owner;
+        Mode = mode;
+        var (layers, d, device) = (owner.Model.Options.Layers, (long)owner.Model.Options.ModelDim, owner.Model.Device);
+        CrossKeys = Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray();
+        CrossValues = Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray();
+        SelfKeys = mode == IncrementalMode.Streaming ? Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray() : [];
+        SelfValues = mode == IncrementalMode.Streaming ? Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray() : [];
+    }
+
+    internal TorchLiveDecoder Owner { get; }
+
+    internal RowCache[] CrossKeys { get; }
+
+    internal RowCache[] CrossValues { get; }
+
+    internal RowCache[] SelfKeys { get; }
+
+    internal RowCache[] SelfValues { get; }
+
+    internal bool IsDisposed { get; private set; }
+
+    /// <inheritdoc/>
+    public override int Clips => _scores.Count;
+
+    /// <inheritdoc/>
+    public override float Score { get; protected set; }
+
+    /// <inheritdoc/>
+    public override ReadOnlySpan<float> Logits => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_logits);
+
+    /// <inheritdoc/>
+    public override ReadOnlySpan<float> ClipScores => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_scores);
+
+    /// <inheritdoc/>
+    public override ReadOnlySpan<float> LatestCrossAttention => _latestAttention;
+
+    /// <inheritdoc/>
+    public override IncrementalMode Mode { get; }
+
+    /// <summary>Native bytes its caches hold now.</summary>
+    public long CacheBytes => CrossKeys.Concat(CrossValues).Concat(SelfKeys).Concat(SelfValues).Sum(c => c.Bytes);
+
+    /// <inheritdoc/>
+    public override void Append(ReadOnlySpan<float> clipFeatures) => Owner.Step([(this, clipFeatures.ToArray())]);
+
+    internal void SetExact(float[] logits, float[] scores, float total, float[] latestAttention)
+    {
+        _logits.Clear();
+        _logits.AddRange(logits);
+        _scores.Clear();
+        _scores.AddRange(scores);
+        Score = total;
+        _latestAttention = latestAttention;
+    }
+
+    internal void AddStreaming(float logit, float score, float[] latestAttention)
+    {
+        _scores.Add(score);
+        _logits.Add(logit);
+        // provisional = Σ exp(a_q) s_q / Σ exp(a_q), rescaled when a new maximum logit arrives.
+        if (logit > _maxLogit)
+        {
+            var rescale = double.IsFinite(_maxLogit) ? Math.Exp(_maxLogit - logit) : 0;
+            _sumWeights *= rescale;
+            _sumWeightedScores *= rescale;
+            _maxLogit = logit;
+        }
+        var w = Math.Exp(logit - _maxLogit);
+        _sumWeights += w;
+        _sumWeightedScores += w * score;
+        Score = (float)(_sumWeightedScores / _sumWeights);
+        _latestAttention = latestAttention;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (IsDisposed) { return; }
+        IsDisposed = true;
+        foreach (var c in CrossKeys.Concat(CrossValues).Concat(SelfKeys).Concat(SelfValues)) { c.Dispose(); }
+    }
+}

@@ -1,0 +1,154 @@
+using AqaStream.Numerics;
+using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Torch;
+using AqaStream.Tests.Shared;
+using TorchSharp;
+using Xunit;
+
+namespace AqaStream.Scoring.Tests;
+
+/// <summary>Live decoder state on libtorch: after every clip it equals the offline forward of the clips so far, batched
+/// steps equal one-at-a-time ones, and bad input changes nothing.</summary>
+public class TorchLiveDecoderTests
+{
+    private static float[][] Clips(int n, int featureDim, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ =>
+        {
+            var f = new float[featureDim];
+            Gaussian.Fill(f, rng);
+            return f;
+        }).ToArray();
+    }
+
+    private static (float Score, float[] Logits, float[] Scores) Offline(TorchWeightScoreDecoder model, float[][] clips, int n)
+    {
+        using var mode = torch.inference_mode();
+        using var scope = torch.NewDisposeScope();
+        var x = torch.tensor(clips.Take(n).SelectMany(c => c).ToArray(), [1, n, model.Options.FeatureDim]);
+        var o = model.Forward(x, [n], [0]);
+        return (o.Score.item<float>(), o.Logits.data<float>().ToArray(), o.ClipScores.data<float>().ToArray());
+    }
+
+    public static TheoryData<IncrementalMode, bool> Modes => new()
+    {
+        { IncrementalMode.Exact, false }, { IncrementalMode.Streaming, false }, { IncrementalMode.Exact, true }, { IncrementalMode.Streaming, true },
+    };
+
+    private static DecoderOptions OptionsFor(IncrementalMode mode, bool projected) =>
+        (projected ? CheckpointTests.Small with { FeatureDim = 20, ModelDim = 12 } : CheckpointTests.Small) with
+        {
+            Causal = mode == IncrementalMode.Streaming, Dropout = 0.3f, AttentionDropout = 0.3f,
+        };
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void EveryClip_EqualsOfflineForwardOfClipsSoFar(IncrementalMode mode, bool projected)
+    {
+        var o = OptionsFor(mode, projected);
+        using var model = new TorchWeightScoreDecoder(o, seed: 7);
+        var live = new TorchLiveDecoder(model);
+        var clips = Clips(13, o.FeatureDim, 2);
+        using var p = live.Start(mode);
+        for (var t = 1; t <= clips.Length; t++)
+        {
+            p.Append(clips[t - 1]);
+            var (score, logits, scores) = Offline(model, clips, t);
+            Assert.Equal(t, p.Clips);
+            AssertClose.Equal(score, p.Score, absolute: 1e-5, relative: 1e-5);
+            for (var q = 0; q < t; q++)
+            {
+                AssertClose.Equal(logits[q], p.Logits[q], absolute: 1e-5, relative: 1e-5);
+                AssertClose.Equal(scores[q], p.ClipScores[q], absolute: 1e-5, relative: 1e-5);
+            }
+            Assert.Equal(t, p.LatestCrossAttention.Length);
+            AssertClose.Equal(1f, p.LatestCrossAttention.ToArray().Sum(), absolute: 1e-5, relative: 1e-5);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void BatchedSteps_EqualOneAtATime_RaggedLengths(IncrementalMode mode, bool projected)
+    {
+        var o = OptionsFor(mode, projected);
+        using var model = new TorchWeightScoreDecoder(o, seed: 3);
+        var live = new TorchLiveDecoder(model);
+        var lengths = new[] { 11, 4, 9, 1, 15 };
+        var perf = lengths.Select((n, i) => Clips(n, o.FeatureDim, 10 + i)).ToArray();
+        var alone = lengths.Select((_, i) =>
+        {
+            var p = live.Start(mode);
+            foreach (var c in perf[i]) { p.Append(c); }
+            return p;
+        }).ToArray();
+        // Batched: each step carries the next clip of every performance that has one; one performance starts late.
+        var batched = lengths.Select(_ => live.Start(mode)).ToArray();
+        var next = new int[lengths.Length];
+        for (var step = 0; next.Where((n, i) => n < lengths[i]).Any(); step++)
+        {
+            var items = Enumerable.Range(0, lengths.Length).Where(i => next[i] < lengths[i] && !(i == 2 && step < 3)).Select(i => (batched[i], perf[i][next[i]++])).ToList();
+            live.Step(items);
+        }
+        for (var i = 0; i < lengths.Length; i++)
+        {
+            Assert.Equal(lengths[i], batched[i].Clips);
+            AssertClose.Equal(alone[i].Score, batched[i].Score, absolute: 1e-5, relative: 1e-5);
+            for (var q = 0; q < lengths[i]; q++)
+            {
+                AssertClose.Equal(alone[i].Logits[q], batched[i].Logits[q], absolute: 1e-5, relative: 1e-5);
+                AssertClose.Equal(alone[i].ClipScores[q], batched[i].ClipScores[q], absolute: 1e-5, relative: 1e-5);
+            }
+            for (var q = 0; q < lengths[i]; q++)
+            {
+                AssertClose.Equal(alone[i].LatestCrossAttention[q], batched[i].LatestCrossAttention[q], absolute: 1e-5, relative: 1e-5);
+            }
+            alone[i].Dispose();
+            batched[i].Dispose();
+        }
+    }
+
+    [Fact]
+    public void SameAsTheOwnCoresLiveState()
+    {
+        var o = OptionsFor(IncrementalMode.Streaming, projected: true);
+        var own = new WeightScoreDecoder(o, seed: 5);
+        using var model = TorchWeightScoreDecoder.From(own);
+        var clips = Clips(9, o.FeatureDim, 4);
+        foreach (var mode in new[] { IncrementalMode.Exact, IncrementalMode.Streaming })
+        {
+            var a = own.StartPerformance(mode);
+            using var b = new TorchLiveDecoder(model).Start(mode);
+            foreach (var c in clips)
+            {
+                a.Append(c);
+                b.Append(c);
+                AssertClose.Equal(a.Score, b.Score, absolute: 1e-5, relative: 1e-5);
+            }
+        }
+    }
+
+    [Fact]
+    public void BadClip_OneLineError_StateUnchanged_AndTheServiceGoesOn()
+    {
+        var o = OptionsFor(IncrementalMode.Streaming, projected: false);
+        using var model = new TorchWeightScoreDecoder(o, seed: 1);
+        var live = new TorchLiveDecoder(model);
+        using var p = live.Start(IncrementalMode.Streaming);
+        using var q = live.Start(IncrementalMode.Streaming);
+        var clips = Clips(3, o.FeatureDim, 1);
+        p.Append(clips[0]);
+        var before = p.Score;
+        var nan = (float[])clips[1].Clone();
+        nan[3] = float.NaN;
+        Assert.Contains("NaN", Assert.Throws<ArgumentException>(() => live.Step([(q, clips[1]), (p, nan)])).Message, StringComparison.Ordinal);
+        Assert.Contains("expects 12", Assert.Throws<ArgumentException>(() => p.Append(new float[5])).Message, StringComparison.Ordinal);
+        Assert.Contains("twice", Assert.Throws<ArgumentException>(() => live.Step([(p, clips[1]), (p, clips[2])])).Message, StringComparison.Ordinal);
+        Assert.Equal(1, p.Clips);
+        Assert.Equal(0, q.Clips); // the good clip in the refused step was not applied either
+        Assert.Equal(before, p.Score);
+        p.Append(clips[1]);
+        Assert.Equal(2, p.Clips);
+        Assert.Throws<InvalidOperationException>(() => new TorchLiveDecoder(new TorchWeightScoreDecoder(o with { Causal = false })).Start(IncrementalMode.Streaming));
+    }
+}
