@@ -74,9 +74,30 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
         return tensor(data, [clips.Count, fdim]).to(_model.Device);
     }
 
-    /// <summary>Rows 0..n_b of each performance's cache <paramref name="cache"/>, padded to [B, max n_b, d].</summary>
-    private static Tensor Padded(IReadOnlyList<TorchLivePerformance> performances, Func<TorchLivePerformance, RowCache> cache) =>
-        nn.utils.rnn.pad_sequence(performances.Select(p => cache(p).Rows).ToArray(), batch_first: true);
+    /// <summary>Rows 0..width-1 of each performance's cache <paramref name="cache"/> as [B, width, d]: rows past a
+    /// performance's count are zeros (its buffer is grown to width if needed) and masked by the caller. One stack of
+    /// views: nn.utils.rnn.pad_sequence measured 6x slower here.</summary>
+    private static Tensor Padded(IReadOnlyList<TorchLivePerformance> performances, Func<TorchLivePerformance, RowCache> cache, long width)
+    {
+        if (performances.Count == 1) { return cache(performances[0]).Rows.unsqueeze(0); }
+        return stack(performances.Select(p => cache(p).Window(width)).ToArray());
+    }
+
+    /// <summary>One query per performance ([B, d]) attending to its own keys and values ([B, L, d], <paramref name="keyMask"/>
+    /// [B, L] true where left out), per head, then the out-projection. Written as broadcasts and sums: batched
+    /// 1-row matmuls over strided views measured 5x slower. Returns the output [B, d] and the head-averaged map [B, L].</summary>
+    private (Tensor Output, Tensor Map) AttendOne(string name, Tensor q, Tensor k, Tensor v, Tensor keyMask)
+    {
+        var o = _model.Options;
+        var (bsz, width, heads) = (q.shape[0], k.shape[1], (long)o.Heads);
+        var dh = o.ModelDim / heads;
+        var qh = q.view(bsz, 1, heads, dh);
+        var scores = (k.view(bsz, width, heads, dh) * qh).sum(-1) / Math.Sqrt(dh); // [B, L, H]
+        scores = scores.masked_fill(keyMask.unsqueeze(-1), float.NegativeInfinity);
+        var p = F.softmax(scores, 1);
+        var attended = (p.unsqueeze(-1) * v.view(bsz, width, heads, dh)).sum(1).reshape(bsz, o.ModelDim);
+        return (_model.Linear(attended, $"{name}.out_proj"), p.mean([2]));
+    }
 
     private static Tensor KeyMask(long[] lengths, long width, Device device) =>
         arange(width, device: device).unsqueeze(0) >= tensor(lengths, device: device).unsqueeze(1);
@@ -98,7 +119,8 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
             }
         }
         var lengths = performances.Select(p => (long)p.CrossKeys[0].Count).ToArray();
-        var kv = Enumerable.Range(0, o.Layers).Select(i => (Padded(performances, p => p.CrossKeys[i]), Padded(performances, p => p.CrossValues[i]))).ToArray();
+        var widest = lengths.Max();
+        var kv = Enumerable.Range(0, o.Layers).Select(i => (Padded(performances, p => p.CrossKeys[i], widest), Padded(performances, p => p.CrossValues[i], widest))).ToArray();
         var output = m.Decode(kv, lengths, new long[performances.Count], training: false, withAttentionLoss: false, withMaps: true);
         var t = lengths.Max();
         var logits = output.Logits.cpu().data<float>().ToArray();
@@ -148,9 +170,8 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
                 performances[b].SelfKeys[i].Append(selfKey[b]);
                 performances[b].SelfValues[i].Append(selfValue[b]);
             }
-            var (s, _) = m.AttendProjected($"{prefix}.self_attn", F.linear(qk, wq, bq).unsqueeze(1),
-                Padded(performances, p => p.SelfKeys[i]), Padded(performances, p => p.SelfValues[i]), mask, null, false, false);
-            s = s.squeeze(1);
+            var (s, _) = AttendOne($"{prefix}.self_attn", F.linear(qk, wq, bq),
+                Padded(performances, p => p.SelfKeys[i], width), Padded(performances, p => p.SelfValues[i], width), mask);
             var x1 = s + s;
             var (ck, cv) = m.CrossKeyValue(i, row);
             for (var b = 0; b < bsz; b++)
@@ -167,18 +188,16 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
             else
             {
                 var (cwq, cbq) = m.InProjection($"{prefix}.multihead_attn", 0);
-                var q = F.linear(m.LayerNorm(x1, $"{prefix}.norm2") + pos, cwq, cbq).unsqueeze(1);
-                var (attended, map) = m.AttendProjected($"{prefix}.multihead_attn", q,
-                    Padded(performances, p => p.CrossKeys[i]), Padded(performances, p => p.CrossValues[i]), mask, null, false, i == o.Layers - 1);
-                c = attended.squeeze(1);
-                lastMap = map;
+                var q = F.linear(m.LayerNorm(x1, $"{prefix}.norm2") + pos, cwq, cbq);
+                (c, lastMap) = AttendOne($"{prefix}.multihead_attn", q,
+                    Padded(performances, p => p.CrossKeys[i], width), Padded(performances, p => p.CrossValues[i], width), mask);
             }
             x = m.FeedForward(x1 + c, prefix, training: false);
         }
         var h = m.LayerNorm(x, "decoder.norm");
         var scores = m.Mlp(h, "mean").cpu().data<float>().ToArray();
         var logits = m.Mlp(h, "weight").cpu().data<float>().ToArray();
-        var maps = lastMap?.mean([1]).squeeze(1).cpu().data<float>().ToArray(); // [B, width]
+        var maps = lastMap?.cpu().data<float>().ToArray(); // [B, width]
         for (var b = 0; b < bsz; b++)
         {
             var n = (int)lengths[b];
@@ -208,20 +227,32 @@ internal sealed class RowCache(long width, Device device) : IDisposable
     /// <summary>Rows 0..Count-1 (a view).</summary>
     public Tensor Rows => _buffer!.narrow(0, 0, Count);
 
+    /// <summary>Rows 0..<paramref name="rows"/>-1 (a view; rows past <see cref="Count"/> are zeros).</summary>
+    public Tensor Window(long rows)
+    {
+        Reserve(rows);
+        return _buffer!.narrow(0, 0, rows);
+    }
+
     public void Append(Tensor row)
     {
-        if (_buffer is null || Count == _buffer.shape[0])
-        {
-            var grown = empty([Math.Max(8, 2 * (long)Count), width], device: device).DetachFromDisposeScope();
-            if (_buffer is not null)
-            {
-                grown.narrow(0, 0, Count).copy_(_buffer.narrow(0, 0, Count));
-                _buffer.Dispose();
-            }
-            _buffer = grown;
-        }
-        _buffer[Count].copy_(row);
+        Reserve(Count + 1);
+        _buffer![Count].copy_(row);
         Count++;
+    }
+
+    private void Reserve(long rows)
+    {
+        if (_buffer is not null && rows <= _buffer.shape[0]) { return; }
+        var capacity = Math.Max(8, (long)Math.Max(rows, 2L * (_buffer?.shape[0] ?? 0)));
+        // Zeros: rows past Count may be read (masked keys, zero-weighted values), never garbage that could be NaN.
+        var grown = zeros([capacity, width], device: device).DetachFromDisposeScope();
+        if (_buffer is not null)
+        {
+            grown.narrow(0, 0, Count).copy_(_buffer.narrow(0, 0, Count));
+            _buffer.Dispose();
+        }
+        _buffer = grown;
     }
 
     public long Bytes => _buffer is null ? 0 : _buffer.numel() * sizeof(float);

@@ -61,31 +61,82 @@ internal static class BenchCommand
         {
             modelDim, clips, performances, threads,
         };
+        var batches = new Option<string>("--batches") { Description = "Batch sizes of the batched libtorch step (performances advanced per step).", DefaultValueFactory = _ => "1,8,64,256" };
+        cmd.Add(batches);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
-            Parallelism.Threads = r.GetValue(threads);
+            var threadCount = r.GetValue(threads);
+            Parallelism.Threads = threadCount;
+            TorchSharp.torch.set_num_threads(threadCount);
             var (d, t, n) = (r.GetValue(modelDim), r.GetValue(clips), Math.Max(1, r.GetValue(performances)));
+            var batchSizes = r.GetValue(batches)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(x => int.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new ArgumentException($"--batches: '{x}' is not a positive whole number."))
+                .ToArray();
             var features = new float[t * DecoderOptions.ReferenceFeatureDim];
             Gaussian.Fill(features, new Random(1));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"mode",-12}{"p50 (ms)",10}{"p99 (ms)",10}{"max (ms)",10}{"clips/s",10}"));
+            var inv = CultureInfo.InvariantCulture;
+            Console.Error.WriteLine($"bench incremental: d = {d}, {t} clips per performance, {n} performances per row, {threadCount} thread(s)");
+            Console.WriteLine(string.Create(inv, $"{"engine",-12}{"mode",-12}{"p50 (ms)",10}{"p99 (ms)",10}{"max (ms)",10}{"clips/s",10}"));
             foreach (var mode in new[] { IncrementalMode.Exact, IncrementalMode.Streaming })
             {
-                var model = new WeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
-                var times = new List<double>();
-                for (var p = 0; p <= n; p++)
+                var own = new WeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
+                using var sharp = Scoring.Torch.TorchWeightScoreDecoder.From(own);
+                var live = new Scoring.Torch.TorchLiveDecoder(sharp);
+                foreach (var (engine, start) in new (string, Func<IncrementalDecoder>)[] { ("own core", () => own.StartPerformance(mode)), ("torchsharp", () => live.Start(mode)) })
                 {
-                    var state = model.StartPerformance(mode);
-                    for (var c = 0; c < t; c++)
+                    var times = new List<double>();
+                    for (var p = 0; p <= n; p++)
                     {
-                        var sw = Stopwatch.StartNew();
-                        state.Append(features.AsSpan(c * DecoderOptions.ReferenceFeatureDim, DecoderOptions.ReferenceFeatureDim));
-                        if (p > 0) { times.Add(sw.Elapsed.TotalMilliseconds); } // performance 0 warms up
+                        var state = start();
+                        for (var c = 0; c < t; c++)
+                        {
+                            var sw = Stopwatch.StartNew();
+                            state.Append(features.AsSpan(c * DecoderOptions.ReferenceFeatureDim, DecoderOptions.ReferenceFeatureDim));
+                            if (p > 0) { times.Add(sw.Elapsed.TotalMilliseconds); } // performance 0 warms up
+                        }
+                        (state as IDisposable)?.Dispose();
                     }
+                    times.Sort();
+                    double At(double q) => times[Math.Min(times.Count - 1, (int)(q * times.Count))];
+                    Console.WriteLine(string.Create(inv, $"{engine,-12}{mode,-12}{At(0.5),10:F3}{At(0.99),10:F3}{times[^1],10:F3}{1000 / times.Average(),10:F0}"));
                 }
-                times.Sort();
-                double At(double q) => times[Math.Min(times.Count - 1, (int)(q * times.Count))];
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{mode,-12}{At(0.5),10:F3}{At(0.99),10:F3}{times[^1],10:F3}{1000 / times.Average(),10:F0}"));
+            }
+            Console.WriteLine();
+            Console.WriteLine("batched libtorch step: B performances advanced together, each at a random point of its programme (clips 1..T)");
+            Console.WriteLine(string.Create(inv, $"{"mode",-12}{"batch",8}{"step p50 (ms)",15}{"step p99 (ms)",15}{"clips/s",10}{"vs batch 1",12}"));
+            foreach (var mode in new[] { IncrementalMode.Exact, IncrementalMode.Streaming })
+            {
+                using var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
+                var live = new Scoring.Torch.TorchLiveDecoder(sharp);
+                double? single = null;
+                foreach (var size in batchSizes)
+                {
+                    var rng = new Random(size);
+                    var row = features.AsSpan(0, DecoderOptions.ReferenceFeatureDim).ToArray();
+                    // Bring B performances to random depths, then time steps that advance all of them (restarting one that reaches T).
+                    var states = Enumerable.Range(0, size).Select(_ => live.Start(mode)).ToList();
+                    var depth = states.Select(_ => rng.Next(1, t)).ToArray();
+                    for (var c = 0; c < depth.Max(); c++) { live.Step(states.Where((s, i) => c < depth[i]).Select(s => (s, row)).ToList()); }
+                    var steps = Math.Max(3, Math.Min(40, 2000 / size));
+                    var times = new List<double>();
+                    for (var k = 0; k < steps; k++)
+                    {
+                        for (var i = 0; i < states.Count; i++)
+                        {
+                            if (states[i].Clips >= t) { states[i].Dispose(); states[i] = live.Start(mode); }
+                        }
+                        var items = states.Select(s => (s, row)).ToList();
+                        var sw = Stopwatch.StartNew();
+                        live.Step(items);
+                        times.Add(sw.Elapsed.TotalMilliseconds);
+                    }
+                    foreach (var s in states) { s.Dispose(); }
+                    times.Sort();
+                    var perSecond = size * 1000 / times.Average();
+                    single ??= perSecond;
+                    Console.WriteLine(string.Create(inv,
+                        $"{mode,-12}{size,8}{times[times.Count / 2],15:F2}{times[Math.Min(times.Count - 1, (int)(0.99 * times.Count))],15:F2}{perSecond,10:F0}{perSecond / single.Value,11:F2}x"));
+                }
             }
             return 0;
         }));
