@@ -21,7 +21,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     internal Tensor Positional => _positional;
     private bool _disposed;
 
-    static TorchWeightScoreDecoder() => NativeAllocator.Configure();
+    static TorchWeightScoreDecoder() => NativeRuntime.Configure();
 
     /// <summary>A model with PyTorch's default initialisations drawn from <paramref name="seed"/> (libtorch's generator).</summary>
     public TorchWeightScoreDecoder(DecoderOptions options, Device? device = null, long seed = 0)
