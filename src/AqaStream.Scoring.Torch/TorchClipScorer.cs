@@ -6,7 +6,7 @@ namespace AqaStream.Scoring.Torch;
 /// <summary>The weight-score decoder on libtorch as an <see cref="IClipScorer"/>, so the live pipeline, replay and
 /// evaluation run it like any method: live states are <see cref="TorchLivePerformance"/>, offline scoring
 /// <see cref="TorchPerformanceScorer"/>.</summary>
-public sealed class TorchClipScorer(TorchWeightScoreDecoder model) : IClipScorer, IDisposable
+public sealed class TorchClipScorer(TorchWeightScoreDecoder model) : IBatchedClipScorer, IDisposable
 {
     private readonly TorchLiveDecoder _live = new(model);
 
@@ -30,6 +30,13 @@ public sealed class TorchClipScorer(TorchWeightScoreDecoder model) : IClipScorer
 
     /// <inheritdoc/>
     public IncrementalDecoder StartPerformance(IncrementalMode mode) => _live.Start(mode);
+
+    /// <inheritdoc/>
+    public void Step(IReadOnlyList<(IncrementalDecoder State, float[] Features)> clips)
+    {
+        ArgumentNullException.ThrowIfNull(clips);
+        _live.Step(clips.Select(c => (c.State as TorchLivePerformance ?? throw new ArgumentException("A state this scorer did not start."), c.Features)).ToList());
+    }
 
     /// <inheritdoc/>
     public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<PerformanceSample> samples, float scoreScale) =>

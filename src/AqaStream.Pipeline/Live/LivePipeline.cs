@@ -4,6 +4,7 @@ using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live.Operators;
 using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
 
 namespace AqaStream.Pipeline.Live;
 
@@ -20,10 +21,10 @@ public static class LivePipeline
     {
         ArgumentNullException.ThrowIfNull(options);
         var rules = Rules(models);
-        // The lanes' threads live as long as the subscription.
+        // The lanes' threads (and the batch thread) live as long as the subscription.
         return Observable.Using(
-            () => new ScoringLanes(options.Lanes),
-            lanes => Scored(messages, models, options, scheduler, deadLetters, counters, rules, lanes.Schedulers));
+            () => new ScoringLanes(options.Lanes, options.Batch is not null && options.Lanes > 0),
+            lanes => Scored(messages, models, options, scheduler, deadLetters, counters, rules, lanes));
     }
 
     /// <summary>As <see cref="Create(IObservable{PerformanceMessage}, IReadOnlyDictionary{ScoreTarget, ScoringModel}, LivePipelineOptions, IScheduler, DeadLetters, PipelineCounters)"/>,
@@ -34,7 +35,7 @@ public static class LivePipeline
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(lanes);
         var rules = Rules(models);
-        return Scored(messages, models, options, scheduler, deadLetters, counters, rules, lanes.Schedulers);
+        return Scored(messages, models, options, scheduler, deadLetters, counters, rules, lanes);
     }
 
     /// <summary>Checks the models agree on their input and derives the message rules from them.</summary>
@@ -51,8 +52,16 @@ public static class LivePipeline
     }
 
     private static IObservable<ScoreUpdate> Scored(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
-        LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters, MessageRules rules, IScheduler[] lanes)
+        LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters, MessageRules rules, ScoringLanes scoringLanes)
     {
+        var lanes = scoringLanes.Schedulers;
+        options.Batch?.Validate();
+        // One batcher per model that can step performances together; it steps on the batch thread (or, with no
+        // lanes, on the pipeline's scheduler: virtual time in tests).
+        var batchers = options.Batch is { } window
+            ? models.Where(m => m.Value.Scorer is IBatchedClipScorer)
+                .ToDictionary(m => m.Key, m => new ClipBatcher((IBatchedClipScorer)m.Value.Scorer, window, scoringLanes.BatchScheduler ?? scheduler))
+            : [];
         return messages
             .RejectMalformed(rules, deadLetters)
             .TrackLifecycle(options.IdleTimeout, scheduler, deadLetters, options.RecentlyClosedCapacity, counters)
@@ -66,24 +75,35 @@ public static class LivePipeline
                 {
                     ordered = ordered.ObserveOn(lanes[Topics.PartitionOf(performance.Key, lanes.Length)]);
                 }
-                return ordered.ScoreClips(models, options.TopAttended, scheduler, deadLetters, counters);
+                return batchers.Count > 0
+                    ? ordered.ScoreClipsBatched(models, batchers, options.TopAttended, scheduler, deadLetters, counters)
+                    : ordered.ScoreClips(models, options.TopAttended, scheduler, deadLetters, counters);
             });
     }
 }
 
-/// <summary>Scoring threads: each performance is scored on one of them (by its key), in order.</summary>
-public sealed class ScoringLanes(int count) : IDisposable
+/// <summary>Scoring threads: each performance is scored on one of them (by its key), in order; with batching, one
+/// more thread runs the batched steps.</summary>
+public sealed class ScoringLanes(int count, bool withBatchThread = false) : IDisposable
 {
     private readonly EventLoopScheduler[] _lanes = Enumerable.Range(0, count)
         .Select(i => new EventLoopScheduler(ts => new Thread(ts) { IsBackground = true, Name = $"aqa-lane-{i}" }))
         .ToArray();
 
+    private readonly EventLoopScheduler? _batch = withBatchThread
+        ? new EventLoopScheduler(ts => new Thread(ts) { IsBackground = true, Name = "aqa-batch" })
+        : null;
+
     /// <summary>The lanes (empty: score on the caller's thread).</summary>
     public IScheduler[] Schedulers => _lanes;
+
+    /// <summary>The thread batched steps run on, or null (they run on the pipeline's scheduler).</summary>
+    public IScheduler? BatchScheduler => _batch;
 
     /// <inheritdoc />
     public void Dispose()
     {
         foreach (var lane in _lanes) { lane.Dispose(); }
+        _batch?.Dispose();
     }
 }

@@ -26,4 +26,9 @@ public sealed record LivePipelineOptions
     /// <summary>Scoring lanes (threads): each performance is scored on one lane chosen by its id, so its state has
     /// one owner. 0 scores on the caller's thread (tests in virtual time).</summary>
     public int Lanes { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Batched scoring: for a model whose scorer can step many performances at once
+    /// (<see cref="Scoring.Model.IBatchedClipScorer"/>, the libtorch engine), clips of different performances are gathered
+    /// into one step within this window. Null (the default) scores every clip alone as it arrives.</summary>
+    public BatchWindow? Batch { get; init; }
 }

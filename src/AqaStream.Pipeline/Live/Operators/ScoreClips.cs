@@ -64,6 +64,123 @@ public static class ScoreClipsOperator
         });
     }
 
+    /// <summary>
+    /// As <see cref="ScoreClips"/>, but a clip of a target with a <see cref="ClipBatcher"/> is stepped by the batcher
+    /// together with other performances' clips: this performance's later messages wait until that clip is scored, so
+    /// its updates keep their order (clip, provisional, gaps, final) and equal the one-at-a-time ones.
+    /// </summary>
+    public static IObservable<ScoreUpdate> ScoreClipsBatched(this IObservable<PerformanceMessage> performance,
+        IReadOnlyDictionary<ScoreTarget, ScoringModel> models, IReadOnlyDictionary<ScoreTarget, ClipBatcher> batchers, int topAttended,
+        IScheduler clock, DeadLetters deadLetters, PipelineCounters counters)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        ArgumentNullException.ThrowIfNull(batchers);
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentNullException.ThrowIfNull(deadLetters);
+        ArgumentNullException.ThrowIfNull(counters);
+        return Observable.Create<ScoreUpdate>(observer =>
+        {
+            var gate = new object();
+            var queue = new Queue<PerformanceMessage>();
+            var busy = false;
+            var completed = false;
+            var terminated = false;
+            LivePerformance? live = null;
+            ClipBatcher? batcher = null;
+
+            void Scored(ClipFeatures clip, ScoreUpdate update)
+            {
+                counters.OnClipScored();
+                var now = clock.Now;
+                if (clip.ReceivedAt is { } received && now >= received)
+                {
+                    Telemetry.AqaMetrics.ClipToProvisional.Record((now - received).TotalMilliseconds);
+                }
+                observer.OnNext(update);
+            }
+
+            void Drain()
+            {
+                while (!busy && !terminated && queue.Count > 0)
+                {
+                    var m = queue.Dequeue();
+                    switch (m)
+                    {
+                        case PerformanceStarted started:
+                            live = new LivePerformance(started, models[started.Target], topAttended);
+                            batcher = batchers.GetValueOrDefault(started.Target);
+                            counters.OnOpened();
+                            break;
+                        case ClipFeatures clip when live is not null && batcher is not null:
+                            busy = true;
+                            var performanceState = live;
+                            batcher.Submit(performanceState.Decoder, clip.Vector, error =>
+                            {
+                                lock (gate)
+                                {
+                                    busy = false;
+                                    if (error is null) { Scored(clip, performanceState.Appended(clip, clock.Now)); }
+                                    else { deadLetters.Reject(clip, $"clip {clip.ClipIndex} could not be scored: {error.Message}"); }
+                                    Drain();
+                                }
+                            });
+                            break;
+                        case ClipFeatures clip when live is not null:
+                            try
+                            {
+                                Scored(clip, live.Add(clip, clock.Now));
+                            }
+                            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                            {
+                                deadLetters.Reject(clip, $"clip {clip.ClipIndex} could not be scored: {e.Message}");
+                            }
+                            break;
+                        case ClipMissing missing when live is not null:
+                            observer.OnNext(live.Missing(missing.ClipIndex, clock.Now));
+                            break;
+                        case PerformanceEnded or PerformanceIdle when live is not null:
+                            var final = live.Close(m is PerformanceEnded ? CloseReason.Ended : CloseReason.IdleTimeout, clock.Now);
+                            live = null;
+                            counters.OnClosed();
+                            observer.OnNext(final);
+                            break;
+                    }
+                }
+                if (!busy && !terminated && completed && queue.Count == 0)
+                {
+                    terminated = true;
+                    observer.OnCompleted();
+                }
+            }
+
+            return performance.Subscribe(
+                m =>
+                {
+                    lock (gate)
+                    {
+                        queue.Enqueue(m);
+                        Drain();
+                    }
+                },
+                e =>
+                {
+                    lock (gate)
+                    {
+                        terminated = true;
+                        observer.OnError(e);
+                    }
+                },
+                () =>
+                {
+                    lock (gate)
+                    {
+                        completed = true;
+                        Drain();
+                    }
+                });
+        });
+    }
+
     /// <summary>One open performance's scoring state.</summary>
     private sealed class LivePerformance(PerformanceStarted started, ScoringModel model, int topAttended)
     {
@@ -72,9 +189,17 @@ public static class ScoreClipsOperator
         private readonly List<int> _missing = [];
         private readonly float _scale = model.Card.ScoreScale;
 
+        public IncrementalDecoder Decoder => _decoder;
+
         public ScoreUpdate Add(ClipFeatures clip, DateTimeOffset now)
         {
             _decoder.Append(clip.Vector);
+            return Appended(clip, now);
+        }
+
+        /// <summary>The update after <paramref name="clip"/> was appended to the decoder (here or by a batched step).</summary>
+        public ScoreUpdate Appended(ClipFeatures clip, DateTimeOffset now)
+        {
             _clipIndices.Add(clip.ClipIndex);
             var q = _decoder.Clips - 1;
             var weights = _decoder.Weights();

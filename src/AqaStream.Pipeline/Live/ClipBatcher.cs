@@ -1,0 +1,115 @@
+using System.Reactive.Concurrency;
+using AqaStream.Scoring.Model;
+
+namespace AqaStream.Pipeline.Live;
+
+/// <summary>How clips of different performances are gathered into one batched scorer step.</summary>
+/// <param name="MaxBatch">Most clips (performances) in one step; a full batch goes at once.</param>
+/// <param name="MaxWait">Longest a clip waits for others to join its batch: the latency a batch may add.</param>
+public sealed record BatchWindow(int MaxBatch, TimeSpan MaxWait)
+{
+    /// <summary>Throws on a window that cannot work.</summary>
+    public void Validate()
+    {
+        if (MaxBatch < 1) { throw new ArgumentException($"The batch size must be at least 1 (got {MaxBatch})."); }
+        if (MaxWait < TimeSpan.Zero) { throw new ArgumentException("The batch wait cannot be negative."); }
+    }
+}
+
+/// <summary>
+/// Gathers clips of many performances for one <see cref="IBatchedClipScorer"/> and steps them together on
+/// <c>scheduler</c> (a dedicated thread in production, virtual time in tests): when <see cref="BatchWindow.MaxBatch"/>
+/// clips wait, or <see cref="BatchWindow.MaxWait"/> after the first one arrived. A performance has at most one clip in
+/// a step; its next one waits for the next step. A step the scorer refuses (a bad vector) is retried clip by clip so
+/// only the bad clip fails. Each clip's completion runs on the scheduler, after the step, outside every lock.
+/// </summary>
+public sealed class ClipBatcher(IBatchedClipScorer scorer, BatchWindow window, IScheduler scheduler)
+{
+    private readonly object _gate = new();
+    private readonly List<Pending> _waiting = [];
+    private IDisposable? _timer;
+    private bool _flushNow;
+    private long _steps;
+    private long _clips;
+
+    /// <summary>Batched steps run so far.</summary>
+    public long Steps => Interlocked.Read(ref _steps);
+
+    /// <summary>Clips stepped so far (clips / steps is the mean batch).</summary>
+    public long Clips => Interlocked.Read(ref _clips);
+
+    /// <summary>Queues one clip for <paramref name="state"/>; <paramref name="done"/> gets null, or the scorer's
+    /// refusal of this clip, once it has been stepped.</summary>
+    public void Submit(IncrementalDecoder state, float[] features, Action<Exception?> done)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(done);
+        lock (_gate)
+        {
+            _waiting.Add(new Pending(state, features, done));
+            if (_waiting.Count >= window.MaxBatch)
+            {
+                if (!_flushNow)
+                {
+                    _flushNow = true;
+                    _timer?.Dispose();
+                    _timer = scheduler.Schedule(Flush);
+                }
+            }
+            else
+            {
+                _timer ??= scheduler.Schedule(window.MaxWait, Flush);
+            }
+        }
+    }
+
+    private void Flush()
+    {
+        List<Pending> batch;
+        lock (_gate)
+        {
+            _timer = null;
+            _flushNow = false;
+            var states = new HashSet<IncrementalDecoder>(ReferenceEqualityComparer.Instance);
+            batch = [];
+            for (var i = 0; i < _waiting.Count && batch.Count < window.MaxBatch; i++)
+            {
+                if (states.Add(_waiting[i].State)) { batch.Add(_waiting[i]); }
+            }
+            foreach (var p in batch) { _waiting.Remove(p); }
+            if (_waiting.Count > 0)
+            {
+                // Clips left (the same performance's next clip, or more than a batch): the next step goes at once.
+                _flushNow = true;
+                _timer = scheduler.Schedule(Flush);
+            }
+        }
+        if (batch.Count == 0) { return; }
+        var outcomes = new Exception?[batch.Count];
+        try
+        {
+            scorer.Step(batch.Select(p => (p.State, p.Features)).ToList());
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            // Find the clip that was refused; the others are stepped alone (results are the same as batched).
+            for (var i = 0; i < batch.Count; i++)
+            {
+                try
+                {
+                    scorer.Step([(batch[i].State, batch[i].Features)]);
+                }
+                catch (Exception one) when (one is ArgumentException or InvalidOperationException)
+                {
+                    outcomes[i] = one;
+                }
+            }
+        }
+        Interlocked.Increment(ref _steps);
+        Interlocked.Add(ref _clips, batch.Count);
+        for (var i = 0; i < batch.Count; i++) { batch[i].Done(outcomes[i]); }
+    }
+
+    private sealed record Pending(IncrementalDecoder State, float[] Features, Action<Exception?> Done);
+}
