@@ -35,19 +35,23 @@ internal static class BenchLiveCommand
         {
             modes, modelDim, clips, seconds, start, max, target, lanes,
         };
+        var engine = new EngineOptions().AddTo(cmd, live: true);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             Parallelism.Threads = 1;
+            var window = engine.Window(r);
+            // The lanes (and the batch thread) are the parallelism: libtorch's own threads would spin beside them.
+            EngineOptions.SetThreads(1);
             var chosen = r.GetValue(modes) is { Length: > 0 } m ? m : [IncrementalMode.Exact, IncrementalMode.Streaming];
-            var settings = new Settings(r.GetValue(clips), r.GetValue(seconds), r.GetValue(target), Math.Max(1, r.GetValue(lanes)));
+            var settings = new Settings(r.GetValue(clips), r.GetValue(seconds), r.GetValue(target), Math.Max(1, r.GetValue(lanes)), window);
             if (settings.Clips < 2 || settings.Seconds <= 0) { throw new ArgumentException("--clips must be at least 2 and --seconds positive."); }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bench live: d = {r.GetValue(modelDim)}, {settings.Clips} clips per performance, one clip every {LivePipelineOptions.ClipSeconds} s, {settings.Seconds} s windows, {settings.Lanes} lanes, target p99 <= {settings.TargetMs} ms"));
+                $"bench live: d = {r.GetValue(modelDim)}, {settings.Clips} clips per performance, one clip every {LivePipelineOptions.ClipSeconds} s, {settings.Seconds} s windows, {settings.Lanes} lanes, target p99 <= {settings.TargetMs} ms; engine {CommonOptions.ParseEngine(r.GetValue(engine.Engine))}{(window is null ? "" : $", batches of up to {window.MaxBatch} within {window.MaxWait.TotalMilliseconds} ms")}; MB/perf: process RSS growth"));
             Console.WriteLine($"{"mode",-10}{"live",7}{"clips",8}{"p50 ms",9}{"p99 ms",9}{"max ms",9}{"clips/s",9}{"MB/perf",9}  result");
             foreach (var mode in chosen)
             {
                 var options = new DecoderOptions { ModelDim = r.GetValue(modelDim), Causal = mode == IncrementalMode.Streaming, MaxQueries = Math.Max(320, settings.Clips) };
-                var model = new ScoringModel(new WeightScoreDecoder(options, seed: 1), new ModelCard { ModelId = $"bench-{mode}", Architecture = options }, "bench", mode);
+                var model = engine.Apply(r, new ScoringModel(new WeightScoreDecoder(options, seed: 1), new ModelCard { ModelId = $"bench-{mode}", Architecture = options }, "bench", mode));
                 var sustained = 0;
                 for (var n = Math.Max(1, r.GetValue(start)); n <= r.GetValue(max); n *= 2)
                 {
@@ -67,7 +71,7 @@ internal static class BenchLiveCommand
         return cmd;
     }
 
-    private sealed record Settings(int Clips, double Seconds, double TargetMs, int Lanes);
+    private sealed record Settings(int Clips, double Seconds, double TargetMs, int Lanes, BatchWindow? Batch);
 
     private sealed record StepResult(int Clips, double P50, double P99, double Max, double ClipsPerSecond, double MegabytesPerPerformance, bool Complete);
 
@@ -84,11 +88,12 @@ internal static class BenchLiveCommand
         // Where each performance is when the window opens: uniform over its program, leaving room for the window.
         var prefill = ids.Select(_ => rng.Next(0, Math.Max(1, settings.Clips - perWindow))).ToArray();
         GC.Collect();
-        var memoryBefore = GC.GetTotalMemory(forceFullCollection: true);
+        GC.GetTotalMemory(forceFullCollection: true);
+        var memoryBefore = Environment.WorkingSet; // native decoder state (libtorch) counts too
 
         await using var bus = new InMemoryBus(capacity: 1 << 16);
         var service = new LiveScoringService(bus, new Dictionary<ScoreTarget, ScoringModel> { [model.Card.Target] = model },
-            new LivePipelineOptions { Lanes = settings.Lanes, IdleTimeout = TimeSpan.FromMinutes(10), MaxClipsAhead = settings.Clips }, DefaultScheduler.Instance);
+            new LivePipelineOptions { Lanes = settings.Lanes, IdleTimeout = TimeSpan.FromMinutes(10), MaxClipsAhead = settings.Clips, Batch = settings.Batch }, DefaultScheduler.Instance);
         using var provisional = bus.Subscribe(Topics.ProvisionalScores, "bench");
         using var clipScores = bus.Subscribe(Topics.ClipScores, "bench"); // read, as an overlay would
         var clipReader = Task.Run(async () => { await foreach (var _ in clipScores.ConsumeAsync()) { } });
@@ -129,7 +134,8 @@ internal static class BenchLiveCommand
             for (var i = 0; i < prefill[p]; i++) { await producer.ProduceAsync(ids[p], Message(ids[p], i, Clip(i))); }
         }
         await prefillDone.Task;
-        var memoryPerPerformance = (GC.GetTotalMemory(forceFullCollection: true) - memoryBefore) / (double)performances / (1 << 20);
+        GC.GetTotalMemory(forceFullCollection: true);
+        var memoryPerPerformance = Math.Max(0, Environment.WorkingSet - memoryBefore) / (double)performances / (1 << 20);
 
         // The live window: every performance sends its next clip every 1.28 s, at its own phase.
         var phases = ids.Select(_ => rng.NextDouble() * LivePipelineOptions.ClipSeconds).ToArray();

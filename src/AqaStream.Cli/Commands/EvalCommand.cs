@@ -31,11 +31,13 @@ internal static class EvalCommand
         var json = new Option<FileInfo?>("--json") { Description = "Also write {\"spearman\",\"mse\",\"rl2\",\"n\"} (and pearson) to this file." };
         var threads = CommonOptions.Threads();
         var cmd = new Command("eval", "Evaluate a checkpoint against judged scores.") { checkpoint, dataset, features, labels, target, ids, validation, json, threads };
+        var engine = new EngineOptions().AddTo(cmd, live: false);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             Parallelism.Threads = r.GetValue(threads);
             var ckpt = CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint");
-            var loaded = CheckpointStore.Load(ckpt);
+            EngineOptions.SetThreads(r.GetValue(threads));
+            var loaded = engine.Apply(r, CheckpointStore.Load(ckpt));
             var tgt = r.GetValue(target) ?? loaded.Card.Target;
             var root = r.GetValue(dataset) is { } d ? CommonOptions.ExistingDirectory(d, "dataset directory") : null;
             var labelsFile = r.GetValue(labels) ?? (root is null ? throw new ArgumentException("--labels (or --dataset) is required.") : new FileInfo(Path.Combine(root, "test.txt")));

@@ -23,10 +23,12 @@ internal static class PredictCommand
         {
             checkpoint, features, ids, output, clipsOut, threads,
         };
+        var engine = new EngineOptions().AddTo(cmd, live: false);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             Parallelism.Threads = r.GetValue(threads);
-            var loaded = CheckpointStore.Load(CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint"));
+            EngineOptions.SetThreads(r.GetValue(threads));
+            var loaded = engine.Apply(r, CheckpointStore.Load(CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint")));
             var idList = ScoreLabels.ReadIds(CommonOptions.ExistingFile(r.Required(ids), "ids file"));
             var featureDir = CommonOptions.ExistingDirectory(r.Required(features), "features directory");
             var samples = idList.Select(id => FeatureStore.Load(featureDir, id, loaded.Scorer.FeatureDim)).ToList();

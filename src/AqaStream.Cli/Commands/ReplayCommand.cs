@@ -46,6 +46,7 @@ internal static class ReplayCommand
             checkpoint, features, labels, ids, validation, speed, mode, target, report, lanes, topic, fromBeginning, since,
         };
         kafka.AddTo(cmd);
+        var engine = new EngineOptions().AddTo(cmd, live: true);
         cmd.Description += " With --bus kafka --topic T --from-beginning it replays the archived streams a Kafka topic retains.";
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
@@ -53,7 +54,8 @@ internal static class ReplayCommand
             if (r.GetValue(lanes) < 1) { throw new ArgumentException("--lanes must be at least 1."); }
             Parallelism.Threads = 1; // lanes are the parallelism; one core per scoring step
             var ckpt = CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint");
-            var model = ScoringModel.Load(ckpt, r.GetValue(mode));
+            EngineOptions.SetThreads(1);
+            var model = engine.Apply(r, ScoringModel.Load(ckpt, r.GetValue(mode)));
             var labelTarget = r.GetValue(target) ?? model.Card.Target;
             var labelled = r.GetValue(labels) is { } labelFile
                 ? ScoreLabels.ReadFile(CommonOptions.ExistingFile(labelFile, "labels file")).ToDictionary(l => l.Id, l => (double)l.Score(labelTarget), StringComparer.Ordinal)
@@ -89,7 +91,7 @@ internal static class ReplayCommand
             }
             Console.Error.WriteLine($"replaying {performances.Count} performances ({performances.Sum(p => p.Clips)} clips) through {model.Card.ModelId} " +
                 $"({model.Mode} mode) at speed {replaySpeed}, {r.GetValue(lanes)} lanes");
-            var options = new LivePipelineOptions { Lanes = r.GetValue(lanes) };
+            var options = new LivePipelineOptions { Lanes = r.GetValue(lanes), Batch = engine.Window(r) };
             var progress = new ProgressLine(performances.Count);
             var result = new ReplayRunner(model, options).RunAsync(performances, replaySpeed, progress).GetAwaiter().GetResult();
             progress.Done();

@@ -73,11 +73,14 @@ public sealed class ClipBatcher(IBatchedClipScorer scorer, BatchWindow window, I
             _flushNow = false;
             var states = new HashSet<IncrementalDecoder>(ReferenceEqualityComparer.Instance);
             batch = [];
-            for (var i = 0; i < _waiting.Count && batch.Count < window.MaxBatch; i++)
+            var left = new List<Pending>(Math.Max(0, _waiting.Count - window.MaxBatch));
+            foreach (var p in _waiting)
             {
-                if (states.Add(_waiting[i].State)) { batch.Add(_waiting[i]); }
+                if (batch.Count < window.MaxBatch && states.Add(p.State)) { batch.Add(p); }
+                else { left.Add(p); }
             }
-            foreach (var p in batch) { _waiting.Remove(p); }
+            _waiting.Clear();
+            _waiting.AddRange(left);
             if (_waiting.Count > 0)
             {
                 // Clips left (the same performance's next clip, or more than a batch): the next step goes at once.

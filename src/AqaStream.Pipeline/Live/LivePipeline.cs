@@ -58,9 +58,10 @@ public static class LivePipeline
         options.Batch?.Validate();
         // One batcher per model that can step performances together; it steps on the batch thread (or, with no
         // lanes, on the pipeline's scheduler: virtual time in tests).
+        // Shared by every pipeline on these lanes (one per partition), so one step gathers all their performances.
         var batchers = options.Batch is { } window
             ? models.Where(m => m.Value.Scorer is IBatchedClipScorer)
-                .ToDictionary(m => m.Key, m => new ClipBatcher((IBatchedClipScorer)m.Value.Scorer, window, scoringLanes.BatchScheduler ?? scheduler))
+                .ToDictionary(m => m.Key, m => scoringLanes.BatcherFor((IBatchedClipScorer)m.Value.Scorer, window, scheduler))
             : [];
         return messages
             .RejectMalformed(rules, deadLetters)
@@ -76,7 +77,8 @@ public static class LivePipeline
                     ordered = ordered.ObserveOn(lanes[Topics.PartitionOf(performance.Key, lanes.Length)]);
                 }
                 return batchers.Count > 0
-                    ? ordered.ScoreClipsBatched(models, batchers, options.TopAttended, scheduler, deadLetters, counters)
+                    ? ordered.ScoreClipsBatched(models, batchers, options.TopAttended, scheduler, deadLetters, counters,
+                        lanes.Length > 0 ? lanes[Topics.PartitionOf(performance.Key, lanes.Length)] : null)
                     : ordered.ScoreClips(models, options.TopAttended, scheduler, deadLetters, counters);
             });
     }
@@ -97,8 +99,15 @@ public sealed class ScoringLanes(int count, bool withBatchThread = false) : IDis
     /// <summary>The lanes (empty: score on the caller's thread).</summary>
     public IScheduler[] Schedulers => _lanes;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IBatchedClipScorer, ClipBatcher> _batchers = new(ReferenceEqualityComparer.Instance);
+
     /// <summary>The thread batched steps run on, or null (they run on the pipeline's scheduler).</summary>
     public IScheduler? BatchScheduler => _batch;
+
+    /// <summary>The one batcher of <paramref name="scorer"/> on these lanes (steps on the batch thread, else on
+    /// <paramref name="fallback"/>).</summary>
+    public ClipBatcher BatcherFor(IBatchedClipScorer scorer, BatchWindow window, IScheduler fallback) =>
+        _batchers.GetOrAdd(scorer, s => new ClipBatcher(s, window, _batch ?? fallback));
 
     /// <inheritdoc />
     public void Dispose()

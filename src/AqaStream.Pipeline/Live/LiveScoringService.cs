@@ -37,7 +37,7 @@ public sealed class LiveScoringService(IMessageBus bus, IReadOnlyDictionary<Scor
         using var consumer = bus.Subscribe(Topics.ClipFeatures, Group);
         var outputs = new ScorerOutputs(bus, cancellationToken);
         var deadLetterTopic = bus.Producer(Topics.DeadLetters);
-        using var lanes = new ScoringLanes(options.Lanes);
+        using var lanes = new ScoringLanes(options.Lanes, withBatchThread: options.Batch is not null && options.Lanes > 0);
         ResumableStage<ScorerOutput>? stage = null;
         var deadLetters = new DeadLetters(Topics.ClipFeatures.Name, d => BusStage.Wait(deadLetterTopic.ProduceAsync(d.Key ?? "", d, cancellationToken)),
             Counters, scheduler) { OnRejected = m => stage?.OnRejected(m) };

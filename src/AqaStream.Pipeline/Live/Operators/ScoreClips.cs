@@ -67,11 +67,12 @@ public static class ScoreClipsOperator
     /// <summary>
     /// As <see cref="ScoreClips"/>, but a clip of a target with a <see cref="ClipBatcher"/> is stepped by the batcher
     /// together with other performances' clips: this performance's later messages wait until that clip is scored, so
-    /// its updates keep their order (clip, provisional, gaps, final) and equal the one-at-a-time ones.
+    /// its updates keep their order (clip, provisional, gaps, final) and equal the one-at-a-time ones. With a
+    /// <paramref name="lane"/>, what follows a step runs there.
     /// </summary>
     public static IObservable<ScoreUpdate> ScoreClipsBatched(this IObservable<PerformanceMessage> performance,
         IReadOnlyDictionary<ScoreTarget, ScoringModel> models, IReadOnlyDictionary<ScoreTarget, ClipBatcher> batchers, int topAttended,
-        IScheduler clock, DeadLetters deadLetters, PipelineCounters counters)
+        IScheduler clock, DeadLetters deadLetters, PipelineCounters counters, IScheduler? lane = null)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(batchers);
@@ -114,7 +115,7 @@ public static class ScoreClipsOperator
                         case ClipFeatures clip when live is not null && batcher is not null:
                             busy = true;
                             var performanceState = live;
-                            batcher.Submit(performanceState.Decoder, clip.Vector, error =>
+                            void Completed(Exception? error)
                             {
                                 lock (gate)
                                 {
@@ -123,7 +124,11 @@ public static class ScoreClipsOperator
                                     else { deadLetters.Reject(clip, $"clip {clip.ClipIndex} could not be scored: {error.Message}"); }
                                     Drain();
                                 }
-                            });
+                            }
+                            // The rest of the clip's work (its explanation, the updates downstream) goes back to the
+                            // performance's lane, so the batch thread only steps.
+                            batcher.Submit(performanceState.Decoder, clip.Vector,
+                                lane is null ? Completed : error => lane.Schedule(() => Completed(error)));
                             break;
                         case ClipFeatures clip when live is not null:
                             try
