@@ -129,6 +129,7 @@ public sealed class CliTests : IDisposable
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("epoch    3/3", r.Stderr, StringComparison.Ordinal);
         var card = CheckpointStore.Load(outPath).Card;
+        Assert.StartsWith("torch (cpu, libtorch 2.10", card.Training!.Settings["engine"], StringComparison.Ordinal);
         Assert.Equal(3, card.Training!.ValidationIds.Count);
         Assert.Equal(9, card.Training.TrainCount);
         Assert.NotNull(card.Validation);
@@ -274,6 +275,43 @@ public sealed class CliTests : IDisposable
         var bogus = _dir.File("bogus.safetensors");
         File.WriteAllText(bogus, "hello");
         AssertUserError(CliRunner.Run("eval", "--checkpoint", bogus, "--features", _features, "--labels", _labels), "not a safetensors file");
+    }
+
+    [Fact]
+    public void Engines_TorchAndOwnCore_SamePredictions_AndAnUnavailableDeviceIsOneLine()
+    {
+        var ids = _dir.File("ids.txt");
+        File.WriteAllLines(ids, _samples.Select(s => s.Id));
+        var torchCsv = _dir.File("torch.csv");
+        var ownCsv = _dir.File("own.csv");
+        var t = CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", torchCsv);
+        Assert.True(t.ExitCode == 0, t.Stderr);
+        var o = CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", ownCsv, "--engine", "own");
+        Assert.True(o.ExitCode == 0, o.Stderr);
+        static double[] Scores(string path) => File.ReadAllLines(path).Skip(1).Select(l => double.Parse(l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var (a, b) = (Scores(torchCsv), Scores(ownCsv));
+        Assert.Equal(_samples.Count, a.Length);
+        for (var i = 0; i < a.Length; i++) { AssertClose.Equal(b[i], a[i], absolute: 1e-4, relative: 1e-5); }
+        AssertUserError(CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", torchCsv, "--device", "cuda"),
+            "CUDA is not available");
+        AssertUserError(CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", torchCsv, "--engine", "numpy"),
+            "--engine 'numpy' is not an engine");
+    }
+
+    [Fact]
+    public void Replay_BatchedOnLibtorch_FinalMetricsEqualOfflineEval()
+    {
+        var report = _dir.File("batched");
+        var r = CliRunner.Run("replay", "--checkpoint", _checkpoint, "--features", _features, "--labels", _labels, "--report", report, "--lanes", "2",
+            "--batch-max", "8", "--batch-wait-ms", "2");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
+        var preds = new PerformanceScorer(CheckpointStore.Load(_checkpoint)).Score(_samples);
+        var expected = RegressionMetrics.Evaluate(preds.Select(p => (double)p.Score).ToList(), _samples.Select(s => (double)s.Score!.Value).ToList());
+        AssertClose.Equal(expected.Spearman, doc.RootElement.GetProperty("spearman").GetDouble(), absolute: 1e-6, relative: 1e-6);
+        AssertClose.Equal(expected.Mse, doc.RootElement.GetProperty("mse").GetDouble(), absolute: 1e-3, relative: 1e-3);
+        AssertUserError(CliRunner.Run("replay", "--checkpoint", _checkpoint, "--features", _features, "--report", report, "--batch-max", "4", "--engine", "own"),
+            "--batch-max applies to --engine torch only");
     }
 
     [Fact]

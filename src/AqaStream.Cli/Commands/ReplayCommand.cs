@@ -51,6 +51,7 @@ internal static class ReplayCommand
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             var replaySpeed = ReplaySpeed.Parse(r.GetValue(speed) ?? "max");
+            var batchWindow = engine.Window(r);
             if (r.GetValue(lanes) < 1) { throw new ArgumentException("--lanes must be at least 1."); }
             Parallelism.Threads = 1; // lanes are the parallelism; one core per scoring step
             var ckpt = CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint");
@@ -91,7 +92,7 @@ internal static class ReplayCommand
             }
             Console.Error.WriteLine($"replaying {performances.Count} performances ({performances.Sum(p => p.Clips)} clips) through {model.Card.ModelId} " +
                 $"({model.Mode} mode) at speed {replaySpeed}, {r.GetValue(lanes)} lanes");
-            var options = new LivePipelineOptions { Lanes = r.GetValue(lanes), Batch = engine.Window(r) };
+            var options = new LivePipelineOptions { Lanes = r.GetValue(lanes), Batch = batchWindow };
             var progress = new ProgressLine(performances.Count);
             var result = new ReplayRunner(model, options).RunAsync(performances, replaySpeed, progress).GetAwaiter().GetResult();
             progress.Done();
