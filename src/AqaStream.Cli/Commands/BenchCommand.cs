@@ -62,7 +62,9 @@ internal static class BenchCommand
             modelDim, clips, performances, threads,
         };
         var batches = new Option<string>("--batches") { Description = "Batch sizes of the batched libtorch step (performances advanced per step).", DefaultValueFactory = _ => "1,8,64,256" };
+        var churn = new Option<int>("--churn") { Description = "Performances opened and closed on libtorch to check that native memory is released (RSS before/after).", DefaultValueFactory = _ => 10_000 };
         cmd.Add(batches);
+        cmd.Add(churn);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             var threadCount = r.GetValue(threads);
@@ -100,6 +102,27 @@ internal static class BenchCommand
                     double At(double q) => times[Math.Min(times.Count - 1, (int)(q * times.Count))];
                     Console.WriteLine(string.Create(inv, $"{engine,-12}{mode,-12}{At(0.5),10:F3}{At(0.99),10:F3}{times[^1],10:F3}{1000 / times.Average(),10:F0}"));
                 }
+            }
+            // Native memory is released deterministically: open and close many performances and watch the RSS.
+            using (var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = true }))
+            {
+                var live = new Scoring.Torch.TorchLiveDecoder(sharp);
+                var row = features.AsSpan(0, DecoderOptions.ReferenceFeatureDim).ToArray();
+                long Rss() { GC.Collect(); GC.WaitForPendingFinalizers(); return Environment.WorkingSet; }
+                void Churn(int count)
+                {
+                    for (var p = 0; p < count; p++)
+                    {
+                        using var state = live.Start(IncrementalMode.Streaming);
+                        for (var c = 0; c < 8; c++) { state.Append(row); }
+                    }
+                }
+                Churn(1000); // warm-up: allocator and caches settle
+                var before = Rss();
+                Churn(r.GetValue(churn));
+                var after = Rss();
+                Console.WriteLine(string.Create(inv,
+                    $"torchsharp streaming: {r.GetValue(churn):N0} performances opened, 8 clips each, closed: RSS {before / 1048576.0:F0} MB -> {after / 1048576.0:F0} MB ({(after - before) / 1048576.0:+0;-0} MB)"));
             }
             Console.WriteLine();
             Console.WriteLine("batched libtorch step: B performances advanced together, each at a random point of its programme (clips 1..T)");
