@@ -40,12 +40,13 @@ internal static class BenchCrashCommand
         };
         cmd.Options.Add(kafka.Bootstrap);
         cmd.Options.Add(kafka.Settings);
+        var engine = new EngineOptions().AddTo(cmd, live: false);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             if (r.GetValue(runs) < 1 || r.GetValue(performances) < 1 || r.GetValue(clips) < 1) { throw new ArgumentException("--runs, --performances and --clips must be at least 1."); }
             var settings = new Settings(r.GetValue(runs), r.GetValue(performances), r.GetValue(clips), r.GetValue(interval),
                 CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), r.GetValue(bounce), r.GetValue(seed));
-            var report = RunAsync(settings, kafka, r).GetAwaiter().GetResult();
+            var report = RunAsync(settings, kafka, engine, r).GetAwaiter().GetResult();
             if (r.GetValue(json) is { } file)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -64,16 +65,20 @@ internal static class BenchCrashCommand
     /// <summary>One run.</summary>
     public sealed record RunReport(int Run, int KilledAfterRounds, int Rounds, int ClipResultsBeforeKill, int Lost, int Duplicated, int Mismatched, double Seconds);
 
-    private static async Task<CrashReport> RunAsync(Settings s, KafkaCli kafka, ParseResult r)
+    private static async Task<CrashReport> RunAsync(Settings s, KafkaCli kafka, EngineOptions engine, ParseResult r)
     {
         var inv = CultureInfo.InvariantCulture;
         Parallelism.Threads = 1;
-        var model = ScoringModel.Load(s.Checkpoint);
+        EngineOptions.SetThreads(1);
+        // The uninterrupted reference runs on the same engine as the scorer processes, so results compare exactly.
+        var model = engine.Apply(r, ScoringModel.Load(s.Checkpoint));
         if (s.Clips > model.Scorer.MaxClips) { throw new ArgumentException($"--clips {s.Clips} is over the model's {model.Scorer.MaxClips}."); }
         using var cluster = r.GetValue(kafka.Bootstrap) is { Length: > 0 } ? null : NewCluster();
         var configuration = kafka.Configuration(r);
         var options = KafkaCli.Options(configuration, null) with { BootstrapServers = cluster?.BootstrapServers ?? configuration["Kafka:BootstrapServers"]! };
         var childSettings = options.Settings.Select(kv => $"--kafka-setting {kv.Key}={kv.Value}").ToList();
+        childSettings.Add($"--engine {CommonOptions.ParseEngine(r.GetValue(engine.Engine))}");
+        if (r.GetResult(engine.Device) is { Implicit: false }) { childSettings.Add($"--device {r.GetValue(engine.Device)}"); }
         await using var bus = await KafkaBus.ConnectAsync(options).ConfigureAwait(false);
         await using var results = new Results(bus);
         var tag = DateTime.UtcNow.ToString("HHmmssfff", inv);

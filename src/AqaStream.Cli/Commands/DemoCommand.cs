@@ -48,8 +48,11 @@ internal static class DemoCommand
         {
             port, host, checkpoint, size, seed, count, speed,
         };
+        var engine = new EngineOptions().AddTo(cmd, live: true);
         cmd.SetAction((r, ct) => Task.FromResult(AqaApp.Guarded(() =>
         {
+            var batch = engine.Window(r);
+            CommonOptions.ParseEngine(r.GetValue(engine.Engine));
             Ffmpeg.EnsureAvailable();
             var speedValue = r.GetValue(speed);
             if (!(speedValue > 0)) { throw new ArgumentException("--speed must be positive (1 = real time)."); }
@@ -58,24 +61,26 @@ internal static class DemoCommand
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
             using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-            return RunAsync(options, path, r.GetValue(host)!, r.GetValue(port), r.GetValue(seed), r.GetValue(count), speedValue, stop.Token).GetAwaiter().GetResult();
+            return RunAsync(options, path, r.GetValue(host)!, r.GetValue(port), r.GetValue(seed), r.GetValue(count), speedValue, m => engine.Apply(r, m), batch, stop.Token)
+                .GetAwaiter().GetResult();
         })));
         return cmd;
     }
 
     private static async Task<int> RunAsync(VenueEncoderOptions encoderOptions, string checkpoint, string host, int port, int seed, int count, double speed,
-        CancellationToken cancellationToken)
+        Func<ScoringModel, ScoringModel> prepare, BatchWindow? batch, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         var extractor = new MotionAppearanceDescriptor();
-        var model = ScoringModel.Load(checkpoint);
+        EngineOptions.SetThreads(1); // the lanes are the parallelism
+        var model = prepare(ScoringModel.Load(checkpoint));
         var models = new ModelRegistry(Path.GetDirectoryName(checkpoint)!, extractor.Dimension,
-            new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model });
+            new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model }, prepare);
         await using var bus = new InMemoryBus();
         using var decoder = new FfmpegChunkDecoder(extractor.InputSize);
         var window = new ClipWindowOptions { FramesPerSecond = encoderOptions.FramesPerSecond };
         var ingest = new VideoIngestService(bus, decoder, extractor, window, Scheduler.Default);
-        var scorer = new LiveScoringService(bus, models.InUse, new LivePipelineOptions(), Scheduler.Default);
+        var scorer = new LiveScoringService(bus, models.InUse, new LivePipelineOptions { Batch = batch }, Scheduler.Default);
 
         // A fresh signing key per run: the printed tokens are good for this run only.
         var signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));

@@ -25,8 +25,8 @@ internal sealed class EngineOptions
 
     public Option<double> BatchWaitMs { get; } = new("--batch-wait-ms")
     {
-        Description = "Live scoring with --batch-max > 1: longest a clip waits for others to join its step (the latency batching may add).",
-        DefaultValueFactory = _ => 5,
+        Description = "Live scoring with --batch-max > 1: longest a clip waits for others to join its step (0: step as soon as the batch thread is free, taking what has gathered).",
+        DefaultValueFactory = _ => 0,
     };
 
     /// <summary>Adds the engine and device options (and the batch window with <paramref name="live"/>) to <paramref name="command"/>.</summary>

@@ -45,8 +45,11 @@ internal static class ServeCommand
             roles, port, host, checkpoint, lanes, fps, group,
         };
         kafka.AddTo(cmd);
+        var engine = new EngineOptions().AddTo(cmd, live: true);
         cmd.SetAction((r, ct) => Task.FromResult(AqaApp.Guarded(() =>
         {
+            var batch = engine.Window(r);
+            CommonOptions.ParseEngine(r.GetValue(engine.Engine));
             var chosen = (r.GetValue(roles) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var unknown = chosen.Except(AllRoles, StringComparer.Ordinal).ToArray();
             if (chosen.Length == 0 || unknown.Length > 0) { throw new ArgumentException($"--roles takes ingest, scorer, web (got '{r.GetValue(roles)}')."); }
@@ -55,13 +58,14 @@ internal static class ServeCommand
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
             using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
             var settings = new ServeSettings(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), r.GetValue(host)!, r.GetValue(port),
-                r.GetValue(lanes), r.GetValue(fps), r.GetValue(group));
+                r.GetValue(lanes), r.GetValue(fps), r.GetValue(group), m => engine.Apply(r, m), batch);
             return RunAsync(r, kafka, chosen.ToHashSet(StringComparer.Ordinal), settings, stop.Token).GetAwaiter().GetResult();
         })));
         return cmd;
     }
 
-    private sealed record ServeSettings(string Checkpoint, string Host, int Port, int Lanes, int Fps, string? Group);
+    private sealed record ServeSettings(string Checkpoint, string Host, int Port, int Lanes, int Fps, string? Group,
+        Func<ScoringModel, ScoringModel> Prepare, BatchWindow? Batch);
 
     private static async Task<int> RunAsync(ParseResult r, KafkaCli kafka, HashSet<string> roles, ServeSettings s, CancellationToken cancellationToken)
     {
@@ -71,7 +75,8 @@ internal static class ServeCommand
         var configuration = kafka.Configuration(r);
         var extractor = new MotionAppearanceDescriptor();
         var checkpoint = s.Checkpoint;
-        var model = roles.Contains("scorer") || roles.Contains("web") ? ScoringModel.Load(checkpoint) : null;
+        EngineOptions.SetThreads(1);
+        var model = roles.Contains("scorer") || roles.Contains("web") ? s.Prepare(ScoringModel.Load(checkpoint)) : null;
         if (roles.Contains("ingest")) { Ffmpeg.EnsureAvailable(); }
         await using var bus = await kafka.ConnectAsync(r, Log, cancellationToken).ConfigureAwait(false);
         var runs = new List<Task>();
@@ -92,11 +97,11 @@ internal static class ServeCommand
             if (model is not null)
             {
                 models = new ModelRegistry(Path.GetDirectoryName(checkpoint)!, extractor.Dimension,
-                    new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model });
+                    new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model }, s.Prepare);
             }
             if (roles.Contains("scorer"))
             {
-                var scorer = new LiveScoringService(bus, models!.InUse, new LivePipelineOptions { Lanes = s.Lanes }, Scheduler.Default)
+                var scorer = new LiveScoringService(bus, models!.InUse, new LivePipelineOptions { Lanes = s.Lanes, Batch = s.Batch }, Scheduler.Default)
                 {
                     Group = s.Group ?? LiveScoringService.ConsumerGroup,
                 };

@@ -14,14 +14,18 @@ public sealed class ModelRegistry
     private readonly ConcurrentDictionary<ScoreTarget, ScoringModel> _inUse = new();
     private readonly Dictionary<ScoreTarget, string> _names = [];
     private readonly Lock _gate = new();
+    private readonly Func<ScoringModel, ScoringModel> _prepare;
 
     /// <summary>Starts with <paramref name="initial"/> (file name → model) in use.</summary>
     /// <param name="modelsDirectory">Where selectable checkpoints (<c>NAME.safetensors</c> + card) live.</param>
     /// <param name="featureDimension">Values per clip the live features have: a model must read exactly these.</param>
-    /// <param name="initial">Models in use at start, by checkpoint name.</param>
-    public ModelRegistry(string modelsDirectory, int featureDimension, IReadOnlyDictionary<string, ScoringModel> initial)
+    /// <param name="initial">Models in use at start, by checkpoint name (already prepared).</param>
+    /// <param name="prepare">What a selected checkpoint goes through once loaded (the scoring engine and device the
+    /// service runs; default: as loaded).</param>
+    public ModelRegistry(string modelsDirectory, int featureDimension, IReadOnlyDictionary<string, ScoringModel> initial, Func<ScoringModel, ScoringModel>? prepare = null)
     {
         ArgumentNullException.ThrowIfNull(initial);
+        _prepare = prepare ?? (m => m);
         ModelsDirectory = modelsDirectory;
         FeatureDimension = featureDimension;
         foreach (var (name, model) in initial) { Use(name, model); }
@@ -61,7 +65,7 @@ public sealed class ModelRegistry
         }
         var path = Path.Combine(ModelsDirectory, name + ".safetensors");
         if (!File.Exists(path)) { throw new ArgumentException($"No checkpoint '{name}' in {ModelsDirectory}: choose one of {string.Join(", ", Available())}."); }
-        var model = ScoringModel.Load(path);
+        var model = _prepare(ScoringModel.Load(path));
         Use(name, model);
         return Current().First(m => m.Name == name);
     }
