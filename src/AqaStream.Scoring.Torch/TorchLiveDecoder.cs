@@ -272,9 +272,7 @@ public sealed class TorchLivePerformance : IncrementalDecoder, IDisposable
     private readonly List<float> _logits = [];
     private readonly List<float> _scores = [];
     private float[] _latestAttention = [];
-    private float _maxLogit = float.NegativeInfinity;
-    private double _sumWeights;
-    private double _sumWeightedScores;
+    private StreamingProvisional _provisional;
 
     internal TorchLivePerformance(TorchLiveDecoder owner, IncrementalMode mode)
     {
@@ -337,18 +335,7 @@ public sealed class TorchLivePerformance : IncrementalDecoder, IDisposable
     {
         _scores.Add(score);
         _logits.Add(logit);
-        // provisional = Σ exp(a_q) s_q / Σ exp(a_q), rescaled when a new maximum logit arrives.
-        if (logit > _maxLogit)
-        {
-            var rescale = double.IsFinite(_maxLogit) ? Math.Exp(_maxLogit - logit) : 0;
-            _sumWeights *= rescale;
-            _sumWeightedScores *= rescale;
-            _maxLogit = logit;
-        }
-        var w = Math.Exp(logit - _maxLogit);
-        _sumWeights += w;
-        _sumWeightedScores += w * score;
-        Score = (float)(_sumWeightedScores / _sumWeights);
+        Score = _provisional.Add(logit, score);
         _latestAttention = latestAttention;
     }
 

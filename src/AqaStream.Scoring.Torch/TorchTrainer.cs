@@ -61,7 +61,7 @@ public sealed class TorchTrainer
                 float lr = o.LearningRate;
                 for (var start = 0; start < order.Length; start += o.BatchSize)
                 {
-                    lr = LearningRateAt(step++, stepsPerEpoch, totalSteps);
+                    lr = o.LearningRateAt(step++, stepsPerEpoch, totalSteps);
                     foreach (var g in adam.ParamGroups) { g.LearningRate = lr; }
                     var idx = order.AsSpan(start, Math.Min(o.BatchSize, order.Length - start)).ToArray();
                     var (reg, att) = TrainStep(model, adam, idx.Select(i => train[i]).ToList(), rng);
@@ -70,7 +70,7 @@ public sealed class TorchTrainer
                 }
                 var predictions = scorer.Score(validation);
                 var report = RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(s => (double)s.Score!.Value).ToList());
-                var improved = best is null || (report.Spearman > best.Spearman) || (double.IsNaN(best.Spearman) && !double.IsNaN(report.Spearman));
+                var improved = TrainingOptions.Improves(report.Spearman, best);
                 if (improved)
                 {
                     best = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, epoch);
@@ -127,15 +127,6 @@ public sealed class TorchTrainer
         model["head.layer3_mean.bias"].fill_(normalisedScore);
     }
 
-    private float LearningRateAt(int step, int stepsPerEpoch, int totalSteps)
-    {
-        var o = _options;
-        if (o.Schedule == LearningRateSchedule.Constant) { return o.LearningRate; }
-        var warm = o.WarmupEpochs * stepsPerEpoch;
-        if (step < warm) { return o.LearningRate * (step + 1) / warm; }
-        var progress = (double)(step - warm) / Math.Max(1, totalSteps - warm);
-        return (float)(o.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress)));
-    }
 }
 
 /// <summary>Scores whole performances offline on libtorch (no gradients, no dropout), longest first in masked batches.</summary>

@@ -21,8 +21,6 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     internal Tensor Positional => _positional;
     private bool _disposed;
 
-    static TorchWeightScoreDecoder() => NativeRuntime.Configure();
-
     /// <summary>A model with PyTorch's default initialisations drawn from <paramref name="seed"/> (libtorch's generator).</summary>
     public TorchWeightScoreDecoder(DecoderOptions options, Device? device = null, long seed = 0)
         : this(options, device ?? CPU, InitialValues(options, seed))
@@ -105,8 +103,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         }
 
         using var scope = NewDisposeScope();
-        var feats = features.to(Device);
-        var memory = o.HasInputProjection ? F.linear(feats, this["input_proj.weight"], this["input_proj.bias"]) : feats;
+        var memory = Memory(features.to(Device));
         var crossKeysValues = Enumerable.Range(0, o.Layers).Select(i => CrossKeyValue(i, memory)).ToArray();
         var result = Decode(crossKeysValues, lengths, firstPositions, training, withAttentionLoss, withMaps);
         result.MoveToOuterDisposeScope();
@@ -267,15 +264,12 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         return Linear(b, $"head.layer3_{kind}").squeeze(-1);
     }
 
-    /// <summary>PE(pos, 2i) = sin(pos·ωᵢ), PE(pos, 2i+1) = cos(pos·ωᵢ), ωᵢ = exp(2i · −ln 10000 / d), float32 as the reference.</summary>
+    /// <summary>The sinusoidal table [positions, d], the same values as the own core's (<see cref="PositionalEncoding"/>).</summary>
     private static Tensor Sinusoid(int positions, int d)
     {
-        var omega = exp(arange(0, d, 2, dtype: ScalarType.Float32) * (float)(-(Math.Log(10000.0) / d)));
-        var angle = arange(positions, dtype: ScalarType.Float32).unsqueeze(1) * omega.unsqueeze(0);
-        var pe = zeros(positions, d);
-        pe[TensorIndex.Colon, TensorIndex.Slice(0, null, 2)] = sin(angle);
-        pe[TensorIndex.Colon, TensorIndex.Slice(1, null, 2)] = cos(angle);
-        return pe;
+        var table = new float[positions * d];
+        for (var pos = 0; pos < positions; pos++) { PositionalEncoding.Write(pos, table.AsSpan(pos * d, d)); }
+        return tensor(table, [positions, d]);
     }
 
     /// <summary>PyTorch's default initialisations, in state_dict order: nn.Linear U(±1/√in); nn.MultiheadAttention

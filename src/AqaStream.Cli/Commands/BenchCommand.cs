@@ -99,8 +99,7 @@ internal static class BenchCommand
                         (state as IDisposable)?.Dispose();
                     }
                     times.Sort();
-                    double At(double q) => times[Math.Min(times.Count - 1, (int)(q * times.Count))];
-                    Console.WriteLine(string.Create(inv, $"{engine,-12}{mode,-12}{At(0.5),10:F3}{At(0.99),10:F3}{times[^1],10:F3}{1000 / times.Average(),10:F0}"));
+                    Console.WriteLine(string.Create(inv, $"{engine,-12}{mode,-12}{Quantile(times, 0.5),10:F3}{Quantile(times, 0.99),10:F3}{times[^1],10:F3}{1000 / times.Average(),10:F0}"));
                 }
             }
             // Native memory is released deterministically: open and close many performances and watch the RSS.
@@ -158,7 +157,7 @@ internal static class BenchCommand
                     var perSecond = size * 1000 / times.Average();
                     single ??= perSecond;
                     Console.WriteLine(string.Create(inv,
-                        $"{mode,-12}{size,8}{times[times.Count / 2],15:F2}{times[Math.Min(times.Count - 1, (int)(0.99 * times.Count))],15:F2}{perSecond,10:F0}{perSecond / single.Value,11:F2}x"));
+                        $"{mode,-12}{size,8}{Quantile(times, 0.5),15:F2}{Quantile(times, 0.99),15:F2}{perSecond,10:F0}{perSecond / single.Value,11:F2}x"));
                 }
             }
             return 0;
@@ -231,6 +230,9 @@ internal static class BenchCommand
         }
         return (Median(Forward, iterations), Median(Train, Math.Max(2, iterations / 4)));
     }
+
+    /// <summary>The q-quantile of sorted <paramref name="sorted"/> (nearest rank).</summary>
+    private static double Quantile(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
 
     private static double Median(Func<double> run, int iterations)
     {

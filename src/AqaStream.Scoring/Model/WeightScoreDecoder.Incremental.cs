@@ -120,10 +120,7 @@ public sealed partial class WeightScoreDecoder
         private float[] _probabilities = new float[model.Options.Heads * 8];
         private float[] _latestAttention = [];
 
-        // Running sums of the streaming form, relative to the largest logit so far for stability.
-        private float _maxLogit = float.NegativeInfinity;
-        private double _sumWeights;
-        private double _sumWeightedScores;
+        private StreamingProvisional _provisional;
 
         public override int Clips => _scores.Count;
 
@@ -182,18 +179,7 @@ public sealed partial class WeightScoreDecoder
             var logit = Mlp(h, m._weightHead).Data[0];
             _scores.Add(score);
             _logits.Add(logit);
-            // provisional = Σ exp(a_q) s_q / Σ exp(a_q), rescaled when a new maximum logit arrives.
-            if (logit > _maxLogit)
-            {
-                var rescale = double.IsFinite(_maxLogit) ? Math.Exp(_maxLogit - logit) : 0;
-                _sumWeights *= rescale;
-                _sumWeightedScores *= rescale;
-                _maxLogit = logit;
-            }
-            var w = Math.Exp(logit - _maxLogit);
-            _sumWeights += w;
-            _sumWeightedScores += w * score;
-            Score = (float)(_sumWeightedScores / _sumWeights);
+            Score = _provisional.Add(logit, score);
         }
 
         private void KeepLatestAttention(int count)

@@ -78,7 +78,7 @@ public sealed class Trainer
             double regSum = 0, attSum = 0;
             for (var start = 0; start < order.Length; start += o.BatchSize)
             {
-                adam.LearningRate = LearningRateAt(step++, stepsPerEpoch, totalSteps);
+                adam.LearningRate = o.LearningRateAt(step++, stepsPerEpoch, totalSteps);
                 var idx = order.AsSpan(start, Math.Min(o.BatchSize, order.Length - start)).ToArray();
                 var (reg, att) = TrainStep(model, adam, idx.Select(i => train[i]).ToList(), rng);
                 regSum += reg * idx.Length;
@@ -86,7 +86,7 @@ public sealed class Trainer
             }
             var predictions = scorer.Score(validation);
             var report = RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(s => (double)s.Score!.Value).ToList());
-            var improved = best is null || (report.Spearman > best.Spearman) || (double.IsNaN(best.Spearman) && !double.IsNaN(report.Spearman));
+            var improved = TrainingOptions.Improves(report.Spearman, best);
             if (improved)
             {
                 best = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, epoch);
@@ -108,15 +108,6 @@ public sealed class Trainer
         return new TrainingResult(best!, history, clock.Elapsed.TotalSeconds);
     }
 
-    private float LearningRateAt(int step, int stepsPerEpoch, int totalSteps)
-    {
-        var o = _options;
-        if (o.Schedule == LearningRateSchedule.Constant) { return o.LearningRate; }
-        var warm = o.WarmupEpochs * stepsPerEpoch;
-        if (step < warm) { return o.LearningRate * (step + 1) / warm; }
-        var progress = (double)(step - warm) / Math.Max(1, totalSteps - warm);
-        return (float)(o.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress)));
-    }
 
     /// <summary>One optimiser step on a batch; returns the regression and attention losses.</summary>
     public (double Regression, double Attention) TrainStep(WeightScoreDecoder model, Adam adam, IReadOnlyList<PerformanceSample> samples, Random rng)

@@ -52,6 +52,21 @@ public sealed record TrainingOptions
     /// <summary>Seed for initialisation, split, shuffles, crops and dropout.</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>The learning rate at optimiser step <paramref name="step"/> (0-based) of <paramref name="totalSteps"/>:
+    /// constant, or a linear warm-up over <see cref="WarmupEpochs"/> then cosine decay to zero.</summary>
+    public float LearningRateAt(int step, int stepsPerEpoch, int totalSteps)
+    {
+        if (Schedule == LearningRateSchedule.Constant) { return LearningRate; }
+        var warm = WarmupEpochs * stepsPerEpoch;
+        if (step < warm) { return LearningRate * (step + 1) / warm; }
+        var progress = (double)(step - warm) / Math.Max(1, totalSteps - warm);
+        return (float)(LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+    }
+
+    /// <summary>Whether a validation report beats the best so far (higher Spearman; any number beats none).</summary>
+    public static bool Improves(double spearman, Checkpoints.ValidationSummary? best) =>
+        best is null || spearman > best.Spearman || (double.IsNaN(best.Spearman) && !double.IsNaN(spearman));
+
     /// <summary>Throws with a readable message on a bad setting.</summary>
     public void Validate()
     {

@@ -36,13 +36,8 @@ public static class ScoreClipsOperator
                     case ClipFeatures clip when live is not null:
                         try
                         {
-                            var now = clock.Now;
-                            var update = live.Add(clip, now);
-                            counters.OnClipScored();
-                            if (clip.ReceivedAt is { } received && now >= received)
-                            {
-                                Telemetry.AqaMetrics.ClipToProvisional.Record((now - received).TotalMilliseconds);
-                            }
+                            var update = live.Add(clip, clock.Now);
+                            Counted(clip, clock, counters);
                             return [update];
                         }
                         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
@@ -91,12 +86,7 @@ public static class ScoreClipsOperator
 
             void Scored(ClipFeatures clip, ScoreUpdate update)
             {
-                counters.OnClipScored();
-                var now = clock.Now;
-                if (clip.ReceivedAt is { } received && now >= received)
-                {
-                    Telemetry.AqaMetrics.ClipToProvisional.Record((now - received).TotalMilliseconds);
-                }
+                Counted(clip, clock, counters);
                 observer.OnNext(update);
             }
 
@@ -184,6 +174,17 @@ public static class ScoreClipsOperator
                     }
                 });
         });
+    }
+
+    /// <summary>A clip was scored: the counter, and its time from the ingest to this provisional.</summary>
+    private static void Counted(ClipFeatures clip, IScheduler clock, PipelineCounters counters)
+    {
+        counters.OnClipScored();
+        var now = clock.Now;
+        if (clip.ReceivedAt is { } received && now >= received)
+        {
+            Telemetry.AqaMetrics.ClipToProvisional.Record((now - received).TotalMilliseconds);
+        }
     }
 
     /// <summary>One open performance's scoring state.</summary>
