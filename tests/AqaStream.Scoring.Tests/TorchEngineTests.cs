@@ -15,7 +15,7 @@ namespace AqaStream.Scoring.Tests;
 /// checkpoints as the own core does, trains deterministically and learns, and refuses bad input in one line.</summary>
 public class TorchEngineTests
 {
-    private static PerformanceSample Sample(string id, int clips, int featureDim, Random rng, float? score = null)
+    internal static PerformanceSample Sample(string id, int clips, int featureDim, Random rng, float? score = null)
     {
         var f = new float[clips * featureDim];
         Gaussian.Fill(f, rng);

@@ -8,6 +8,7 @@ using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Evaluation;
 using AqaStream.Scoring.Metrics;
 using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Torch.Methods;
 using AqaStream.Scoring.Training;
 
 namespace AqaStream.Cli.Commands;
@@ -20,7 +21,7 @@ namespace AqaStream.Cli.Commands;
 internal static class BenchmarkCommand
 {
     /// <summary>Methods, in report order; <c>ilt-aqa</c> is slow (minutes per fold) and so not in the default list.</summary>
-    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "ilt-aqa"];
+    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "mlp-mean", "gdlt", "cofinal", "gdlt-ws", "ilt-aqa"];
 
     private static readonly string[] s_defaultMethods = ["constant", "ridge-mean", "ridge-mean+len"];
 
@@ -50,6 +51,7 @@ internal static class BenchmarkCommand
         fisv.SetAction(r => AqaApp.Guarded(() =>
         {
             Parallelism.Threads = r.GetValue(threads);
+            EngineOptions.SetThreads(r.GetValue(threads));
             var chosen = Split(r.GetValue(methods)!, Methods, "--methods");
             var chosenTargets = Split(r.GetValue(targets)!, ["TES", "PCS"], "--targets").Select(Enum.Parse<ScoreTarget>).ToList();
             if (r.GetValue(folds) < 2) { throw new ArgumentException("--folds must be at least 2."); }
@@ -108,9 +110,21 @@ internal static class BenchmarkCommand
         "ridge-mean" => new RidgeMethod(lengthTerm: false),
         "ridge-mean+len" => new RidgeMethod(lengthTerm: true),
         // The shipped decoders' settings (README, Shipped models).
+        "mlp-mean" or "gdlt" or "cofinal" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
+            SequenceDefaults(name) with { Epochs = epochs }),
         "ilt-aqa" => new DecoderMethod(new DecoderOptions { FeatureDim = featureDim, ModelDim = modelDim, Dropout = 0.3f, AttentionDropout = 0.1f },
             new TrainingOptions { Epochs = epochs, Patience = 30, ScoreScale = target == ScoreTarget.TES ? 43f : 40f }),
         _ => throw new ArgumentException($"unknown method '{name}'."),
+    };
+
+    /// <summary>Epochs of a sequence method unless told otherwise.</summary>
+    internal const int SequenceEpochs = 40;
+
+    /// <summary>The training settings of a libtorch sequence method (GDLT's protocol: crops of 68 clips, batch 32).</summary>
+    internal static TrainingOptions SequenceDefaults(string method) => new()
+    {
+        BatchSize = 32, TrainLength = 68, LearningRate = method == "mlp-mean" ? 1e-3f : 5e-4f, WeightDecay = 1e-2f, WarmupEpochs = 3,
+        Schedule = LearningRateSchedule.Cosine, Patience = 0, PredictionNoiseStd = 0,
     };
 
     private static string Json(IReadOnlyList<MethodResult> results, string protocol, DateTimeOffset started, double seconds)

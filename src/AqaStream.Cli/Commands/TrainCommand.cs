@@ -4,6 +4,7 @@ using AqaStream.Numerics;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Torch.Methods;
 using AqaStream.Scoring.Training;
 
 namespace AqaStream.Cli.Commands;
@@ -64,25 +65,63 @@ internal static class TrainCommand
             Description = "ridge-mean: after validating on the held-out fold, refit on every performance of train.txt with the chosen penalty (the card keeps the held-out figures).",
         };
 
-        var cmd = new Command("train", "Train a scorer (--method: the weight-score decoder by default, or the ridge-mean baseline); the best epoch on a validation split carved from train.txt is kept.")
+        var s = new SequenceMethodOptions();
+        var hidden = new Option<int>("--hidden") { Description = $"mlp-mean, gdlt, cofinal, gdlt-ws: trunk width after the per-clip projection (default {s.Hidden}).", DefaultValueFactory = _ => s.Hidden };
+        var grades = new Option<int>("--grades") { Description = $"gdlt, cofinal: grade prototypes (default {s.Grades}).", DefaultValueFactory = _ => s.Grades };
+        var auxWeight = new Option<float>("--aux-weight") { Description = $"gdlt, cofinal: weight of the grade triplet / ETF loss (default {s.AuxiliaryWeight}).", DefaultValueFactory = _ => s.AuxiliaryWeight };
+
+        var cmd = new Command("train", $"Train a scorer (--method: {string.Join(", ", Methods)}); the best epoch on a validation split carved from train.txt is kept.")
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, refitAll, engine, device,
+            lengthTerm, alphas, refitAll, engine, device, hidden, grades, auxWeight,
         };
+        Option[] sequenceOnly = [hidden, grades, auxWeight];
         Option[] decoderOnly = [engine, device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
         Option[] ridgeOnly = [lengthTerm, alphas, refitAll];
+        Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, device];
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             var chosen = r.GetValue(method)!;
             if (!Methods.Contains(chosen)) { throw new ArgumentException($"--method '{chosen}' is not a method: choose one of {string.Join(", ", Methods)}."); }
-            var notApplying = (chosen == MeanPooledRidge.MethodName ? decoderOnly : ridgeOnly).FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
+            var isSequence = SequenceMethodOptions.Methods.Contains(chosen);
+            Option[] notForThis = chosen == MeanPooledRidge.MethodName ? [.. decoderOnly, .. sequenceOnly]
+                : isSequence ? [.. decoderOnly.Concat(ridgeOnly).Where(o => !sequenceApplies.Contains(o))]
+                : [.. ridgeOnly, .. sequenceOnly];
+            var notApplying = notForThis.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
             if (notApplying is not null) { throw new ArgumentException($"{notApplying.Name} does not apply to --method {chosen}."); }
             if (chosen == MeanPooledRidge.MethodName)
             {
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
                     r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll));
+            }
+            if (isSequence)
+            {
+                if (chosen == "mlp-mean" && (r.GetResult(grades) is { Implicit: false } || r.GetResult(auxWeight) is { Implicit: false } || r.GetResult(heads) is { Implicit: false }))
+                {
+                    throw new ArgumentException("--grades, --aux-weight and --heads do not apply to --method mlp-mean.");
+                }
+                if (chosen == "gdlt-ws" && (r.GetResult(grades) is { Implicit: false } || r.GetResult(auxWeight) is { Implicit: false }))
+                {
+                    throw new ArgumentException("--grades and --aux-weight do not apply to --method gdlt-ws.");
+                }
+                var defaults = BenchmarkCommand.SequenceDefaults(chosen);
+                T Pick<T>(Option<T> option, T fallback) => r.GetResult(option) is { Implicit: false } ? r.GetValue(option)! : fallback;
+                var training = defaults with
+                {
+                    Epochs = Pick(epochs, BenchmarkCommand.SequenceEpochs), BatchSize = Pick(batch, defaults.BatchSize), LearningRate = Pick(lr, defaults.LearningRate),
+                    WeightDecay = Pick(wd, defaults.WeightDecay), Schedule = Pick(schedule, defaults.Schedule), WarmupEpochs = Pick(warmup, defaults.WarmupEpochs),
+                    TrainLength = Pick(trainLength, defaults.TrainLength), Patience = Pick(patience, defaults.Patience), Folds = r.GetValue(folds),
+                    ValidationFold = r.GetValue(fold), Seed = r.GetValue(seed),
+                };
+                var architecture = new SequenceMethodOptions
+                {
+                    Method = chosen, Hidden = r.GetValue(hidden), Grades = r.GetValue(grades), AuxiliaryWeight = r.GetValue(auxWeight),
+                    Heads = Pick(heads, s.Heads), Dropout = Pick(dropout, s.Dropout),
+                };
+                return TrainSequence(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), architecture, training,
+                    Scoring.Torch.TorchDevice.Parse(r.GetValue(device)), r.GetValue(threads));
             }
             Parallelism.Threads = r.GetValue(threads);
             var root = CommonOptions.ExistingDirectory(r.Required(dataset), "dataset directory");
@@ -170,7 +209,7 @@ internal static class TrainCommand
     }
 
     /// <summary>The methods <c>--method</c> takes.</summary>
-    public static readonly IReadOnlyList<string> Methods = [WeightScoreDecoder.MethodName, MeanPooledRidge.MethodName];
+    public static readonly IReadOnlyList<string> Methods = [WeightScoreDecoder.MethodName, MeanPooledRidge.MethodName, .. SequenceMethodOptions.Methods];
 
     private static List<double>? ParseAlphas(string? text)
     {
@@ -236,6 +275,62 @@ internal static class TrainCommand
         };
         CheckpointStore.Save(outPath, model, card);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"validation spearman {report.Spearman:F4}  mse {report.Mse:F3}  rl2 {report.RelativeL2:F5}  n {report.Count}  (penalty {alpha})"));
+        Console.WriteLine($"wrote {outPath} and {CheckpointStore.CardPath(outPath)}");
+        return 0;
+    }
+
+    private static int TrainSequence(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, SequenceMethodOptions architecture, TrainingOptions training,
+        TorchSharp.torch.Device device, int threads)
+    {
+        if (training.Folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
+        if (training.ValidationFold < 0 || training.ValidationFold >= training.Folds) { throw new ArgumentException($"--val-fold {training.ValidationFold} is not in 0..{training.Folds - 1}."); }
+        training.Validate();
+        if (device.type != TorchSharp.DeviceType.CPU) { throw new ArgumentException($"--device {device}: the sequence methods train on the CPU in this build (a model moves to another device when loaded)."); }
+        EngineOptions.SetThreads(threads);
+        var root = CommonOptions.ExistingDirectory(datasetDir, "dataset directory");
+        var labelsPath = Path.Combine(root, "train.txt");
+        var featureDir = Path.Combine(root, "features");
+        var labels = ScoreLabels.ReadFile(labelsPath);
+        if (labels.Count == 0) { throw new DataFormatException($"{labelsPath}: no performances."); }
+        var featureDim = NpyReader.ReadFile(Path.Combine(featureDir, labels[0].Id + ".npy")).Columns;
+        Console.Error.WriteLine($"loading {labels.Count} performances from {featureDir} ...");
+        var samples = FeatureStore.LoadLabelled(featureDir, labels, tgt, featureDim);
+        var (train, validation) = Trainer.Split(samples, training.Folds, training.ValidationFold, training.Seed);
+        var split = $"seeded {training.Folds}-fold split of train.txt (seed {training.Seed}), fold {training.ValidationFold} held out for validation";
+        Console.Error.WriteLine($"training {architecture.Method} on {tgt}: {train.Count} performances, validating on {validation.Count} ({split}); crops of {training.TrainLength} clips, {training.Epochs} epochs");
+        var (scorer, result) = new SequenceTrainer(training).Train(architecture with { FeatureDim = featureDim }, train, validation, new EpochPrinter());
+        using var _ = scorer;
+        var settings = new Dictionary<string, string>
+        {
+            ["epochs"] = training.Epochs.ToString(CultureInfo.InvariantCulture),
+            ["epochs_run"] = result.History.Count.ToString(CultureInfo.InvariantCulture),
+            ["batch_size"] = training.BatchSize.ToString(CultureInfo.InvariantCulture),
+            ["lr"] = training.LearningRate.ToString(CultureInfo.InvariantCulture),
+            ["weight_decay"] = training.WeightDecay.ToString(CultureInfo.InvariantCulture),
+            ["optimizer"] = "AdamW",
+            ["lr_schedule"] = training.Schedule.ToString(),
+            ["warmup_epochs"] = training.WarmupEpochs.ToString(CultureInfo.InvariantCulture),
+            ["train_length"] = training.TrainLength.ToString(CultureInfo.InvariantCulture),
+            ["patience"] = training.Patience.ToString(CultureInfo.InvariantCulture),
+            ["engine"] = $"torch (cpu, libtorch {TorchSharp.torch.__version__})",
+            ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+        };
+        var card = new ModelCard
+        {
+            Format = ModelCard.SequenceFormat,
+            ModelId = modelId ?? Path.GetFileNameWithoutExtension(outPath),
+            Architecture = new DecoderOptions { FeatureDim = featureDim, MaxQueries = scorer.MaxClips },
+            SequenceMethod = scorer.Options,
+            Target = tgt,
+            ScoreScale = 1f,
+            Seed = training.Seed,
+            Training = new TrainingProvenance(Path.GetFileName(root.TrimEnd('/')), train.Count, validation.Count, split, settings,
+                Math.Round(result.Seconds, 1), validation.Select(v => v.Id).ToList()),
+            Validation = result.Best,
+        };
+        CheckpointStore.Save(outPath, scorer, card);
+        var b = result.Best;
+        Console.WriteLine($"best epoch {b.Epoch}: validation spearman {b.Spearman:F4}  mse {b.Mse:F3}  rl2 {b.RelativeL2:F5}  n {b.Count}  ({result.Seconds:F0} s)");
         Console.WriteLine($"wrote {outPath} and {CheckpointStore.CardPath(outPath)}");
         return 0;
     }

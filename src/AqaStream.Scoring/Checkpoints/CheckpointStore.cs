@@ -54,9 +54,27 @@ public static class CheckpointStore
                     File.WriteAllText(CardPath(path), json + "\n");
                     break;
                 }
+            case ISavedModel saved:
+                {
+                    var json = (card with { Format = saved.Format, ScoreScale = 1f }).ToJson();
+                    SafeTensors.Write(path, saved.Tensors(), new Dictionary<string, string> { [CardMetadataKey] = json, ["format"] = "pt" });
+                    File.WriteAllText(CardPath(path), json + "\n");
+                    break;
+                }
             default:
                 throw new ArgumentException($"No checkpoint format for method '{scorer.Method}'.");
         }
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<SafeTensorsFile, ModelCard, string, IClipScorer>> s_loaders = new(StringComparer.Ordinal);
+
+    /// <summary>Registers how checkpoints of <paramref name="format"/> load (the libtorch methods register theirs; the
+    /// loader gets the file, its card and the path for messages, and throws <see cref="DataFormatException"/>).</summary>
+    public static void RegisterFormat(string format, Func<SafeTensorsFile, ModelCard, string, IClipScorer> load)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(format);
+        ArgumentNullException.ThrowIfNull(load);
+        s_loaders[format] = load;
     }
 
     /// <summary>Loads a checkpoint; the card comes from its metadata, else from the card file beside it.</summary>
@@ -78,6 +96,14 @@ public static class CheckpointStore
             throw new DataFormatException($"{path}: no model card (neither in the file's metadata nor at {CardPath(path)}).");
         }
         if (card.Format == ModelCard.RidgeFormat) { return new LoadedModel(LoadRidge(file, card, path), card); }
+        if (card.Format != ModelCard.CurrentFormat)
+        {
+            if (!s_loaders.TryGetValue(card.Format, out var load))
+            {
+                throw new DataFormatException($"{path}: a '{card.Format}' ({card.Method}) checkpoint needs the libtorch engine, which this program has not registered.");
+            }
+            return new LoadedModel(load(file, card, path), card);
+        }
         var model = new WeightScoreDecoder(card.Architecture);
         Assign(model, file, path);
         return new LoadedModel(model, card);
@@ -132,4 +158,14 @@ public static class CheckpointStore
         }
         model.Parameters.MarkChanged();
     }
+}
+
+/// <summary>A model that saves itself as named tensors under its own card format (the libtorch methods).</summary>
+public interface ISavedModel
+{
+    /// <summary>The card format it loads back with (<see cref="CheckpointStore.RegisterFormat"/>).</summary>
+    string Format { get; }
+
+    /// <summary>Its state_dict as named tensors.</summary>
+    IReadOnlyList<NamedTensor> Tensors();
 }

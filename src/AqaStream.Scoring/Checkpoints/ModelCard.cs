@@ -29,9 +29,21 @@ public sealed record ModelCard
     /// <summary>The format tag of <c>ridge-mean</c> cards (architecture: only <c>featureDim</c> and <c>maxQueries</c> apply).</summary>
     public const string RidgeFormat = "aqastream.mean-pooled-ridge/1";
 
+    /// <summary>The format tag of libtorch sequence methods (<c>mlp-mean</c>, <c>gdlt</c>, <c>cofinal</c>, <c>gdlt-ws</c>); their
+    /// architecture is <see cref="SequenceMethod"/>.</summary>
+    public const string SequenceFormat = "aqastream.sequence-method/1";
+
     /// <summary>The method a card's format stands for.</summary>
     [JsonIgnore]
-    public string Method => Format == RidgeFormat ? MeanPooledRidge.MethodName : WeightScoreDecoder.MethodName;
+    public string Method => Format switch
+    {
+        RidgeFormat => MeanPooledRidge.MethodName,
+        SequenceFormat => SequenceMethod?.Method ?? "unknown",
+        _ => WeightScoreDecoder.MethodName,
+    };
+
+    /// <summary>The architecture of a sequence method (format <see cref="SequenceFormat"/>); null otherwise.</summary>
+    public SequenceMethodOptions? SequenceMethod { get; init; }
 
     /// <summary>Format tag.</summary>
     public string Format { get; init; } = CurrentFormat;
@@ -77,11 +89,15 @@ public sealed record ModelCard
         try
         {
             var card = JsonSerializer.Deserialize<ModelCard>(json, Json) ?? throw new JsonException("empty card");
-            if (card.Format != CurrentFormat && card.Format != RidgeFormat)
+            if (card.Format != CurrentFormat && card.Format != RidgeFormat && card.Format != SequenceFormat)
             {
-                throw new DataFormatException($"{source}: model card format '{card.Format}' is neither '{CurrentFormat}' nor '{RidgeFormat}'.");
+                throw new DataFormatException($"{source}: model card format '{card.Format}' is not one of '{CurrentFormat}', '{RidgeFormat}', '{SequenceFormat}'.");
             }
             card.Architecture.Validate();
+            if (card.Format == SequenceFormat)
+            {
+                (card.SequenceMethod ?? throw new ArgumentException($"a '{SequenceFormat}' card needs 'sequenceMethod'.")).Validate();
+            }
             return card;
         }
         catch (Exception e) when (e is JsonException or ArgumentException)

@@ -1,0 +1,203 @@
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AqaStream.Scoring.Torch.Methods;
+
+/// <summary>
+/// A trained sequence method as an <see cref="IClipScorer"/>: offline scoring in masked batches, live states that
+/// recompute the offline forward on the clips so far (exact mode: the provisional equals the offline score of the
+/// prefix; these methods are bidirectional, so there is no streaming mode), and checkpoints (its state_dict under
+/// <see cref="ModelCard.SequenceFormat"/>). Scores are in points (the card's scale is 1).
+/// </summary>
+public sealed class SequenceScorer : IClipScorer, ISavedModel, IDisposable
+{
+    private readonly object _gate = new();
+
+    /// <summary>Wraps a model (put into evaluation mode).</summary>
+    public SequenceScorer(SequenceModel model)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        Model.eval();
+    }
+
+    /// <summary>The model.</summary>
+    public SequenceModel Model { get; }
+
+    /// <summary>The architecture.</summary>
+    public SequenceMethodOptions Options => Model.Options;
+
+    /// <inheritdoc/>
+    public string Method => Options.Method;
+
+    /// <inheritdoc/>
+    public int FeatureDim => Options.FeatureDim;
+
+    /// <inheritdoc/>
+    public int MaxClips => Options.MaxClips;
+
+    /// <inheritdoc/>
+    public bool Causal => false;
+
+    /// <inheritdoc/>
+    public string Format => ModelCard.SequenceFormat;
+
+    /// <summary>Learnable values.</summary>
+    public long ParameterCount => Model.parameters().Sum(p => p.numel());
+
+    /// <summary>Registers the checkpoint format with <see cref="CheckpointStore"/> (idempotent).</summary>
+    public static void Register() => CheckpointStore.RegisterFormat(ModelCard.SequenceFormat, Load);
+
+    /// <inheritdoc/>
+    public IncrementalDecoder StartPerformance(IncrementalMode mode)
+    {
+        if (mode == IncrementalMode.Streaming)
+        {
+            throw new InvalidOperationException($"{Method} attends over the whole performance, so it has no streaming mode: use exact mode.");
+        }
+        return new RecomputeState(this);
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<PerformanceSample> samples, float scoreScale)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        var results = new PerformancePrediction[samples.Count];
+        var order = Enumerable.Range(0, samples.Count).OrderByDescending(i => samples[i].Clips).ToArray();
+        for (var start = 0; start < order.Length; start += PerformanceScorer.DefaultBatchSize)
+        {
+            var idx = order.Skip(start).Take(PerformanceScorer.DefaultBatchSize).ToArray();
+            foreach (var i in idx)
+            {
+                if (samples[i].FeatureDim != FeatureDim) { throw new ArgumentException($"{samples[i].Id}: {samples[i].FeatureDim} feature values per clip; the model reads {FeatureDim}."); }
+                if (samples[i].Clips == 0) { throw new ArgumentException($"{samples[i].Id}: a performance needs at least one clip."); }
+                if (samples[i].Clips > MaxClips) { throw new ArgumentException($"{samples[i].Id}: {samples[i].Clips} clips exceed the model's {MaxClips}."); }
+            }
+            var scored = Run(idx.Select(i => samples[i].Features).ToList());
+            for (var k = 0; k < idx.Length; k++) { results[idx[k]] = scored[k] with { Id = samples[idx[k]].Id }; }
+        }
+        // scoreScale multiplies model units; these models already answer in points.
+        return scoreScale == 1f ? results : [.. results.Select(p => Scale(p, scoreScale))];
+    }
+
+    /// <summary>Scores padded sequences in one forward pass; explanations in points.</summary>
+    internal PerformancePrediction[] Run(IReadOnlyList<float[]> sequences)
+    {
+        var batch = ScorerBatch.FromSequences(sequences, FeatureDim);
+        var (offset, span) = (Options.ScoreOffset, Options.ScoreSpan);
+        float[] z, w, s;
+        lock (_gate)   // one module, one forward at a time (live lanes and offline callers may share it)
+        {
+            using var _ = inference_mode();
+            using var scope = NewDisposeScope();
+            var x = tensor(batch.Features, [batch.BatchSize, batch.Clips, batch.FeatureDim]);
+            var mask = arange(batch.Clips).unsqueeze(0) < tensor(batch.Lengths.Select(l => (long)l).ToArray()).unsqueeze(1);
+            var output = Model.call(x, mask);
+            z = output.Score.cpu().data<float>().ToArray();
+            w = output.Weights.cpu().data<float>().ToArray();
+            s = output.ClipScores.cpu().data<float>().ToArray();
+        }
+        var results = new PerformancePrediction[batch.BatchSize];
+        for (var b = 0; b < batch.BatchSize; b++)
+        {
+            var clips = new ClipExplanation[batch.Lengths[b]];
+            for (var q = 0; q < clips.Length; q++)
+            {
+                var (wq, sq) = (w[(b * batch.Clips) + q], offset + (span * s[(b * batch.Clips) + q]));
+                clips[q] = new ClipExplanation(q, wq, sq, wq * sq);
+            }
+            results[b] = new PerformancePrediction(string.Empty, offset + (span * z[b]), clips);
+        }
+        return results;
+    }
+
+    private static PerformancePrediction Scale(PerformancePrediction p, float k) =>
+        p with { Score = p.Score * k, Clips = [.. p.Clips.Select(c => c with { Score = c.Score * k, Contribution = c.Contribution * k })] };
+
+    /// <inheritdoc/>
+    public IReadOnlyList<NamedTensor> Tensors()
+    {
+        var list = new List<NamedTensor>();
+        foreach (var (name, value) in Model.state_dict())
+        {
+            if (value.dtype != ScalarType.Float32) { continue; }   // batch norms' num_batches_tracked: unused with a momentum
+            list.Add(new NamedTensor(name, value.detach().cpu().data<float>().ToArray(), [.. value.shape.Select(d => (int)d)]));
+        }
+        return list;
+    }
+
+    /// <summary>Loads a checkpoint of format <see cref="ModelCard.SequenceFormat"/>: every float tensor of the
+    /// architecture must be there with its shape, and nothing else.</summary>
+    public static SequenceScorer Load(SafeTensorsFile file, ModelCard card, string source)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(card);
+        var options = card.SequenceMethod ?? throw new DataFormatException($"{source}: the card has no sequenceMethod.");
+        var model = SequenceModel.Create(options, 0);
+        var expected = model.state_dict().Where(p => p.Value.dtype == ScalarType.Float32).ToList();
+        var missing = expected.Where(p => !file.Tensors.ContainsKey(p.Key)).Select(p => p.Key).ToList();
+        if (missing.Count > 0) { model.Dispose(); throw new DataFormatException($"{source}: checkpoint lacks {missing.Count} tensor(s) the {options.Method} architecture needs, e.g. '{missing[0]}'."); }
+        var unexpected = file.Tensors.Keys.Where(k => expected.All(p => p.Key != k)).ToList();
+        if (unexpected.Count > 0) { model.Dispose(); throw new DataFormatException($"{source}: checkpoint has tensor(s) the {options.Method} architecture does not, e.g. '{unexpected[0]}'."); }
+        using (no_grad())
+        {
+            foreach (var (name, value) in expected)
+            {
+                var t = file.Tensors[name];
+                if (!t.Shape.Select(d => (long)d).SequenceEqual(value.shape))
+                {
+                    var message = $"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the {options.Method} architecture needs [{string.Join(", ", value.shape)}].";
+                    model.Dispose();
+                    throw new DataFormatException(message);
+                }
+                if (!t.Data.All(float.IsFinite)) { model.Dispose(); throw new DataFormatException($"{source}: tensor '{name}' holds a non-finite value."); }
+                using var loaded = tensor(t.Data, value.shape);
+                value.copy_(loaded);
+            }
+        }
+        return new SequenceScorer(model);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Model.Dispose();
+
+    /// <summary>A live performance in exact mode: the clips so far, rescored whole when one arrives.</summary>
+    private sealed class RecomputeState(SequenceScorer scorer) : IncrementalDecoder
+    {
+        private readonly List<float> _features = [];
+        private float[] _logits = [];
+        private float[] _scores = [];
+        private float[] _attention = [];
+
+        public override int Clips => _features.Count / scorer.FeatureDim;
+
+        public override float Score { get; protected set; }
+
+        public override ReadOnlySpan<float> Logits => _logits;
+
+        public override ReadOnlySpan<float> ClipScores => _scores;
+
+        public override ReadOnlySpan<float> LatestCrossAttention => _attention;
+
+        public override IncrementalMode Mode => IncrementalMode.Exact;
+
+        public override void Append(ReadOnlySpan<float> clipFeatures)
+        {
+            if (clipFeatures.Length != scorer.FeatureDim) { throw new ArgumentException($"A clip has {clipFeatures.Length} feature values; the model reads {scorer.FeatureDim}."); }
+            foreach (var v in clipFeatures)
+            {
+                if (!float.IsFinite(v)) { throw new ArgumentException("A clip's features hold a non-finite value."); }
+            }
+            if (Clips >= scorer.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {scorer.MaxClips} clips."); }
+            _features.AddRange(clipFeatures);
+            var p = scorer.Run([_features.ToArray()])[0];
+            Score = p.Score;
+            _scores = [.. p.Clips.Select(c => c.Score)];
+            _attention = [.. p.Clips.Select(c => c.Weight)];
+            // Logits whose softmax is the weights (log w; a weight of 0 stays -inf-safe at the float minimum).
+            _logits = [.. p.Clips.Select(c => c.Weight > 0 ? MathF.Log(c.Weight) : float.MinValue)];
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Evaluation;
+using AqaStream.Scoring.Metrics;
+using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace AqaStream.Scoring.Torch.Methods;
+
+/// <summary>
+/// Trains a sequence method on libtorch: AdamW (decoupled weight decay), warm-up + cosine, random crops of
+/// <see cref="TrainingOptions.TrainLength"/> clips (GDLT's protocol: 68), MSE on the normalised score plus the method's
+/// auxiliary loss, the best epoch by validation ρ (<see cref="TrainingOptions.Improves"/>), early stopping.
+/// Deterministic on CPU for a seed.
+/// </summary>
+public sealed class SequenceTrainer
+{
+    private readonly TrainingOptions _options;
+
+    /// <summary>Creates a trainer.</summary>
+    public SequenceTrainer(TrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+    }
+
+    /// <summary>The score mapping for <paramref name="train"/>: the grade-decoupled methods' Likert output lies in [0, 1],
+    /// so z spans the training range with a 5 % margin each side; the others regress the standardised score.</summary>
+    public static SequenceMethodOptions WithScoreMapping(SequenceMethodOptions options, IReadOnlyList<PerformanceSample> train)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(train);
+        var scores = train.Select(s => (double)s.Score!.Value).ToList();
+        if (options.Method is "gdlt" or "cofinal")
+        {
+            var (lo, hi) = (scores.Min(), scores.Max());
+            var range = Math.Max(hi - lo, 1e-3);
+            return options with { ScoreOffset = (float)(lo - (0.05 * range)), ScoreSpan = (float)(1.1 * range) };
+        }
+        var mean = scores.Average();
+        var sd = Math.Sqrt(scores.Sum(v => (v - mean) * (v - mean)) / scores.Count);
+        return options with { ScoreOffset = (float)mean, ScoreSpan = (float)Math.Max(sd, 1e-3) };
+    }
+
+    /// <summary>Trains a new model of <paramref name="options"/> (its score mapping fitted to <paramref name="train"/>) and
+    /// returns it with the best-on-validation weights.</summary>
+    public (SequenceScorer Scorer, TrainingResult Result) Train(SequenceMethodOptions options, IReadOnlyList<PerformanceSample> train, IReadOnlyList<PerformanceSample> validation,
+        IProgress<EpochReport>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(validation);
+        if (train.Count < 2 || validation.Count < 2) { throw new ArgumentException("Training needs at least two training and two validation performances."); }
+        if (train.Concat(validation).Any(s => s.Score is null)) { throw new ArgumentException("Every training and validation performance needs a judged score."); }
+        var o = _options;
+        var mapped = WithScoreMapping(options with { FeatureDim = train[0].FeatureDim }, train);
+        var model = SequenceModel.Create(mapped, o.Seed);
+        var scorer = new SequenceScorer(model);
+        var clock = Stopwatch.StartNew();
+        var rng = new Random(o.Seed);
+        var parameters = model.parameters().ToList();
+        using var adam = optim.AdamW(parameters, o.LearningRate, weight_decay: o.WeightDecay);
+        var stepsPerEpoch = (train.Count + o.BatchSize - 1) / o.BatchSize;
+        var totalSteps = stepsPerEpoch * o.Epochs;
+        var step = 0;
+        var history = new List<EpochReport>();
+        ValidationSummary? best = null;
+        Dictionary<string, Tensor>? bestState = null;
+        var sinceBest = 0;
+        try
+        {
+            for (var epoch = 1; epoch <= o.Epochs; epoch++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var epochClock = Stopwatch.StartNew();
+                var order = Enumerable.Range(0, train.Count).ToArray();
+                rng.Shuffle(order);
+                double regSum = 0, auxSum = 0;
+                var lr = o.LearningRate;
+                model.train();
+                for (var start = 0; start < order.Length; start += o.BatchSize)
+                {
+                    lr = o.LearningRateAt(step++, stepsPerEpoch, totalSteps);
+                    foreach (var g in adam.ParamGroups) { g.LearningRate = lr; }
+                    var batch = order.AsSpan(start, Math.Min(o.BatchSize, order.Length - start)).ToArray().Select(i => train[i]).ToList();
+                    if (batch.Count < 2) { continue; }   // a batch norm needs two performances
+                    var (reg, aux) = Step(model, adam, batch, rng);
+                    regSum += reg * batch.Count;
+                    auxSum += aux * batch.Count;
+                }
+                model.eval();
+                var predictions = scorer.Score(validation, 1f);
+                var report = RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(s => (double)s.Score!.Value).ToList());
+                var improved = TrainingOptions.Improves(report.Spearman, best);
+                if (improved)
+                {
+                    best = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, epoch);
+                    Dispose(bestState);
+                    bestState = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
+                    sinceBest = 0;
+                }
+                else
+                {
+                    sinceBest++;
+                }
+                var er = new EpochReport(epoch, o.Epochs, regSum / train.Count, auxSum / train.Count, report, epochClock.Elapsed.TotalSeconds, improved, lr);
+                history.Add(er);
+                progress?.Report(er);
+                if (o.Patience > 0 && sinceBest >= o.Patience) { break; }
+            }
+            using (no_grad())
+            {
+                foreach (var (name, value) in model.state_dict()) { value.copy_(bestState![name]); }
+            }
+        }
+        catch
+        {
+            scorer.Dispose();
+            throw;
+        }
+        finally
+        {
+            Dispose(bestState);
+            model.eval();
+        }
+        return (scorer, new TrainingResult(best!, history, clock.Elapsed.TotalSeconds));
+    }
+
+    private static void Dispose(Dictionary<string, Tensor>? state)
+    {
+        if (state is null) { return; }
+        foreach (var t in state.Values) { t.Dispose(); }
+    }
+
+    private (double Regression, double Auxiliary) Step(SequenceModel model, optim.Optimizer optimizer, IReadOnlyList<PerformanceSample> samples, Random rng)
+    {
+        using var scope = NewDisposeScope();
+        var o = model.Options;
+        var batch = Trainer.CropBatch(samples, _options.TrainLength, o.FeatureDim, rng);
+        var x = tensor(batch.Features, [batch.BatchSize, batch.Clips, batch.FeatureDim]);
+        var mask = arange(batch.Clips).unsqueeze(0) < tensor(batch.Lengths.Select(l => (long)l).ToArray()).unsqueeze(1);
+        var output = model.call(x, mask);
+        var target = tensor(samples.Select(s => (s.Score!.Value - o.ScoreOffset) / o.ScoreSpan).ToArray());
+        var regression = nn.functional.mse_loss(output.Score, target);
+        var loss = output.Auxiliary is null ? regression : regression + (output.Auxiliary * o.AuxiliaryWeight);
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        return (regression.item<float>(), output.Auxiliary?.item<float>() ?? 0);
+    }
+}
+
+/// <summary>A sequence method under the benchmark protocol: the epoch is chosen on an inner validation fold carved
+/// from the outer training part.</summary>
+public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, TrainingOptions training) : IBenchmarkMethod
+{
+    /// <inheritdoc/>
+    public string Name => architecture.Method;
+
+    /// <inheritdoc/>
+    public string Description => FormattableString.Invariant(
+        $"{architecture.Method} on libtorch (hidden {architecture.Hidden}, dropout {architecture.Dropout}, crops of {training.TrainLength}), best epoch of {training.Epochs} on an inner fold");
+
+    /// <inheritdoc/>
+    public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        var options = training with { Seed = seed };
+        var (inner, innerValidation) = Trainer.Split(train, options.Folds, 0, seed);
+        var (scorer, result) = new SequenceTrainer(options).Train(architecture, inner, innerValidation,
+            new SynchronousProgress<EpochReport>(e => { if (e.Improved || e.Epoch == e.Epochs) { progress(FormattableString.Invariant($"epoch {e.Epoch}/{e.Epochs} inner ρ {e.Validation.Spearman:F3}")); } }));
+        progress(FormattableString.Invariant($"best inner epoch {result.Best.Epoch}"));
+        return (scorer, 1f, scorer.ParameterCount);
+    }
+}

@@ -1,0 +1,177 @@
+using AqaStream.Scoring.Checkpoints;
+using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Metrics;
+using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Torch.Methods;
+using AqaStream.Scoring.Training;
+using Xunit;
+
+namespace AqaStream.Scoring.Tests;
+
+/// <summary>The libtorch sequence methods (mlp-mean, gdlt, cofinal, gdlt-ws): they learn a learnable task, their
+/// explanation adds up, padding changes nothing, the live exact state equals the offline score of the prefix after
+/// every clip, checkpoints round-trip, and bad checkpoints fail in one line.</summary>
+public class SequenceMethodTests
+{
+    public static TheoryData<string> Methods => [.. SequenceMethodOptions.Methods];
+
+    private static SequenceMethodOptions Small(string method) => new()
+    {
+        Method = method, FeatureDim = 12, Hidden = 16, ProjectionHidden = 24, Grades = 3, Heads = 2, Dropout = 0.1f, MaxClips = 64,
+        ScoreOffset = 20, ScoreSpan = 10,
+    };
+
+    // Score = 20 + 10·level where feature 0 of every clip carries 3·level: learnable from any clip.
+    private static List<PerformanceSample> Task(int count, int seed)
+    {
+        var rng = new Random(seed);
+        return [.. Enumerable.Range(0, count).Select(i =>
+        {
+            var s = TorchEngineTests.Sample(i.ToString(System.Globalization.CultureInfo.InvariantCulture), 8 + rng.Next(8), 12, rng);
+            var level = (float)rng.NextDouble() * 2 - 1;
+            for (var c = 0; c < s.Clips; c++) { s.Features[c * 12] += 3 * level; }
+            return s with { Score = 20 + 10 * level };
+        })];
+    }
+
+    private static readonly TrainingOptions Quick = new() { Epochs = 30, BatchSize = 8, LearningRate = 3e-3f, WeightDecay = 1e-4f, TrainLength = 8, Seed = 1, Patience = 0, WarmupEpochs = 1 };
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void Train_LearnsTheTask_AndKeepsTheBestEpoch(string method)
+    {
+        var (train, val) = Trainer.Split(Task(80, 3), 4, 0, 1);
+        var (scorer, result) = new SequenceTrainer(Quick).Train(Small(method), train, val);
+        using var _ = scorer;
+        Assert.True(result.Best.Spearman > 0.8, $"{method}: validation ρ {result.Best.Spearman}");
+        var rho = RegressionMetrics.Spearman(scorer.Score(val, 1f).Select(p => (double)p.Score).ToList(), val.Select(v => (double)v.Score!.Value).ToList());
+        AssertClose.Equal(result.Best.Spearman, rho, absolute: 1e-6, relative: 1e-6);   // the best epoch's weights were restored
+        Assert.Equal(method, scorer.Method);
+    }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void Train_SameSeed_SamePredictions(string method)
+    {
+        var (train, val) = Trainer.Split(Task(40, 5), 4, 0, 1);
+        var options = Quick with { Epochs = 3 };
+        var (a, _) = new SequenceTrainer(options).Train(Small(method), train, val);
+        var (b, _) = new SequenceTrainer(options).Train(Small(method), train, val);
+        var (c, _) = new SequenceTrainer(options with { Seed = 2 }).Train(Small(method), train, val);
+        using (a) using (b) using (c)
+        {
+            var pa = a.Score(val, 1f).Select(p => p.Score).ToArray();
+            Assert.Equal(pa, b.Score(val, 1f).Select(p => p.Score).ToArray());
+            Assert.NotEqual(pa, c.Score(val, 1f).Select(p => p.Score).ToArray());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void Explanation_WeightsSumToOne_ContributionsAddUpToTheScore_PaddingChangesNothing(string method)
+    {
+        using var scorer = new SequenceScorer(SequenceModel.Create(Small(method), 4));
+        var rng = new Random(9);
+        var samples = new[] { 30, 5, 17 }.Select((n, i) => TorchEngineTests.Sample($"p{i}", n, 12, rng)).ToList();
+        var together = scorer.Score(samples, 1f);
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var alone = scorer.Score([samples[i]], 1f)[0];
+            AssertClose.Equal(alone.Score, together[i].Score, absolute: 1e-5, relative: 1e-5);
+            Assert.Equal(samples[i].Clips, together[i].Clips.Count);
+            AssertClose.Equal(1.0, together[i].Clips.Sum(c => c.Weight), absolute: 1e-5, relative: 0);
+            AssertClose.Equal(together[i].Score, together[i].Clips.Sum(c => c.Contribution), absolute: 1e-3, relative: 1e-5);
+        }
+        // mlp-mean weighs every clip 1/T; the grade-decoupled methods have no per-clip score (every clip shows the total).
+        if (method == "mlp-mean") { Assert.All(together[0].Clips, c => AssertClose.Equal(1.0 / 30, c.Weight, absolute: 1e-6, relative: 0)); }
+        if (method is "gdlt" or "cofinal") { Assert.All(together[0].Clips, c => Assert.Equal(together[0].Score, c.Score, 3)); }
+    }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void LiveExactState_EqualsTheOfflineScoreOfThePrefix_AfterEveryClip(string method)
+    {
+        using var scorer = new SequenceScorer(SequenceModel.Create(Small(method), 6));
+        var sample = TorchEngineTests.Sample("p", 12, 12, new Random(2));
+        var live = scorer.StartPerformance(IncrementalMode.Exact);
+        for (var t = 1; t <= sample.Clips; t++)
+        {
+            live.Append(sample.Features.AsSpan((t - 1) * 12, 12));
+            var prefix = new PerformanceSample("p", sample.Features[..(t * 12)], t, 12, null);
+            var offline = scorer.Score([prefix], 1f)[0];
+            Assert.Equal(t, live.Clips);
+            AssertClose.Equal(offline.Score, live.Score, absolute: 1e-5, relative: 1e-5);
+            var w = live.Weights();
+            for (var q = 0; q < t; q++)
+            {
+                AssertClose.Equal(offline.Clips[q].Weight, w[q], absolute: 1e-6, relative: 1e-5);
+                AssertClose.Equal(offline.Clips[q].Score, live.ClipScores[q], absolute: 1e-5, relative: 1e-5);
+            }
+        }
+        var streaming = Assert.Throws<InvalidOperationException>(() => scorer.StartPerformance(IncrementalMode.Streaming));
+        Assert.Contains("exact mode", streaming.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => live.Append(new float[11]));
+        var nan = new float[12];
+        nan[3] = float.NaN;
+        Assert.Contains("non-finite", Assert.Throws<ArgumentException>(() => live.Append(nan)).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void Checkpoint_RoundTrips_SamePredictions(string method)
+    {
+        SequenceScorer.Register();
+        using var dir = new TempDirectory();
+        var path = dir.File("m.safetensors");
+        using var scorer = new SequenceScorer(SequenceModel.Create(Small(method), 8));
+        var card = new ModelCard { Format = ModelCard.SequenceFormat, ModelId = "m", SequenceMethod = scorer.Options, Architecture = new DecoderOptions { FeatureDim = 12 } };
+        CheckpointStore.Save(path, scorer, card);
+        var loaded = CheckpointStore.Load(path);
+        Assert.Equal(method, loaded.Card.Method);
+        Assert.Equal(1f, loaded.Card.ScoreScale);
+        var samples = new[] { 9, 14 }.Select((n, i) => TorchEngineTests.Sample($"p{i}", n, 12, new Random(i))).ToList();
+        var before = scorer.Score(samples, 1f);
+        var after = loaded.Scorer.Score(samples, loaded.Card.ScoreScale);
+        for (var i = 0; i < samples.Count; i++) { Assert.Equal(before[i].Score, after[i].Score); }
+        ((IDisposable)loaded.Scorer).Dispose();
+    }
+
+    [Fact]
+    public void Checkpoint_BadTensors_OneLineErrorsNamingThem()
+    {
+        SequenceScorer.Register();
+        using var dir = new TempDirectory();
+        var path = dir.File("m.safetensors");
+        using var scorer = new SequenceScorer(SequenceModel.Create(Small("gdlt-ws"), 8));
+        var card = new ModelCard { Format = ModelCard.SequenceFormat, ModelId = "m", SequenceMethod = scorer.Options, Architecture = new DecoderOptions { FeatureDim = 12 } };
+        var tensors = scorer.Tensors();
+        var json = (card with { ScoreScale = 1f }).ToJson();
+        var meta = new Dictionary<string, string> { [CheckpointStore.CardMetadataKey] = json };
+
+        SafeTensors.Write(path, tensors.Skip(1), meta);
+        var missing = Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path));
+        Assert.Contains($"lacks 1 tensor(s) the gdlt-ws architecture needs, e.g. '{tensors[0].Name}'", missing.Message, StringComparison.Ordinal);
+
+        SafeTensors.Write(path, [tensors[0] with { Shape = [.. tensors[0].Shape.Reverse()] }, .. tensors.Skip(1)], meta);
+        Assert.Contains($"tensor '{tensors[0].Name}' has shape", Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path)).Message, StringComparison.Ordinal);
+
+        SafeTensors.Write(path, [.. tensors, new NamedTensor("extra.weight", [1f], [1])], meta);
+        Assert.Contains("'extra.weight'", Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path)).Message, StringComparison.Ordinal);
+
+        var wrongMethod = (card with { SequenceMethod = card.SequenceMethod! with { Method = "tpt-x" } }).ToJson();
+        SafeTensors.Write(path, tensors, new Dictionary<string, string> { [CheckpointStore.CardMetadataKey] = wrongMethod });
+        Assert.Contains("method 'tpt-x' is not one of mlp-mean, gdlt, cofinal, gdlt-ws", Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SimplexEtf_UnitVectors_PairwiseCosineMinusOneOverKMinusOne()
+    {
+        using var etf = GradeDecoupledModel.SimplexEtf(4, 16, TorchSharp.torch.CPU);
+        using var gram = etf.matmul(etf.t());
+        var g = gram.data<float>().ToArray();
+        for (var i = 0; i < 4; i++)
+        {
+            for (var j = 0; j < 4; j++) { AssertClose.Equal(i == j ? 1.0 : -1.0 / 3, g[(i * 4) + j], absolute: 1e-6, relative: 0); }
+        }
+    }
+}
