@@ -21,9 +21,9 @@ namespace AqaStream.Cli.Commands;
 internal static class BenchmarkCommand
 {
     /// <summary>Methods, in report order; <c>ilt-aqa</c> is slow (minutes per fold) and so not in the default list.</summary>
-    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "mlp-mean", "gdlt", "cofinal", "gdlt-ws", "ilt-aqa"];
+    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos", "mlp-mean", "gdlt", "cofinal", "gdlt-ws", "ilt-aqa"];
 
-    private static readonly string[] s_defaultMethods = ["constant", "ridge-mean", "ridge-mean+len"];
+    private static readonly string[] s_defaultMethods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos"];
 
     /// <summary>Figures the authors report on the Fis-V test set, each selected on that test set (best test epoch).</summary>
     private static readonly (string Method, string Paper, double Tes, double Pcs)[] s_published =
@@ -109,6 +109,7 @@ internal static class BenchmarkCommand
         "constant" => new ConstantMethod(),
         "ridge-mean" => new RidgeMethod(lengthTerm: false),
         "ridge-mean+len" => new RidgeMethod(lengthTerm: true),
+        "ridge-pos" => new PositionalRidgeMethod(),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
             SequenceDefaults(name) with { Epochs = epochs }),
@@ -145,6 +146,8 @@ internal static class BenchmarkCommand
                 trainSeconds = Math.Round(m.TrainSeconds, 1),
                 parameters = m.Parameters,
                 earlyPrediction = m.EarlyPrediction.Select(e => new { fraction = e.Fraction, spearman = Rho(m, e.Spearman), mse = e.Mse }),
+                // Out-of-fold predictions on train.txt (each from the fold model that did not see it), for analysis and ensembling.
+                outOfFold = m.Predictions.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => Math.Round(p.Value, 4)),
             }),
             fisherZAverage = results.Where(m => m.Ranks).GroupBy(m => m.Method).Where(g => g.Count() > 1)
                 .ToDictionary(g => g.Key, g => RegressionMetrics.FisherZAverage(g.Select(m => m.Pooled.Spearman).ToList())),

@@ -115,12 +115,12 @@ internal static class TrainCommand
                     TrainLength = Pick(trainLength, defaults.TrainLength), Patience = Pick(patience, defaults.Patience), Folds = r.GetValue(folds),
                     ValidationFold = r.GetValue(fold), Seed = r.GetValue(seed),
                 };
-                var architecture = new SequenceMethodOptions
+                var sequenceArchitecture = new SequenceMethodOptions
                 {
                     Method = chosen, Hidden = r.GetValue(hidden), Grades = r.GetValue(grades), AuxiliaryWeight = r.GetValue(auxWeight),
                     Heads = Pick(heads, s.Heads), Dropout = Pick(dropout, s.Dropout),
                 };
-                return TrainSequence(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), architecture, training,
+                return TrainSequence(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), sequenceArchitecture, training,
                     Scoring.Torch.TorchDevice.Parse(r.GetValue(device)), r.GetValue(threads));
             }
             Parallelism.Threads = r.GetValue(threads);

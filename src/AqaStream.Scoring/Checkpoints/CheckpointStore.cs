@@ -54,6 +54,16 @@ public static class CheckpointStore
                     File.WriteAllText(CardPath(path), json + "\n");
                     break;
                 }
+            case PositionalRidge positional:
+                {
+                    var json = (card with { Format = ModelCard.PositionalRidgeFormat, ScoreScale = 1f }).ToJson();
+                    SafeTensors.Write(path,
+                        [new NamedTensor(MeanPooledRidge.CoefficientsTensor, positional.Coefficients.ToArray(), [positional.Knots, positional.FeatureDim]),
+                         new NamedTensor(MeanPooledRidge.OffsetsTensor, [positional.Intercept], [1])],
+                        new Dictionary<string, string> { [CardMetadataKey] = json, ["format"] = "pt" });
+                    File.WriteAllText(CardPath(path), json + "\n");
+                    break;
+                }
             case ISavedModel saved:
                 {
                     var json = (card with { Format = saved.Format, ScoreScale = 1f }).ToJson();
@@ -96,6 +106,7 @@ public static class CheckpointStore
             throw new DataFormatException($"{path}: no model card (neither in the file's metadata nor at {CardPath(path)}).");
         }
         if (card.Format == ModelCard.RidgeFormat) { return new LoadedModel(LoadRidge(file, card, path), card); }
+        if (card.Format == ModelCard.PositionalRidgeFormat) { return new LoadedModel(LoadPositionalRidge(file, card, path), card); }
         if (card.Format != ModelCard.CurrentFormat)
         {
             if (!s_loaders.TryGetValue(card.Format, out var load))
@@ -124,6 +135,27 @@ public static class CheckpointStore
         try
         {
             return new MeanPooledRidge(coefficients.Data, offsets.Data[0], offsets.Data[1], card.Architecture.MaxQueries);
+        }
+        catch (ArgumentException e)
+        {
+            throw new DataFormatException($"{source}: {e.Message}", e);
+        }
+    }
+
+    private static PositionalRidge LoadPositionalRidge(SafeTensorsFile file, ModelCard card, string source)
+    {
+        if (!file.Tensors.TryGetValue(MeanPooledRidge.CoefficientsTensor, out var coefficients) || !file.Tensors.TryGetValue(MeanPooledRidge.OffsetsTensor, out var offsets) || file.Tensors.Count != 2)
+        {
+            throw new DataFormatException($"{source}: a {PositionalRidge.MethodName} checkpoint holds exactly the tensors '{MeanPooledRidge.CoefficientsTensor}' and '{MeanPooledRidge.OffsetsTensor}'.");
+        }
+        if (coefficients.Shape.Length != 2 || coefficients.Shape[0] < 2 || coefficients.Shape[1] != card.Architecture.FeatureDim || offsets.Shape is not [1])
+        {
+            throw new DataFormatException($"{source}: tensor shapes [{string.Join(", ", coefficients.Shape)}] and [{string.Join(", ", offsets.Shape)}] do not match "
+                + $"[knots ≥ 2, {card.Architecture.FeatureDim}] and [1] (card featureDim {card.Architecture.FeatureDim}).");
+        }
+        try
+        {
+            return new PositionalRidge(coefficients.Data, coefficients.Shape[0], offsets.Data[0], card.Architecture.MaxQueries);
         }
         catch (ArgumentException e)
         {

@@ -29,6 +29,9 @@ public sealed record ModelCard
     /// <summary>The format tag of <c>ridge-mean</c> cards (architecture: only <c>featureDim</c> and <c>maxQueries</c> apply).</summary>
     public const string RidgeFormat = "aqastream.mean-pooled-ridge/1";
 
+    /// <summary>The format tag of <c>ridge-pos</c> cards (tensors <c>ridge.coefficients</c> [K, D] and <c>ridge.offsets</c> [1]).</summary>
+    public const string PositionalRidgeFormat = "aqastream.positional-ridge/1";
+
     /// <summary>The format tag of libtorch sequence methods (<c>mlp-mean</c>, <c>gdlt</c>, <c>cofinal</c>, <c>gdlt-ws</c>); their
     /// architecture is <see cref="SequenceMethod"/>.</summary>
     public const string SequenceFormat = "aqastream.sequence-method/1";
@@ -38,6 +41,7 @@ public sealed record ModelCard
     public string Method => Format switch
     {
         RidgeFormat => MeanPooledRidge.MethodName,
+        PositionalRidgeFormat => PositionalRidge.MethodName,
         SequenceFormat => SequenceMethod?.Method ?? "unknown",
         _ => WeightScoreDecoder.MethodName,
     };
@@ -89,9 +93,10 @@ public sealed record ModelCard
         try
         {
             var card = JsonSerializer.Deserialize<ModelCard>(json, Json) ?? throw new JsonException("empty card");
-            if (card.Format != CurrentFormat && card.Format != RidgeFormat && card.Format != SequenceFormat)
+            string[] formats = [CurrentFormat, RidgeFormat, PositionalRidgeFormat, SequenceFormat];
+            if (!formats.Contains(card.Format, StringComparer.Ordinal))
             {
-                throw new DataFormatException($"{source}: model card format '{card.Format}' is not one of '{CurrentFormat}', '{RidgeFormat}', '{SequenceFormat}'.");
+                throw new DataFormatException($"{source}: model card format '{card.Format}' is not one of {string.Join(", ", formats.Select(f => $"'{f}'"))}.");
             }
             card.Architecture.Validate();
             if (card.Format == SequenceFormat)

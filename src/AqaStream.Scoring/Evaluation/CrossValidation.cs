@@ -65,6 +65,25 @@ public sealed class RidgeMethod(bool lengthTerm) : IBenchmarkMethod
     }
 }
 
+/// <summary><c>ridge-pos</c>: the position-aware linear model (knots and penalty by inner cross-validation).</summary>
+public sealed class PositionalRidgeMethod : IBenchmarkMethod
+{
+    /// <inheritdoc/>
+    public string Name => PositionalRidge.MethodName;
+
+    /// <inheritdoc/>
+    public string Description => "ridge on the mean and position-weighted clip means (hat functions over the relative position; knots, share and penalty by inner CV)";
+
+    /// <inheritdoc/>
+    public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        var (model, knots, share, alpha) = PositionalRidge.Fit(train, seed: seed);
+        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}"));
+        return (model, 1f, model.Coefficients.Length + 1);
+    }
+}
+
 /// <summary><c>ilt-aqa</c>: the main paper's weight-score decoder; the epoch is chosen on an inner validation fold
 /// carved from the outer training part.</summary>
 public sealed class DecoderMethod(DecoderOptions architecture, TrainingOptions training) : IBenchmarkMethod

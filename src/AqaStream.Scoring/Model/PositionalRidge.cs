@@ -1,0 +1,306 @@
+using AqaStream.Scoring.Data;
+using MathNet.Numerics.LinearAlgebra;
+
+namespace AqaStream.Scoring.Model;
+
+/// <summary>
+/// <c>ridge-pos</c>: a position-aware linear model, the linear baseline made to know <em>when</em> in the programme a
+/// clip happens. Each clip's relative position r_q = (q + ½)/T is spread over K knots by hat functions φ_k (a partition
+/// of unity: φ_k(r) = max(0, 1 − (K−1)|r − k/(K−1)|)), and ridge regression reads the K position-weighted means
+/// Φ_k = (1/T) Σ_q φ_k(r_q) x_q beside the plain mean, β_k = β̄ + δ_k: the shared part β̄ is penalised less (by the
+/// chosen share c, its standardised block is scaled by √c), so the knots depart from ridge-mean only where the data
+/// say so. Since Σ_k Φ_k = mean, the fit folds into one β_k per knot. It is a weight-score model with exact contributions: w_q = 1/T and
+/// s_q = b + Σ_k φ_k(r_q) β_k·x_q, so ŷ = Σ_q w_q s_q. K = 1 would be <c>ridge-mean</c>. Because r_q moves as clips
+/// arrive, the provisional after t clips is the same formula on the t clips so far (exact mode).
+/// </summary>
+public sealed class PositionalRidge : IClipScorer
+{
+    /// <summary>The method name.</summary>
+    public const string MethodName = "ridge-pos";
+
+    /// <summary>Knot counts tried when none is given (inner cross-validation).</summary>
+    public static readonly IReadOnlyList<int> DefaultKnots = [3, 4];
+
+    /// <summary>Shares c of the shared (position-free) part tried when none is given: its block is weighted √c.</summary>
+    public static readonly IReadOnlyList<double> DefaultShares = [2, 4, 8, 16];
+
+    private readonly float[] _coefficients;   // [K, D] on raw features
+
+    /// <summary>A fitted model: <paramref name="coefficients"/> [knots × featureDim] on raw features, and the intercept.</summary>
+    public PositionalRidge(float[] coefficients, int knots, float intercept, int maxClips = MeanPooledRidge.DefaultMaxClips)
+    {
+        ArgumentNullException.ThrowIfNull(coefficients);
+        if (knots < 2) { throw new ArgumentException($"A positional ridge needs at least 2 knots; got {knots}."); }
+        if (coefficients.Length == 0 || coefficients.Length % knots != 0) { throw new ArgumentException($"{coefficients.Length} coefficients do not split into {knots} knots."); }
+        if (!coefficients.All(float.IsFinite) || !float.IsFinite(intercept)) { throw new ArgumentException("Ridge coefficients must be finite."); }
+        _coefficients = coefficients;
+        Knots = knots;
+        Intercept = intercept;
+        MaxClips = maxClips;
+    }
+
+    /// <inheritdoc/>
+    public string Method => MethodName;
+
+    /// <inheritdoc/>
+    public int FeatureDim => _coefficients.Length / Knots;
+
+    /// <inheritdoc/>
+    public int MaxClips { get; }
+
+    /// <summary>Every clip's score moves when a clip arrives (its relative position does): exact mode only.</summary>
+    public bool Causal => false;
+
+    /// <summary>K.</summary>
+    public int Knots { get; }
+
+    /// <summary>β, [K × D] row-major on raw features.</summary>
+    public ReadOnlySpan<float> Coefficients => _coefficients;
+
+    /// <summary>b, points.</summary>
+    public float Intercept { get; }
+
+    /// <summary>φ_k(r) for the hat basis of <paramref name="knots"/> knots.</summary>
+    public static double Hat(int k, int knots, double r) => Math.Max(0, 1 - (Math.Abs(r - ((double)k / (knots - 1))) * (knots - 1)));
+
+    /// <summary>β_k·x for every knot k: a clip's part of the score before its position is known.</summary>
+    public double[] KnotDots(ReadOnlySpan<float> clip)
+    {
+        if (clip.Length != FeatureDim) { throw new ArgumentException($"A clip has {clip.Length} feature values; the model reads {FeatureDim}."); }
+        var dots = new double[Knots];
+        for (var k = 0; k < Knots; k++)
+        {
+            var row = _coefficients.AsSpan(k * FeatureDim, FeatureDim);
+            var s = 0.0;
+            for (var j = 0; j < row.Length; j++) { s += row[j] * clip[j]; }
+            dots[k] = s;
+        }
+        return dots;
+    }
+
+    private float ClipScore(double[] dots, int q, int clips)
+    {
+        var r = (q + 0.5) / clips;
+        var s = (double)Intercept;
+        for (var k = 0; k < Knots; k++) { s += Hat(k, Knots, r) * dots[k]; }
+        return (float)s;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<PerformanceSample> samples, float scoreScale)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        return [.. samples.Select(sample =>
+        {
+            if (sample.FeatureDim != FeatureDim) { throw new ArgumentException($"{sample.Id}: {sample.FeatureDim} feature values per clip; the model reads {FeatureDim}."); }
+            var w = 1f / sample.Clips;
+            var clips = new ClipExplanation[sample.Clips];
+            var total = 0.0;
+            for (var q = 0; q < sample.Clips; q++)
+            {
+                var s = ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), q, sample.Clips) * scoreScale;
+                clips[q] = new ClipExplanation(q, w, s, w * s);
+                total += w * s;
+            }
+            return new PerformancePrediction(sample.Id, (float)total, clips);
+        })];
+    }
+
+    /// <inheritdoc/>
+    public IncrementalDecoder StartPerformance(IncrementalMode mode)
+    {
+        if (mode == IncrementalMode.Streaming)
+        {
+            throw new InvalidOperationException("ridge-pos places each clip by its relative position, which moves as clips arrive: use exact mode.");
+        }
+        return new LiveState(this);
+    }
+
+    /// <summary>The position-weighted means Φ [K·D] of one performance, after the plain mean [D] when
+    /// <paramref name="withMean"/>.</summary>
+    public static double[] PooledFeatures(PerformanceSample sample, int knots, bool withMean = false)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var d = sample.FeatureDim;
+        var offset = withMean ? d : 0;
+        var pooled = new double[offset + (knots * d)];
+        if (withMean)
+        {
+            for (var q = 0; q < sample.Clips; q++)
+            {
+                for (var j = 0; j < d; j++) { pooled[j] += sample.Features[(q * d) + j] / (double)sample.Clips; }
+            }
+        }
+        for (var q = 0; q < sample.Clips; q++)
+        {
+            var r = (q + 0.5) / sample.Clips;
+            for (var k = 0; k < knots; k++)
+            {
+                var phi = Hat(k, knots, r) / sample.Clips;
+                if (phi == 0) { continue; }
+                var row = pooled.AsSpan(offset + (k * d), d);
+                var clip = sample.Features.AsSpan(q * d, d);
+                for (var j = 0; j < d; j++) { row[j] += phi * clip[j]; }
+            }
+        }
+        return pooled;
+    }
+
+    /// <summary>
+    /// Fits on labelled performances: the knot count from <paramref name="knots"/>, the shared part's share from
+    /// <paramref name="shares"/> and the penalty from <paramref name="alphas"/> (scaled by the knot count, since the
+    /// features widen with it) by <see cref="MeanPooledRidge.InnerFolds"/>-fold cross-validation on the same data
+    /// (lowest MSE).
+    /// </summary>
+    public static (PositionalRidge Model, int Knots, double Share, double Alpha) Fit(IReadOnlyList<PerformanceSample> samples, IReadOnlyList<int>? knots = null,
+        IReadOnlyList<double>? alphas = null, IReadOnlyList<double>? shares = null, int seed = 42, int maxClips = MeanPooledRidge.DefaultMaxClips)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        var folds = MeanPooledRidge.InnerFolds;
+        if (samples.Count < folds * 2) { throw new ArgumentException($"Ridge needs at least {folds * 2} labelled performances; got {samples.Count}."); }
+        if (samples.Any(s => s.Score is null)) { throw new ArgumentException("Every training performance needs a judged score."); }
+        var knotGrid = knots is { Count: > 0 } ? knots : DefaultKnots;
+        if (knotGrid.Any(k => k < 2)) { throw new ArgumentException("Knot counts must be at least 2 (1 knot is ridge-mean)."); }
+        var alphaGrid = alphas is { Count: > 0 } ? alphas : MeanPooledRidge.DefaultAlphas;
+        if (alphaGrid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
+        var shareGrid = shares is { Count: > 0 } ? shares : DefaultShares;
+        if (shareGrid.Any(c => !(c >= 0))) { throw new ArgumentException("Shares must be 0 (no shared part) or more."); }
+        var y = samples.Select(s => (double)s.Score!.Value).ToArray();
+        var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Sse: double.PositiveInfinity);
+        foreach (var k in knotGrid)
+        {
+            var pooled = samples.Select(s => PooledFeatures(s, k, withMean: true)).ToArray();
+            var scaled = alphaGrid.Select(a => a * k).ToArray();
+            foreach (var share in shareGrid)
+            {
+                var weights = ColumnWeights(samples[0].FeatureDim, k, share);
+                var sse = new double[scaled.Length];
+                for (var f = 0; f < folds; f++)
+                {
+                    var (train, validation) = Training.Trainer.Split(Enumerable.Range(0, samples.Count).ToList(), folds, f, seed);
+                    var solutions = RidgeSolver.Solve(train.Select(i => pooled[i]).ToArray(), train.Select(i => y[i]).ToArray(), scaled, weights);
+                    for (var a = 0; a < scaled.Length; a++)
+                    {
+                        foreach (var i in validation) { sse[a] += Math.Pow(solutions[a].Predict(pooled[i]) - y[i], 2); }
+                    }
+                }
+                for (var a = 0; a < scaled.Length; a++)
+                {
+                    if (sse[a] < best.Sse) { best = (k, share, scaled[a], sse[a]); }
+                }
+            }
+        }
+        return (Solve(samples, best.Knots, best.Alpha, best.Share, maxClips), best.Knots, best.Share, best.Alpha);
+    }
+
+    private static double[] ColumnWeights(int featureDim, int knots, double share)
+    {
+        var w = new double[featureDim * (knots + 1)];
+        Array.Fill(w, 1.0);
+        Array.Fill(w, Math.Sqrt(share), 0, featureDim);
+        return w;
+    }
+
+    /// <summary>The ridge solution for one knot count, share of the shared part and penalty, folded into one β_k per knot.</summary>
+    public static PositionalRidge Solve(IReadOnlyList<PerformanceSample> samples, int knots, double alpha, double share = 0, int maxClips = MeanPooledRidge.DefaultMaxClips)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        var d = samples[0].FeatureDim;
+        if (samples.Any(s => s.FeatureDim != d)) { throw new ArgumentException("Every performance needs the same feature width."); }
+        var solution = RidgeSolver.Solve([.. samples.Select(s => PooledFeatures(s, knots, withMean: true))], [.. samples.Select(s => (double)s.Score!.Value)], [alpha],
+            ColumnWeights(d, knots, share))[0];
+        // Σ_k Φ_k = mean, so β̄·mean + Σ_k δ_k·Φ_k = Σ_k (β̄ + δ_k)·Φ_k.
+        var coefficients = new float[knots * d];
+        for (var k = 0; k < knots; k++)
+        {
+            for (var j = 0; j < d; j++) { coefficients[(k * d) + j] = (float)(solution.Coefficients[j] + solution.Coefficients[d + (k * d) + j]); }
+        }
+        return new PositionalRidge(coefficients, knots, (float)solution.Intercept, maxClips);
+    }
+
+    /// <summary>A live performance: each clip's K knot products are kept; every clip's score is re-placed as t grows.</summary>
+    private sealed class LiveState(PositionalRidge model) : IncrementalDecoder
+    {
+        private readonly List<double[]> _dots = [];
+        private float[] _scores = [];
+        private float[] _logits = [];
+        private float[] _attention = [];
+
+        public override int Clips => _dots.Count;
+
+        public override float Score { get; protected set; }
+
+        public override ReadOnlySpan<float> Logits => _logits;
+
+        public override ReadOnlySpan<float> ClipScores => _scores;
+
+        public override ReadOnlySpan<float> LatestCrossAttention => _attention;
+
+        public override IncrementalMode Mode => IncrementalMode.Exact;
+
+        public override void Append(ReadOnlySpan<float> clipFeatures)
+        {
+            if (_dots.Count >= model.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {model.MaxClips} clips."); }
+            _dots.Add(model.KnotDots(clipFeatures));
+            var t = _dots.Count;
+            _scores = [.. _dots.Select((d, q) => model.ClipScore(d, q, t))];
+            _logits = new float[t];
+            _attention = new float[t];
+            _attention[t - 1] = 1f;
+            Score = (float)_scores.Average(s => (double)s);
+        }
+    }
+}
+
+/// <summary>
+/// Ridge regression on pooled features with an unpenalised intercept, for several penalties at once (the standardised
+/// Gram matrix is formed once): dual form, an n×n system (n performances ≪ feature width).
+/// </summary>
+public static class RidgeSolver
+{
+    /// <summary>One solution on raw features: ŷ = c·x + intercept.</summary>
+    public sealed record Solution(double[] Coefficients, double Intercept)
+    {
+        /// <summary>The prediction for pooled features <paramref name="x"/>.</summary>
+        public double Predict(double[] x)
+        {
+            var s = Intercept;
+            for (var j = 0; j < x.Length; j++) { s += Coefficients[j] * x[j]; }
+            return s;
+        }
+    }
+
+    /// <summary>Solutions for every penalty in <paramref name="alphas"/> (features standardised on these rows, then
+    /// multiplied by <paramref name="columnWeights"/> when given: a weight w penalises that column as α/w²; a weight of 0
+    /// drops it).</summary>
+    public static IReadOnlyList<Solution> Solve(double[][] rows, double[] y, IReadOnlyList<double> alphas, double[]? columnWeights = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(y);
+        ArgumentNullException.ThrowIfNull(alphas);
+        var n = rows.Length;
+        var d = rows[0].Length;
+        var mean = new double[d];
+        var sd = new double[d];
+        foreach (var r in rows) { for (var j = 0; j < d; j++) { mean[j] += r[j] / n; } }
+        foreach (var r in rows) { for (var j = 0; j < d; j++) { sd[j] += (r[j] - mean[j]) * (r[j] - mean[j]) / n; } }
+        for (var j = 0; j < d; j++) { sd[j] = (Math.Sqrt(sd[j]) + 1e-8) / (columnWeights?[j] ?? 1.0); }
+        var z = Matrix<double>.Build.Dense(n, d, (i, j) => double.IsInfinity(sd[j]) ? 0 : (rows[i][j] - mean[j]) / sd[j]);   // centred: the intercept is ȳ
+        var yMean = y.Average();
+        var yc = Vector<double>.Build.Dense(n, i => y[i] - yMean);
+        var gram = z.TransposeAndMultiply(z);
+        return [.. alphas.Select(alpha =>
+        {
+            var beta = z.TransposeThisAndMultiply((gram + (Matrix<double>.Build.DenseIdentity(n) * alpha)).Cholesky().Solve(yc));
+            var coefficients = new double[d];
+            var intercept = yMean;
+            for (var j = 0; j < d; j++)
+            {
+                if (double.IsInfinity(sd[j])) { continue; }
+                coefficients[j] = beta[j] / sd[j];
+                intercept -= beta[j] * mean[j] / sd[j];
+            }
+            return new Solution(coefficients, intercept);
+        })];
+    }
+}
