@@ -84,6 +84,11 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--method", "ridge-mean", "--epochs", "5" }, "--epochs does not apply to --method ridge-mean")]
     [InlineData(new[] { "--length-term" }, "--length-term does not apply to --method ilt-aqa")]
     [InlineData(new[] { "--method", "ridge-mean", "--alphas", "10,x" }, "--alphas: 'x' is not a positive number")]
+    [InlineData(new[] { "--method", "ridge-pos", "--length-term" }, "--length-term does not apply to --method ridge-pos")]
+    [InlineData(new[] { "--method", "gdlt", "--alphas", "1" }, "--alphas does not apply to --method gdlt")]
+    [InlineData(new[] { "--method", "gdlt-ws", "--model-dim", "64" }, "--model-dim does not apply to --method gdlt-ws")]
+    [InlineData(new[] { "--method", "mlp-mean", "--grades", "3" }, "--grades, --aux-weight and --heads do not apply to --method mlp-mean")]
+    [InlineData(new[] { "--grades", "3" }, "--grades does not apply to --method ilt-aqa")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {
         var r = CliRunner.Run(["train", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), .. extra]);
@@ -92,6 +97,54 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.Single(lines);
         Assert.StartsWith("error: ", lines[0], StringComparison.Ordinal);
         Assert.Contains(message, lines[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TrainRidgePos_Replay_LiveExactScoresEqualEval()
+    {
+        var outPath = _dir.File("pos.safetensors");
+        var r = CliRunner.Run("train", "--method", "ridge-pos", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--alphas", "1,10");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var loaded = CheckpointStore.Load(outPath);
+        Assert.Equal(PositionalRidge.MethodName, loaded.Scorer.Method);
+        Assert.True(loaded.Card.Validation!.Spearman > 0.8, $"validation ρ {loaded.Card.Validation.Spearman}");
+        Assert.Contains(loaded.Card.Training!.Settings["knots"], new[] { "3", "4" });
+        AssertReplayEqualsEval(outPath);
+    }
+
+    [Theory]
+    [InlineData("gdlt-ws")]
+    [InlineData("gdlt")]
+    public void TrainSequenceMethod_Replay_LiveExactScoresEqualEval(string method)
+    {
+        var outPath = _dir.File(method + ".safetensors");
+        var r = CliRunner.Run("train", "--method", method, "--dataset", _dir.Path, "--target", "PCS", "--out", outPath, "--epochs", "4", "--train-length", "8", "--hidden", "16");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("epoch    4/4", r.Stderr, StringComparison.Ordinal);
+        Scoring.Torch.Methods.SequenceScorer.Register();   // this process loads the checkpoint too
+        var loaded = CheckpointStore.Load(outPath);
+        Assert.Equal(method, loaded.Scorer.Method);
+        Assert.Equal(ModelCard.SequenceFormat, loaded.Card.Format);
+        Assert.Equal(16, loaded.Card.SequenceMethod!.Hidden);
+        Assert.Equal("4", loaded.Card.Training!.Settings["epochs"]);
+        AssertReplayEqualsEval(outPath);
+    }
+
+    // The live pipeline (exact mode, one clip at a time) ends each held-out performance on the offline score.
+    private void AssertReplayEqualsEval(string checkpoint)
+    {
+        var report = _dir.File(Path.GetFileNameWithoutExtension(checkpoint) + "-replay");
+        var features = Path.Combine(_dir.Path, "features");
+        var labels = Path.Combine(_dir.Path, "train.txt");
+        var replay = CliRunner.Run("replay", "--checkpoint", checkpoint, "--features", features, "--labels", labels, "--validation-split", "--report", report);
+        Assert.True(replay.ExitCode == 0, replay.Stderr);
+        var json = _dir.File(Path.GetFileNameWithoutExtension(checkpoint) + "-eval.json");
+        var eval = CliRunner.Run("eval", "--checkpoint", checkpoint, "--features", features, "--labels", labels, "--validation-split", "--json", json);
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        var replayed = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json"))).RootElement;
+        var evaluated = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
+        AssertClose.Equal(evaluated.GetProperty("spearman").GetDouble(), replayed.GetProperty("spearman").GetDouble(), absolute: 1e-6, relative: 1e-6);
+        AssertClose.Equal(evaluated.GetProperty("mse").GetDouble(), replayed.GetProperty("mse").GetDouble(), absolute: 1e-3, relative: 1e-4);
     }
 
     [Fact]
@@ -139,6 +192,6 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     {
         var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-mean,tpt", "--out", _dir.File("b"));
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("--methods: 'tpt' is not one of constant, ridge-mean, ridge-mean+len, ilt-aqa", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--methods: 'tpt' is not one of constant, ridge-mean, ridge-mean+len, ridge-pos, mlp-mean, gdlt, cofinal, gdlt-ws, ilt-aqa", r.Stderr, StringComparison.Ordinal);
     }
 }

@@ -58,11 +58,11 @@ internal static class TrainCommand
         var lengthTerm = new Option<bool>("--length-term") { Description = "ridge-mean: add ln(clip count) as an unpenalised term." };
         var alphas = new Option<string?>("--alphas")
         {
-            Description = $"ridge-mean: penalties to choose from by inner {MeanPooledRidge.InnerFolds}-fold cross-validation (default {string.Join(",", MeanPooledRidge.DefaultAlphas)}).",
+            Description = $"ridge-mean, ridge-pos: penalties to choose from by inner {MeanPooledRidge.InnerFolds}-fold cross-validation (default {string.Join(",", MeanPooledRidge.DefaultAlphas)}).",
         };
         var refitAll = new Option<bool>("--refit-all")
         {
-            Description = "ridge-mean: after validating on the held-out fold, refit on every performance of train.txt with the chosen penalty (the card keeps the held-out figures).",
+            Description = "ridge-mean, ridge-pos: after validating on the held-out fold, refit on every performance of train.txt with the chosen penalty (the card keeps the held-out figures).",
         };
 
         var s = new SequenceMethodOptions();
@@ -86,15 +86,16 @@ internal static class TrainCommand
             var chosen = r.GetValue(method)!;
             if (!Methods.Contains(chosen)) { throw new ArgumentException($"--method '{chosen}' is not a method: choose one of {string.Join(", ", Methods)}."); }
             var isSequence = SequenceMethodOptions.Methods.Contains(chosen);
-            Option[] notForThis = chosen == MeanPooledRidge.MethodName ? [.. decoderOnly, .. sequenceOnly]
+            var isRidge = chosen is MeanPooledRidge.MethodName or PositionalRidge.MethodName;
+            Option[] notForThis = isRidge ? [.. decoderOnly, .. sequenceOnly, .. (chosen == PositionalRidge.MethodName ? new Option[] { lengthTerm } : [])]
                 : isSequence ? [.. decoderOnly.Concat(ridgeOnly).Where(o => !sequenceApplies.Contains(o))]
                 : [.. ridgeOnly, .. sequenceOnly];
             var notApplying = notForThis.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
             if (notApplying is not null) { throw new ArgumentException($"{notApplying.Name} does not apply to --method {chosen}."); }
-            if (chosen == MeanPooledRidge.MethodName)
+            if (isRidge)
             {
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
-                    r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll));
+                    r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen == PositionalRidge.MethodName);
             }
             if (isSequence)
             {
@@ -209,7 +210,7 @@ internal static class TrainCommand
     }
 
     /// <summary>The methods <c>--method</c> takes.</summary>
-    public static readonly IReadOnlyList<string> Methods = [WeightScoreDecoder.MethodName, MeanPooledRidge.MethodName, .. SequenceMethodOptions.Methods];
+    public static readonly IReadOnlyList<string> Methods = [WeightScoreDecoder.MethodName, MeanPooledRidge.MethodName, PositionalRidge.MethodName, .. SequenceMethodOptions.Methods];
 
     private static List<double>? ParseAlphas(string? text)
     {
@@ -227,7 +228,7 @@ internal static class TrainCommand
     }
 
     private static int TrainRidge(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, int folds, int fold, int seed, bool lengthTerm,
-        List<double>? alphas, bool refitAll)
+        List<double>? alphas, bool refitAll, bool positional)
     {
         if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
         if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
@@ -242,18 +243,35 @@ internal static class TrainCommand
         var (train, validation) = Trainer.Split(samples, folds, fold, seed);
         var split = $"seeded {folds}-fold split of train.txt (seed {seed}), fold {fold} held out for validation";
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var (model, alpha) = MeanPooledRidge.Fit(train, lengthTerm, alphas, seed);
+        IClipScorer model;
+        double alpha;
+        var (knots, share) = (1, 0.0);
+        if (positional)
+        {
+            PositionalRidge fitted;
+            (fitted, knots, share, alpha) = PositionalRidge.Fit(train, alphas: alphas, seed: seed);
+            model = fitted;
+        }
+        else
+        {
+            MeanPooledRidge fitted;
+            (fitted, alpha) = MeanPooledRidge.Fit(train, lengthTerm, alphas, seed);
+            model = fitted;
+        }
         var predictions = model.Score(validation, 1f);
         var report = Scoring.Metrics.RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(v => (double)v.Score!.Value).ToList());
+        var name = positional ? $"{PositionalRidge.MethodName} ({knots} knots, share {share.ToString(CultureInfo.InvariantCulture)})" : MeanPooledRidge.MethodName + (lengthTerm ? " + ln T" : "");
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{MeanPooledRidge.MethodName}{(lengthTerm ? " + ln T" : "")} on {tgt}: penalty {alpha} (inner {MeanPooledRidge.InnerFolds}-fold CV on {train.Count}); validation spearman {report.Spearman:F4} mse {report.Mse:F3} on {validation.Count}"));
+            $"{name} on {tgt}: penalty {alpha} (inner {MeanPooledRidge.InnerFolds}-fold CV on {train.Count}); validation spearman {report.Spearman:F4} mse {report.Mse:F3} on {validation.Count}"));
         if (refitAll)
         {
-            model = MeanPooledRidge.Solve(samples, lengthTerm, alpha);
+            model = positional ? PositionalRidge.Solve(samples, knots, alpha, share) : MeanPooledRidge.Solve(samples, lengthTerm, alpha);
             split += $"; then refit on all {samples.Count} with that penalty";
         }
         var settings = new Dictionary<string, string>
         {
+            ["knots"] = knots.ToString(CultureInfo.InvariantCulture),
+            ["share"] = share.ToString(CultureInfo.InvariantCulture),
             ["alpha"] = alpha.ToString(CultureInfo.InvariantCulture),
             ["alphas"] = string.Join(",", (alphas ?? [.. MeanPooledRidge.DefaultAlphas]).Select(a => a.ToString(CultureInfo.InvariantCulture))),
             ["length_term"] = lengthTerm ? "true" : "false",
@@ -262,7 +280,7 @@ internal static class TrainCommand
         };
         var card = new ModelCard
         {
-            Format = ModelCard.RidgeFormat,
+            Format = positional ? ModelCard.PositionalRidgeFormat : ModelCard.RidgeFormat,
             ModelId = modelId ?? Path.GetFileNameWithoutExtension(outPath),
             Architecture = new DecoderOptions { FeatureDim = featureDim, MaxQueries = MeanPooledRidge.DefaultMaxClips },
             Target = tgt,
