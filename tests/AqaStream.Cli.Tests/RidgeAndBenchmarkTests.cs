@@ -89,6 +89,7 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--method", "gdlt-ws", "--model-dim", "64" }, "--model-dim does not apply to --method gdlt-ws")]
     [InlineData(new[] { "--method", "mlp-mean", "--grades", "3" }, "--grades, --aux-weight and --heads do not apply to --method mlp-mean")]
     [InlineData(new[] { "--grades", "3" }, "--grades does not apply to --method ilt-aqa")]
+    [InlineData(new[] { "--method", "gdlt", "--prompt-embeddings", "p.npy" }, "--prompt-embeddings does not apply to --method gdlt (qgvl only)")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {
         var r = CliRunner.Run(["train", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), .. extra]);
@@ -115,6 +116,7 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [Theory]
     [InlineData("gdlt-ws")]
     [InlineData("gdlt")]
+    [InlineData("tpt")]
     public void TrainSequenceMethod_Replay_LiveExactScoresEqualEval(string method)
     {
         var outPath = _dir.File(method + ".safetensors");
@@ -128,6 +130,31 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.Equal(16, loaded.Card.SequenceMethod!.Hidden);
         Assert.Equal("4", loaded.Card.Training!.Settings["epochs"]);
         AssertReplayEqualsEval(outPath);
+    }
+
+    [Fact]
+    public void TrainQgvl_PromptEmbeddings_InitialiseThePrototypes_WrongShapeIsOneLine()
+    {
+        var prompts = _dir.File("prompts.npy");
+        var rng = new Random(4);
+        var values = new float[4 * 10];
+        Gaussian.Fill(values, rng);
+        NpyWriter.Write(prompts, values, 4, 10);
+        var outPath = _dir.File("qgvl.safetensors");
+        var r = CliRunner.Run("train", "--method", "qgvl", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--epochs", "2", "--train-length", "8",
+            "--hidden", "16", "--prompt-embeddings", prompts);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Scoring.Torch.Methods.SequenceScorer.Register();
+        var loaded = CheckpointStore.Load(outPath);
+        Assert.Equal("qgvl", loaded.Scorer.Method);
+        Assert.Equal(10, loaded.Card.SequenceMethod!.PromptDim);
+        Assert.Equal("prompts.npy", loaded.Card.SequenceMethod.PromptEmbeddings);
+
+        var bad = CliRunner.Run("train", "--method", "qgvl", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--prompt-embeddings", prompts, "--grades", "5");
+        Assert.Equal(1, bad.ExitCode);
+        var lines = bad.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Contains("4 rows × 10; give one row per grade (5, --grades)", lines[0], StringComparison.Ordinal);
     }
 
     // The live pipeline (exact mode, one clip at a time) ends each held-out performance on the offline score.
@@ -190,8 +217,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [Fact]
     public void Benchmark_UnknownMethod_OneLineErrorNamingTheChoices()
     {
-        var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-mean,tpt", "--out", _dir.File("b"));
+        var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-mean,tpt-x", "--out", _dir.File("b"));
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("--methods: 'tpt' is not one of constant, ridge-mean, ridge-mean+len, ridge-pos, mlp-mean, gdlt, cofinal, gdlt-ws, ilt-aqa", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--methods: 'tpt-x' is not one of constant, ridge-mean, ridge-mean+len, ridge-pos, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, ilt-aqa", r.Stderr, StringComparison.Ordinal);
     }
 }

@@ -84,7 +84,7 @@ public class SequenceMethodTests
         }
         // mlp-mean weighs every clip 1/T; the grade-decoupled methods have no per-clip score (every clip shows the total).
         if (method == "mlp-mean") { Assert.All(together[0].Clips, c => AssertClose.Equal(1.0 / 30, c.Weight, absolute: 1e-6, relative: 0)); }
-        if (method is "gdlt" or "cofinal") { Assert.All(together[0].Clips, c => Assert.Equal(together[0].Score, c.Score, 3)); }
+        if (method is "gdlt" or "cofinal" or "tpt" or "qgvl") { Assert.All(together[0].Clips, c => Assert.Equal(together[0].Score, c.Score, 3)); }
     }
 
     [Theory]
@@ -160,7 +160,7 @@ public class SequenceMethodTests
 
         var wrongMethod = (card with { SequenceMethod = card.SequenceMethod! with { Method = "tpt-x" } }).ToJson();
         SafeTensors.Write(path, tensors, new Dictionary<string, string> { [CheckpointStore.CardMetadataKey] = wrongMethod });
-        Assert.Contains("method 'tpt-x' is not one of mlp-mean, gdlt, cofinal, gdlt-ws", Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path)).Message, StringComparison.Ordinal);
+        Assert.Contains("method 'tpt-x' is not one of mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws", Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path)).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -21,7 +21,7 @@ namespace AqaStream.Cli.Commands;
 internal static class BenchmarkCommand
 {
     /// <summary>Methods, in report order; <c>ilt-aqa</c> is slow (minutes per fold) and so not in the default list.</summary>
-    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos", "mlp-mean", "gdlt", "cofinal", "gdlt-ws", "ilt-aqa"];
+    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos", "mlp-mean", "gdlt", "cofinal", "tpt", "qgvl", "gdlt-ws", "ilt-aqa"];
 
     private static readonly string[] s_defaultMethods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos"];
 
@@ -111,7 +111,7 @@ internal static class BenchmarkCommand
         "ridge-mean+len" => new RidgeMethod(lengthTerm: true),
         "ridge-pos" => new PositionalRidgeMethod(),
         // The shipped decoders' settings (README, Shipped models).
-        "mlp-mean" or "gdlt" or "cofinal" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
+        "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
             SequenceDefaults(name) with { Epochs = epochs }),
         "ilt-aqa" => new DecoderMethod(new DecoderOptions { FeatureDim = featureDim, ModelDim = modelDim, Dropout = 0.3f, AttentionDropout = 0.1f },
             new TrainingOptions { Epochs = epochs, Patience = 30, ScoreScale = target == ScoreTarget.TES ? 43f : 40f }),

@@ -67,20 +67,28 @@ internal static class TrainCommand
 
         var s = new SequenceMethodOptions();
         var hidden = new Option<int>("--hidden") { Description = $"mlp-mean, gdlt, cofinal, gdlt-ws: trunk width after the per-clip projection (default {s.Hidden}).", DefaultValueFactory = _ => s.Hidden };
-        var grades = new Option<int>("--grades") { Description = $"gdlt, cofinal: grade prototypes (default {s.Grades}).", DefaultValueFactory = _ => s.Grades };
-        var auxWeight = new Option<float>("--aux-weight") { Description = $"gdlt, cofinal: weight of the grade triplet / ETF loss (default {s.AuxiliaryWeight}).", DefaultValueFactory = _ => s.AuxiliaryWeight };
+        var grades = new Option<int>("--grades") { Description = $"gdlt, cofinal, tpt, qgvl: grade prototypes / temporal parts / quality prompts (default {s.Grades}).", DefaultValueFactory = _ => s.Grades };
+        var auxWeight = new Option<float>("--aux-weight")
+        {
+            Description = $"gdlt, cofinal, tpt, qgvl: weight of the auxiliary loss (grade triplet, ETF alignment, part ranking + sparsity, prompt alignment; default {s.AuxiliaryWeight}).",
+            DefaultValueFactory = _ => s.AuxiliaryWeight,
+        };
+        var prompts = new Option<FileInfo?>("--prompt-embeddings")
+        {
+            Description = "qgvl: a float32 .npy [grades, E] of quality-prompt text embeddings (e.g. CLIP's) that initialises the grade prototypes; without it they are learned from a random start.",
+        };
 
         var cmd = new Command("train", $"Train a scorer (--method: {string.Join(", ", Methods)}); the best epoch on a validation split carved from train.txt is kept.")
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, refitAll, engine, device, hidden, grades, auxWeight,
+            lengthTerm, alphas, refitAll, engine, device, hidden, grades, auxWeight, prompts,
         };
-        Option[] sequenceOnly = [hidden, grades, auxWeight];
+        Option[] sequenceOnly = [hidden, grades, auxWeight, prompts];
         Option[] decoderOnly = [engine, device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
         Option[] ridgeOnly = [lengthTerm, alphas, refitAll];
-        Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, device];
+        Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, device];
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             var chosen = r.GetValue(method)!;
@@ -107,6 +115,7 @@ internal static class TrainCommand
                 {
                     throw new ArgumentException("--grades and --aux-weight do not apply to --method gdlt-ws.");
                 }
+                if (chosen != "qgvl" && r.GetValue(prompts) is not null) { throw new ArgumentException($"--prompt-embeddings does not apply to --method {chosen} (qgvl only)."); }
                 var defaults = BenchmarkCommand.SequenceDefaults(chosen);
                 T Pick<T>(Option<T> option, T fallback) => r.GetResult(option) is { Implicit: false } ? r.GetValue(option)! : fallback;
                 var training = defaults with
@@ -116,13 +125,14 @@ internal static class TrainCommand
                     TrainLength = Pick(trainLength, defaults.TrainLength), Patience = Pick(patience, defaults.Patience), Folds = r.GetValue(folds),
                     ValidationFold = r.GetValue(fold), Seed = r.GetValue(seed),
                 };
+                var promptFile = r.GetValue(prompts);
                 var sequenceArchitecture = new SequenceMethodOptions
                 {
                     Method = chosen, Hidden = r.GetValue(hidden), Grades = r.GetValue(grades), AuxiliaryWeight = r.GetValue(auxWeight),
-                    Heads = Pick(heads, s.Heads), Dropout = Pick(dropout, s.Dropout),
+                    Heads = Pick(heads, s.Heads), Dropout = Pick(dropout, s.Dropout), PromptEmbeddings = promptFile?.Name,
                 };
                 return TrainSequence(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), sequenceArchitecture, training,
-                    Scoring.Torch.TorchDevice.Parse(r.GetValue(device)), r.GetValue(threads));
+                    Scoring.Torch.TorchDevice.Parse(r.GetValue(device)), r.GetValue(threads), promptFile is null ? null : ReadPrompts(promptFile, sequenceArchitecture.Grades));
             }
             Parallelism.Threads = r.GetValue(threads);
             var root = CommonOptions.ExistingDirectory(r.Required(dataset), "dataset directory");
@@ -297,8 +307,22 @@ internal static class TrainCommand
         return 0;
     }
 
+    /// <summary>The prompt embeddings of <c>--prompt-embeddings</c>: one row per grade, finite.</summary>
+    private static float[,] ReadPrompts(FileInfo file, int grades)
+    {
+        var path = CommonOptions.ExistingFile(file, "prompt-embeddings file");
+        NpyMatrix m;
+        try { m = NpyReader.ReadFile(path); }
+        catch (DataFormatException e) { throw new ArgumentException($"--prompt-embeddings {path}: {e.Message}", e); }
+        if (m.Rows != grades) { throw new ArgumentException($"--prompt-embeddings {path}: {m.Rows} rows × {m.Columns}; give one row per grade ({grades}, --grades)."); }
+        if (!m.Data.All(float.IsFinite)) { throw new ArgumentException($"--prompt-embeddings {path}: holds a non-finite value."); }
+        var result = new float[m.Rows, m.Columns];
+        for (var i = 0; i < m.Rows; i++) { for (var j = 0; j < m.Columns; j++) { result[i, j] = m.Data[(i * m.Columns) + j]; } }
+        return result;
+    }
+
     private static int TrainSequence(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, SequenceMethodOptions architecture, TrainingOptions training,
-        TorchSharp.torch.Device device, int threads)
+        TorchSharp.torch.Device device, int threads, float[,]? promptEmbeddings)
     {
         if (training.Folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
         if (training.ValidationFold < 0 || training.ValidationFold >= training.Folds) { throw new ArgumentException($"--val-fold {training.ValidationFold} is not in 0..{training.Folds - 1}."); }
@@ -316,7 +340,7 @@ internal static class TrainCommand
         var (train, validation) = Trainer.Split(samples, training.Folds, training.ValidationFold, training.Seed);
         var split = $"seeded {training.Folds}-fold split of train.txt (seed {training.Seed}), fold {training.ValidationFold} held out for validation";
         Console.Error.WriteLine($"training {architecture.Method} on {tgt}: {train.Count} performances, validating on {validation.Count} ({split}); crops of {training.TrainLength} clips, {training.Epochs} epochs");
-        var (scorer, result) = new SequenceTrainer(training).Train(architecture with { FeatureDim = featureDim }, train, validation, new EpochPrinter());
+        var (scorer, result) = new SequenceTrainer(training).Train(architecture with { FeatureDim = featureDim }, train, validation, new EpochPrinter(), promptEmbeddings: promptEmbeddings);
         using var _ = scorer;
         var settings = new Dictionary<string, string>
         {

@@ -33,7 +33,7 @@ public abstract class SequenceModel : nn.Module<Tensor, Tensor, SequenceOutput>
     public abstract bool HasClipScores { get; }
 
     /// <summary>Builds the model <paramref name="options"/> names, initialised from libtorch's generator seeded with <paramref name="seed"/>.</summary>
-    public static SequenceModel Create(SequenceMethodOptions options, long seed)
+    public static SequenceModel Create(SequenceMethodOptions options, long seed, float[,]? promptEmbeddings = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -43,6 +43,8 @@ public abstract class SequenceModel : nn.Module<Tensor, Tensor, SequenceOutput>
             "mlp-mean" => new MlpMeanModel(options),
             "gdlt" => new GradeDecoupledModel(options, coarseHead: false),
             "cofinal" => new GradeDecoupledModel(options, coarseHead: true),
+            "tpt" => new TemporalPartsModel(options),
+            "qgvl" => new QualityPromptModel(options, promptEmbeddings),
             "gdlt-ws" => new WeightScoreTrunkModel(options),
             _ => throw new ArgumentException($"method '{options.Method}' is not one of {string.Join(", ", SequenceMethodOptions.Methods)}."),
         };

@@ -35,7 +35,7 @@ public sealed class SequenceTrainer
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(train);
         var scores = train.Select(s => (double)s.Score!.Value).ToList();
-        if (options.Method is "gdlt" or "cofinal")
+        if (options.Method is "gdlt" or "cofinal" or "qgvl")
         {
             var (lo, hi) = (scores.Min(), scores.Max());
             var range = Math.Max(hi - lo, 1e-3);
@@ -49,7 +49,7 @@ public sealed class SequenceTrainer
     /// <summary>Trains a new model of <paramref name="options"/> (its score mapping fitted to <paramref name="train"/>) and
     /// returns it with the best-on-validation weights.</summary>
     public (SequenceScorer Scorer, TrainingResult Result) Train(SequenceMethodOptions options, IReadOnlyList<PerformanceSample> train, IReadOnlyList<PerformanceSample> validation,
-        IProgress<EpochReport>? progress = null, CancellationToken cancellation = default)
+        IProgress<EpochReport>? progress = null, CancellationToken cancellation = default, float[,]? promptEmbeddings = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(train);
@@ -57,8 +57,8 @@ public sealed class SequenceTrainer
         if (train.Count < 2 || validation.Count < 2) { throw new ArgumentException("Training needs at least two training and two validation performances."); }
         if (train.Concat(validation).Any(s => s.Score is null)) { throw new ArgumentException("Every training and validation performance needs a judged score."); }
         var o = _options;
-        var mapped = WithScoreMapping(options with { FeatureDim = train[0].FeatureDim }, train);
-        var model = SequenceModel.Create(mapped, o.Seed);
+        var mapped = WithScoreMapping(options with { FeatureDim = train[0].FeatureDim, PromptDim = promptEmbeddings?.GetLength(1) ?? options.PromptDim }, train);
+        var model = SequenceModel.Create(mapped, o.Seed, promptEmbeddings);
         var scorer = new SequenceScorer(model);
         var clock = Stopwatch.StartNew();
         var rng = new Random(o.Seed);

@@ -1,0 +1,120 @@
+using AqaStream.Scoring.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace AqaStream.Scoring.Torch.Methods;
+
+/// <summary>
+/// <c>tpt</c> (Bai et al., ECCV 2022, "Action Quality Assessment with Temporal Parsing Transformer"), adapted to long
+/// programmes and direct score regression: <see cref="SequenceMethodOptions.Grades"/> learnable part queries read the
+/// clips through two decoder layers on the shared <see cref="ClipTrunk"/>; each part's temporal centre
+/// c_k = Σ_t a_kt (t+½)/T (its cross-attention over relative time) is kept in order by a ranking loss
+/// (c_k + margin ≤ c_k+1) and made compact by a sparsity loss (Σ_t a_kt ((t+½)/T − c_k)²). The paper regresses a score
+/// <em>difference</em> against an exemplar video with a contrastive head; Fis-V programmes are too long and too few for
+/// exemplar pairs on 2 cores, so the mean of the part features goes through a two-layer head to z directly.
+/// Explanation: the parts' cross-attention averaged (where the parts sit); no per-clip score.
+/// </summary>
+public sealed class TemporalPartsModel : SequenceModel
+{
+    private const float RankingMargin = 0.05f;
+
+    private readonly ClipTrunk trunk;
+    private readonly Parameter parts;
+    private readonly ModuleList<GradeDecoderLayer> decoder;
+    private readonly Sequential head;
+
+    /// <summary>Creates the model.</summary>
+    public TemporalPartsModel(SequenceMethodOptions o) : base("tpt", o)
+    {
+        trunk = new ClipTrunk(o);
+        parts = new Parameter(randn(o.Grades, o.Hidden) * 0.02f);
+        decoder = nn.ModuleList(new GradeDecoderLayer(o), new GradeDecoderLayer(o));
+        head = nn.Sequential(nn.Linear(o.Hidden, o.Hidden / 2), nn.ReLU(), nn.Dropout(o.Dropout), nn.Linear(o.Hidden / 2, 1));
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    public override bool HasClipScores => false;
+
+    /// <inheritdoc/>
+    public override SequenceOutput forward(Tensor features, Tensor mask)
+    {
+        var o = Options;
+        var memory = trunk.call(features, mask).transpose(0, 1);
+        var q = parts.unsqueeze(1).expand(o.Grades, features.shape[0], o.Hidden);
+        Tensor attention = null!;
+        foreach (var layer in decoder) { (q, attention) = layer.call(q, memory, mask.logical_not()); }
+        var z = head.call(q.mean([0])).squeeze(-1);
+        var weights = attention.mean([1]);
+        Tensor? auxiliary = null;
+        if (training)
+        {
+            var lengths = mask.sum(-1, keepdim: true).to_type(ScalarType.Float32);              // [B, 1]
+            var position = (arange(features.shape[1], device: features.device).to_type(ScalarType.Float32) + 0.5f).unsqueeze(0) / lengths; // [B, T]
+            var centres = (attention * position.unsqueeze(1)).sum(-1);                           // [B, K]
+            var ranking = F.relu(centres[.., ..^1] - centres[.., 1..] + RankingMargin).mean();
+            var spread = (attention * (position.unsqueeze(1) - centres.unsqueeze(-1)).pow(2)).sum(-1).mean();
+            auxiliary = ranking + spread;
+        }
+        return new SequenceOutput(z, weights, z.unsqueeze(1).expand_as(weights), auxiliary);
+    }
+}
+
+/// <summary>
+/// <c>qgvl</c> (quality-guided vision-language AQA), adapted: the GDLT structure whose grade prototypes are
+/// initialised from quality prompt embeddings (a [K, E] float .npy of text features, e.g. CLIP's for "a poor / fair /
+/// good / excellent performance", projected E → hidden by a learned linear map) when a file is given, and learned from
+/// a random start otherwise (no CLIP weights ship here, so without a file this is GDLT plus the alignment loss on
+/// learned prompts). A semantic alignment loss pulls each decoded grade towards its prompt (1 − cosine).
+/// </summary>
+public sealed class QualityPromptModel : SequenceModel
+{
+    private readonly ClipTrunk trunk;
+    private readonly Parameter prompts;
+    private readonly Linear prompt_projection;
+    private readonly ModuleList<GradeDecoderLayer> decoder;
+    private readonly Linear regressor;
+
+    /// <summary>Creates the model; <paramref name="promptEmbeddings"/> [K, E] initialises the prompts when given.</summary>
+    public QualityPromptModel(SequenceMethodOptions o, float[,]? promptEmbeddings = null) : base("qgvl", o)
+    {
+        trunk = new ClipTrunk(o);
+        var width = promptEmbeddings?.GetLength(1) ?? o.PromptDim;
+        if (promptEmbeddings is not null && promptEmbeddings.GetLength(0) != o.Grades)
+        {
+            throw new ArgumentException($"--prompt-embeddings holds {promptEmbeddings.GetLength(0)} prompts; --grades is {o.Grades}.");
+        }
+        prompts = new Parameter(promptEmbeddings is null ? randn(o.Grades, width) * 0.02f : tensor(promptEmbeddings));
+        prompt_projection = nn.Linear(width, o.Hidden);
+        decoder = nn.ModuleList(new GradeDecoderLayer(o), new GradeDecoderLayer(o));
+        regressor = nn.Linear(o.Hidden, 1);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    public override bool HasClipScores => false;
+
+    /// <inheritdoc/>
+    public override SequenceOutput forward(Tensor features, Tensor mask)
+    {
+        var o = Options;
+        var memory = trunk.call(features, mask).transpose(0, 1);
+        var projected = prompt_projection.call(prompts);                                     // [K, h]
+        var q = projected.unsqueeze(1).expand(o.Grades, features.shape[0], o.Hidden);
+        Tensor attention = null!;
+        foreach (var layer in decoder) { (q, attention) = layer.call(q, memory, mask.logical_not()); }
+        var decoded = q.transpose(0, 1);                                                     // [B, K, h]
+        var membership = regressor.call(decoded).squeeze(-1).sigmoid();
+        membership = membership / membership.sum(-1, keepdim: true);
+        var z = (membership * linspace(0, 1, o.Grades, device: features.device)).sum(-1);
+        var weights = attention.mean([1]);
+        Tensor? auxiliary = null;
+        if (training)
+        {
+            auxiliary = (1 - F.cosine_similarity(decoded, projected.unsqueeze(0).expand_as(decoded), dim: -1)).mean();
+        }
+        return new SequenceOutput(z, weights, z.unsqueeze(1).expand_as(weights), auxiliary);
+    }
+}
