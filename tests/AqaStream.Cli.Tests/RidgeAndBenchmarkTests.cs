@@ -199,6 +199,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
                 continue;
             }
             AssertClose.Equal(m.GetProperty("pooled").GetProperty("spearman").GetDouble(), curve[^1].GetProperty("spearman").GetDouble(), absolute: 1e-9, relative: 1e-9);
+            AssertClose.Equal(1.0, m.GetProperty("weightEntropy").GetDouble(), absolute: 1e-4, relative: 0);   // ridge weighs every clip 1/T
+            Assert.Equal(60, m.GetProperty("outOfFold").EnumerateObject().Count());
             var interval = m.GetProperty("spearmanInterval95").EnumerateArray().Select(e => e.GetDouble()).ToArray();
             Assert.True(interval[0] <= interval[1]);
         }

@@ -65,6 +65,15 @@ public class PositionalRidgeTests
     }
 
     [Fact]
+    public void NormalisedEntropy_UniformIsOne_OneHotIsZero()
+    {
+        Assert.Equal(1.0, Evaluation.CrossValidation.NormalisedEntropy([.. Enumerable.Range(0, 8).Select(q => new ClipExplanation(q, 0.125f, 1, 0.125f))]), 6);
+        Assert.Equal(0.0, Evaluation.CrossValidation.NormalisedEntropy([.. Enumerable.Range(0, 8).Select(q => new ClipExplanation(q, q == 3 ? 1 : 0, 1, 0))]), 6);
+        var half = Evaluation.CrossValidation.NormalisedEntropy([.. Enumerable.Range(0, 4).Select(q => new ClipExplanation(q, q < 2 ? 0.5f : 0, 1, 0))]);
+        Assert.Equal(0.5, half, 6);   // ln 2 / ln 4
+    }
+
+    [Fact]
     public void Checkpoint_RoundTrips_WrongShapeIsOneLine()
     {
         using var dir = new TempDirectory();

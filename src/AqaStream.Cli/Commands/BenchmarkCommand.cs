@@ -144,6 +144,7 @@ internal static class BenchmarkCommand
                 foldSpearman = m.Ranks ? new { mean = m.FoldSpearmanMean, sd = m.FoldSpearmanSd } : null,
                 foldMse = new { mean = m.FoldMseMean, sd = m.FoldMseSd },
                 trainSeconds = Math.Round(m.TrainSeconds, 1),
+                weightEntropy = Math.Round(m.WeightEntropy, 4),
                 parameters = m.Parameters,
                 earlyPrediction = m.EarlyPrediction.Select(e => new { fraction = e.Fraction, spearman = Rho(m, e.Spearman), mse = e.Mse }),
                 // Out-of-fold predictions on train.txt (each from the fold model that did not see it), for analysis and ensembling.
@@ -171,17 +172,17 @@ internal static class BenchmarkCommand
         foreach (var group in results.GroupBy(m => m.Target))
         {
             sb.Append("<h2>").Append(group.Key).Append("</h2><table><tr><th>method</th><th>pooled ρ</th><th>95 % interval</th><th>pooled MSE</th><th>fold ρ mean ± sd</th>")
-              .Append("<th>fold MSE mean ± sd</th><th>train time (s)</th><th>parameters</th></tr>");
+              .Append("<th>fold MSE mean ± sd</th><th>train time (s)</th><th>parameters</th><th title=\"entropy of the clip weights over ln T, mean over held-out performances: 1 = uniform\">weight entropy / uniform</th></tr>");
             foreach (var m in group)
             {
                 var rho = m.Ranks ? string.Create(inv, $"<td>{m.Pooled.Spearman:F3}</td><td>[{m.SpearmanInterval.Low:F3}, {m.SpearmanInterval.High:F3}]</td>") : "<td>–</td><td>–</td>";
                 var folds = m.Ranks ? string.Create(inv, $"{m.FoldSpearmanMean:F3} ± {m.FoldSpearmanSd:F3}") : "–";
                 sb.Append(string.Create(inv, $"<tr><td title=\"{WebUtility.HtmlEncode(m.Description)}\">{m.Method}</td>{rho}"))
-                  .Append(string.Create(inv, $"<td>{m.Pooled.Mse:F2}</td><td>{folds}</td><td>{m.FoldMseMean:F2} ± {m.FoldMseSd:F2}</td><td>{m.TrainSeconds:F0}</td><td>{m.Parameters:N0}</td></tr>"));
+                  .Append(string.Create(inv, $"<td>{m.Pooled.Mse:F2}</td><td>{folds}</td><td>{m.FoldMseMean:F2} ± {m.FoldMseSd:F2}</td><td>{m.TrainSeconds:F0}</td><td>{m.Parameters:N0}</td><td>{m.WeightEntropy:F3}</td></tr>"));
             }
             foreach (var p in s_published)
             {
-                sb.Append(string.Create(inv, $"<tr class=\"pub\"><td>{p.Paper}</td><td>{(group.Key == ScoreTarget.TES ? p.Tes : p.Pcs):F3}</td><td colspan=\"6\">selected on the test set by their authors (best test epoch): not comparable</td></tr>"));
+                sb.Append(string.Create(inv, $"<tr class=\"pub\"><td>{p.Paper}</td><td>{(group.Key == ScoreTarget.TES ? p.Tes : p.Pcs):F3}</td><td colspan=\"7\">selected on the test set by their authors (best test epoch): not comparable</td></tr>"));
             }
             sb.Append("</table><h3>Early prediction (ρ after the first fraction of each performance's clips)</h3><table><tr><th>method</th>");
             foreach (var f in CrossValidation.EarlyFractions) { sb.Append(string.Create(inv, $"<th>{f * 100:F0} %</th>")); }

@@ -125,9 +125,10 @@ public sealed class DecoderMethod(DecoderOptions architecture, TrainingOptions t
 /// <param name="EarlyPrediction">ρ and MSE of the score after the first 10 %, 20 %, ... 100 % of each performance's clips.</param>
 /// <param name="Predictions">Out-of-fold prediction per performance id.</param>
 /// <param name="Ranks">Whether ρ means anything for this method (false for the constant).</param>
+/// <param name="WeightEntropy">Mean over held-out performances of the clip weights' entropy / ln T (1 = uniform).</param>
 public sealed record MethodResult(string Method, string Description, bool Ranks, ScoreTarget Target, RegressionReport Pooled, (double Low, double High) SpearmanInterval,
     IReadOnlyList<RegressionReport> Folds, double FoldSpearmanMean, double FoldSpearmanSd, double FoldMseMean, double FoldMseSd, double TrainSeconds,
-    long Parameters, IReadOnlyList<EarlyPoint> EarlyPrediction, IReadOnlyDictionary<string, double> Predictions);
+    long Parameters, IReadOnlyList<EarlyPoint> EarlyPrediction, IReadOnlyDictionary<string, double> Predictions, double WeightEntropy = 1);
 
 /// <summary>One point of the early-prediction curve.</summary>
 public sealed record EarlyPoint(double Fraction, double Spearman, double Mse);
@@ -155,6 +156,7 @@ public static class CrossValidation
         var predictions = new Dictionary<string, double>(StringComparer.Ordinal);
         var early = EarlyFractions.ToDictionary(f => f, _ => new Dictionary<string, double>(StringComparer.Ordinal));
         var reports = new List<RegressionReport>();
+        var entropies = new List<double>();
         var seconds = 0.0;
         long parameters = 0;
         for (var fold = 0; fold < folds; fold++)
@@ -167,11 +169,13 @@ public static class CrossValidation
             var scored = scorer.Score(held, scale);
             reports.Add(RegressionMetrics.Evaluate(scored.Select(p => (double)p.Score).ToList(), held.Select(h => (double)h.Score!.Value).ToList()));
             foreach (var (p, h) in scored.Zip(held)) { predictions[h.Id] = p.Score; }
+            entropies.AddRange(scored.Where(p => p.Clips.Count > 1).Select(p => NormalisedEntropy(p.Clips)));
             foreach (var f in EarlyFractions)
             {
                 var prefixes = held.Select(h => Prefix(h, f)).ToList();
                 foreach (var (p, h) in scorer.Score(prefixes, scale).Zip(held)) { early[f][h.Id] = p.Score; }
             }
+            (scorer as IDisposable)?.Dispose();   // a libtorch model's native memory goes with its fold
             progress(FormattableString.Invariant($"{method.Name} {target} fold {fold + 1}/{folds}: ρ {reports[^1].Spearman:F3} mse {reports[^1].Mse:F2} ({clock.Elapsed.TotalSeconds:F0} s)"));
         }
         var ids = samples.Select(s => s.Id).ToList();
@@ -185,7 +189,23 @@ public static class CrossValidation
         }).ToList();
         return new MethodResult(method.Name, method.Description, method.Ranks, target, pooled, BootstrapSpearman(pooledPredictions, actual, seed), reports,
             reports.Average(r => r.Spearman), Sd(reports.Select(r => r.Spearman)), reports.Average(r => r.Mse), Sd(reports.Select(r => r.Mse)),
-            seconds, parameters, curve, predictions);
+            seconds, parameters, curve, predictions, entropies.Count == 0 ? 1 : entropies.Average());
+    }
+
+    /// <summary>The entropy of a performance's clip weights over ln T: 1 for uniform weights (every clip counts the
+    /// same), towards 0 as the weight gathers on a few clips.</summary>
+    public static double NormalisedEntropy(IReadOnlyList<ClipExplanation> clips)
+    {
+        ArgumentNullException.ThrowIfNull(clips);
+        if (clips.Count < 2) { return 1; }
+        var total = clips.Sum(c => (double)c.Weight);
+        var h = 0.0;
+        foreach (var c in clips)
+        {
+            var w = c.Weight / total;
+            if (w > 0) { h -= w * Math.Log(w); }
+        }
+        return h / Math.Log(clips.Count);
     }
 
     /// <summary>The first ⌈f·T⌉ clips of a performance (at least one).</summary>
