@@ -88,7 +88,7 @@ public static class AqaApp
             return body();
         }
         catch (Exception e) when (e is DataFormatException or ArgumentException or IOException or UnauthorizedAccessException
-            or InvalidOperationException or System.ComponentModel.Win32Exception or OperationCanceledException)
+            or InvalidOperationException or System.ComponentModel.Win32Exception or OperationCanceledException or TimeoutException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return UserError;

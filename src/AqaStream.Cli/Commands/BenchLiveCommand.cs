@@ -107,9 +107,10 @@ internal static class BenchLiveCommand
         var prefillDone = new TaskCompletionSource();
         var windowDone = new TaskCompletionSource();
         var index = ids.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i, StringComparer.Ordinal);
+        long seenPrefill = 0;
         var reader = Task.Run(async () =>
         {
-            long seenPrefill = 0, seenWindow = 0;
+            long seenWindow = 0;
             await foreach (var rec in provisional.ConsumeAsync())
             {
                 var now = Stopwatch.GetTimestamp();
@@ -119,7 +120,7 @@ internal static class BenchLiveCommand
                 var clip = s.ClipsSeen - 1;
                 if (clip < prefill[p])
                 {
-                    if (++seenPrefill == expectedPrefill) { prefillDone.TrySetResult(); }
+                    if (Interlocked.Increment(ref seenPrefill) == expectedPrefill) { prefillDone.TrySetResult(); }
                     continue;
                 }
                 latencies.Add(Stopwatch.GetElapsedTime(sent[p][clip], now).TotalMilliseconds);
@@ -133,7 +134,13 @@ internal static class BenchLiveCommand
             await producer.ProduceAsync(ids[p], new PerformanceStarted(ids[p], ids[p], "bench", "bench", model.Card.Target, DateTimeOffset.UtcNow));
             for (var i = 0; i < prefill[p]; i++) { await producer.ProduceAsync(ids[p], Message(ids[p], i, Clip(i))); }
         }
-        await prefillDone.Task;
+        // The scorer has to catch up on the history before the window starts; one that cannot is the answer, not a hang.
+        var prefillLimit = TimeSpan.FromSeconds(Math.Max(60, expectedPrefill * 0.01));
+        if (await Task.WhenAny(prefillDone.Task, Task.Delay(prefillLimit)) != prefillDone.Task)
+        {
+            throw new TimeoutException(FormattableString.Invariant(
+                $"{performances} performances: the prefill did not finish in {prefillLimit.TotalSeconds:F0} s ({Interlocked.Read(ref seenPrefill)} of {expectedPrefill} history clips scored); the scorer cannot keep up at this size."));
+        }
         GC.GetTotalMemory(forceFullCollection: true);
         var memoryPerPerformance = Math.Max(0, Environment.WorkingSet - memoryBefore) / (double)performances / (1 << 20);
 
