@@ -16,7 +16,7 @@ public static class AqaApp
     /// <summary>Parses and runs; returns the process exit code.</summary>
     public static int Run(string[] args)
     {
-        // The libtorch methods' checkpoints (gdlt, cofinal, gdlt-ws, mlp-mean) load through CheckpointStore everywhere.
+        // The libtorch methods' checkpoints (mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws) load through CheckpointStore everywhere.
         Scoring.Torch.Methods.SequenceScorer.Register();
         var root = new RootCommand("AqaStream: live action-quality scoring. Train, evaluate and run the interpretable weight-score scorer.")
         {

@@ -14,53 +14,16 @@ namespace AqaStream.Pipeline.Live.Operators;
 /// </summary>
 public static class ScoreClipsOperator
 {
-    /// <summary>Scores an ordered performance (first message: its <see cref="PerformanceStarted"/>).</summary>
+    private static readonly IReadOnlyDictionary<ScoreTarget, ClipBatcher> s_noBatchers = new Dictionary<ScoreTarget, ClipBatcher>();
+
+    /// <summary>Scores an ordered performance (first message: its <see cref="PerformanceStarted"/>), every clip as it
+    /// arrives: <see cref="ScoreClipsBatched"/> with no batcher, so there is one implementation of the message handling.</summary>
     public static IObservable<ScoreUpdate> ScoreClips(this IObservable<PerformanceMessage> performance,
-        IReadOnlyDictionary<ScoreTarget, ScoringModel> models, int topAttended, IScheduler clock, DeadLetters deadLetters, PipelineCounters counters)
-    {
-        ArgumentNullException.ThrowIfNull(models);
-        ArgumentNullException.ThrowIfNull(clock);
-        ArgumentNullException.ThrowIfNull(deadLetters);
-        ArgumentNullException.ThrowIfNull(counters);
-        return Observable.Defer(() =>
-        {
-            LivePerformance? live = null;
-            return performance.SelectMany(m =>
-            {
-                switch (m)
-                {
-                    case PerformanceStarted started:
-                        live = new LivePerformance(started, models[started.Target], topAttended);
-                        counters.OnOpened();
-                        return [];
-                    case ClipFeatures clip when live is not null:
-                        try
-                        {
-                            var update = live.Add(clip, clock.Now);
-                            Counted(clip, clock, counters);
-                            return [update];
-                        }
-                        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-                        {
-                            deadLetters.Reject(clip, $"clip {clip.ClipIndex} could not be scored: {e.Message}");
-                            return [];
-                        }
-                    case ClipMissing missing when live is not null:
-                        return [live.Missing(missing.ClipIndex, clock.Now)];
-                    case PerformanceEnded or PerformanceIdle when live is not null:
-                        var final = live.Close(m is PerformanceEnded ? CloseReason.Ended : CloseReason.IdleTimeout, clock.Now);
-                        live = null;
-                        counters.OnClosed();
-                        return new[] { final };
-                    default:
-                        return [];
-                }
-            });
-        });
-    }
+        IReadOnlyDictionary<ScoreTarget, ScoringModel> models, int topAttended, IScheduler clock, DeadLetters deadLetters, PipelineCounters counters) =>
+        performance.ScoreClipsBatched(models, s_noBatchers, topAttended, clock, deadLetters, counters);
 
     /// <summary>
-    /// As <see cref="ScoreClips"/>, but a clip of a target with a <see cref="ClipBatcher"/> is stepped by the batcher
+    /// Scores an ordered performance; a clip of a target with a <see cref="ClipBatcher"/> is stepped by the batcher
     /// together with other performances' clips: this performance's later messages wait until that clip is scored, so
     /// its updates keep their order (clip, provisional, gaps, final) and equal the one-at-a-time ones. With a
     /// <paramref name="lane"/>, what follows a step runs there.
