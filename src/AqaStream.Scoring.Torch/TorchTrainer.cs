@@ -45,11 +45,8 @@ public sealed class TorchTrainer
         var totalSteps = stepsPerEpoch * o.Epochs;
         var step = 0;
         var history = new List<EpochReport>();
-        ValidationSummary? best = null;
-        Tensor[]? bestWeights = null;
-        var sinceBest = 0;
+        using var best = new BestEpoch([.. model.Parameters.Select(p => p.Value)], o.Patience);
         var scorer = new TorchPerformanceScorer(model, o.ScoreScale);
-        try
         {
             for (var epoch = 1; epoch <= o.Epochs; epoch++)
             {
@@ -70,33 +67,15 @@ public sealed class TorchTrainer
                 }
                 var predictions = scorer.Score(validation);
                 var report = RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(s => (double)s.Score!.Value).ToList());
-                var improved = TrainingOptions.Improves(report.Spearman, best);
-                if (improved)
-                {
-                    best = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, epoch);
-                    if (bestWeights is not null) { foreach (var w in bestWeights) { w.Dispose(); } }
-                    bestWeights = model.Parameters.Select(p => p.Value.detach().clone()).ToArray();
-                    sinceBest = 0;
-                }
-                else
-                {
-                    sinceBest++;
-                }
+                var improved = best.Observe(epoch, report);
                 var er = new EpochReport(epoch, o.Epochs, regSum / train.Count, attSum / train.Count, report, epochClock.Elapsed.TotalSeconds, improved, lr);
                 history.Add(er);
                 progress?.Report(er);
-                if (o.Patience > 0 && sinceBest >= o.Patience) { break; }
+                if (best.Stop) { break; }
             }
-            using (no_grad())
-            {
-                for (var i = 0; i < model.Parameters.Count; i++) { model.Parameters[i].Value.copy_(bestWeights![i]); }
-            }
+            best.Restore();
         }
-        finally
-        {
-            if (bestWeights is not null) { foreach (var w in bestWeights) { w.Dispose(); } }
-        }
-        return new TrainingResult(best!, history, clock.Elapsed.TotalSeconds);
+        return new TrainingResult(best.Best!, history, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>One optimiser step on a batch (inside its own dispose scope); returns the regression and attention losses.</summary>

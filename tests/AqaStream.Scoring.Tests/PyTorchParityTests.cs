@@ -19,6 +19,7 @@ namespace AqaStream.Scoring.Tests;
 /// Runs python3 as a child process: left out of <c>./test.sh --fast</c>, always run by the full suite.
 /// </summary>
 [Trait("Category", "Process")]
+[Collection(LibtorchCollection.Name)]
 public class PyTorchParityTests(ITestOutputHelper output)
 {
     private const double RelativeTolerance = 1e-4;

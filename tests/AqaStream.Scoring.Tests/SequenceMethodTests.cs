@@ -11,6 +11,7 @@ namespace AqaStream.Scoring.Tests;
 /// <summary>The libtorch sequence methods (mlp-mean, gdlt, cofinal, gdlt-ws): they learn a learnable task, their
 /// explanation adds up, padding changes nothing, the live exact state equals the offline score of the prefix after
 /// every clip, checkpoints round-trip, and bad checkpoints fail in one line.</summary>
+[Collection(LibtorchCollection.Name)]
 public class SequenceMethodTests
 {
     public static TheoryData<string> Methods => [.. SequenceMethodOptions.Methods];

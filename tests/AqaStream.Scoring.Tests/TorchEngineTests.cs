@@ -13,6 +13,7 @@ namespace AqaStream.Scoring.Tests;
 
 /// <summary>The TorchSharp engine: it loads in this build (the weak-GLIBCXX build step), scores the shipped
 /// checkpoints as the own core does, trains deterministically and learns, and refuses bad input in one line.</summary>
+[Collection(LibtorchCollection.Name)]
 public class TorchEngineTests
 {
     internal static PerformanceSample Sample(string id, int clips, int featureDim, Random rng, float? score = null)

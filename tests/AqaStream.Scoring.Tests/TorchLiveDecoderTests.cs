@@ -9,6 +9,7 @@ namespace AqaStream.Scoring.Tests;
 
 /// <summary>Live decoder state on libtorch: after every clip it equals the offline forward of the clips so far, batched
 /// steps equal one-at-a-time ones, and bad input changes nothing.</summary>
+[Collection(LibtorchCollection.Name)]
 public class TorchLiveDecoderTests
 {
     private static float[][] Clips(int n, int featureDim, int seed)

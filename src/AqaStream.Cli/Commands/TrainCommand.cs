@@ -183,21 +183,9 @@ internal static class TrainCommand
             {
                 result = new Trainer(options).Train(model, train, validation, progress);
             }
-            var settings = new Dictionary<string, string>
-            {
-                ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
-                ["epochs_run"] = result.History.Count.ToString(CultureInfo.InvariantCulture),
-                ["batch_size"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
-                ["lr"] = options.LearningRate.ToString(CultureInfo.InvariantCulture),
-                ["weight_decay"] = options.WeightDecay.ToString(CultureInfo.InvariantCulture),
-                ["lr_schedule"] = options.Schedule.ToString(),
-                ["warmup_epochs"] = options.WarmupEpochs.ToString(CultureInfo.InvariantCulture),
-                ["train_length"] = options.TrainLength.ToString(CultureInfo.InvariantCulture),
-                ["prediction_noise"] = options.PredictionNoiseStd.ToString(CultureInfo.InvariantCulture),
-                ["patience"] = options.Patience.ToString(CultureInfo.InvariantCulture),
-                ["engine"] = torchDevice is null ? engineName : $"{engineName} ({torchDevice}, libtorch {TorchSharp.torch.__version__})",
-                ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
-            };
+            var settings = Settings(options, result.History.Count,
+                torchDevice is null ? engineName : $"{engineName} ({torchDevice}, libtorch {TorchSharp.torch.__version__})");
+            settings["prediction_noise"] = options.PredictionNoiseStd.ToString(CultureInfo.InvariantCulture);
             var outPath = r.Required(output).FullName;
             var card = new ModelCard
             {
@@ -211,10 +199,7 @@ internal static class TrainCommand
                 Validation = result.Best,
             };
             CheckpointStore.Save(outPath, model, card);
-            var b = result.Best;
-            Console.WriteLine($"best epoch {b.Epoch}: validation spearman {b.Spearman:F4}  mse {b.Mse:F3}  rl2 {b.RelativeL2:F5}  n {b.Count}  ({result.Seconds:F0} s)");
-            Console.WriteLine($"wrote {outPath} and {CheckpointStore.CardPath(outPath)}");
-            return 0;
+            return Saved(outPath, result);
         }));
         return cmd;
     }
@@ -307,6 +292,31 @@ internal static class TrainCommand
         return 0;
     }
 
+    /// <summary>Prints the best epoch and where the checkpoint went.</summary>
+    private static int Saved(string outPath, TrainingResult result)
+    {
+        var b = result.Best;
+        Console.WriteLine($"best epoch {b.Epoch}: validation spearman {b.Spearman:F4}  mse {b.Mse:F3}  rl2 {b.RelativeL2:F5}  n {b.Count}  ({result.Seconds:F0} s)");
+        Console.WriteLine($"wrote {outPath} and {CheckpointStore.CardPath(outPath)}");
+        return 0;
+    }
+
+    /// <summary>The training settings a card records (both trainers).</summary>
+    private static Dictionary<string, string> Settings(TrainingOptions o, int epochsRun, string engine) => new()
+    {
+        ["epochs"] = o.Epochs.ToString(CultureInfo.InvariantCulture),
+        ["epochs_run"] = epochsRun.ToString(CultureInfo.InvariantCulture),
+        ["batch_size"] = o.BatchSize.ToString(CultureInfo.InvariantCulture),
+        ["lr"] = o.LearningRate.ToString(CultureInfo.InvariantCulture),
+        ["weight_decay"] = o.WeightDecay.ToString(CultureInfo.InvariantCulture),
+        ["lr_schedule"] = o.Schedule.ToString(),
+        ["warmup_epochs"] = o.WarmupEpochs.ToString(CultureInfo.InvariantCulture),
+        ["train_length"] = o.TrainLength.ToString(CultureInfo.InvariantCulture),
+        ["patience"] = o.Patience.ToString(CultureInfo.InvariantCulture),
+        ["engine"] = engine,
+        ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+    };
+
     /// <summary>The prompt embeddings of <c>--prompt-embeddings</c>: one row per grade, finite.</summary>
     private static float[,] ReadPrompts(FileInfo file, int grades)
     {
@@ -342,21 +352,8 @@ internal static class TrainCommand
         Console.Error.WriteLine($"training {architecture.Method} on {tgt}: {train.Count} performances, validating on {validation.Count} ({split}); crops of {training.TrainLength} clips, {training.Epochs} epochs");
         var (scorer, result) = new SequenceTrainer(training).Train(architecture with { FeatureDim = featureDim }, train, validation, new EpochPrinter(), promptEmbeddings: promptEmbeddings);
         using var _ = scorer;
-        var settings = new Dictionary<string, string>
-        {
-            ["epochs"] = training.Epochs.ToString(CultureInfo.InvariantCulture),
-            ["epochs_run"] = result.History.Count.ToString(CultureInfo.InvariantCulture),
-            ["batch_size"] = training.BatchSize.ToString(CultureInfo.InvariantCulture),
-            ["lr"] = training.LearningRate.ToString(CultureInfo.InvariantCulture),
-            ["weight_decay"] = training.WeightDecay.ToString(CultureInfo.InvariantCulture),
-            ["optimizer"] = "AdamW",
-            ["lr_schedule"] = training.Schedule.ToString(),
-            ["warmup_epochs"] = training.WarmupEpochs.ToString(CultureInfo.InvariantCulture),
-            ["train_length"] = training.TrainLength.ToString(CultureInfo.InvariantCulture),
-            ["patience"] = training.Patience.ToString(CultureInfo.InvariantCulture),
-            ["engine"] = $"torch (cpu, libtorch {TorchSharp.torch.__version__})",
-            ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
-        };
+        var settings = Settings(training, result.History.Count, $"torch (cpu, libtorch {TorchSharp.torch.__version__})");
+        settings["optimizer"] = "AdamW";
         var card = new ModelCard
         {
             Format = ModelCard.SequenceFormat,
@@ -371,10 +368,7 @@ internal static class TrainCommand
             Validation = result.Best,
         };
         CheckpointStore.Save(outPath, scorer, card);
-        var b = result.Best;
-        Console.WriteLine($"best epoch {b.Epoch}: validation spearman {b.Spearman:F4}  mse {b.Mse:F3}  rl2 {b.RelativeL2:F5}  n {b.Count}  ({result.Seconds:F0} s)");
-        Console.WriteLine($"wrote {outPath} and {CheckpointStore.CardPath(outPath)}");
-        return 0;
+        return Saved(outPath, result);
     }
 
     private sealed class EpochPrinter : IProgress<EpochReport>

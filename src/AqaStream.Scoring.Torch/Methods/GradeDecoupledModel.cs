@@ -27,7 +27,7 @@ public sealed class GradeDecoupledModel : SequenceModel
 
     private readonly ClipTrunk trunk;
     private readonly Parameter prototypes;
-    private readonly ModuleList<GradeDecoderLayer> decoder;
+    private readonly QueryDecoder decoder;
     private readonly Linear regressor;
     private readonly Linear? reversed_regressor;
     private readonly bool _coarse;
@@ -38,7 +38,7 @@ public sealed class GradeDecoupledModel : SequenceModel
         _coarse = coarseHead;
         trunk = new ClipTrunk(o);
         prototypes = new Parameter(randn(o.Grades, o.Hidden) * 0.02f);
-        decoder = nn.ModuleList(new GradeDecoderLayer(o), new GradeDecoderLayer(o));
+        decoder = new QueryDecoder(o);
         regressor = nn.Linear(o.Hidden, 1);
         reversed_regressor = coarseHead ? nn.Linear(o.Hidden, 1) : null;
         RegisterComponents();
@@ -51,22 +51,18 @@ public sealed class GradeDecoupledModel : SequenceModel
     public override SequenceOutput forward(Tensor features, Tensor mask)
     {
         var o = Options;
-        var memory = trunk.call(features, mask).transpose(0, 1);                     // [T, B, h]
-        var b = features.shape[0];
-        var q = prototypes.unsqueeze(1).expand(o.Grades, b, o.Hidden);               // [K, B, h]
-        Tensor attention = null!;
-        foreach (var layer in decoder) { (q, attention) = layer.call(q, memory, mask.logical_not()); }
-        var decoded = q.transpose(0, 1);                                               // [B, K, h]
+        var (decoded, attention) = decoder.call(prototypes, trunk.call(features, mask), mask);   // [B, K, h], [B, K, T]
+        var weights = attention.mean([1]);
         var likert = linspace(0, 1, o.Grades, device: features.device);
         var z = Likert(regressor, decoded, likert);
         if (reversed_regressor is not null) { z = (z + (1 - Likert(reversed_regressor, decoded, 1 - likert))) / 2; }
-        var weights = attention.mean([1]);                                             // [B, T]
         Tensor? auxiliary = null;
         if (training) { auxiliary = _coarse ? EtfAlignment(decoded) : GradeTriplet(decoded); }
         return new SequenceOutput(z, weights, z.unsqueeze(1).expand_as(weights), auxiliary);
     }
 
-    private static Tensor Likert(Linear head, Tensor decoded, Tensor values)
+    /// <summary>Membership σ(r·q_k) normalised over the grades, times the Likert values: z [B].</summary>
+    internal static Tensor Likert(Linear head, Tensor decoded, Tensor values)
     {
         var membership = head.call(decoded).squeeze(-1).sigmoid();                    // [B, K]
         membership = membership / membership.sum(-1, keepdim: true);
@@ -103,6 +99,33 @@ public sealed class GradeDecoupledModel : SequenceModel
         var basis = eye(k, h, device: device);
         var centred = basis - basis.mean([0], keepdim: true);
         return F.normalize(centred, dim: 1);
+    }
+}
+
+/// <summary>
+/// Learnable queries (grade prototypes, temporal parts) read the clip memory through two <see cref="GradeDecoderLayer"/>s;
+/// gives the decoded queries [B, K, h] and the last layer's cross-attention of each query [B, K, T] (averaged heads).
+/// </summary>
+public sealed class QueryDecoder : nn.Module<Tensor, Tensor, Tensor, (Tensor Decoded, Tensor Attention)>
+{
+    private readonly ModuleList<GradeDecoderLayer> layers;
+
+    /// <summary>Creates the decoder.</summary>
+    public QueryDecoder(SequenceMethodOptions o) : base("query_decoder")
+    {
+        layers = nn.ModuleList(new GradeDecoderLayer(o), new GradeDecoderLayer(o));
+        RegisterComponents();
+    }
+
+    /// <summary>Queries [K, h] (shared by the batch), memory [B, T, h], validity mask [B, T].</summary>
+    public override (Tensor Decoded, Tensor Attention) forward(Tensor queries, Tensor memory, Tensor mask)
+    {
+        var sequenceFirst = memory.transpose(0, 1);
+        var q = queries.unsqueeze(1).expand(queries.shape[0], memory.shape[0], queries.shape[1]);
+        Tensor attention = null!;
+        var padding = mask.logical_not();
+        foreach (var layer in layers) { (q, attention) = layer.call(q, sequenceFirst, padding); }
+        return (q.transpose(0, 1), attention);
     }
 }
 

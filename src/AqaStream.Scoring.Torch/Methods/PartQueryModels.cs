@@ -22,7 +22,7 @@ public sealed class TemporalPartsModel : SequenceModel
 
     private readonly ClipTrunk trunk;
     private readonly Parameter parts;
-    private readonly ModuleList<GradeDecoderLayer> decoder;
+    private readonly QueryDecoder decoder;
     private readonly Sequential head;
 
     /// <summary>Creates the model.</summary>
@@ -30,7 +30,7 @@ public sealed class TemporalPartsModel : SequenceModel
     {
         trunk = new ClipTrunk(o);
         parts = new Parameter(randn(o.Grades, o.Hidden) * 0.02f);
-        decoder = nn.ModuleList(new GradeDecoderLayer(o), new GradeDecoderLayer(o));
+        decoder = new QueryDecoder(o);
         head = nn.Sequential(nn.Linear(o.Hidden, o.Hidden / 2), nn.ReLU(), nn.Dropout(o.Dropout), nn.Linear(o.Hidden / 2, 1));
         RegisterComponents();
     }
@@ -41,13 +41,9 @@ public sealed class TemporalPartsModel : SequenceModel
     /// <inheritdoc/>
     public override SequenceOutput forward(Tensor features, Tensor mask)
     {
-        var o = Options;
-        var memory = trunk.call(features, mask).transpose(0, 1);
-        var q = parts.unsqueeze(1).expand(o.Grades, features.shape[0], o.Hidden);
-        Tensor attention = null!;
-        foreach (var layer in decoder) { (q, attention) = layer.call(q, memory, mask.logical_not()); }
-        var z = head.call(q.mean([0])).squeeze(-1);
+        var (decoded, attention) = decoder.call(parts, trunk.call(features, mask), mask);
         var weights = attention.mean([1]);
+        var z = head.call(decoded.mean([1])).squeeze(-1);
         Tensor? auxiliary = null;
         if (training)
         {
@@ -74,7 +70,7 @@ public sealed class QualityPromptModel : SequenceModel
     private readonly ClipTrunk trunk;
     private readonly Parameter prompts;
     private readonly Linear prompt_projection;
-    private readonly ModuleList<GradeDecoderLayer> decoder;
+    private readonly QueryDecoder decoder;
     private readonly Linear regressor;
 
     /// <summary>Creates the model; <paramref name="promptEmbeddings"/> [K, E] initialises the prompts when given.</summary>
@@ -88,7 +84,7 @@ public sealed class QualityPromptModel : SequenceModel
         }
         prompts = new Parameter(promptEmbeddings is null ? randn(o.Grades, width) * 0.02f : tensor(promptEmbeddings));
         prompt_projection = nn.Linear(width, o.Hidden);
-        decoder = nn.ModuleList(new GradeDecoderLayer(o), new GradeDecoderLayer(o));
+        decoder = new QueryDecoder(o);
         regressor = nn.Linear(o.Hidden, 1);
         RegisterComponents();
     }
@@ -99,17 +95,10 @@ public sealed class QualityPromptModel : SequenceModel
     /// <inheritdoc/>
     public override SequenceOutput forward(Tensor features, Tensor mask)
     {
-        var o = Options;
-        var memory = trunk.call(features, mask).transpose(0, 1);
         var projected = prompt_projection.call(prompts);                                     // [K, h]
-        var q = projected.unsqueeze(1).expand(o.Grades, features.shape[0], o.Hidden);
-        Tensor attention = null!;
-        foreach (var layer in decoder) { (q, attention) = layer.call(q, memory, mask.logical_not()); }
-        var decoded = q.transpose(0, 1);                                                     // [B, K, h]
-        var membership = regressor.call(decoded).squeeze(-1).sigmoid();
-        membership = membership / membership.sum(-1, keepdim: true);
-        var z = (membership * linspace(0, 1, o.Grades, device: features.device)).sum(-1);
+        var (decoded, attention) = decoder.call(projected, trunk.call(features, mask), mask);  // [B, K, h], [B, K, T]
         var weights = attention.mean([1]);
+        var z = GradeDecoupledModel.Likert(regressor, decoded, linspace(0, 1, Options.Grades, device: features.device));
         Tensor? auxiliary = null;
         if (training)
         {

@@ -68,9 +68,7 @@ public sealed class SequenceTrainer
         var totalSteps = stepsPerEpoch * o.Epochs;
         var step = 0;
         var history = new List<EpochReport>();
-        ValidationSummary? best = null;
-        Dictionary<string, Tensor>? bestState = null;
-        var sinceBest = 0;
+        using var best = new BestEpoch([.. model.state_dict().Values], o.Patience);
         try
         {
             for (var epoch = 1; epoch <= o.Epochs; epoch++)
@@ -95,27 +93,13 @@ public sealed class SequenceTrainer
                 model.eval();
                 var predictions = scorer.Score(validation, 1f);
                 var report = RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(s => (double)s.Score!.Value).ToList());
-                var improved = TrainingOptions.Improves(report.Spearman, best);
-                if (improved)
-                {
-                    best = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, epoch);
-                    Dispose(bestState);
-                    bestState = model.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone());
-                    sinceBest = 0;
-                }
-                else
-                {
-                    sinceBest++;
-                }
+                var improved = best.Observe(epoch, report);
                 var er = new EpochReport(epoch, o.Epochs, regSum / train.Count, auxSum / train.Count, report, epochClock.Elapsed.TotalSeconds, improved, lr);
                 history.Add(er);
                 progress?.Report(er);
-                if (o.Patience > 0 && sinceBest >= o.Patience) { break; }
+                if (best.Stop) { break; }
             }
-            using (no_grad())
-            {
-                foreach (var (name, value) in model.state_dict()) { value.copy_(bestState![name]); }
-            }
+            best.Restore();
         }
         catch
         {
@@ -124,16 +108,9 @@ public sealed class SequenceTrainer
         }
         finally
         {
-            Dispose(bestState);
             model.eval();
         }
-        return (scorer, new TrainingResult(best!, history, clock.Elapsed.TotalSeconds));
-    }
-
-    private static void Dispose(Dictionary<string, Tensor>? state)
-    {
-        if (state is null) { return; }
-        foreach (var t in state.Values) { t.Dispose(); }
+        return (scorer, new TrainingResult(best.Best!, history, clock.Elapsed.TotalSeconds));
     }
 
     private (double Regression, double Auxiliary) Step(SequenceModel model, optim.Optimizer optimizer, IReadOnlyList<PerformanceSample> samples, Random rng)

@@ -81,20 +81,24 @@ public sealed class MeanPooledRidge : IClipScorer
     public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<PerformanceSample> samples, float scoreScale)
     {
         ArgumentNullException.ThrowIfNull(samples);
-        return [.. samples.Select(sample =>
+        return [.. samples.Select(sample => UniformlyWeighted(sample, FeatureDim, q => ClipScore(sample.Features.AsSpan(q * FeatureDim, FeatureDim), sample.Clips) * scoreScale))];
+    }
+
+    /// <summary>A prediction whose clips all weigh 1/T, with the clip scores <paramref name="clipScore"/> gives (points):
+    /// the explanation of every linear method.</summary>
+    internal static PerformancePrediction UniformlyWeighted(PerformanceSample sample, int featureDim, Func<int, float> clipScore)
+    {
+        if (sample.FeatureDim != featureDim) { throw new ArgumentException($"{sample.Id}: {sample.FeatureDim} feature values per clip; the model reads {featureDim}."); }
+        var w = 1f / sample.Clips;
+        var clips = new ClipExplanation[sample.Clips];
+        var total = 0.0;
+        for (var q = 0; q < sample.Clips; q++)
         {
-            if (sample.FeatureDim != FeatureDim) { throw new ArgumentException($"{sample.Id}: {sample.FeatureDim} feature values per clip; the model reads {FeatureDim}."); }
-            var w = 1f / sample.Clips;
-            var clips = new ClipExplanation[sample.Clips];
-            var total = 0.0;
-            for (var q = 0; q < sample.Clips; q++)
-            {
-                var s = ClipScore(sample.Features.AsSpan(q * FeatureDim, FeatureDim), sample.Clips) * scoreScale;
-                clips[q] = new ClipExplanation(q, w, s, w * s);
-                total += w * s;
-            }
-            return new PerformancePrediction(sample.Id, (float)total, clips);
-        })];
+            var s = clipScore(q);
+            clips[q] = new ClipExplanation(q, w, s, w * s);
+            total += w * s;
+        }
+        return new PerformancePrediction(sample.Id, (float)total, clips);
     }
 
     /// <inheritdoc/>

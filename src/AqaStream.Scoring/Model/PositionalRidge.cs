@@ -90,20 +90,8 @@ public sealed class PositionalRidge : IClipScorer
     public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<PerformanceSample> samples, float scoreScale)
     {
         ArgumentNullException.ThrowIfNull(samples);
-        return [.. samples.Select(sample =>
-        {
-            if (sample.FeatureDim != FeatureDim) { throw new ArgumentException($"{sample.Id}: {sample.FeatureDim} feature values per clip; the model reads {FeatureDim}."); }
-            var w = 1f / sample.Clips;
-            var clips = new ClipExplanation[sample.Clips];
-            var total = 0.0;
-            for (var q = 0; q < sample.Clips; q++)
-            {
-                var s = ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), q, sample.Clips) * scoreScale;
-                clips[q] = new ClipExplanation(q, w, s, w * s);
-                total += w * s;
-            }
-            return new PerformancePrediction(sample.Id, (float)total, clips);
-        })];
+        return [.. samples.Select(sample => MeanPooledRidge.UniformlyWeighted(sample, FeatureDim,
+            q => ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), q, sample.Clips) * scoreScale))];
     }
 
     /// <inheritdoc/>
