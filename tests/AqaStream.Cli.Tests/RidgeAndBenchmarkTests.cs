@@ -113,6 +113,19 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         AssertReplayEqualsEval(outPath);
     }
 
+    [Fact]
+    public void TrainRidgeBlend_SavesOnePositionalModel_ReplayEqualsEval()
+    {
+        var outPath = _dir.File("blend.safetensors");
+        var r = CliRunner.Run("train", "--method", "ridge-blend", "--dataset", _dir.Path, "--target", "PCS", "--out", outPath, "--alphas", "1,10");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("ridge-blend: ridge-mean (penalty ", r.Stderr, StringComparison.Ordinal);
+        var loaded = CheckpointStore.Load(outPath);
+        Assert.Equal(PositionalRidge.MethodName, loaded.Scorer.Method);   // an average of two linear models is one
+        Assert.Equal("ridge-blend", loaded.Card.Training!.Settings["method"]);
+        AssertReplayEqualsEval(outPath);
+    }
+
     [Theory]
     [InlineData("gdlt-ws")]
     [InlineData("gdlt")]
@@ -221,6 +234,6 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     {
         var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-mean,tpt-x", "--out", _dir.File("b"));
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("--methods: 'tpt-x' is not one of constant, ridge-mean, ridge-mean+len, ridge-pos, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, ilt-aqa", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--methods: 'tpt-x' is not one of constant, ridge-mean, ridge-mean+len, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, ilt-aqa", r.Stderr, StringComparison.Ordinal);
     }
 }

@@ -65,6 +65,26 @@ public class PositionalRidgeTests
     }
 
     [Fact]
+    public void Blend_IsTheAverageOfRidgeMeanAndRidgePos_AsOnePositionalModel()
+    {
+        var train = Positional(60, 7);
+        var mean = MeanPooledRidge.Solve(train, lengthTerm: false, alpha: 0.5);
+        var positional = PositionalRidge.Solve(train, 4, alpha: 0.5, share: 2);
+        var blend = PositionalRidge.Blend(mean, positional);
+        Assert.Equal(4, blend.Knots);
+        var test = Positional(10, 8);
+        var expected = mean.Score(test, 1f).Zip(positional.Score(test, 1f), (a, b) => (a.Score + b.Score) / 2).ToList();
+        var actual = blend.Score(test, 1f);
+        for (var i = 0; i < test.Count; i++)
+        {
+            AssertClose.Equal(expected[i], actual[i].Score, absolute: 1e-4, relative: 1e-5);
+            AssertClose.Equal(actual[i].Score, actual[i].Clips.Sum(c => c.Contribution), absolute: 1e-4, relative: 1e-5);
+        }
+        var withLength = MeanPooledRidge.Solve(train, lengthTerm: true, alpha: 0.5);
+        Assert.Contains("without the length term", Assert.Throws<ArgumentException>(() => PositionalRidge.Blend(withLength, positional)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void NormalisedEntropy_UniformIsOne_OneHotIsZero()
     {
         Assert.Equal(1.0, Evaluation.CrossValidation.NormalisedEntropy([.. Enumerable.Range(0, 8).Select(q => new ClipExplanation(q, 0.125f, 1, 0.125f))]), 6);

@@ -36,6 +36,12 @@ public sealed class DeliveryTests
         Assert.Equal(T0.AddSeconds(1.5).ToUnixTimeMilliseconds(), view.Provisional.ReceivedAtMs);
         Assert.Equal(PerformanceView.Live, view.Status);
         Assert.NotNull(view.Clips[0].TopAttended);
+        // The final closes the performance; the curve keeps what the provisional was after each clip.
+        board.Apply(Provisional("p1", 2, 57.9, final: true));
+        var ended = board.Snapshot("p1", ViewerRole.Judge)!;
+        Assert.Equal([50.0, 56.7], ended.Clips.Select(c => c.ProvisionalAfter!.Value));
+        Assert.Equal(57.9, ended.Provisional!.Total);
+        Assert.Equal(PerformanceView.Ended, ended.Status);
     }
 
     [Fact]

@@ -282,6 +282,9 @@ function judge(s, lagMs, holdMs) {
       // the previous value of this performance (or none yet) while the newest is in flight
       const previous = v.clips.filter(c => c.provisionalAfter != null && c.clipIndex < p.clipsSeen - 1).map(c => c.provisionalAfter);
       allowed.add(previous.length ? fmt2(previous[previous.length - 1]) : '–');
+      // A final in flight: the screen may still show the provisional after the last clip, which the final closes.
+      const last = v.clips.filter(c => c.provisionalAfter != null && c.clipIndex === p.clipsSeen - 1);
+      if (v.status === 'ended' && last.length) { allowed.add(fmt2(last[0].provisionalAfter)); }
     }
   }
   const ok = allowed.has(s.dom.text) && s.dom.athlete === (same[0].athlete || same[0].performanceId);

@@ -21,9 +21,9 @@ namespace AqaStream.Cli.Commands;
 internal static class BenchmarkCommand
 {
     /// <summary>Methods, in report order; <c>ilt-aqa</c> is slow (minutes per fold) and so not in the default list.</summary>
-    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos", "mlp-mean", "gdlt", "cofinal", "tpt", "qgvl", "gdlt-ws", "ilt-aqa"];
+    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos", "ridge-blend", "mlp-mean", "gdlt", "cofinal", "tpt", "qgvl", "gdlt-ws", "ilt-aqa"];
 
-    private static readonly string[] s_defaultMethods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos"];
+    private static readonly string[] s_defaultMethods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos", "ridge-blend"];
 
     /// <summary>Figures the authors report on the Fis-V test set, each selected on that test set (best test epoch).</summary>
     private static readonly (string Method, string Paper, double Tes, double Pcs)[] s_published =
@@ -110,6 +110,7 @@ internal static class BenchmarkCommand
         "ridge-mean" => new RidgeMethod(lengthTerm: false),
         "ridge-mean+len" => new RidgeMethod(lengthTerm: true),
         "ridge-pos" => new PositionalRidgeMethod(),
+        "ridge-blend" => new RidgeBlendMethod(),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
             SequenceDefaults(name) with { Epochs = epochs }),

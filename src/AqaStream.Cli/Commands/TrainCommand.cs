@@ -94,8 +94,8 @@ internal static class TrainCommand
             var chosen = r.GetValue(method)!;
             if (!Methods.Contains(chosen)) { throw new ArgumentException($"--method '{chosen}' is not a method: choose one of {string.Join(", ", Methods)}."); }
             var isSequence = SequenceMethodOptions.Methods.Contains(chosen);
-            var isRidge = chosen is MeanPooledRidge.MethodName or PositionalRidge.MethodName;
-            Option[] notForThis = isRidge ? [.. decoderOnly, .. sequenceOnly, .. (chosen == PositionalRidge.MethodName ? new Option[] { lengthTerm } : [])]
+            var isRidge = chosen is MeanPooledRidge.MethodName or PositionalRidge.MethodName or PositionalRidge.BlendMethodName;
+            Option[] notForThis = isRidge ? [.. decoderOnly, .. sequenceOnly, .. (chosen != MeanPooledRidge.MethodName ? new Option[] { lengthTerm } : [])]
                 : isSequence ? [.. decoderOnly.Concat(ridgeOnly).Where(o => !sequenceApplies.Contains(o))]
                 : [.. ridgeOnly, .. sequenceOnly];
             var notApplying = notForThis.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
@@ -103,7 +103,8 @@ internal static class TrainCommand
             if (isRidge)
             {
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
-                    r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen == PositionalRidge.MethodName);
+                    r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen != MeanPooledRidge.MethodName,
+                    blend: chosen == PositionalRidge.BlendMethodName);
             }
             if (isSequence)
             {
@@ -205,7 +206,7 @@ internal static class TrainCommand
     }
 
     /// <summary>The methods <c>--method</c> takes.</summary>
-    public static readonly IReadOnlyList<string> Methods = [WeightScoreDecoder.MethodName, MeanPooledRidge.MethodName, PositionalRidge.MethodName, .. SequenceMethodOptions.Methods];
+    public static readonly IReadOnlyList<string> Methods = [WeightScoreDecoder.MethodName, MeanPooledRidge.MethodName, PositionalRidge.MethodName, PositionalRidge.BlendMethodName, .. SequenceMethodOptions.Methods];
 
     private static List<double>? ParseAlphas(string? text)
     {
@@ -223,7 +224,7 @@ internal static class TrainCommand
     }
 
     private static int TrainRidge(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, int folds, int fold, int seed, bool lengthTerm,
-        List<double>? alphas, bool refitAll, bool positional)
+        List<double>? alphas, bool refitAll, bool positional, bool blend)
     {
         if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
         if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
@@ -240,12 +241,18 @@ internal static class TrainCommand
         var clock = System.Diagnostics.Stopwatch.StartNew();
         IClipScorer model;
         double alpha;
-        var (knots, share) = (1, 0.0);
+        var (knots, share, meanAlpha) = (1, 0.0, 0.0);
+        MeanPooledRidge? blendMean = null;
         if (positional)
         {
             PositionalRidge fitted;
             (fitted, knots, share, alpha) = PositionalRidge.Fit(train, alphas: alphas, seed: seed);
             model = fitted;
+            if (blend)
+            {
+                (blendMean, meanAlpha) = MeanPooledRidge.Fit(train, lengthTerm: false, alphas, seed);
+                model = PositionalRidge.Blend(blendMean, fitted);
+            }
         }
         else
         {
@@ -255,16 +262,21 @@ internal static class TrainCommand
         }
         var predictions = model.Score(validation, 1f);
         var report = Scoring.Metrics.RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(v => (double)v.Score!.Value).ToList());
-        var name = positional ? $"{PositionalRidge.MethodName} ({knots} knots, share {share.ToString(CultureInfo.InvariantCulture)})" : MeanPooledRidge.MethodName + (lengthTerm ? " + ln T" : "");
+        var name = positional ? $"{(blend ? $"{PositionalRidge.BlendMethodName}: ridge-mean (penalty {meanAlpha.ToString(CultureInfo.InvariantCulture)}) and " : "")}{PositionalRidge.MethodName} ({knots} knots, share {share.ToString(CultureInfo.InvariantCulture)})"
+            : MeanPooledRidge.MethodName + (lengthTerm ? " + ln T" : "");
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{name} on {tgt}: penalty {alpha} (inner {MeanPooledRidge.InnerFolds}-fold CV on {train.Count}); validation spearman {report.Spearman:F4} mse {report.Mse:F3} on {validation.Count}"));
         if (refitAll)
         {
-            model = positional ? PositionalRidge.Solve(samples, knots, alpha, share) : MeanPooledRidge.Solve(samples, lengthTerm, alpha);
+            model = !positional ? MeanPooledRidge.Solve(samples, lengthTerm, alpha)
+                : blend ? PositionalRidge.Blend(MeanPooledRidge.Solve(samples, false, meanAlpha), PositionalRidge.Solve(samples, knots, alpha, share))
+                : PositionalRidge.Solve(samples, knots, alpha, share);
             split += $"; then refit on all {samples.Count} with that penalty";
         }
         var settings = new Dictionary<string, string>
         {
+            ["method"] = blend ? PositionalRidge.BlendMethodName : positional ? PositionalRidge.MethodName : MeanPooledRidge.MethodName,
+            ["mean_alpha"] = meanAlpha.ToString(CultureInfo.InvariantCulture),
             ["knots"] = knots.ToString(CultureInfo.InvariantCulture),
             ["share"] = share.ToString(CultureInfo.InvariantCulture),
             ["alpha"] = alpha.ToString(CultureInfo.InvariantCulture),

@@ -84,6 +84,28 @@ public sealed class PositionalRidgeMethod : IBenchmarkMethod
     }
 }
 
+/// <summary><c>ridge-blend</c>: the equal average of ridge-mean and ridge-pos, each fitted with its own inner CV on the
+/// fold's training part (<see cref="PositionalRidge.Blend"/>).</summary>
+public sealed class RidgeBlendMethod : IBenchmarkMethod
+{
+    /// <inheritdoc/>
+    public string Name => PositionalRidge.BlendMethodName;
+
+    /// <inheritdoc/>
+    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)";
+
+    /// <inheritdoc/>
+    public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        var (mean, alpha) = MeanPooledRidge.Fit(train, lengthTerm: false, seed: seed);
+        var (positional, knots, share, positionalAlpha) = PositionalRidge.Fit(train, seed: seed);
+        progress(FormattableString.Invariant($"ridge-mean penalty {alpha}; ridge-pos {knots} knots, share {share}, penalty {positionalAlpha}"));
+        var blend = PositionalRidge.Blend(mean, positional);
+        return (blend, 1f, blend.Coefficients.Length + 1);
+    }
+}
+
 /// <summary><c>ilt-aqa</c>: the main paper's weight-score decoder; the epoch is chosen on an inner validation fold
 /// carved from the outer training part.</summary>
 public sealed class DecoderMethod(DecoderOptions architecture, TrainingOptions training) : IBenchmarkMethod

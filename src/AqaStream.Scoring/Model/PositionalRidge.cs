@@ -206,6 +206,29 @@ public sealed class PositionalRidge : IClipScorer
         return new PositionalRidge(coefficients, knots, (float)solution.Intercept, maxClips);
     }
 
+    /// <summary>The method name of the equal blend of ridge-mean and ridge-pos (saved as a ridge-pos model).</summary>
+    public const string BlendMethodName = "ridge-blend";
+
+    /// <summary>
+    /// <c>ridge-blend</c>: the equal average of a ridge-mean and a ridge-pos model, each fitted with its own inner CV.
+    /// Since Σ_k φ_k = 1, ½(b₁ + β·mean) + ½(b₂ + Σ_k β_k·Φ_k) = ½(b₁ + b₂) + Σ_k ½(β + β_k)·Φ_k: one positional ridge,
+    /// so the blend keeps the exact per-clip explanation and the live state.
+    /// </summary>
+    public static PositionalRidge Blend(MeanPooledRidge mean, PositionalRidge positional)
+    {
+        ArgumentNullException.ThrowIfNull(mean);
+        ArgumentNullException.ThrowIfNull(positional);
+        if (mean.LengthCoefficient != 0) { throw new ArgumentException("A blend needs a ridge-mean without the length term."); }
+        if (mean.FeatureDim != positional.FeatureDim) { throw new ArgumentException($"ridge-mean reads {mean.FeatureDim} features, ridge-pos {positional.FeatureDim}."); }
+        var d = positional.FeatureDim;
+        var coefficients = new float[positional.Knots * d];
+        for (var k = 0; k < positional.Knots; k++)
+        {
+            for (var j = 0; j < d; j++) { coefficients[(k * d) + j] = 0.5f * (mean.Coefficients[j] + positional.Coefficients[(k * d) + j]); }
+        }
+        return new PositionalRidge(coefficients, positional.Knots, 0.5f * (mean.Intercept + positional.Intercept), positional.MaxClips);
+    }
+
     /// <summary>A live performance: each clip's K knot products are kept; every clip's score is re-placed as t grows.</summary>
     private sealed class LiveState(PositionalRidge model) : IncrementalDecoder
     {

@@ -55,7 +55,10 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
         {
             var p = GetOrAdd(provisional.PerformanceId);
             p.Provisional = provisional;
-            p.TotalAfter[provisional.ClipsSeen] = provisional.Total;
+            // The running-total curve keeps what the provisional was right after each clip; a final over the same clips
+            // (the close) fills a point only where none was seen, so it never rewrites the history.
+            if (provisional.Final) { p.TotalAfter.TryAdd(provisional.ClipsSeen, provisional.Total); }
+            else { p.TotalAfter[provisional.ClipsSeen] = provisional.Total; }
             if (!provisional.Final)
             {
                 var pushed = new ProvisionalPush(provisional.PerformanceId, ProvisionalView.From(provisional));
