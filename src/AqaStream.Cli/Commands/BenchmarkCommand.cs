@@ -113,20 +113,10 @@ internal static class BenchmarkCommand
         "ridge-blend" => new RidgeBlendMethod(),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
-            SequenceDefaults(name) with { Epochs = epochs }),
+            SequenceTrainer.Defaults(name) with { Epochs = epochs }),
         "ilt-aqa" => new DecoderMethod(new DecoderOptions { FeatureDim = featureDim, ModelDim = modelDim, Dropout = 0.3f, AttentionDropout = 0.1f },
             new TrainingOptions { Epochs = epochs, Patience = 30, ScoreScale = target == ScoreTarget.TES ? 43f : 40f }),
         _ => throw new ArgumentException($"unknown method '{name}'."),
-    };
-
-    /// <summary>Epochs of a sequence method unless told otherwise.</summary>
-    internal const int SequenceEpochs = 40;
-
-    /// <summary>The training settings of a libtorch sequence method (GDLT's protocol: crops of 68 clips, batch 32).</summary>
-    internal static TrainingOptions SequenceDefaults(string method) => new()
-    {
-        BatchSize = 32, TrainLength = 68, LearningRate = method == "mlp-mean" ? 1e-3f : 5e-4f, WeightDecay = 1e-2f, WarmupEpochs = 3,
-        Schedule = LearningRateSchedule.Cosine, Patience = 0, PredictionNoiseStd = 0,
     };
 
     private static string Json(IReadOnlyList<MethodResult> results, string protocol, DateTimeOffset started, double seconds)

@@ -117,11 +117,11 @@ internal static class TrainCommand
                     throw new ArgumentException("--grades and --aux-weight do not apply to --method gdlt-ws.");
                 }
                 if (chosen != "qgvl" && r.GetValue(prompts) is not null) { throw new ArgumentException($"--prompt-embeddings does not apply to --method {chosen} (qgvl only)."); }
-                var defaults = BenchmarkCommand.SequenceDefaults(chosen);
+                var defaults = SequenceTrainer.Defaults(chosen);
                 T Pick<T>(Option<T> option, T fallback) => r.GetResult(option) is { Implicit: false } ? r.GetValue(option)! : fallback;
                 var training = defaults with
                 {
-                    Epochs = Pick(epochs, BenchmarkCommand.SequenceEpochs), BatchSize = Pick(batch, defaults.BatchSize), LearningRate = Pick(lr, defaults.LearningRate),
+                    Epochs = Pick(epochs, SequenceTrainer.DefaultEpochs), BatchSize = Pick(batch, defaults.BatchSize), LearningRate = Pick(lr, defaults.LearningRate),
                     WeightDecay = Pick(wd, defaults.WeightDecay), Schedule = Pick(schedule, defaults.Schedule), WarmupEpochs = Pick(warmup, defaults.WarmupEpochs),
                     TrainLength = Pick(trainLength, defaults.TrainLength), Patience = Pick(patience, defaults.Patience), Folds = r.GetValue(folds),
                     ValidationFold = r.GetValue(fold), Seed = r.GetValue(seed),
@@ -228,16 +228,7 @@ internal static class TrainCommand
     {
         if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
         if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
-        var root = CommonOptions.ExistingDirectory(datasetDir, "dataset directory");
-        var labelsPath = Path.Combine(root, "train.txt");
-        var featureDir = Path.Combine(root, "features");
-        var labels = ScoreLabels.ReadFile(labelsPath);
-        if (labels.Count == 0) { throw new DataFormatException($"{labelsPath}: no performances."); }
-        var featureDim = NpyReader.ReadFile(Path.Combine(featureDir, labels[0].Id + ".npy")).Columns;
-        Console.Error.WriteLine($"loading {labels.Count} performances from {featureDir} ...");
-        var samples = FeatureStore.LoadLabelled(featureDir, labels, tgt, featureDim);
-        var (train, validation) = Trainer.Split(samples, folds, fold, seed);
-        var split = $"seeded {folds}-fold split of train.txt (seed {seed}), fold {fold} held out for validation";
+        var (root, featureDim, samples, train, validation, split) = LoadSplit(datasetDir, tgt, folds, fold, seed);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         IClipScorer model;
         double alpha;
@@ -304,6 +295,22 @@ internal static class TrainCommand
         return 0;
     }
 
+    /// <summary>A dataset's labelled performances (feature width from its first file) and the seeded validation split.</summary>
+    private static (string Root, int FeatureDim, IReadOnlyList<PerformanceSample> Samples, List<PerformanceSample> Train, List<PerformanceSample> Validation, string Split) LoadSplit(
+        DirectoryInfo datasetDir, ScoreTarget tgt, int folds, int fold, int seed)
+    {
+        var root = CommonOptions.ExistingDirectory(datasetDir, "dataset directory");
+        var labelsPath = Path.Combine(root, "train.txt");
+        var featureDir = Path.Combine(root, "features");
+        var labels = ScoreLabels.ReadFile(labelsPath);
+        if (labels.Count == 0) { throw new DataFormatException($"{labelsPath}: no performances."); }
+        var featureDim = NpyReader.ReadFile(Path.Combine(featureDir, labels[0].Id + ".npy")).Columns;
+        Console.Error.WriteLine($"loading {labels.Count} performances from {featureDir} ...");
+        var samples = FeatureStore.LoadLabelled(featureDir, labels, tgt, featureDim);
+        var (train, validation) = Trainer.Split(samples, folds, fold, seed);
+        return (root, featureDim, samples, train, validation, $"seeded {folds}-fold split of train.txt (seed {seed}), fold {fold} held out for validation");
+    }
+
     /// <summary>Prints the best epoch and where the checkpoint went.</summary>
     private static int Saved(string outPath, TrainingResult result)
     {
@@ -351,16 +358,7 @@ internal static class TrainCommand
         training.Validate();
         if (device.type != TorchSharp.DeviceType.CPU) { throw new ArgumentException($"--device {device}: the sequence methods train on the CPU in this build (a model moves to another device when loaded)."); }
         EngineOptions.SetThreads(threads);
-        var root = CommonOptions.ExistingDirectory(datasetDir, "dataset directory");
-        var labelsPath = Path.Combine(root, "train.txt");
-        var featureDir = Path.Combine(root, "features");
-        var labels = ScoreLabels.ReadFile(labelsPath);
-        if (labels.Count == 0) { throw new DataFormatException($"{labelsPath}: no performances."); }
-        var featureDim = NpyReader.ReadFile(Path.Combine(featureDir, labels[0].Id + ".npy")).Columns;
-        Console.Error.WriteLine($"loading {labels.Count} performances from {featureDir} ...");
-        var samples = FeatureStore.LoadLabelled(featureDir, labels, tgt, featureDim);
-        var (train, validation) = Trainer.Split(samples, training.Folds, training.ValidationFold, training.Seed);
-        var split = $"seeded {training.Folds}-fold split of train.txt (seed {training.Seed}), fold {training.ValidationFold} held out for validation";
+        var (root, featureDim, _, train, validation, split) = LoadSplit(datasetDir, tgt, training.Folds, training.ValidationFold, training.Seed);
         Console.Error.WriteLine($"training {architecture.Method} on {tgt}: {train.Count} performances, validating on {validation.Count} ({split}); crops of {training.TrainLength} clips, {training.Epochs} epochs");
         var (scorer, result) = new SequenceTrainer(training).Train(architecture with { FeatureDim = featureDim }, train, validation, new EpochPrinter(), promptEmbeddings: promptEmbeddings);
         using var _ = scorer;

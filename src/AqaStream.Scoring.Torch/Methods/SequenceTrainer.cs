@@ -20,6 +20,17 @@ public sealed class SequenceTrainer
 {
     private readonly TrainingOptions _options;
 
+    /// <summary>Epochs of a sequence method unless told otherwise.</summary>
+    public const int DefaultEpochs = 40;
+
+    /// <summary>The training settings of a sequence method unless told otherwise (GDLT's protocol: crops of 68 clips,
+    /// batch 32; AdamW's decoupled decay 1e-2).</summary>
+    public static TrainingOptions Defaults(string method) => new()
+    {
+        Epochs = DefaultEpochs, BatchSize = 32, TrainLength = 68, LearningRate = method == "mlp-mean" ? 1e-3f : 5e-4f, WeightDecay = 1e-2f, WarmupEpochs = 3,
+        Schedule = LearningRateSchedule.Cosine, Patience = 0, PredictionNoiseStd = 0,
+    };
+
     /// <summary>Creates a trainer.</summary>
     public SequenceTrainer(TrainingOptions options)
     {
