@@ -24,7 +24,6 @@ public static class AqaApp
             EvalCommand.Create(),
             PredictCommand.Create(),
             ReplayCommand.Create(),
-            BenchCommand.Create(),
             BenchmarkCommand.Create(),
             SynthCommand.Create(),
             EncodeCommand.Create(),
@@ -32,6 +31,15 @@ public static class AqaApp
             ServeCommand.Create(),
             KafkaMockCommand.Create(),
         };
+        return Invoke(root, "aqa", args);
+    }
+
+    /// <summary>Parses <paramref name="args"/> against <paramref name="root"/> and runs the command: a command line that
+    /// does not parse gives one line naming what was wrong (see <paramref name="displayName"/> CMD --help) and
+    /// <see cref="UsageError"/>. Shared by <c>aqa</c> and the <c>./bench</c> entry.</summary>
+    public static int Invoke(RootCommand root, string displayName, string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(root);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -39,7 +47,7 @@ public static class AqaApp
             var names = new List<string>();
             for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
             {
-                names.Insert(0, r.Command == root ? "aqa" : r.Command.Name);
+                names.Insert(0, r.Command == root ? displayName : r.Command.Name);
             }
             // An unknown word says more than the "required command" error it causes.
             var first = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];

@@ -11,7 +11,7 @@ namespace AqaStream.Scoring.Torch;
 /// <para><b>glibc malloc</b> for libtorch's CPU tensors. By default glibc serves every block over its (dynamic) mmap
 /// threshold with a fresh mmap and returns it with munmap, so each multi-megabyte temporary of a batched step is
 /// page-faulted and zeroed by the kernel again: a batched streaming step of 64 performances took 367 ms with the
-/// defaults and 23 ms with these (16x; <c>aqa bench incremental</c>). Raising the mmap threshold to its maximum and
+/// defaults and 23 ms with these (16x; <c>./bench incremental</c>). Raising the mmap threshold to its maximum and
 /// keeping freed memory in the heap (trim threshold, top pad) lets those blocks be reused. Applied once per process
 /// before the first model is built; a no-op off glibc. The environment variables <c>MALLOC_MMAP_THRESHOLD_</c>,
 /// <c>MALLOC_TRIM_THRESHOLD_</c> and <c>MALLOC_TOP_PAD_</c>, where set, win (set <c>AQA_KEEP_MALLOC=1</c> to skip this).</para>

@@ -4,12 +4,18 @@ namespace AqaStream.Cli.Tests;
 
 internal sealed record CliResult(int ExitCode, string Stdout, string Stderr);
 
-/// <summary>Runs the real <c>aqa</c> binary (built beside the tests) as a child process.</summary>
+/// <summary>Runs the real <c>aqa</c> binary, or the <c>./bench</c> entry's <c>aqa-bench</c> (both built beside the
+/// tests), as a child process.</summary>
 internal static class CliRunner
 {
-    public static CliResult Run(params string[] args)
+    public static CliResult Run(params string[] args) => Execute("aqa.dll", args);
+
+    /// <summary>Runs a benchmark of the <c>./bench</c> entry (<c>aqa-bench.dll</c>).</summary>
+    public static CliResult Bench(params string[] args) => Execute("aqa-bench.dll", args);
+
+    private static CliResult Execute(string assembly, string[] args)
     {
-        using var p = Process.Start(Info(args))!;
+        using var p = Process.Start(Info(args, assembly: assembly))!;
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
@@ -19,11 +25,11 @@ internal static class CliRunner
     /// <summary>Starts a long-running command (serve); lines it prints are collected.</summary>
     public static RunningCli Start(params string[] args) => new(Process.Start(Info(args, RepositoryRoot.Path))!);
 
-    private static ProcessStartInfo Info(string[] args, string? workingDirectory = null)
+    private static ProcessStartInfo Info(string[] args, string? workingDirectory = null, string assembly = "aqa.dll")
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         if (workingDirectory is not null) { psi.WorkingDirectory = workingDirectory; }
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "aqa.dll"));
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
         foreach (var a in args) { psi.ArgumentList.Add(a); }
         return psi;
     }

@@ -50,7 +50,9 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static readonly string[] AllCommands = ["train", "eval", "predict", "replay", "synth", "encode", "demo", "serve", "kafka-mock", "bench", "benchmark"];
+    private static readonly string[] AllCommands = ["train", "eval", "predict", "replay", "synth", "encode", "demo", "serve", "kafka-mock", "benchmark"];
+
+    private static readonly string[] AllBenchmarks = ["scorer", "incremental", "live", "ingest", "fanout", "demo", "crash", "kafka"];
 
     [Fact]
     public void Help_ListsEveryCommand()
@@ -62,10 +64,33 @@ public sealed class CliTests : IDisposable
         foreach (var c in AllCommands) { Assert.True(listed.Contains(c), $"'{c}' is not listed by --help:\n{r.Stdout}"); }
     }
 
+    [Fact]
+    public void BenchEntry_ListsEveryBenchmark_AndTheProductHasNone()
+    {
+        // The benchmarks live in bench/AqaStream.Bench (./bench), not in the product CLI or its assembly.
+        var r = CliRunner.Bench("--help");
+        Assert.Equal(0, r.ExitCode);
+        var listed = r.Stdout.Split('\n').Select(l => l.Trim().Split(' ', 2)[0]).ToHashSet(StringComparer.Ordinal);
+        foreach (var c in AllBenchmarks) { Assert.True(listed.Contains(c), $"'{c}' is not listed by bench --help:\n{r.Stdout}"); }
+        var product = typeof(AqaApp).Assembly.GetTypes().Select(t => t.Name).Where(n => (n.StartsWith("Bench", StringComparison.Ordinal) && !n.StartsWith("Benchmark", StringComparison.Ordinal)) // aqa benchmark fisv is the analysts' protocol, a product command
+                || n.Contains("Probe", StringComparison.Ordinal) || n.Contains("Crash", StringComparison.Ordinal)).ToList();
+        Assert.Empty(product);
+        Assert.DoesNotContain(typeof(Server.AqaServer).Assembly.GetTypes(), t => t.Name.Contains("Probe", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void BenchEntry_BadCommandLine_OneLineNamingIt_Exit2()
+    {
+        var r = CliRunner.Bench("live", "--clips", "abc");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        Assert.Equal("error: --clips: 'abc' is not valid; it takes an integer (see bench live --help)", r.Stderr.Trim());
+    }
+
     [Theory]
     [InlineData(new[] { "train", "--bogus" }, "error: unknown option or argument '--bogus' (see aqa train --help)")]
     [InlineData(new[] { "train", "--dataset", "d", "--out", "o", "--target", "XYZ" }, "error: --target: 'XYZ' is not valid; valid values: TES, PCS (see aqa train --help)")]
-    [InlineData(new[] { "bench", "live", "--clips", "abc" }, "error: --clips: 'abc' is not valid; it takes an integer (see aqa bench live --help)")]
+    [InlineData(new[] { "bench", "live" }, "error: unknown command 'bench'; commands: train, eval")]
     [InlineData(new[] { "nosuch" }, "error: unknown command 'nosuch'; commands: train, eval")]
     public void BadCommandLine_OneLineNamingIt_Exit2(string[] args, string expected)
     {
@@ -206,7 +231,7 @@ public sealed class CliTests : IDisposable
     {
         // Correctness only: the figures (and whether a step met its latency target) depend on the machine's load and
         // belong in the benchmark's own output, never in a test verdict.
-        var r = CliRunner.Run("bench", "live", "--model-dim", "16", "--clips", "12", "--seconds", "2", "--start", "5", "--max-performances", "10");
+        var r = CliRunner.Bench("live", "--model-dim", "16", "--clips", "12", "--seconds", "2", "--start", "5", "--max-performances", "10");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("p50 ms", r.Stdout, StringComparison.Ordinal);
         foreach (var mode in new[] { "Exact", "Streaming" })

@@ -53,7 +53,7 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
     public void CrashSoak_ScorerKilledMidPerformance_NothingLostNothingDoubled()
     {
         var json = _dir.File("crash.json");
-        var r = CliRunner.Run("bench", "crash", "--runs", "2", "--performances", "3", "--clips", "30", "--seed", "7", "--bootstrap", _kafka.Bootstrap,
+        var r = CliRunner.Bench("crash", "--runs", "2", "--performances", "3", "--clips", "30", "--seed", "7", "--bootstrap", _kafka.Bootstrap,
             "--checkpoint", Model, "--json", json);
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
@@ -80,7 +80,7 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
     public void CrashSoak_WithABrokerDownAndUpDuringThePerformance_NothingLostNothingDoubled()
     {
         var json = _dir.File("bounce.json");
-        var r = CliRunner.Run("bench", "crash", "--runs", "1", "--performances", "3", "--clips", "30", "--seed", "8", "--broker-bounce", "--checkpoint", Model, "--json", json);
+        var r = CliRunner.Bench("crash", "--runs", "1", "--performances", "3", "--clips", "30", "--seed", "8", "--broker-bounce", "--checkpoint", Model, "--json", json);
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         Assert.Equal(0, doc.RootElement.GetProperty("Lost").GetInt32());

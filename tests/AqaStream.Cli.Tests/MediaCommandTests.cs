@@ -81,7 +81,7 @@ public sealed class MediaCommandTests : IDisposable
     [Fact]
     public void BenchIngest_SmallRun_PrintsPeerAndRows()
     {
-        var r = CliRunner.Run("bench", "ingest", "--size", "320x180", "--seconds", "4", "--start", "1", "--max-streams", "2");
+        var r = CliRunner.Bench("ingest", "--size", "320x180", "--seconds", "4", "--start", "1", "--max-streams", "2");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("peer: bare ffmpeg", r.Stdout, StringComparison.Ordinal);
         // Correctness only: whether a step kept up depends on the machine's load; the figures stay in the benchmark.

@@ -5,7 +5,8 @@ using System.Text.Json;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Server.Auth;
-using AqaStream.Server.Probes;
+using AqaStream.Tests.Shared;
+using Microsoft.AspNetCore.SignalR.Client;
 using Xunit;
 
 namespace AqaStream.Server.Tests;
@@ -40,7 +41,7 @@ public sealed class AuthTests
             Assert.DoesNotContain("Ana Lee", body, StringComparison.Ordinal);
             Assert.Contains("bearer token is required", await ErrorOf(r), StringComparison.Ordinal);
         }
-        await Assert.ThrowsAnyAsync<Exception>(() => HubProbeClient.ConnectAsync(server.Hub, null));
+        await Assert.ThrowsAnyAsync<Exception>(() => HubClients.ConnectAsync(server.Hub, null));
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/health", UriKind.Relative))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/overlay", UriKind.Relative))).StatusCode);   // the page itself holds no data
     }
@@ -60,8 +61,8 @@ public sealed class AuthTests
         Assert.Contains("'public' may not", await ErrorOf(thumb), StringComparison.Ordinal);
         var panel = await http.PostAsJsonAsync(new Uri("/api/performances/p1/panel-score", UriKind.Relative), new { score = 80 });
         Assert.Equal(HttpStatusCode.Forbidden, panel.StatusCode);
-        await using var hub = await HubProbeClient.ConnectAsync(server.Hub, null);   // overlays need no token here
-        Assert.Equal("p1", (await hub.InvokeAsync("Subscribe", "p1")).GetProperty("performanceId").GetString());
+        await using var hub = await HubClients.ConnectAsync(server.Hub, null);   // overlays need no token here
+        Assert.Equal("p1", (await hub.InvokeAsync<JsonElement>("Subscribe", "p1")).GetProperty("performanceId").GetString());
     }
 
     /// <summary>Issuing and expiry follow the host's TimeProvider: a token is good until its lifetime (plus the 30 s clock
@@ -94,7 +95,7 @@ public sealed class AuthTests
             Assert.Contains("expired", await ErrorOf(r), StringComparison.Ordinal);
             Assert.Contains("invalid_token", r.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
         }
-        await Assert.ThrowsAnyAsync<Exception>(() => HubProbeClient.ConnectAsync(server.Hub, expired));
+        await Assert.ThrowsAnyAsync<Exception>(() => HubClients.ConnectAsync(server.Hub, expired));
         var forged = server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(5));
         forged = forged[..^4] + (forged[^4..] == "AAAA" ? "BBBB" : "AAAA");
         using (var http = Client(server, forged))

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using AqaStream.Server.Auth;
-using AqaStream.Server.Probes;
+using AqaStream.Tests.Shared;
+using Microsoft.AspNetCore.SignalR.Client;
 using Xunit;
 
 namespace AqaStream.Server.Tests;
@@ -62,8 +63,8 @@ public sealed class HubTests
         await server.UntilAsync(b => b.Snapshot("p1", Delivery.ViewerRole.Judge)?.Provisional is not null, "first clip on the board");
 
         var inbox = new Inbox();
-        await using var client = await HubProbeClient.ConnectAsync(server.Hub, LiveServer.OverlayKey, inbox.On);
-        var snapshot = await client.InvokeAsync("Subscribe", "p1");
+        await using var client = await HubClients.ConnectAsync(server.Hub, LiveServer.OverlayKey, inbox.On);
+        var snapshot = await client.InvokeAsync<JsonElement>("Subscribe", "p1");
         Assert.Equal("Ana Lee", snapshot.GetProperty("athlete").GetString());
         Assert.Equal(50, snapshot.GetProperty("provisional").GetProperty("total").GetDouble());
         Assert.Equal(1, snapshot.GetProperty("clips").GetArrayLength());
@@ -88,10 +89,10 @@ public sealed class HubTests
         await server.UntilAsync(b => b.Count == 1, "performance on the board");
         var judgeInbox = new Inbox();
         var overlayInbox = new Inbox();
-        await using var judge = await HubProbeClient.ConnectAsync(server.Hub, server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(5)), judgeInbox.On);
-        await using var overlay = await HubProbeClient.ConnectAsync(server.Hub, LiveServer.OverlayKey, overlayInbox.On);
-        await judge.InvokeAsync("Subscribe", "p1");
-        await overlay.InvokeAsync("Subscribe", "p1");
+        await using var judge = await HubClients.ConnectAsync(server.Hub, server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(5)), judgeInbox.On);
+        await using var overlay = await HubClients.ConnectAsync(server.Hub, LiveServer.OverlayKey, overlayInbox.On);
+        await judge.InvokeAsync<JsonElement>("Subscribe", "p1");
+        await overlay.InvokeAsync<JsonElement>("Subscribe", "p1");
         await server.ClipAsync("p1", 0, 1.0, 50, 50);
         var j = await judgeInbox.WaitFor(p => p.Target == "clipScored");
         var o = await overlayInbox.WaitFor(p => p.Target == "clipScored");
@@ -104,8 +105,8 @@ public sealed class HubTests
     {
         await using var server = await LiveServer.StartAsync();
         var inbox = new Inbox();
-        await using var client = await HubProbeClient.ConnectAsync(server.Hub, LiveServer.OverlayKey, inbox.On);
-        var now = await client.InvokeAsync("SubscribeCompetition", "worlds");
+        await using var client = await HubClients.ConnectAsync(server.Hub, LiveServer.OverlayKey, inbox.On);
+        var now = await client.InvokeAsync<JsonElement>("SubscribeCompetition", "worlds");
         Assert.Equal(0, now.GetArrayLength());
         await server.StartedAsync("other", "Bo Kim", "nationals");
         await server.StartedAsync("w1", "Ana Lee", "worlds");
@@ -121,17 +122,17 @@ public sealed class HubTests
         await using var server = await LiveServer.StartAsync();
         await server.StartedAsync("p1", "Ana Lee");
         await server.UntilAsync(b => b.Count == 1, "performance on the board");
-        await using var client = await HubProbeClient.ConnectAsync(server.Hub, LiveServer.OverlayKey);
-        var unknown = await Assert.ThrowsAsync<HubProbeException>(() => client.InvokeAsync("Subscribe", "no-such-performance"));
+        await using var client = await HubClients.ConnectAsync(server.Hub, LiveServer.OverlayKey);
+        var unknown = await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => client.InvokeAsync<JsonElement>("Subscribe", "no-such-performance"));
         Assert.Contains("unknown performance 'no-such-performance'", unknown.Message, StringComparison.Ordinal);
-        var empty = await Assert.ThrowsAsync<HubProbeException>(() => client.InvokeAsync("Subscribe", ""));
+        var empty = await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => client.InvokeAsync<JsonElement>("Subscribe", ""));
         Assert.Contains("non-empty", empty.Message, StringComparison.Ordinal);
-        var method = await Assert.ThrowsAsync<HubProbeException>(() => client.InvokeAsync("DropTables"));
+        var method = await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => client.InvokeAsync<JsonElement>("DropTables"));
         Assert.Contains("DropTables", method.Message, StringComparison.Ordinal);
-        var args = await Assert.ThrowsAsync<HubProbeException>(() => client.InvokeAsync("Subscribe", 1, 2, 3));
+        var args = await Assert.ThrowsAsync<Microsoft.AspNetCore.SignalR.HubException>(() => client.InvokeAsync<JsonElement>("Subscribe", 1, 2, 3));
         Assert.NotEmpty(args.Message);
         // Still usable.
-        var snapshot = await client.InvokeAsync("Subscribe", "p1");
+        var snapshot = await client.InvokeAsync<JsonElement>("Subscribe", "p1");
         Assert.Equal("p1", snapshot.GetProperty("performanceId").GetString());
     }
 
@@ -144,8 +145,8 @@ public sealed class HubTests
         await server.StartedAsync("p1", "Ana Lee");
         await server.UntilAsync(b => b.Count == 1, "performance on the board");
         var inbox = new Inbox();
-        await using var good = await HubProbeClient.ConnectAsync(server.Hub, LiveServer.OverlayKey, inbox.On);
-        await good.InvokeAsync("Subscribe", "p1");
+        await using var good = await HubClients.ConnectAsync(server.Hub, LiveServer.OverlayKey, inbox.On);
+        await good.InvokeAsync<JsonElement>("Subscribe", "p1");
         await using var bad = await HubProbeClient.ConnectAsync(server.Hub, LiveServer.OverlayKey);
         await bad.SendRawAsync(kind == "malformed"
             ? "{\"type\":1,\"target\":\"Subscribe\",\"arguments\":[\"p1\"\u001e"

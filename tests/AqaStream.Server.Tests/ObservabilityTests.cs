@@ -1,7 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using AqaStream.Server.Probes;
+using AqaStream.Tests.Shared;
+using Microsoft.AspNetCore.SignalR.Client;
 using Xunit;
 
 namespace AqaStream.Server.Tests;
@@ -24,9 +25,9 @@ public sealed class ObservabilityTests
         await server.StartedAsync("p1", "Ana Lee");
         await server.UntilAsync(b => b.Count == 1, "performance");
         var pushes = 0;
-        await using (var client = await HubProbeClient.ConnectAsync(server.Hub, LiveServer.OverlayKey, (_, _, _) => Interlocked.Increment(ref pushes)))
+        await using (var client = await HubClients.ConnectAsync(server.Hub, LiveServer.OverlayKey, (_, _, _) => Interlocked.Increment(ref pushes)))
         {
-            await client.InvokeAsync("SubscribeAll");
+            await client.InvokeAsync<JsonElement>("SubscribeAll");
             await server.ClipAsync("p1", 0, 1, 50, 50, DateTimeOffset.UtcNow);
             var deadline = DateTime.UtcNow.AddSeconds(15);
             while (Volatile.Read(ref pushes) < 2 && DateTime.UtcNow < deadline) { await Task.Delay(10); }

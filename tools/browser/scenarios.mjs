@@ -1,4 +1,4 @@
-// Browser scenarios for the overlay and tablet pages (the page tests and `aqa bench demo`), in Debian's chromium driven by
+// Browser scenarios for the overlay and tablet pages (the page tests and `./bench demo`), in Debian's chromium driven by
 // playwright-core from web/node_modules.
 // Usage: node scenarios.mjs SCENARIO '{"url": ...}'. Prints progress lines, then one line: result {json}.
 import { createRequire } from 'node:module';

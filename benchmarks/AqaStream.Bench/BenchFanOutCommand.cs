@@ -5,6 +5,8 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using AqaStream.Cli;
+using AqaStream.Cli.Commands;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
@@ -15,16 +17,16 @@ using AqaStream.Server;
 using AqaStream.Server.Auth;
 using AqaStream.Server.Delivery;
 using AqaStream.Server.Hosting;
-using AqaStream.Server.Probes;
+using AqaStream.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace AqaStream.Cli.Commands;
+namespace AqaStream.Bench;
 
 /// <summary>
-/// <c>aqa bench fanout</c>: N overlay clients on the SignalR hub (JSON hub protocol over WebSockets, from this process),
+/// <c>./bench fanout</c>: N overlay clients on the SignalR hub (JSON hub protocol over WebSockets, from this process),
 /// all following every performance; the scorer's provisional scores are produced on the bus at a steady rate and the
 /// latency runs from producing one to each client having received it (p50/p99/max). The peer, in the same run and
 /// with the same clients: a bare WebSocket broadcaster (Kestrel, no SignalR, no board, no per-client queues) sending the

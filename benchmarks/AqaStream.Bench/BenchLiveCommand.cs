@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Reactive.Concurrency;
+using AqaStream.Cli;
+using AqaStream.Cli.Commands;
 using AqaStream.Numerics;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
@@ -10,10 +12,10 @@ using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;
 
-namespace AqaStream.Cli.Commands;
+namespace AqaStream.Bench;
 
 /// <summary>
-/// <c>aqa bench live</c>: how many concurrent live performances one process sustains. N performances each send one clip
+/// <c>./bench live</c>: how many concurrent live performances one process sustains. N performances each send one clip
 /// every 1.28 s (random phases) through the whole live path (in-memory bus, Rx pipeline, scoring lanes, output topic);
 /// latency is from publishing a clip to reading its provisional score. Before the timed window every performance is
 /// advanced to a random point of its program (uniform over the clips), as at a real event where athletes are at

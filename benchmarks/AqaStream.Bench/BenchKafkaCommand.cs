@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Reactive.Concurrency;
+using AqaStream.Cli;
+using AqaStream.Cli.Commands;
 using AqaStream.Kafka;
 using AqaStream.Numerics;
 using AqaStream.Pipeline.Bus;
@@ -9,10 +11,10 @@ using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
 using AqaStream.Scoring.Data;
 
-namespace AqaStream.Cli.Commands;
+namespace AqaStream.Bench;
 
 /// <summary>
-/// <c>aqa bench kafka</c>: scorer throughput fed from Kafka vs fed from the in-memory bus, same input, same run. The
+/// <c>./bench kafka</c>: scorer throughput fed from Kafka vs fed from the in-memory bus, same input, same run. The
 /// input (performances x clips of features) is on the topic before the scorer starts; the clock runs from the scorer's
 /// start until every final score is on the result topic.
 /// </summary>

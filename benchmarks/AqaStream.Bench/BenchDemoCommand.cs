@@ -3,11 +3,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using AqaStream.Cli;
+using AqaStream.Cli.Commands;
 
-namespace AqaStream.Cli.Commands;
+namespace AqaStream.Bench;
 
 /// <summary>
-/// <c>aqa bench demo</c>: the end-to-end latency of the one-command demo as a viewer sees it. Starts <c>aqa demo</c> as
+/// <c>./bench demo</c>: the end-to-end latency of the one-command demo as a viewer sees it. Starts <c>aqa demo</c> as
 /// its own process (real-time synthetic venue, ingest, scorer, hub), opens the overlay in Debian's chromium
 /// (tools/browser/scenarios.mjs, playwright-core) and reads the overlay's paint records: for every new provisional
 /// score, when the chunk that completed its clip reached the ingest, when the scorer produced it, and when the overlay

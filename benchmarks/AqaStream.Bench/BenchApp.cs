@@ -2,20 +2,30 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using AqaStream.Cli;
+using AqaStream.Cli.Commands;
 using AqaStream.Numerics;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;
 using AqaStream.Scoring.Training;
 
-namespace AqaStream.Cli.Commands;
+namespace AqaStream.Bench;
 
 /// <summary>
-/// <c>aqa bench scorer</c>: times our forward pass (batch 1) and training step (batch 32) at Fis-V sizes and the same
+/// The <c>./bench</c> entry: every benchmark of the system (they print figures; compare peers within one run). Its own
+/// <c>scorer</c> and <c>incremental</c> commands live here: <c>bench scorer</c> times our forward pass (batch 1) and training step (batch 32) at Fis-V sizes and the same
 /// model in PyTorch in the same invocation, and prints both with the ratio ours / PyTorch.
 /// </summary>
-internal static class BenchCommand
+internal static class BenchApp
 {
-    public static Command Create()
+    /// <summary>Parses and runs; returns the process exit code.</summary>
+    public static int Run(string[] args)
+    {
+        Scoring.Torch.Methods.SequenceScorer.Register();
+        return AqaApp.Invoke(Root(), "bench", args);
+    }
+
+    private static RootCommand Root()
     {
         var modelDim = new Option<int>("--model-dim") { Description = "Decoder width d (1024: the reference, no input projection).", DefaultValueFactory = _ => DecoderOptions.ReferenceFeatureDim };
         var clips = new Option<int>("--clips") { Description = "Clips per performance (Fis-V training length).", DefaultValueFactory = _ => 136 };
@@ -48,7 +58,7 @@ internal static class BenchCommand
             return 0;
         }));
         var incremental = CreateIncremental();
-        return new Command("bench", "Benchmarks that print figures (compare peers within one run: this machine is shared and noisy).") { scorer, incremental, BenchLiveCommand.Create(), BenchIngestCommand.Create(), BenchFanOutCommand.Create(), BenchDemoCommand.Create(), BenchCrashCommand.Create(), BenchKafkaCommand.Create() };
+        return new RootCommand("AqaStream benchmarks: each prints its figures beside a peer measured in the same run (this machine is shared and noisy, so compare ratios, not absolute times).") { scorer, incremental, BenchLiveCommand.Create(), BenchIngestCommand.Create(), BenchFanOutCommand.Create(), BenchDemoCommand.Create(), BenchCrashCommand.Create(), BenchKafkaCommand.Create() };
     }
 
     private static Command CreateIncremental()

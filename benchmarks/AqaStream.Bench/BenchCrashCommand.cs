@@ -4,6 +4,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reactive.Concurrency;
 using System.Text.Json;
+using AqaStream.Cli;
+using AqaStream.Cli.Commands;
 using AqaStream.Kafka;
 using AqaStream.Numerics;
 using AqaStream.Pipeline.Bus;
@@ -11,10 +13,10 @@ using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
 using AqaStream.Scoring.Data;
 
-namespace AqaStream.Cli.Commands;
+namespace AqaStream.Bench;
 
 /// <summary>
-/// <c>aqa bench crash</c>: the crash soak. Each run streams clip features of a few performances into Kafka while a
+/// <c>./bench crash</c>: the crash soak. Each run streams clip features of a few performances into Kafka while a
 /// scorer process (<c>aqa serve --roles scorer</c>) scores them; once a random number of the run's clip results is out the scorer is killed (SIGKILL) and
 /// another started; optionally a broker goes down and comes back. The clip results and final scores read from the
 /// result topics must equal an uninterrupted in-memory run of the same input: every clip once, none lost, none doubled.
@@ -311,7 +313,7 @@ internal static class BenchCrashCommand
 
         public static Scorer Start(string bootstrap, string checkpoint, IEnumerable<string> settings)
         {
-            var (self, prefix) = AqaProcess.Self();
+            var (self, prefix) = AqaProcess.Cli();
             var args = prefix + string.Join(' ', new[] { "serve", "--roles", "scorer", "--lanes", "1", "--bootstrap", bootstrap, "--checkpoint", $"\"{checkpoint}\"",
                 "--kafka-setting", "session.timeout.ms=6000" }.Concat(settings));
             var info = new ProcessStartInfo(self, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -6,12 +6,15 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 
-namespace AqaStream.Server.Probes;
+namespace AqaStream.Tests.Shared;
 
 /// <summary>
 /// A minimal client of the SignalR JSON hub protocol over a WebSocket (handshake, invocations and their completions,
-/// server pushes, pings), for load tests, the fan-out benchmark and protocol tests. Hand-written because the .NET
-/// SignalR client package does not restore from the mirror; browsers use the official JavaScript client.
+/// server pushes, pings), in the test tree only. Well-behaved clients in tests are the official .NET client
+/// (Microsoft.AspNetCore.SignalR.Client); this one exists for what that client will not do: send malformed or
+/// oversized frames, stop reading behind a small fixed receive buffer (a slow client), and open a thousand light
+/// connections in one process for <c>./bench fanout</c> (linked into the bench project), where a full client per
+/// overlay would measure the client rather than the server's fan-out.
 /// </summary>
 public sealed class HubProbeClient : IAsyncDisposable
 {

@@ -3,6 +3,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Reactive.Concurrency;
+using AqaStream.Cli;
+using AqaStream.Cli.Commands;
 using AqaStream.Media.Decoding;
 using AqaStream.Media.Features;
 using AqaStream.Media.Ingest;
@@ -12,10 +14,10 @@ using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Scoring.Data;
 
-namespace AqaStream.Cli.Commands;
+namespace AqaStream.Bench;
 
 /// <summary>
-/// <c>aqa bench ingest</c>: how many live video streams one process decodes, windows and featurises in real time.
+/// <c>./bench ingest</c>: how many live video streams one process decodes, windows and featurises in real time.
 /// N streams each publish a 2 s chunk of 720p25 H.264 every 2 s (staggered phases) on the in-memory bus; the ingest
 /// service decodes them through its ffmpeg pool, windows clips and extracts features onto the features topic.
 /// Latency runs from publishing a chunk to publishing the features of the last clip that chunk completes.

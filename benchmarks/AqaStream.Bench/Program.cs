@@ -1,0 +1,3 @@
+using AqaStream.Bench;
+
+return BenchApp.Run(args);
