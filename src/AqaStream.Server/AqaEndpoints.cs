@@ -44,10 +44,10 @@ public static class AqaEndpoints
         MapPages(app);
 
         var api = app.MapGroup("/api");
-        api.MapGet("/me", (HttpContext c) => Results.Ok(new { role = BearerTokenHandler.RoleOf(c.User) })).RequireAuthorization(AqaRoles.ResultsPolicy);
+        api.MapGet("/me", (HttpContext c) => Results.Ok(new { role = AqaAuthentication.RoleOf(c.User) })).RequireAuthorization(AqaRoles.ResultsPolicy);
         api.MapGet("/performances", (PerformanceBoard board) => Results.Ok(board.List())).RequireAuthorization(AqaRoles.ResultsPolicy);
         api.MapGet("/performances/{id}", (string id, HttpContext c, PerformanceBoard board) =>
-            board.Snapshot(id, BearerTokenHandler.ViewerOf(c.User)) is { } view ? Results.Ok(view) : UnknownPerformance(id))
+            board.Snapshot(id, AqaAuthentication.ViewerOf(c.User)) is { } view ? Results.Ok(view) : UnknownPerformance(id))
             .RequireAuthorization(AqaRoles.ResultsPolicy);
         api.MapGet("/performances/{id}/clips/{clip:int}/thumbnail.png", (string id, int clip, PerformanceBoard board) =>
             board.Thumbnail(id, clip) is { } png ? Results.File(png, "image/png")
@@ -60,7 +60,7 @@ public static class AqaEndpoints
             if (body is null) { return error!; }
             if (board.SetPanelScore(id, body.Score, c.User.FindFirst("sub")?.Value ?? "judge") is not { } push) { return UnknownPerformance(id); }
             fanOut.Publish(push);
-            return Results.Ok(board.Snapshot(id, BearerTokenHandler.ViewerOf(c.User)));
+            return Results.Ok(board.Snapshot(id, AqaAuthentication.ViewerOf(c.User)));
         }).RequireAuthorization(AqaRoles.JudgePolicy);
         api.MapPost("/performances", async (HttpContext c, PerformanceControl control, PerformanceBoard board, DeliveryOptions limits) =>
         {

@@ -69,7 +69,7 @@ public static class AqaServer
         });
         services.AddSingleton<ScoreHubLifetimeManager>();
         services.AddSingleton<HubLifetimeManager<ScoreHub>>(sp => sp.GetRequiredService<ScoreHubLifetimeManager>());
-        services.AddAuthentication(BearerTokenHandler.SchemeName).AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
+        services.AddAqaAuthentication();
         services.AddAuthorizationBuilder()
             .AddPolicy(AqaRoles.ResultsPolicy, p => p.RequireRole(AqaRoles.Public, AqaRoles.Overlay, AqaRoles.Judge, AqaRoles.Operator))
             .AddPolicy(AqaRoles.JudgePolicy, p => p.RequireRole(AqaRoles.Judge, AqaRoles.Operator))

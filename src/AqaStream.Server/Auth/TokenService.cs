@@ -6,7 +6,8 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace AqaStream.Server.Auth;
 
-/// <summary>Issues and checks bearer tokens: JWTs (HMAC-SHA256, validated by Microsoft.IdentityModel) and API keys.</summary>
+/// <summary>Issues bearer tokens (JWTs, HMAC-SHA256) and holds what <see cref="AqaAuthentication"/>'s JwtBearer scheme
+/// checks them against: the API keys, the validation parameters, the host clock's lifetime rule and the roles.</summary>
 public sealed class TokenService
 {
     private readonly AuthOptions _options;
@@ -59,51 +60,51 @@ public sealed class TokenService
         });
     }
 
-    /// <summary>Checks a presented token: the principal, or why it is refused.</summary>
-    public async Task<(ClaimsPrincipal? Principal, string? Error)> ValidateAsync(string token)
+    /// <summary>The principal of a configured API key, or null.</summary>
+    public ClaimsPrincipal? ApiKey(string token) =>
+        _options.ApiKeys.TryGetValue(token, out var role) ? Principal($"api-key:{Mask(token)}", role) : null;
+
+    /// <summary>Whether <paramref name="token"/> is a JWT this server could check (a signing key is set and it parses).</summary>
+    public bool CanCheck(string token) => _key is not null && _handler.CanReadToken(token);
+
+    /// <summary>What JwtBearer checks: signature (HMAC-SHA256 with the signing key), issuer and audience. Lifetime is
+    /// checked by <see cref="Admit"/> against the host's TimeProvider (one clock for the whole host, testable).</summary>
+    public TokenValidationParameters ValidationParameters() => new()
     {
-        ArgumentNullException.ThrowIfNull(token);
-        if (_options.ApiKeys.TryGetValue(token, out var keyRole))
-        {
-            return (Principal($"api-key:{Mask(token)}", keyRole), null);
-        }
-        if (_key is null || !_handler.CanReadToken(token))
-        {
-            return (null, "the token is neither a configured API key nor a JWT this server can check.");
-        }
-        var result = await _handler.ValidateTokenAsync(token, new TokenValidationParameters
-        {
-            ValidIssuer = _options.Issuer,
-            ValidAudience = _options.Audience,
-            IssuerSigningKey = _key,
-            // Lifetime is checked below against the server's TimeProvider (testable, and one clock for the whole host).
-            ValidateLifetime = false,
-            RoleClaimType = "role",
-            NameClaimType = "sub",
-        }).ConfigureAwait(false);
-        if (!result.IsValid)
-        {
-            return (null, result.Exception switch
-            {
-                SecurityTokenExpiredException => "the token has expired: ask for a new one.",
-                SecurityTokenInvalidSignatureException => "the token's signature does not match this server's key.",
-                SecurityTokenInvalidAudienceException or SecurityTokenInvalidIssuerException => "the token was issued for another server (issuer or audience).",
-                _ => "the token is not valid.",
-            });
-        }
+        ValidIssuer = _options.Issuer,
+        ValidAudience = _options.Audience,
+        IssuerSigningKey = _key,
+        ValidateLifetime = false,
+        RoleClaimType = "role",
+        NameClaimType = "sub",
+    };
+
+    /// <summary>Why a JWT failed JwtBearer's validation, in words for the caller.</summary>
+    public static string Describe(Exception? failure) => failure switch
+    {
+        SecurityTokenExpiredException => "the token has expired: ask for a new one.",
+        SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException => "the token's signature does not match this server's key.",
+        SecurityTokenInvalidAudienceException or SecurityTokenInvalidIssuerException => "the token was issued for another server (issuer or audience).",
+        SecurityTokenMalformedException => "the token is neither a configured API key nor a JWT this server can check.",
+        _ => "the token is not valid.",
+    };
+
+    /// <summary>After a JWT's signature, issuer and audience passed: its lifetime on this host's clock (with
+    /// <see cref="ClockSkew"/>) and its role. The principal to use, or why the token is refused.</summary>
+    public (ClaimsPrincipal? Principal, string? Error) Admit(SecurityToken presented, ClaimsPrincipal? validated)
+    {
+        ArgumentNullException.ThrowIfNull(presented);
         var now = _clock.GetUtcNow().UtcDateTime;
-        var presented = result.SecurityToken;
         if (presented.ValidTo != DateTime.MinValue && now > presented.ValidTo + ClockSkew) { return (null, "the token has expired: ask for a new one."); }
         if (presented.ValidFrom != DateTime.MinValue && now < presented.ValidFrom - ClockSkew) { return (null, "the token is not valid yet (its issuer's clock is ahead of this server's)."); }
-        var role = result.Claims.TryGetValue("role", out var r) ? r as string : null;
+        var role = validated?.FindFirst("role")?.Value;
         if (role is null || !AqaRoles.Assignable.Contains(role)) { return (null, $"the token's role '{role}' is not one of {string.Join(", ", AqaRoles.Assignable)}."); }
-        var subject = result.Claims.TryGetValue("sub", out var s) ? s as string ?? "unknown" : "unknown";
-        return (Principal(subject, role), null);
+        return (Principal(validated!.FindFirst("sub")?.Value ?? "unknown", role), null);
     }
 
     /// <summary>A principal with one role.</summary>
     public static ClaimsPrincipal Principal(string subject, string role) =>
-        new(new ClaimsIdentity([new Claim("sub", subject), new Claim("role", role)], BearerTokenHandler.SchemeName, "sub", "role"));
+        new(new ClaimsIdentity([new Claim("sub", subject), new Claim("role", role)], AqaAuthentication.SchemeName, "sub", "role"));
 
     private static string Mask(string key) => key.Length <= 4 ? "****" : key[..4] + "…";
 }

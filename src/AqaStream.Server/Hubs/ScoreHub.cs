@@ -20,7 +20,7 @@ public sealed class ScoreHub(PerformanceBoard board, ScoreFanOut fanOut) : Hub
     /// <summary>Longest id or competition name accepted.</summary>
     public const int MaxNameLength = 200;
 
-    private ViewerRole Viewer => BearerTokenHandler.ViewerOf(Context.User!);
+    private ViewerRole Viewer => AqaAuthentication.ViewerOf(Context.User!);
 
     /// <inheritdoc/>
     public override Task OnConnectedAsync()
