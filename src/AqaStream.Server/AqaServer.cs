@@ -28,9 +28,10 @@ namespace AqaStream.Server;
 /// </summary>
 public static class AqaServer
 {
-    /// <summary>Builds the host listening on <paramref name="url"/> (port 0 picks a free one: see <see cref="BoundUrl"/>).</summary>
+    /// <summary>Builds the host listening on <paramref name="url"/> (port 0 picks a free one: see <see cref="BoundUrl"/>).
+    /// <paramref name="configureServices"/> adds the other boxes of the process (the composition root's hosted services).</summary>
     public static WebApplication Build(string url, IMessageBus bus, ModelRegistry models, IReadOnlyDictionary<string, string?>? settings = null,
-        TimeProvider? clock = null)
+        TimeProvider? clock = null, Action<IServiceCollection>? configureServices = null)
     {
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(models);
@@ -58,6 +59,7 @@ public static class AqaServer
         services.AddSingleton<PerformanceControl>();
         services.AddSingleton<TokenService>();
         services.AddHostedService<DeliveryBridge>();
+        configureServices?.Invoke(services);
 
         var delivery = builder.Configuration.GetSection(DeliveryOptions.Section).Get<DeliveryOptions>() ?? new DeliveryOptions();
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = delivery.MaxRequestBodyBytes);

@@ -1,19 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Reactive.Concurrency;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using AqaStream.Cli.Hosting;
 using AqaStream.Media.Decoding;
-using AqaStream.Media.Features;
-using AqaStream.Media.Ingest;
 using AqaStream.Media.Synthetic;
-using AqaStream.Media.Windowing;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Live;
 using AqaStream.Server;
-using AqaStream.Server.Auth;
-using AqaStream.Server.Hosting;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AqaStream.Cli.Commands;
@@ -27,9 +20,6 @@ internal static class DemoCommand
 {
     /// <summary>Port unless told otherwise.</summary>
     public const int DefaultPort = 5080;
-
-    /// <summary>How long the printed judge and operator tokens stay valid.</summary>
-    private static readonly TimeSpan TokenLifetime = TimeSpan.FromHours(12);
 
     /// <summary>Pause between two athletes.</summary>
     private static readonly TimeSpan BetweenPerformances = TimeSpan.FromSeconds(3);
@@ -58,10 +48,7 @@ internal static class DemoCommand
             if (!(speedValue > 0)) { throw new ArgumentException("--speed must be positive (1 = real time)."); }
             var options = new VenueEncoderOptions { Size = FrameSize.Parse(r.GetValue(size)!) };
             var path = CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint");
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-            return RunAsync(options, path, r.GetValue(host)!, r.GetValue(port), r.GetValue(seed), r.GetValue(count), speedValue, m => engine.Apply(r, m), batch, stop.Token)
+            return RunAsync(options, path, r.GetValue(host)!, r.GetValue(port), r.GetValue(seed), r.GetValue(count), speedValue, m => engine.Apply(r, m), batch, ct)
                 .GetAwaiter().GetResult();
         })));
         return cmd;
@@ -71,30 +58,25 @@ internal static class DemoCommand
         Func<ScoringModel, ScoringModel> prepare, BatchWindow? batch, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
-        var extractor = new MotionAppearanceDescriptor();
         EngineOptions.SetThreads(1); // the lanes are the parallelism
         var model = prepare(ScoringModel.Load(checkpoint));
-        var models = new ModelRegistry(Path.GetDirectoryName(checkpoint)!, extractor.Dimension,
-            new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model }, prepare);
         await using var bus = new InMemoryBus();
-        using var decoder = new FfmpegChunkDecoder(extractor.InputSize);
-        var window = new ClipWindowOptions { FramesPerSecond = encoderOptions.FramesPerSecond };
-        var ingest = new VideoIngestService(bus, decoder, extractor, window, Scheduler.Default);
-        var scorer = new LiveScoringService(bus, models.InUse, new LivePipelineOptions { Batch = batch }, Scheduler.Default);
-
-        // A fresh signing key per run: the printed tokens are good for this run only.
-        var signingKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48));
-        await using var app = AqaServer.Build(string.Create(inv, $"http://{host}:{port}"), bus, models, new Dictionary<string, string?>
+        await using var system = AqaHost.Build(new AqaHostOptions
         {
-            ["Auth:SigningKey"] = signingKey,
-            ["Auth:AnonymousResults"] = "true",
-        });
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var url = app.BoundUrl();
-        var tokens = app.Services.GetRequiredService<TokenService>();
-        var judge = tokens.Issue("demo-judge", AqaRoles.Judge, TokenLifetime);
-        var op = tokens.Issue("demo-operator", AqaRoles.Operator, TokenLifetime);
-        var overlayToken = tokens.Issue("demo-overlay", AqaRoles.Overlay, TokenLifetime);
+            Boxes = AqaBoxes.Ingest | AqaBoxes.Scorer | AqaBoxes.Web,
+            Model = model,
+            Checkpoint = checkpoint,
+            Prepare = prepare,
+            Pipeline = new LivePipelineOptions { Batch = batch },
+            FramesPerSecond = encoderOptions.FramesPerSecond,
+            Url = string.Create(inv, $"http://{host}:{port}"),
+            // A fresh signing key per run: the printed tokens are good for this run only.
+            Settings = new Dictionary<string, string?> { ["Auth:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48)), ["Auth:AnonymousResults"] = "true" },
+        }, bus);
+        await system.StartAsync(cancellationToken).ConfigureAwait(false);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, system.Stopping);   // Ctrl+C / SIGTERM through the host
+        var url = system.Web!.BoundUrl();
+        var (overlayToken, judge, op) = system.RunTokens("demo");
         var origin = url.GetLeftPart(UriPartial.Authority);
         Console.WriteLine($"AqaStream demo: model {model.Card.ModelId} ({model.Version}), synthetic venue at {encoderOptions.Size}, {speed.ToString(inv)}× real time");
         Console.WriteLine($"  overlay:   {origin}/overlay   (score bug; a browser source or CasparCG template)");
@@ -107,38 +89,32 @@ internal static class DemoCommand
         Console.WriteLine("Press Ctrl+C to stop.");
         Console.Out.Flush();
 
-        var ingestRun = ingest.RunAsync(cancellationToken);
-        var scorerRun = scorer.RunAsync(cancellationToken);
         var venue = new VenueStream(new SyntheticEncoder(encoderOptions), TimeProvider.System, speed);
         var producer = bus.Producer(Topics.VideoChunks);
-        var board = app.Services.GetRequiredService<Server.Delivery.PerformanceBoard>();
+        var board = system.Services.GetRequiredService<Server.Delivery.PerformanceBoard>();
         try
         {
             for (var i = 0; count == 0 || i < count; i++)
             {
                 var program = SyntheticProgram.Generate(seed + i);
                 Console.WriteLine(string.Create(inv, $"{program.PerformanceId}: {program.Athlete} takes the ice ({program.DurationSeconds:F0} s)"));
-                await venue.PublishAsync(producer, program, cancellationToken).ConfigureAwait(false);
-                await Task.Delay(BetweenPerformances, cancellationToken).ConfigureAwait(false);
+                await venue.PublishAsync(producer, program, stop.Token).ConfigureAwait(false);
+                await Task.Delay(BetweenPerformances, stop.Token).ConfigureAwait(false);
                 var final = board.Snapshot(program.PerformanceId, Server.Delivery.ViewerRole.Public)?.Provisional;
                 // The synthetic panel's score, entered through the REST API with the judge's token as a judge would
                 // on the tablet: the tablet then shows model against panel.
                 var panel = Math.Round(program.JudgesScore(encoderOptions.FramesPerSecond), 2);
-                var entered = await EnterPanelScoreAsync(url, judge, program.PerformanceId, panel, cancellationToken).ConfigureAwait(false);
+                var entered = await EnterPanelScoreAsync(url, judge, program.PerformanceId, panel, stop.Token).ConfigureAwait(false);
                 Console.WriteLine(string.Create(inv, $"{program.PerformanceId}: model {(final is null ? "–" : final.Total.ToString("F2", inv))}{(final?.Final == true ? " (final)" : "")}, panel {panel:F2}{(entered is null ? "" : $" (not entered: {entered})")}"));
                 Console.Out.Flush();
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             Console.WriteLine("stopping…");
         }
-        bus.Complete(Topics.VideoChunks);
-        await Quietly(ingestRun).ConfigureAwait(false);
-        bus.Complete(Topics.ClipFeatures);
-        await Quietly(scorerRun).ConfigureAwait(false);
-        await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        Console.WriteLine($"ingest: {ingest.Counters}; scorer: {scorer.Counters}");
+        await system.StopAsync().ConfigureAwait(false);
+        Console.WriteLine($"ingest: {system.Ingest!.Counters}; scorer: {system.Scorer!.Counters}");
         return 0;
     }
 
@@ -156,18 +132,6 @@ internal static class DemoCommand
         catch (HttpRequestException e)
         {
             return e.Message;
-        }
-    }
-
-    private static async Task Quietly(Task task)
-    {
-        try
-        {
-            await task.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
         }
     }
 }

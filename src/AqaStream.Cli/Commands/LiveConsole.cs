@@ -1,10 +1,6 @@
 using System.Globalization;
-using System.Reactive.Concurrency;
-using AqaStream.Media.Features;
-using AqaStream.Media.Decoding;
-using AqaStream.Media.Ingest;
+using AqaStream.Cli.Hosting;
 using AqaStream.Media.Synthetic;
-using AqaStream.Media.Windowing;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
@@ -23,20 +19,16 @@ internal static class LiveConsole
     {
         var inv = CultureInfo.InvariantCulture;
         await using var bus = new InMemoryBus();
-        var extractor = new MotionAppearanceDescriptor();
-        if (model.Scorer.FeatureDim != extractor.Dimension)
+        await using var system = AqaHost.Build(new AqaHostOptions
         {
-            throw new ArgumentException($"The model reads {model.Scorer.FeatureDim} features per clip, the {extractor.Name} extractor gives {extractor.Dimension}: use a model trained on `aqa synth` data.");
-        }
-        using var decoder = new FfmpegChunkDecoder(extractor.InputSize);
-        var window = new ClipWindowOptions { FramesPerSecond = encoderOptions.FramesPerSecond };
-        var ingest = new VideoIngestService(bus, decoder, extractor, window, Scheduler.Default);
-        var scorer = new LiveScoringService(bus, new Dictionary<ScoreTarget, ScoringModel> { [ScoreTarget.TES] = model }, new LivePipelineOptions(), Scheduler.Default);
+            Boxes = AqaBoxes.Ingest | AqaBoxes.Scorer,
+            Model = model,
+            FramesPerSecond = encoderOptions.FramesPerSecond,
+        }, bus);
         using var clipScores = bus.Subscribe(Topics.ClipScores, "console");
         using var provisional = bus.Subscribe(Topics.ProvisionalScores, "console");
         using var dead = bus.Subscribe(Topics.DeadLetters, "console");
-        var ingestRun = ingest.RunAsync();
-        var scorerRun = scorer.RunAsync();
+        await system.StartAsync();
         var lastClip = new Dictionary<string, ClipScore>();
         var printer = Task.Run(async () =>
         {
@@ -76,15 +68,17 @@ internal static class LiveConsole
             await Task.Delay(TimeSpan.FromSeconds(0.5));
             Console.WriteLine(string.Create(inv, $"{program.PerformanceId}: the panel's score is {program.JudgesScore(encoderOptions.FramesPerSecond):F2}"));
         }
+        // Drain: each box ends once its input topic is complete and everything on it is done.
         bus.Complete(Topics.VideoChunks);
-        await ingestRun;
+        await system.UntilEnded("ingest");
         bus.Complete(Topics.ClipFeatures);
-        await scorerRun;
+        await system.UntilEnded("scorer");
+        await system.StopAsync();
         bus.Complete(Topics.ClipScores);
         bus.Complete(Topics.ProvisionalScores);
         bus.Complete(Topics.DeadLetters);
         await Task.WhenAll(printer, clipPrinter, deadPrinter);
-        Console.WriteLine($"ingest: {ingest.Counters}; scorer: {scorer.Counters}");
+        Console.WriteLine($"ingest: {system.Ingest!.Counters}; scorer: {system.Scorer!.Counters}");
         return 0;
     }
 }

@@ -1,19 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Reactive.Concurrency;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using AqaStream.Cli.Hosting;
 using AqaStream.Media.Decoding;
-using AqaStream.Media.Features;
-using AqaStream.Media.Ingest;
 using AqaStream.Media.Windowing;
-using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Live;
 using AqaStream.Numerics;
 using AqaStream.Server;
-using AqaStream.Server.Auth;
-using AqaStream.Server.Hosting;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -54,12 +47,9 @@ internal static class ServeCommand
             var unknown = chosen.Except(AllRoles, StringComparer.Ordinal).ToArray();
             if (chosen.Length == 0 || unknown.Length > 0) { throw new ArgumentException($"--roles takes ingest, scorer, web (got '{r.GetValue(roles)}')."); }
             if (r.GetValue(lanes) < 1) { throw new ArgumentException("--lanes must be at least 1."); }
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
             var settings = new ServeSettings(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), r.GetValue(host)!, r.GetValue(port),
                 r.GetValue(lanes), r.GetValue(fps), r.GetValue(group), m => engine.Apply(r, m), batch);
-            return RunAsync(r, kafka, chosen.ToHashSet(StringComparer.Ordinal), settings, stop.Token).GetAwaiter().GetResult();
+            return RunAsync(r, kafka, chosen.ToHashSet(StringComparer.Ordinal), settings, ct).GetAwaiter().GetResult();
         })));
         return cmd;
     }
@@ -72,91 +62,53 @@ internal static class ServeCommand
         var inv = CultureInfo.InvariantCulture;
         static void Log(string line) { Console.Error.WriteLine(line); }
         Parallelism.Threads = 1; // lanes are the parallelism
-        var configuration = kafka.Configuration(r);
-        var extractor = new MotionAppearanceDescriptor();
-        var checkpoint = s.Checkpoint;
         EngineOptions.SetThreads(1);
-        var model = roles.Contains("scorer") || roles.Contains("web") ? s.Prepare(ScoringModel.Load(checkpoint)) : null;
-        if (roles.Contains("ingest")) { Ffmpeg.EnsureAvailable(); }
+        var boxes = (roles.Contains("ingest") ? AqaBoxes.Ingest : AqaBoxes.None) | (roles.Contains("scorer") ? AqaBoxes.Scorer : AqaBoxes.None)
+            | (roles.Contains("web") ? AqaBoxes.Web : AqaBoxes.None);
+        var model = (boxes & (AqaBoxes.Scorer | AqaBoxes.Web)) != 0 ? s.Prepare(ScoringModel.Load(s.Checkpoint)) : null;
+        if (boxes.HasFlag(AqaBoxes.Ingest)) { Ffmpeg.EnsureAvailable(); }
+        var configuration = kafka.Configuration(r);
+        var settings = configuration.AsEnumerable().Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value);
+        settings["Delivery:ConsumerGroup"] = configuration["Delivery:ConsumerGroup"]
+            ?? string.Create(inv, $"aqa-delivery-{Environment.MachineName}-{Environment.ProcessId}");
+        var madeKey = boxes.HasFlag(AqaBoxes.Web) && configuration["Auth:SigningKey"] is not { Length: > 0 };
+        if (madeKey) { settings["Auth:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48)); }
         await using var bus = await kafka.ConnectAsync(r, Log, cancellationToken).ConfigureAwait(false);
-        var runs = new List<Task>();
-        var counters = new List<Func<string>>();
-        FfmpegChunkDecoder? decoder = null;
-        WebApplication? app = null;
-        try
+        await using var system = AqaHost.Build(new AqaHostOptions
         {
-            if (roles.Contains("ingest"))
-            {
-                decoder = new FfmpegChunkDecoder(extractor.InputSize);
-                var window = new ClipWindowOptions { FramesPerSecond = s.Fps };
-                var ingest = new VideoIngestService(bus, decoder, extractor, window, Scheduler.Default) { Group = s.Group ?? VideoIngestService.ConsumerGroup };
-                runs.Add(ingest.RunAsync(cancellationToken));
-                counters.Add(() => $"ingest: {ingest.Counters}; {ingest.Resume}");
-            }
-            ModelRegistry? models = null;
-            if (model is not null)
-            {
-                models = new ModelRegistry(Path.GetDirectoryName(checkpoint)!, extractor.Dimension,
-                    new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model }, s.Prepare);
-            }
-            if (roles.Contains("scorer"))
-            {
-                var scorer = new LiveScoringService(bus, models!.InUse, new LivePipelineOptions { Lanes = s.Lanes, Batch = s.Batch }, Scheduler.Default)
-                {
-                    Group = s.Group ?? LiveScoringService.ConsumerGroup,
-                };
-                runs.Add(scorer.RunAsync(cancellationToken));
-                counters.Add(() => $"scorer: {scorer.Counters}; {scorer.Resume}");
-            }
-            if (roles.Contains("web"))
-            {
-                var settings = configuration.AsEnumerable().Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value);
-                settings["Delivery:ConsumerGroup"] = configuration["Delivery:ConsumerGroup"]
-                    ?? string.Create(inv, $"aqa-delivery-{Environment.MachineName}-{Environment.ProcessId}");
-                var madeKey = configuration["Auth:SigningKey"] is not { Length: > 0 };
-                if (madeKey) { settings["Auth:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48)); }
-                app = AqaServer.Build(string.Create(inv, $"http://{s.Host}:{s.Port}"), bus, models!, settings);
-                await app.StartAsync(cancellationToken).ConfigureAwait(false);
-                var origin = app.BoundUrl().GetLeftPart(UriPartial.Authority);
-                Console.WriteLine($"web: {origin}/overlay  {origin}/tablet  {origin}/api/performances  (hub {origin}{AqaEndpoints.HubPath})");
-                if (madeKey)
-                {
-                    var tokens = app.Services.GetRequiredService<TokenService>();
-                    Console.WriteLine("web: no Auth:SigningKey configured; tokens for this run only:");
-                    Console.WriteLine($"  judge token:    {tokens.Issue("judge", AqaRoles.Judge, TimeSpan.FromHours(12))}");
-                    Console.WriteLine($"  operator token: {tokens.Issue("operator", AqaRoles.Operator, TimeSpan.FromHours(12))}");
-                }
-            }
-            Console.WriteLine($"ready: {string.Join(", ", roles.Order(StringComparer.Ordinal))} on {(kafka.IsKafka(r) ? "kafka" : "the in-memory bus")}");
-            Console.Out.Flush();
-            var all = Task.WhenAll(runs);
-            await Task.WhenAny(all, Task.Delay(Timeout.Infinite, cancellationToken)).ConfigureAwait(false);
-            if (all.IsFaulted) { await all.ConfigureAwait(false); }
-            if (cancellationToken.IsCancellationRequested) { Console.Error.WriteLine("stopping…"); }
-            await Quietly(all).ConfigureAwait(false);
-        }
-        finally
+            Boxes = boxes,
+            Model = model,
+            Checkpoint = s.Checkpoint,
+            Prepare = s.Prepare,
+            Pipeline = new LivePipelineOptions { Lanes = s.Lanes, Batch = s.Batch },
+            FramesPerSecond = s.Fps,
+            Group = s.Group,
+            Url = string.Create(inv, $"http://{s.Host}:{s.Port}"),
+            Settings = settings,
+        }, bus);
+        await system.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (system.Web is { } web)
         {
-            if (app is not null)
+            var origin = web.BoundUrl().GetLeftPart(UriPartial.Authority);
+            Console.WriteLine($"web: {origin}/overlay  {origin}/tablet  {origin}/api/performances  (hub {origin}{AqaEndpoints.HubPath})");
+            if (madeKey)
             {
-                await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
-                await app.DisposeAsync().ConfigureAwait(false);
+                var (overlay, judge, op) = system.RunTokens("serve");
+                Console.WriteLine("web: no Auth:SigningKey configured; tokens for this run only:");
+                Console.WriteLine($"  overlay token:  {overlay}");
+                Console.WriteLine($"  judge token:    {judge}");
+                Console.WriteLine($"  operator token: {op}");
             }
-            decoder?.Dispose();
         }
-        foreach (var c in counters) { Console.Error.WriteLine(c()); }
+        Console.WriteLine($"ready: {string.Join(", ", roles.Order(StringComparer.Ordinal))} on {(kafka.IsKafka(r) ? "kafka" : "the in-memory bus")}");
+        Console.Out.Flush();
+        using (cancellationToken.Register(() => system.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication()))
+        {
+            await system.RunUntilStoppedAsync().ConfigureAwait(false);   // SIGINT/SIGTERM through the host: boxes commit what they finished
+        }
+        Console.Error.WriteLine("stopped.");
+        if (system.Ingest is { } ingest) { Console.Error.WriteLine($"ingest: {ingest.Counters}; {ingest.Resume}"); }
+        if (system.Scorer is { } scorer) { Console.Error.WriteLine($"scorer: {scorer.Counters}; {scorer.Resume}"); }
         return 0;
-    }
-
-    private static async Task Quietly(Task task)
-    {
-        try
-        {
-            await task.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
-        }
     }
 }
