@@ -31,7 +31,14 @@ public static class AqaApp
             ServeCommand.Create(),
             KafkaMockCommand.Create(),
         };
-        return Invoke(root, "aqa", args);
+        try
+        {
+            return Invoke(root, "aqa", args);
+        }
+        finally
+        {
+            AqaLogging.Shutdown();
+        }
     }
 
     /// <summary>Parses <paramref name="args"/> against <paramref name="root"/> and runs the command: a command line that

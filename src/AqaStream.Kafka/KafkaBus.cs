@@ -43,7 +43,7 @@ public sealed class KafkaBus : IMessageBus
         };
         Override(config, options);
         _producer = new ProducerBuilder<string, byte[]>(config)
-            .SetErrorHandler((_, e) => options.Log?.Invoke($"kafka producer: {e.Reason}{(e.IsFatal ? " (fatal)" : "")}"))
+            .SetErrorHandler((_, e) => options.Logger.ProducerError(e.Reason, e.IsFatal ? " (fatal)" : ""))
             .Build();
     }
 
@@ -57,7 +57,7 @@ public sealed class KafkaBus : IMessageBus
     public long DeadLettered => Interlocked.Read(ref _deadLettered);
 
     /// <summary>
-    /// Connects: waits for the cluster (retrying, reporting each failure through <see cref="KafkaBusOptions.Log"/>) until
+    /// Connects: waits for the cluster (retrying, reporting each failure through <see cref="KafkaBusOptions.Logger"/>) until
     /// <see cref="KafkaBusOptions.StartupTimeout"/>, then checks that the pipeline's topics exist (creating them with
     /// <see cref="KafkaBusOptions.CreateTopics"/>) and that the keyed topics have one partition count.
     /// </summary>
@@ -130,7 +130,7 @@ public sealed class KafkaBus : IMessageBus
         }
         catch (KafkaException e)
         {
-            _options.Log?.Invoke($"kafka: offsets-for-times on {tp} failed ({e.Error.Reason}); reading back from the earliest offset");
+            _options.Logger.OffsetsForTimesFailed(tp.ToString(), e.Error.Reason);
             start = marks.Low;
         }
         if (start == Offset.End || start.Value < 0)
@@ -182,7 +182,7 @@ public sealed class KafkaBus : IMessageBus
         {
             while (_producer.Flush(TimeSpan.FromSeconds(5)) > 0)
             {
-                _options.Log?.Invoke("kafka: still waiting for the cluster to store produced records…");
+                _options.Logger.StillFlushing();
                 ThrowIfFailed();
             }
             ThrowIfFailed();
@@ -239,7 +239,7 @@ public sealed class KafkaBus : IMessageBus
         if (report.Error.IsError)
         {
             _deliveryError ??= report.Error;
-            _options.Log?.Invoke($"kafka: delivery to {report.TopicPartition} failed: {report.Error.Reason}");
+            _options.Logger.DeliveryFailed(report.TopicPartition.ToString(), report.Error.Reason);
         }
     }
 
@@ -254,7 +254,7 @@ public sealed class KafkaBus : IMessageBus
         headers.Add(KafkaCodec.RejectedAtHeader, KafkaCodec.Utf8(_options.Clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
         Produce(Topics.DeadLetters.Name, r.Message.Key ?? "", r.Message.Value ?? [], headers, CancellationToken.None);
         Interlocked.Increment(ref _deadLettered);
-        _options.Log?.Invoke($"kafka: {r.Topic} {r.Partition.Value}/{r.Offset.Value} to {Topics.DeadLetters.Name}: {reason}");
+        _options.Logger.DeadLettered(r.Topic, r.Partition.Value, r.Offset.Value, Topics.DeadLetters.Name, reason);
     }
 
     private static BusRecord<T> Record<T>(ConsumeResult<string, byte[]> r, T value) where T : class =>
@@ -313,11 +313,11 @@ public sealed class KafkaBus : IMessageBus
             };
             Override(config, bus._options);
             _consumer = new ConsumerBuilder<string, byte[]>(config)
-                .SetErrorHandler((_, e) => bus._options.Log?.Invoke($"kafka consumer ({topic}): {e.Reason}{(e.IsFatal ? " (fatal)" : "")}"))
+                .SetErrorHandler((_, e) => bus._options.Logger.ConsumerError(topic, e.Reason, e.IsFatal ? " (fatal)" : ""))
                 .SetPartitionsAssignedHandler((_, partitions) =>
                 {
                     var mine = partitions.Select(p => p.Partition.Value).ToArray();
-                    bus._options.Log?.Invoke($"kafka: {group} took {topic} [{string.Join(',', mine)}]");
+                    bus._options.Logger.PartitionsTaken(group, topic, string.Join(',', mine));
                     foreach (var p in mine) { _lastYielded.Remove(p); _lastSkipped.Remove(p); }
                     PartitionsAssigned?.Invoke(mine);
                 })
@@ -347,7 +347,7 @@ public sealed class KafkaBus : IMessageBus
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {
-                    _bus._options.Log?.Invoke($"kafka: consuming {_topic}: {e.Error.Reason}");
+                    _bus._options.Logger.ConsumeFailed(_topic, e.Error.Reason);
                     continue;
                 }
                 if (_bus._options.Clock.GetUtcNow() >= _nextCommit) { CommitNow(null); }
@@ -393,13 +393,13 @@ public sealed class KafkaBus : IMessageBus
             }
             catch (KafkaException e) when (!e.Error.IsFatal)
             {
-                _bus._options.Log?.Invoke($"kafka: commit on {_topic} failed ({e.Error.Reason}); retrying at the next interval");
+                _bus._options.Logger.CommitFailed(_topic, e.Error.Reason);
             }
         }
 
         private void GiveUp(int[] partitions, bool commit)
         {
-            _bus._options.Log?.Invoke($"kafka: {_topic} [{string.Join(',', partitions)}] {(commit ? "revoked" : "lost")}");
+            _bus._options.Logger.PartitionsGivenUp(_topic, string.Join(',', partitions), commit ? "revoked" : "lost");
             PartitionsRevoked?.Invoke(partitions);
             if (commit)
             {
@@ -409,7 +409,7 @@ public sealed class KafkaBus : IMessageBus
                 }
                 catch (KafkaException e)
                 {
-                    _bus._options.Log?.Invoke($"kafka: final commit of revoked partitions failed: {e.Error.Reason}");
+                    _bus._options.Logger.FinalCommitFailed(e.Error.Reason);
                 }
             }
             foreach (var p in partitions) { _toCommit.TryRemove(p, out _); }
@@ -426,7 +426,7 @@ public sealed class KafkaBus : IMessageBus
             }
             catch (KafkaException e)
             {
-                _bus._options.Log?.Invoke($"kafka: closing the {_topic} consumer: {e.Error.Reason}");
+                _bus._options.Logger.CloseFailed(_topic, e.Error.Reason);
             }
             finally
             {

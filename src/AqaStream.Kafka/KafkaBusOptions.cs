@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace AqaStream.Kafka;
 
 /// <summary>
@@ -44,8 +47,8 @@ public sealed record KafkaBusOptions
     /// <summary>Client id prefix (shows in broker logs and metrics).</summary>
     public string ClientId { get; init; } = "aqa";
 
-    /// <summary>Where the bus reports retries, rebalances and errors (null: nowhere).</summary>
-    public Action<string>? Log { get; init; }
+    /// <summary>Where the bus reports retries, rebalances (information) and errors (warnings); default: nowhere.</summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 
     /// <summary>Checks the values that have a range.</summary>
     public KafkaBusOptions Validated()

@@ -36,7 +36,7 @@ public static class KafkaTopics
                 ReplicationFactor = options.ReplicationFactor,
                 Configs = new Dictionary<string, string> { ["max.message.bytes"] = (options.MaxMessageBytes + 64 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture) },
             })).ConfigureAwait(false);
-            options.Log?.Invoke($"kafka: created {string.Join(", ", missing)} ({options.Partitions} partitions)");
+            options.Logger.TopicsCreated(string.Join(", ", missing), options.Partitions);
             foreach (var t in missing) { existing[t] = options.Partitions; }
         }
         var counts = Keyed.Select(t => (Topic: t, Partitions: existing[t])).ToArray();
@@ -66,7 +66,7 @@ public static class KafkaTopics
                     throw new InvalidOperationException($"Kafka at {options.BootstrapServers} is unreachable after {options.StartupTimeout.TotalSeconds:F0} s "
                         + $"({attempt} attempts): {e.Error.Reason}. Check Kafka:BootstrapServers (--bootstrap) and that the brokers are up.", e);
                 }
-                options.Log?.Invoke($"kafka: {options.BootstrapServers} not reachable yet ({e.Error.Reason}); retrying (attempt {attempt})");
+                options.Logger.Unreachable(options.BootstrapServers, e.Error.Reason, attempt);
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }

@@ -54,13 +54,14 @@ internal sealed class RunningCli : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>Waits until a line starting with <paramref name="prefix"/> was printed.</summary>
+    /// <summary>Waits until a line starting with <paramref name="prefix"/> was printed, or a log line whose message
+    /// does (the console logger's one-line form: <c>info: CATEGORY[ID] MESSAGE</c>).</summary>
     public void WaitFor(string prefix, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            lock (_lines) { if (_lines.Any(l => l.StartsWith(prefix, StringComparison.Ordinal))) { return; } }
+            lock (_lines) { if (_lines.Any(l => l.StartsWith(prefix, StringComparison.Ordinal) || l.Contains("] " + prefix, StringComparison.Ordinal))) { return; } }
             if (_process.HasExited || DateTime.UtcNow > deadline)
             {
                 throw new TimeoutException($"no line starting '{prefix}' (exited: {_process.HasExited}); output:\n{Output}");

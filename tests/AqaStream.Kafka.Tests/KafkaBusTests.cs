@@ -4,6 +4,7 @@ using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Scoring.Data;
 using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Testing;
 using Xunit;
 
 namespace AqaStream.Kafka.Tests;
@@ -87,8 +88,8 @@ public sealed class KafkaBusTests : IClassFixture<MockKafka>, IDisposable
     [Fact]
     public async Task PoisonRecords_GoToTheDeadLetterTopic_WithReasonAndOriginalBytes_AndTheConsumerGoesOn()
     {
-        var logged = new List<string>();
-        await using var bus = await KafkaBus.ConnectAsync(_kafka.Options(l => { lock (logged) { logged.Add(l); } }));
+        var log = new FakeLogger();
+        await using var bus = await KafkaBus.ConnectAsync(_kafka.Options(log));
         var id = Id("poison");
         var garbage = "{ this is not json"u8.ToArray();
         var missingField = Encoding.UTF8.GetBytes($$"""{"type":"clip-features","performanceId":"{{id}}","clipIndex":1}""");
@@ -117,6 +118,10 @@ public sealed class KafkaBusTests : IClassFixture<MockKafka>, IDisposable
         Assert.EndsWith("|{ this is not json", dead[0], StringComparison.Ordinal);   // the original bytes
         Assert.Contains("vector", dead[1], StringComparison.OrdinalIgnoreCase);       // says which field was missing
         Assert.Contains("hologram", dead[2], StringComparison.Ordinal);
+        // Each one is also a warning in the bus's log, naming the source record and the reason.
+        var warnings = log.Collector.GetSnapshot().Where(r => r.Level == Microsoft.Extensions.Logging.LogLevel.Warning && r.Message.Contains("to aqa.dead-letter", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, warnings.Count);
+        Assert.Contains(warnings, w => w.Message.Contains("hologram", StringComparison.Ordinal));
 
         // The group committed past them: a new member of the group gets nothing more of this performance.
         using var again = bus.Subscribe(Topics.ClipFeatures, group);
@@ -136,11 +141,11 @@ public sealed class KafkaBusTests : IClassFixture<MockKafka>, IDisposable
     [Fact]
     public async Task UnreachableCluster_RetriesThenFailsWithAClearError()
     {
-        var logged = new List<string>();
-        var options = new KafkaBusOptions { BootstrapServers = "127.0.0.1:1", StartupTimeout = TimeSpan.FromSeconds(3), Log = l => { lock (logged) { logged.Add(l); } } };
+        var log = new FakeLogger();
+        var options = new KafkaBusOptions { BootstrapServers = "127.0.0.1:1", StartupTimeout = TimeSpan.FromSeconds(3), Logger = log };
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => KafkaBus.ConnectAsync(options));
         Assert.Contains("Kafka at 127.0.0.1:1 is unreachable", e.Message, StringComparison.Ordinal);
-        Assert.Contains(logged, l => l.Contains("retrying", StringComparison.Ordinal));
+        Assert.Contains(log.Collector.GetSnapshot(), r => r.Level == Microsoft.Extensions.Logging.LogLevel.Warning && r.Message.Contains("retrying", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -20,13 +20,13 @@ public sealed class MockKafka : IDisposable
 
     public string Bootstrap => Cluster.BootstrapServers;
 
-    public KafkaBusOptions Options(Action<string>? log = null) => new()
+    public KafkaBusOptions Options(Microsoft.Extensions.Logging.ILogger? logger = null) => new()
     {
         BootstrapServers = Bootstrap,
         CommitInterval = TimeSpan.FromMilliseconds(100),
         StartupTimeout = TimeSpan.FromSeconds(20),
         Settings = new Dictionary<string, string> { ["session.timeout.ms"] = "6000", ["log_level"] = "2" },
-        Log = log,
+        Logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance,
     };
 
     /// <summary>Reads a topic to its current end with kcat; each record formatted by <paramref name="format"/> (kcat -f).</summary>

@@ -94,7 +94,7 @@ internal static class EncodeCommand
     {
         if (!(speed > 0)) { throw new ArgumentException("--speed must be positive (1 = real time)."); }
         var inv = CultureInfo.InvariantCulture;
-        await using var bus = await kafka.ConnectAsync(r, line => Console.Error.WriteLine(line), CancellationToken.None).ConfigureAwait(false);
+        await using var bus = await kafka.ConnectAsync(r, CancellationToken.None).ConfigureAwait(false);
         var venue = new VenueStream(new SyntheticEncoder(options), TimeProvider.System, speed);
         var producer = new CountingProducer(bus.Producer(Pipeline.Bus.Topics.VideoChunks));
         for (var i = 0; i < count; i++)

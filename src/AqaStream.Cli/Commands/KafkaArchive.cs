@@ -17,7 +17,7 @@ internal static class KafkaArchive
 {
     public static async Task<List<ReplayPerformance>> LoadAsync(ParseResult r, KafkaCli kafka, string topicName, DateTimeOffset since, int featureDim)
     {
-        await using var bus = (KafkaBus)await kafka.ConnectAsync(r, line => Console.Error.WriteLine(line), CancellationToken.None).ConfigureAwait(false);
+        await using var bus = (KafkaBus)await kafka.ConnectAsync(r, CancellationToken.None).ConfigureAwait(false);
         var topic = topicName == Topics.VideoChunks.Name ? Topics.VideoChunks : Topics.ClipFeatures;
         var partitions = bus.PartitionCount(topic.Name);
         var messages = new List<PerformanceMessage>();

@@ -3,6 +3,7 @@ using System.Globalization;
 using AqaStream.Kafka;
 using AqaStream.Pipeline.Bus;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 
 namespace AqaStream.Cli.Commands;
 
@@ -64,7 +65,7 @@ internal sealed class KafkaCli
     }
 
     /// <summary>Kafka options from the configuration's <c>Kafka</c> section.</summary>
-    public static KafkaBusOptions Options(IConfiguration configuration, Action<string>? log)
+    public static KafkaBusOptions Options(IConfiguration configuration, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var k = configuration.GetSection("Kafka");
@@ -81,16 +82,17 @@ internal sealed class KafkaCli
             Partitions = Int(k, "Partitions", defaults.Partitions),
             ReplicationFactor = (short)Int(k, "ReplicationFactor", defaults.ReplicationFactor),
             ClientId = k["ClientId"] ?? defaults.ClientId,
-            Log = log,
+            Logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance,
         }.Validated();
     }
 
     /// <summary>The bus the command asked for: a new in-memory bus, or a connected Kafka bus.</summary>
-    public async Task<IMessageBus> ConnectAsync(ParseResult r, Action<string>? log, CancellationToken cancellationToken)
+    public async Task<IMessageBus> ConnectAsync(ParseResult r, CancellationToken cancellationToken)
     {
         if (!IsKafka(r)) { return new InMemoryBus(); }
-        var options = Options(Configuration(r), log);
-        log?.Invoke($"kafka: connecting to {options.BootstrapServers}");
+        var logger = AqaLogging.For("AqaStream.Kafka");
+        var options = Options(Configuration(r), logger);
+        logger.LogInformation("kafka: connecting to {Bootstrap}", options.BootstrapServers);
         return await KafkaBus.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
     }
 

@@ -60,7 +60,6 @@ internal static class ServeCommand
     private static async Task<int> RunAsync(ParseResult r, KafkaCli kafka, HashSet<string> roles, ServeSettings s, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
-        static void Log(string line) { Console.Error.WriteLine(line); }
         Parallelism.Threads = 1; // lanes are the parallelism
         EngineOptions.SetThreads(1);
         var boxes = (roles.Contains("ingest") ? AqaBoxes.Ingest : AqaBoxes.None) | (roles.Contains("scorer") ? AqaBoxes.Scorer : AqaBoxes.None)
@@ -73,7 +72,7 @@ internal static class ServeCommand
             ?? string.Create(inv, $"aqa-delivery-{Environment.MachineName}-{Environment.ProcessId}");
         var madeKey = boxes.HasFlag(AqaBoxes.Web) && configuration["Auth:SigningKey"] is not { Length: > 0 };
         if (madeKey) { settings["Auth:SigningKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(48)); }
-        await using var bus = await kafka.ConnectAsync(r, Log, cancellationToken).ConfigureAwait(false);
+        await using var bus = await kafka.ConnectAsync(r, cancellationToken).ConfigureAwait(false);
         await using var system = AqaHost.Build(new AqaHostOptions
         {
             Boxes = boxes,

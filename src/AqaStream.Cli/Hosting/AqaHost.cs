@@ -130,9 +130,8 @@ public sealed class AqaHost : IAsyncDisposable
             return new AqaHost(web, web, models);
         }
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning" });
         builder.Configuration.AddInMemoryCollection(options.Settings);
-        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging")).AddSimpleConsole(o => o.SingleLine = true);
+        AqaLogging.Configure(builder.Logging, builder.Configuration);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(bus);
         if (models is not null) { builder.Services.AddSingleton(models); }
