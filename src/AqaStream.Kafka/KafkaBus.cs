@@ -16,7 +16,7 @@ namespace AqaStream.Kafka;
 /// the consumer goes on. Create with <see cref="ConnectAsync"/>, which waits (with retries) for the cluster and checks
 /// the topics.
 /// </summary>
-public sealed class KafkaBus : IMessageBus
+public sealed class KafkaBus : IMessageBus, IBusHealth, Pipeline.Telemetry.ICounterSource
 {
     private readonly KafkaBusOptions _options;
     private readonly KafkaCodec _codec;
@@ -27,12 +27,15 @@ public sealed class KafkaBus : IMessageBus
     private volatile Error? _deliveryError;
     private long _produced;
     private long _deadLettered;
+    private readonly ConcurrentDictionary<ILagReporter, byte> _consumers = new();
+    private volatile bool _disposed;
 
     private KafkaBus(KafkaBusOptions options)
     {
         _options = options;
         _codec = new KafkaCodec(options);
         _reader = new Lazy<IConsumer<string, byte[]>>(NewReader);
+        Pipeline.Telemetry.AqaMetrics.Register(this);   // consumer lag, by topic
         var config = new ProducerConfig(Common(options, "producer"))
         {
             EnableIdempotence = true,
@@ -189,9 +192,38 @@ public sealed class KafkaBus : IMessageBus
         }
     }
 
+    /// <summary>Records behind the end of each assigned partition (high watermark − position), summed per topic over
+    /// this process's consumers; refreshed by each consumer once a second as it polls.</summary>
+    public void Read(ICollection<Pipeline.Telemetry.CounterReading> readings)
+    {
+        ArgumentNullException.ThrowIfNull(readings);
+        if (_disposed) { return; }
+        foreach (var byTopic in _consumers.Keys.GroupBy(c => c.Topic, StringComparer.Ordinal))
+        {
+            readings.Add(new Pipeline.Telemetry.CounterReading(Pipeline.Telemetry.AqaCounter.ConsumerLag, byTopic.Sum(c => c.Lag), byTopic.Key));
+        }
+    }
+
+    /// <summary>Asks the cluster for its brokers (metadata, at most 2 s) through the producer's connection.</summary>
+    public Task<string?> ProblemAsync(CancellationToken cancellationToken) => Task.Run(() =>
+    {
+        if (_disposed) { return "the Kafka bus is closed."; }
+        try
+        {
+            using var admin = new DependentAdminClientBuilder(_producer.Handle).Build();
+            var brokers = admin.GetMetadata(TimeSpan.FromSeconds(2)).Brokers.Count;
+            return brokers > 0 ? null : $"Kafka at {_options.BootstrapServers} lists no brokers.";
+        }
+        catch (KafkaException e)
+        {
+            return $"Kafka at {_options.BootstrapServers} does not answer: {e.Error.Reason}.";
+        }
+    }, cancellationToken);
+
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
+        _disposed = true;
         try
         {
             _producer.Flush(TimeSpan.FromSeconds(10));
@@ -284,8 +316,17 @@ public sealed class KafkaBus : IMessageBus
         }
     }
 
-    private sealed class GroupConsumer<T> : IBusConsumer<T> where T : class
+    /// <summary>A consumer's lag, for <see cref="Read"/>.</summary>
+    private interface ILagReporter
     {
+        string Topic { get; }
+
+        long Lag { get; }
+    }
+
+    private sealed class GroupConsumer<T> : IBusConsumer<T>, ILagReporter where T : class
+    {
+        private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
         private readonly KafkaBus _bus;
         private readonly string _topic;
         private readonly IConsumer<string, byte[]> _consumer;
@@ -293,7 +334,13 @@ public sealed class KafkaBus : IMessageBus
         private readonly Dictionary<int, long> _lastYielded = [];
         private readonly Dictionary<int, long> _lastSkipped = [];
         private DateTimeOffset _nextCommit;
+        private DateTimeOffset _nextLag;
+        private long _lag;
         private bool _closed;
+
+        public string Topic => _topic;
+
+        public long Lag => Interlocked.Read(ref _lag);
 
         public GroupConsumer(KafkaBus bus, string topic, string group)
         {
@@ -324,6 +371,7 @@ public sealed class KafkaBus : IMessageBus
                 .SetPartitionsRevokedHandler((_, partitions) => GiveUp(partitions.Select(p => p.Partition.Value).ToArray(), commit: true))
                 .SetPartitionsLostHandler((_, partitions) => GiveUp(partitions.Select(p => p.Partition.Value).ToArray(), commit: false))
                 .Build();
+            bus._consumers.TryAdd(this, 0);
         }
 
         public event Action<IReadOnlyList<int>>? PartitionsAssigned;
@@ -350,7 +398,9 @@ public sealed class KafkaBus : IMessageBus
                     _bus._options.Logger.ConsumeFailed(_topic, e.Error.Reason);
                     continue;
                 }
-                if (_bus._options.Clock.GetUtcNow() >= _nextCommit) { CommitNow(null); }
+                var now = _bus._options.Clock.GetUtcNow();
+                if (now >= _nextCommit) { CommitNow(null); }
+                if (now >= _nextLag) { MeasureLag(); _nextLag = now + LagInterval; }
                 if (r is null || r.IsPartitionEOF) { continue; }
                 T value;
                 try
@@ -415,10 +465,26 @@ public sealed class KafkaBus : IMessageBus
             foreach (var p in partitions) { _toCommit.TryRemove(p, out _); }
         }
 
+        /// <summary>High watermark − position over the assigned partitions, from what the client already knows (the
+        /// watermarks come with every fetch response: no broker call). Partitions not fetched yet count as 0.</summary>
+        private void MeasureLag()
+        {
+            long lag = 0;
+            foreach (var tp in _consumer.Assignment)
+            {
+                var high = _consumer.GetWatermarkOffsets(tp).High;
+                var position = _consumer.Position(tp);
+                if (high.IsSpecial || position.IsSpecial) { continue; }
+                lag += Math.Max(0, high.Value - position.Value);
+            }
+            Interlocked.Exchange(ref _lag, lag);
+        }
+
         public void Dispose()
         {
             if (_closed) { return; }
             _closed = true;
+            _bus._consumers.TryRemove(this, out _);
             try
             {
                 CommitNow(null);

@@ -36,11 +36,7 @@ public static class AqaEndpoints
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapHub<ScoreHub>(HubPath, o => o.AllowStatefulReconnects = true);
-        app.MapHealthChecks("/health");
-        app.MapHealthChecks("/health/live", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains(AqaServer.LiveTag) });
-        app.MapHealthChecks("/health/ready", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { Predicate = c => c.Tags.Contains(AqaServer.ReadyTag) });
-        // Prometheus text of the AqaStream meter (open, like /health: scraped from inside the deployment).
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapAqaObservability();
         MapPages(app);
 
         var api = app.MapGroup("/api");

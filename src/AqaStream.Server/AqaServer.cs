@@ -16,7 +16,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
 
 namespace AqaStream.Server;
 
@@ -76,11 +75,7 @@ public static class AqaServer
             .AddPolicy(AqaRoles.ResultsPolicy, p => p.RequireRole(AqaRoles.Public, AqaRoles.Overlay, AqaRoles.Judge, AqaRoles.Operator))
             .AddPolicy(AqaRoles.JudgePolicy, p => p.RequireRole(AqaRoles.Judge, AqaRoles.Operator))
             .AddPolicy(AqaRoles.OperatorPolicy, p => p.RequireRole(AqaRoles.Operator));
-        services.AddHealthChecks()
-            .AddCheck("process", () => HealthCheckResult.Healthy("running"), tags: [LiveTag])
-            .AddCheck<DeliveryHealth>("delivery", tags: [ReadyTag])
-            .AddCheck<ModelHealth>("model", tags: [ReadyTag]);
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Pipeline.Telemetry.AqaMetrics.MeterName).AddPrometheusExporter());
+        services.AddAqaObservability(withModel: true).AddCheck<DeliveryHealth>("delivery", tags: [ReadyTag]);
 
         var app = builder.Build();
         // Every 4xx and 5xx has a JSON body: failures inside the server become a problem (logged once, with the trace),
@@ -110,10 +105,10 @@ public static class AqaServer
     }
 
     /// <summary>Health checks of <c>/health/live</c> (the process answers).</summary>
-    public const string LiveTag = "live";
+    public const string LiveTag = AqaObservability.LiveTag;
 
-    /// <summary>Health checks of <c>/health/ready</c> (the board reads the bus, a model is loaded).</summary>
-    public const string ReadyTag = "ready";
+    /// <summary>Health checks of <c>/health/ready</c> (the bus answers, the board reads it, a model is loaded).</summary>
+    public const string ReadyTag = AqaObservability.ReadyTag;
 
     /// <summary>The address the started host listens on (after <c>StartAsync</c>).</summary>
     public static Uri BoundUrl(this WebApplication app)
@@ -122,18 +117,6 @@ public static class AqaServer
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
             ?? throw new InvalidOperationException("The server is not listening yet.");
         return new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
-    }
-}
-
-/// <summary>Ready only with a model in use for some target.</summary>
-internal sealed class ModelHealth(ModelRegistry models) : IHealthCheck
-{
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        var inUse = models.Current();
-        return Task.FromResult(inUse.Count > 0
-            ? HealthCheckResult.Healthy(string.Join(", ", inUse.Select(m => $"{m.Target}: {m.Name} ({m.Mode})")))
-            : HealthCheckResult.Unhealthy("no model loaded"));
     }
 }
 

@@ -17,13 +17,21 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    private static double Sample(string metrics, string name)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(metrics, "^" + name + @"(\{[^}]*\})? (?<v>[0-9.eE+-]+)", System.Text.RegularExpressions.RegexOptions.Multiline);
+        return m.Success ? double.Parse(m.Groups["v"].Value, System.Globalization.CultureInfo.InvariantCulture) : -1;
+    }
+
     private static string Model => Path.Combine(RepositoryRoot.Path, "models", "synth-demo.safetensors");
 
     [Fact]
-    public void Encoder_Kafka_ServeProcess_ResultsReadBackByKcat()
+    public async Task Encoder_Kafka_ServeProcess_ResultsReadBackByKcat_MetricsAndHealthOnTheRoleWithoutWeb()
     {
-        using var serve = CliRunner.Start("serve", "--roles", "ingest,scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1");
+        using var serve = CliRunner.Start("serve", "--roles", "ingest,scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1", "--metrics-port", "0");
         serve.WaitFor("ready:", TimeSpan.FromSeconds(60));
+        var metricsLine = serve.Output.Split('\n').Single(l => l.StartsWith("metrics: ", StringComparison.Ordinal));
+        using var http = new HttpClient { BaseAddress = new Uri(metricsLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) };
         var encode = CliRunner.Run("encode", "--publish", "--bus", "kafka", "--bootstrap", _kafka.Bootstrap, "--seed", "6", "--size", "320x180",
             "--speed", "8", "--run", "xproc");
         Assert.True(encode.ExitCode == 0, encode.Stderr);
@@ -45,6 +53,24 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
         Assert.Equal(features, clips.Count);
         Assert.Equal(Enumerable.Range(0, clips.Count), clips.Select(c => c.ClipIndex).Order());
         AssertClose.Equal(final.Total, final.Breakdown!.Sum(b => b.Contribution), absolute: 1e-4, relative: 1e-4);   // float32 model, summed in another order
+
+        // The ingest+scorer process (no web box) exports its instruments and health on its own listener.
+        var ready = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal("Healthy", await ready.Content.ReadAsStringAsync());
+        string metrics;
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        do
+        {
+            metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));   // the exporter caches a scrape briefly
+            if (Sample(metrics, "aqa_scorer_clips_total") >= clips.Count && metrics.Contains("aqa_kafka_consumer_lag", StringComparison.Ordinal)) { break; }
+            await Task.Delay(500);
+        }
+        while (DateTime.UtcNow < until);
+        Assert.True(Sample(metrics, "aqa_scorer_clips_total") >= clips.Count, metrics);
+        Assert.True(Sample(metrics, "aqa_ingest_clips_total") >= clips.Count, metrics);
+        // Everything published was read: the scorer's and the ingest's groups are at the end of their topics.
+        Assert.Matches(@"aqa_kafka_consumer_lag(_records)?\{[^}]*topic=""aqa.clip-features""[^}]*\} 0", metrics);
         Assert.Equal(0, serve.Stop());
         Assert.Contains("scorer: ", serve.Output, StringComparison.Ordinal);
     }

@@ -149,6 +149,20 @@ public sealed class KafkaBusTests : IClassFixture<MockKafka>, IDisposable
     }
 
     [Fact]
+    public async Task Health_BrokersAnswer_ThenAllDown_SaysSo()
+    {
+        using var cluster = new KafkaMockCluster(1);
+        foreach (var topic in Topics.All) { cluster.CreateTopic(topic, 1); }
+        await using var bus = await KafkaBus.ConnectAsync(new KafkaBusOptions { BootstrapServers = cluster.BootstrapServers });
+        Assert.Null(await bus.ProblemAsync(CancellationToken.None));
+        cluster.SetBrokerDown(1);
+        var problem = await bus.ProblemAsync(CancellationToken.None);
+        Assert.NotNull(problem);
+        Assert.Contains(cluster.BootstrapServers, problem, StringComparison.Ordinal);
+        cluster.SetBrokerUp(1);
+    }
+
+    [Fact]
     public async Task MissingTopics_AreNamed()
     {
         using var empty = new KafkaMockCluster(1);

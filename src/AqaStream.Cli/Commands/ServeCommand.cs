@@ -31,11 +31,12 @@ internal static class ServeCommand
         var checkpoint = new Option<FileInfo>("--checkpoint") { Description = "scorer/web: the model that scores.", DefaultValueFactory = _ => new FileInfo(RepositoryLayout.SynthDemoModel) };
         var lanes = new Option<int>("--lanes") { Description = "scorer: scoring threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var group = new Option<string?>("--group") { Description = "scorer/ingest: consumer group (default aqa-scorer / aqa-ingest); processes in one group share the partitions." };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "ingest/scorer without web: serve /metrics (Prometheus) and /health/live, /health/ready on this port of --host (0 = any free port; default: none). The web role serves them on --port." };
         var fps = new Option<int>("--fps") { Description = "ingest: frames per second of the venue video.", DefaultValueFactory = _ => new ClipWindowOptions().FramesPerSecond };
         var cmd = new Command("serve", "Run pipeline boxes on a bus (Kafka by default): ingest, scorer and/or web. Prints 'ready' when consuming; "
             + "stops cleanly on Ctrl+C / SIGTERM (commits what it finished).")
         {
-            roles, port, host, checkpoint, lanes, fps, group,
+            roles, port, host, checkpoint, lanes, fps, group, metricsPort,
         };
         kafka.AddTo(cmd);
         var engine = new EngineOptions().AddTo(cmd, live: true);
@@ -47,15 +48,20 @@ internal static class ServeCommand
             var unknown = chosen.Except(AllRoles, StringComparer.Ordinal).ToArray();
             if (chosen.Length == 0 || unknown.Length > 0) { throw new ArgumentException($"--roles takes ingest, scorer, web (got '{r.GetValue(roles)}')."); }
             if (r.GetValue(lanes) < 1) { throw new ArgumentException("--lanes must be at least 1."); }
+            if (r.GetValue(metricsPort) is { } mp && (chosen.Contains("web") || mp is < 0 or > 65535))
+            {
+                throw new ArgumentException(chosen.Contains("web") ? "--metrics-port applies to roles without web; the web role serves /metrics and /health on --port."
+                    : $"--metrics-port {mp} is not a port (0–65535).");
+            }
             var settings = new ServeSettings(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), r.GetValue(host)!, r.GetValue(port),
-                r.GetValue(lanes), r.GetValue(fps), r.GetValue(group), m => engine.Apply(r, m), batch);
+                r.GetValue(lanes), r.GetValue(fps), r.GetValue(group), m => engine.Apply(r, m), batch, r.GetValue(metricsPort));
             return RunAsync(r, kafka, chosen.ToHashSet(StringComparer.Ordinal), settings, ct).GetAwaiter().GetResult();
         })));
         return cmd;
     }
 
     private sealed record ServeSettings(string Checkpoint, string Host, int Port, int Lanes, int Fps, string? Group,
-        Func<ScoringModel, ScoringModel> Prepare, BatchWindow? Batch);
+        Func<ScoringModel, ScoringModel> Prepare, BatchWindow? Batch, int? MetricsPort);
 
     private static async Task<int> RunAsync(ParseResult r, KafkaCli kafka, HashSet<string> roles, ServeSettings s, CancellationToken cancellationToken)
     {
@@ -83,6 +89,7 @@ internal static class ServeCommand
             FramesPerSecond = s.Fps,
             Group = s.Group,
             Url = string.Create(inv, $"http://{s.Host}:{s.Port}"),
+            MetricsUrl = boxes.HasFlag(AqaBoxes.Web) || s.MetricsPort is not { } mp ? null : string.Create(inv, $"http://{s.Host}:{mp}"),
             Settings = settings,
         }, bus);
         await system.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -98,6 +105,11 @@ internal static class ServeCommand
                 Console.WriteLine($"  judge token:    {judge}");
                 Console.WriteLine($"  operator token: {op}");
             }
+        }
+        if (system.Web is null && system.ObservabilityUrl is { } metrics)
+        {
+            var origin = metrics.GetLeftPart(UriPartial.Authority);
+            Console.WriteLine($"metrics: {origin}/metrics  {origin}/health/ready");
         }
         Console.WriteLine($"ready: {string.Join(", ", roles.Order(StringComparer.Ordinal))} on {(kafka.IsKafka(r) ? "kafka" : "the in-memory bus")}");
         Console.Out.Flush();

@@ -60,6 +60,10 @@ public sealed record AqaHostOptions
     /// <summary>Web: the address to listen on (port 0: any free one).</summary>
     public string Url { get; init; } = "http://127.0.0.1:5080";
 
+    /// <summary>Without the web box: where to serve <c>/metrics</c> and <c>/health/*</c> (null: no listener). The web
+    /// box serves them on its own address.</summary>
+    public string? MetricsUrl { get; init; }
+
     /// <summary>Configuration of the host (web: <c>Delivery</c>, <c>Auth</c>; every role: <c>Logging</c>).</summary>
     public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
 }
@@ -76,17 +80,23 @@ public sealed class AqaHost : IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly List<Box> _boxes;
+    private readonly WebApplication? _observability;
 
-    private AqaHost(IHost host, WebApplication? web, ModelRegistry? models)
+    private AqaHost(IHost host, WebApplication? web, ModelRegistry? models, WebApplication? observability = null)
     {
         _host = host;
         Web = web;
+        _observability = observability ?? web;
         Models = models;
         _boxes = [.. host.Services.GetServices<IHostedService>().OfType<Box>()];
     }
 
     /// <summary>The web application, with the web box.</summary>
     public WebApplication? Web { get; }
+
+    /// <summary>Where this process serves <c>/metrics</c> and <c>/health/*</c> once started (the web box's address, or
+    /// <see cref="AqaHostOptions.MetricsUrl"/>'s), or null.</summary>
+    public Uri? ObservabilityUrl => _observability?.BoundUrl();
 
     /// <summary>The models in use and selectable, with the scorer or web box.</summary>
     public ModelRegistry? Models { get; }
@@ -128,6 +138,11 @@ public sealed class AqaHost : IAsyncDisposable
         {
             var web = AqaServer.Build(options.Url, bus, models!, options.Settings, configureServices: Compose);
             return new AqaHost(web, web, models);
+        }
+        if (options.MetricsUrl is { } metricsUrl)
+        {
+            var observability = AqaObservability.BuildHost(metricsUrl, bus, models, options.Settings, AqaLogging.Configure, Compose);
+            return new AqaHost(observability, null, models, observability);
         }
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(options.Settings);

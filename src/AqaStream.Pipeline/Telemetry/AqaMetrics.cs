@@ -5,8 +5,9 @@ namespace AqaStream.Pipeline.Telemetry;
 
 /// <summary>A counter an instrument reports: which one, its value now, and the topic it is about (dead letters).</summary>
 /// <param name="Counter">The instrument.</param>
-/// <param name="Value">Its value now (a running total, or a level for <see cref="AqaCounter.ConnectedClients"/>).</param>
-/// <param name="Topic">The source topic, for <see cref="AqaCounter.DeadLetters"/>; otherwise null.</param>
+/// <param name="Value">Its value now (a running total, or a level for <see cref="AqaCounter.ConnectedClients"/> and
+/// <see cref="AqaCounter.ConsumerLag"/>).</param>
+/// <param name="Topic">The topic, for <see cref="AqaCounter.DeadLetters"/> (source) and <see cref="AqaCounter.ConsumerLag"/>; otherwise null.</param>
 public readonly record struct CounterReading(AqaCounter Counter, long Value, string? Topic = null);
 
 /// <summary>The counters the system exports.</summary>
@@ -35,6 +36,9 @@ public enum AqaCounter
 
     /// <summary>Pushes replaced by a snapshot because their client lagged.</summary>
     PushesCoalesced,
+
+    /// <summary>Records a consumer group of this process has not read yet (a level, by topic).</summary>
+    ConsumerLag,
 }
 
 /// <summary>A set of counters (the ingest's, the scorer's, the fan-out's) that the exported instruments read.</summary>
@@ -70,6 +74,8 @@ public static class AqaMetrics
         Observe(AqaCounter.PushesSent, "aqa.delivery.pushes", "{push}", "Pushes written to clients.");
         Observe(AqaCounter.PushesCoalesced, "aqa.delivery.coalesced", "{push}", "Pushes replaced by a snapshot (client lagging).");
         s_meter.CreateObservableUpDownCounter("aqa.delivery.clients", () => Measure(AqaCounter.ConnectedClients), "{client}", "Hub clients connected.");
+        s_meter.CreateObservableGauge("aqa.kafka.consumer_lag", () => Measure(AqaCounter.ConsumerLag), "{record}",
+            "Records behind the end of the assigned partitions, by topic (high watermark − position).");
     }
 
     /// <summary>From the clip's video reaching the ingest to its provisional score.</summary>
