@@ -150,19 +150,21 @@ public sealed class FfmpegChunkDecoder : IChunkDecoder, IDisposable
         });
     }
 
-    private List<string> Arguments((string Container, string Codec) key) => Arguments(FrameSize, key.Container, key.Codec, _options.ThreadsPerProcess, strict: true);
+    private FfmpegCommand Arguments((string Container, string Codec) key) => Arguments(FrameSize, key.Container, key.Codec, _options.ThreadsPerProcess, strict: true);
 
-    /// <summary>The ffmpeg command line that decodes one input from stdin to grey frames on stdout; <paramref name="strict"/>
+    /// <summary>The ffmpeg command that decodes one piped input to grey frames on the output pipe; <paramref name="strict"/>
     /// stops at the first damaged packet.</summary>
-    internal static List<string> Arguments(FrameSize frameSize, string container, string codec, int threads, bool strict) =>
+    internal static FfmpegCommand Arguments(FrameSize frameSize, string container, string codec, int threads, bool strict) => new(
     [
         "-hide_banner", "-loglevel", "error", .. strict ? (string[])["-xerror"] : [],
         "-threads", threads.ToString(CultureInfo.InvariantCulture),
-        "-f", Demuxers[container], "-c:v", Decoders[codec], "-i", "pipe:0",
+        "-f", Demuxers[container], "-c:v", Decoders[codec],
+    ],
+    [
         "-map", "0:v:0", "-an",
         "-vf", string.Create(CultureInfo.InvariantCulture, $"scale={frameSize.Width}:{frameSize.Height}:flags=area"),
-        "-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1",
-    ];
+        "-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo",
+    ]);
 
     private static void Drain(ConcurrentQueue<FfmpegProcess> pool)
     {

@@ -1,131 +1,133 @@
-using System.Diagnostics;
-using System.Text;
+using FFMpegCore;
+using FFMpegCore.Pipes;
 
 namespace AqaStream.Media.Decoding;
 
+/// <summary>One ffmpeg command: options before the input (<c>-f mpegts -c:v h264</c>), options before the output, and
+/// the output (raw bytes back through a pipe, or <see cref="OutputFile"/>). The input always comes through a pipe.</summary>
+/// <param name="InputOptions">Global and input options (they precede <c>-i</c>).</param>
+/// <param name="OutputOptions">Output options.</param>
+/// <param name="OutputFile">A file (or pattern, with <c>-f segment</c>) to write instead of the output pipe.</param>
+internal sealed record FfmpegCommand(IReadOnlyList<string> InputOptions, IReadOnlyList<string> OutputOptions, string? OutputFile = null);
+
 /// <summary>
-/// One ffmpeg run driven through pipes (ARCHITECTURE.md): stderr is drained from the start, stdin is written on its own
-/// task and closed to flush, stdout is read in whole frames. Started ahead of its input so that a pool can hide the
-/// process start-up; killed (with its children) when disposed before it exits.
+/// One ffmpeg run, driven by FFMpegCore (ARCHITECTURE.md): the input and the output go through FFMpegCore's pipes, its
+/// stderr lines are kept (the tail, for error messages). Started ahead of its input, so that a pool hides the process
+/// start-up: the pipe source waits until <see cref="RunAsync"/> hands it the bytes. Stopped (FFMpegCore's cancel: 'q',
+/// then kill) when disposed before it ends.
 /// </summary>
 internal sealed class FfmpegProcess : IDisposable
 {
-    private const int StderrTailChars = 2000;
-    private readonly Process _process;
-    private readonly Task<string> _stderr;
+    private const int StderrTailLines = 40;
+    private readonly TaskCompletionSource<ReadOnlyMemory<byte>> _input = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<byte[]> _records = [];
+    private readonly Task<FFMpegResult> _run;
+    private int _recordBytes;
+    private int _trailing;
     private int _used;
 
-    private FfmpegProcess(Process process)
+    static FfmpegProcess()
     {
-        _process = process;
-        _stderr = ReadTailAsync(process.StandardError);
+        // FFMpegCore finds ffmpeg in this folder (Debian's package, or AQA_FFMPEG's directory).
+        GlobalFFOptions.Configure(o => o.BinaryFolder = Path.GetDirectoryName(Ffmpeg.Executable) ?? "");
     }
 
-    /// <summary>The operating-system process id.</summary>
-    public int Id => _process.Id;
+    private FfmpegProcess(FfmpegCommand command)
+    {
+        var arguments = FFMpegArguments.FromPipeInput(new WaitingSource(_input.Task), o => o.WithCustomArgument(Join(command.InputOptions)));
+        var processor = command.OutputFile is { } file
+            ? arguments.OutputToFile(file, overwrite: true, o => o.WithCustomArgument(Join(command.OutputOptions)))
+            : arguments.OutputToPipe(new StreamPipeSink(ReadRecordsAsync), o => o.WithCustomArgument(Join(command.OutputOptions)));
+        _run = processor.CancellableThrough(_stop.Token, TimeSpan.Zero).ProcessAsynchronously(throwOnError: false);
+    }
 
-    /// <summary>Whether the process has already ended (a pooled one that died while idle).</summary>
-    public bool HasExited => _process.HasExited;
+    /// <summary>Whether the run has already ended (a pooled one that died while idle).</summary>
+    public bool HasExited => _run.IsCompleted;
 
-    /// <summary>Starts ffmpeg with <paramref name="arguments"/>; it waits on stdin.</summary>
-    public static FfmpegProcess Start(IEnumerable<string> arguments)
+    /// <summary>Starts ffmpeg for <paramref name="command"/>; it waits for its input.</summary>
+    public static FfmpegProcess Start(FfmpegCommand command)
     {
         Ffmpeg.EnsureAvailable();
-        var info = new ProcessStartInfo(Ffmpeg.Executable)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in arguments) { info.ArgumentList.Add(a); }
-        var process = Process.Start(info) ?? throw new InvalidOperationException("ffmpeg did not start.");
-        return new FfmpegProcess(process);
+        return new FfmpegProcess(command);
     }
 
-    /// <summary>Feeds <paramref name="input"/>, collects stdout cut into records of <paramref name="recordBytes"/>
+    /// <summary>Feeds <paramref name="input"/>, collects the output pipe cut into records of <paramref name="recordBytes"/>
     /// (0: one record holding everything), and waits for the exit.</summary>
     public async Task<FfmpegOutput> RunAsync(ReadOnlyMemory<byte> input, int recordBytes, CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _used, 1) != 0) { throw new InvalidOperationException("An ffmpeg process runs once."); }
-        using var kill = cancellationToken.Register(Kill);
-        var write = WriteAsync(input);
-        var records = new List<byte[]>();
-        var trailing = 0;
-        var stdout = _process.StandardOutput.BaseStream;
-        if (recordBytes == 0)
+        using var kill = cancellationToken.Register(_stop.Cancel);
+        Volatile.Write(ref _recordBytes, recordBytes);
+        _input.TrySetResult(input);
+        FFMpegResult result;
+        try
+        {
+            result = await _run.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        var stderr = string.Join('\n', result.StandardError.TakeLast(StderrTailLines));
+        lock (_records) { return new FfmpegOutput([.. _records], _trailing, result.ExitCode, stderr); }
+    }
+
+    private async Task ReadRecordsAsync(Stream output, CancellationToken cancellationToken)
+    {
+        var size = Volatile.Read(ref _recordBytes);
+        if (size == 0)
         {
             using var all = new MemoryStream();
-            await stdout.CopyToAsync(all, CancellationToken.None).ConfigureAwait(false);
-            records.Add(all.ToArray());
+            await output.CopyToAsync(all, cancellationToken).ConfigureAwait(false);
+            lock (_records) { _records.Add(all.ToArray()); }
+            return;
         }
-        else
+        while (true)
         {
-            while (true)
+            var record = new byte[size];
+            var n = await output.ReadAtLeastAsync(record, size, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            lock (_records)
             {
-                var record = new byte[recordBytes];
-                var n = await stdout.ReadAtLeastAsync(record, recordBytes, throwOnEndOfStream: false, CancellationToken.None).ConfigureAwait(false);
-                if (n == recordBytes) { records.Add(record); continue; }
-                trailing = n;
-                break;
+                if (n == size) { _records.Add(record); continue; }
+                _trailing = n;
             }
-        }
-        await write.ConfigureAwait(false);
-        await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-        var stderr = await _stderr.ConfigureAwait(false);
-        cancellationToken.ThrowIfCancellationRequested();
-        return new FfmpegOutput(records, trailing, _process.ExitCode, stderr.Trim());
-    }
-
-    private async Task WriteAsync(ReadOnlyMemory<byte> input)
-    {
-        await Task.Yield();
-        var stdin = _process.StandardInput.BaseStream;
-        try
-        {
-            await stdin.WriteAsync(input, CancellationToken.None).ConfigureAwait(false);
-            await stdin.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (IOException)
-        {
-            // ffmpeg stopped reading (it failed or was killed): its exit code and stderr say why.
-        }
-        finally
-        {
-            try { stdin.Close(); } catch (IOException) { }
+            return;
         }
     }
 
-    private static async Task<string> ReadTailAsync(StreamReader reader)
-    {
-        var tail = new StringBuilder();
-        var buffer = new char[4096];
-        int n;
-        while ((n = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
-        {
-            tail.Append(buffer, 0, n);
-            if (tail.Length > 4 * StderrTailChars) { tail.Remove(0, tail.Length - StderrTailChars); }
-        }
-        return tail.Length > StderrTailChars ? tail.ToString(tail.Length - StderrTailChars, StderrTailChars) : tail.ToString();
-    }
+    private static string Join(IEnumerable<string> options) => string.Join(' ', options.Select(Quote));
 
-    private void Kill()
-    {
-        try
-        {
-            if (!_process.HasExited) { _process.Kill(entireProcessTree: true); }
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-    }
+    private static string Quote(string option) => option.Length > 0 && option.All(c => char.IsAsciiLetterOrDigit(c) || "-_+:=./%,*()".Contains(c))
+        ? option : "\"" + option.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     public void Dispose()
     {
-        Kill();
-        try { _process.WaitForExit(1000); } catch (InvalidOperationException) { }
-        _process.Dispose();
+        _input.TrySetCanceled();
+        if (!_run.IsCompleted) { _stop.Cancel(); }
+        try { _run.Wait(1000); } catch (AggregateException) { }
+        _stop.Dispose();
+    }
+
+    /// <summary>FFMpegCore's input pipe, fed once the chunk is there (the process starts before it).</summary>
+    private sealed class WaitingSource(Task<ReadOnlyMemory<byte>> input) : IPipeSource
+    {
+        public string GetStreamArguments() => "";
+
+        public async Task WriteAsync(Stream outputStream, CancellationToken cancellationToken)
+        {
+            var bytes = await input.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await outputStream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+                await outputStream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                // ffmpeg stopped reading (it failed or was killed): its exit code and stderr say why.
+            }
+        }
     }
 }
 

@@ -103,15 +103,18 @@ public sealed class SyntheticEncoder(VenueEncoderOptions options)
         try
         {
             var seconds = _options.ChunkSeconds.ToString("R", CultureInfo.InvariantCulture);
-            List<string> args =
-            [
-                .. X264Arguments(),
-                "-flags", "+cgop",
-                "-force_key_frames", $"expr:gte(t,n_forced*{seconds})",
-                "-f", "segment", "-segment_time", seconds, "-segment_format", "mpegts", "-reset_timestamps", "0",
-                Path.Combine(dir.FullName, "chunk-%05d.ts"),
-            ];
-            using (var process = FfmpegProcess.Start(args))
+            var x264 = X264Arguments();
+            var command = x264 with
+            {
+                OutputOptions =
+                [
+                    .. x264.OutputOptions, "-flags", "+cgop",
+                    "-force_key_frames", $"expr:gte(t,n_forced*{seconds})",
+                    "-f", "segment", "-segment_time", seconds, "-segment_format", "mpegts", "-reset_timestamps", "0",
+                ],
+                OutputFile = Path.Combine(dir.FullName, "chunk-%05d.ts"),
+            };
+            using (var process = FfmpegProcess.Start(command))
             {
                 var output = await process.RunAsync(raw, 0, cancellationToken).ConfigureAwait(false);
                 if (output.ExitCode != 0) { throw new InvalidOperationException($"ffmpeg could not encode {program.PerformanceId} (exit {output.ExitCode}): {output.LastError}"); }
@@ -138,32 +141,33 @@ public sealed class SyntheticEncoder(VenueEncoderOptions options)
         }
     }
 
-    // Raw YUV frames on stdin into libx264 with one closed GOP per chunk (ARCHITECTURE.md's independent-chunk settings).
-    private List<string> X264Arguments()
+    // Raw YUV frames through the input pipe into libx264 with one closed GOP per chunk (ARCHITECTURE.md's
+    // independent-chunk settings).
+    private FfmpegCommand X264Arguments()
     {
         var gop = _options.ChunkFrames.ToString(CultureInfo.InvariantCulture);
-        return
+        return new FfmpegCommand(
         [
             "-hide_banner", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", _options.Size.ToString(),
-            "-r", _options.FramesPerSecond.ToString(CultureInfo.InvariantCulture), "-i", "pipe:0",
+            "-r", _options.FramesPerSecond.ToString(CultureInfo.InvariantCulture),
+        ],
+        [
             "-c:v", "libx264", "-preset", _options.Preset, "-pix_fmt", "yuv420p",
             "-threads", _options.Threads.ToString(CultureInfo.InvariantCulture),
             "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
-        ];
+        ]);
     }
 
     private async Task<byte[]> EncodeAsync(byte[] raw, double startSeconds, CancellationToken cancellationToken)
     {
-        var args = X264Arguments();
-        if (_options.Container == "mpegts")
+        var x264 = X264Arguments();
+        var args = x264 with
         {
-            args.AddRange(["-flags", "+cgop", "-output_ts_offset", startSeconds.ToString("R", CultureInfo.InvariantCulture), "-f", "mpegts", "pipe:1"]);
-        }
-        else
-        {
-            args.AddRange(["-flags", "+cgop+global_header", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", "pipe:1"]);
-        }
+            OutputOptions = _options.Container == "mpegts"
+                ? [.. x264.OutputOptions, "-flags", "+cgop", "-output_ts_offset", startSeconds.ToString("R", CultureInfo.InvariantCulture), "-f", "mpegts"]
+                : [.. x264.OutputOptions, "-flags", "+cgop+global_header", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4"],
+        };
         using var process = FfmpegProcess.Start(args);
         var output = await process.RunAsync(raw, 0, cancellationToken).ConfigureAwait(false);
         if (output.ExitCode != 0 || output.Records[0].Length == 0)
