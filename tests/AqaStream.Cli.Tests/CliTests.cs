@@ -78,6 +78,16 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain(typeof(Server.AqaServer).Assembly.GetTypes(), t => t.Name.Contains("Probe", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("web", "9464", "error: --metrics-port applies to roles without web; the web role serves /metrics and /health on --port.")]
+    [InlineData("scorer", "70000", "error: --metrics-port 70000 is not a port (0–65535).")]
+    public void Serve_MetricsPortThatDoesNotApply_OneLineError(string roles, string port, string expected)
+    {
+        var r = CliRunner.Run("serve", "--roles", roles, "--metrics-port", port, "--bootstrap", "127.0.0.1:1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal(expected, r.Stderr.Trim());
+    }
+
     [Fact]
     public void BenchEntry_BadCommandLine_OneLineNamingIt_Exit2()
     {

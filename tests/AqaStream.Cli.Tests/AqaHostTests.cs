@@ -1,0 +1,63 @@
+using AqaStream.Cli.Hosting;
+using AqaStream.Pipeline.Bus;
+using AqaStream.Pipeline.Contracts;
+using AqaStream.Pipeline.Live;
+using AqaStream.Tests.Shared;
+using Xunit;
+
+namespace AqaStream.Cli.Tests;
+
+/// <summary>The composition root on the in-memory bus: the boxes run as hosted services, drain, stop, and a box that
+/// fails stops the host and hands its error to the caller.</summary>
+public sealed class AqaHostTests
+{
+    private static string Checkpoint => Path.Combine(RepositoryRoot.Path, "models", "synth-demo.safetensors");
+
+    [Fact]
+    public async Task ScorerBox_ScoresEveryClip_DrainsWhenItsInputCompletes_ThenStops()
+    {
+        await using var bus = new InMemoryBus();
+        var model = ScoringModel.Load(Checkpoint);
+        await using var system = AqaHost.Build(new AqaHostOptions { Boxes = AqaBoxes.Scorer, Model = model, Checkpoint = Checkpoint }, bus);
+        Assert.Null(system.Web);
+        Assert.Null(system.Ingest);
+        using var results = bus.Subscribe(Topics.ProvisionalScores, "test");
+        await system.StartAsync();
+
+        const int clips = 12;
+        var producer = bus.Producer(Topics.ClipFeatures);
+        var rng = new Random(3);
+        await producer.ProduceAsync("h1", new PerformanceStarted("h1", "Ana Lee", "synthetic", "free-skating", model.Card.Target, DateTimeOffset.UtcNow));
+        for (var c = 0; c < clips; c++)
+        {
+            await producer.ProduceAsync("h1", new ClipFeatures("h1", c, c * 1.28, (c + 1) * 1.28, [.. Enumerable.Range(0, model.Scorer.FeatureDim).Select(_ => (float)rng.NextDouble())]));
+        }
+        await producer.ProduceAsync("h1", new PerformanceEnded("h1", DateTimeOffset.UtcNow, clips));
+        bus.Complete(Topics.ClipFeatures);
+        await system.UntilEnded("scorer").WaitAsync(TimeSpan.FromSeconds(60));   // the box ends on its own once its input is done
+        await system.StopAsync();
+        bus.Complete(Topics.ProvisionalScores);
+
+        var provisional = new List<ProvisionalScore>();
+        await foreach (var r in results.ConsumeAsync()) { provisional.Add(r.Value); }
+        Assert.Equal(clips, provisional.Count(p => !p.Final));
+        var final = Assert.Single(provisional, p => p.Final);
+        Assert.Equal(clips, final.ClipsSeen);
+        Assert.Equal(clips, system.Scorer!.Counters.ClipsScored);
+    }
+
+    [Fact]
+    public async Task FailingBox_StopsTheHost_AndItsErrorReachesTheCaller()
+    {
+        await using var bus = new InMemoryBus();
+        // A misconfiguration the scorer meets when it subscribes: its input topic already carries another message type.
+        _ = bus.Producer(new Topic<ClipScore>(Topics.ClipFeatures.Name));
+        var model = ScoringModel.Load(Checkpoint);
+        await using var system = AqaHost.Build(new AqaHostOptions { Boxes = AqaBoxes.Scorer, Model = model, Checkpoint = Checkpoint }, bus);
+        await system.StartAsync();
+        var run = system.RunUntilStoppedAsync();
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("aqa.clip-features", error.Message, StringComparison.Ordinal);
+        Assert.True(system.Stopping.IsCancellationRequested, "the failing box stopped the host");
+    }
+}
