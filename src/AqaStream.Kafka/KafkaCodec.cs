@@ -131,6 +131,7 @@ public sealed class KafkaCodec(KafkaBusOptions options)
         PerformanceEnded => PerformanceEnded.TypeName,
         ClipFeatures => ClipFeatures.TypeName,
         VideoChunk => VideoChunk.TypeName,
+        ClipThumbnail => ClipThumbnail.TypeName,
         _ => message.GetType().Name,
     };
 

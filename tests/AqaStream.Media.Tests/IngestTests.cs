@@ -153,12 +153,13 @@ public class IngestTests(MediaFixture media) : IClassFixture<MediaFixture>
     }
 
     [Fact]
-    public async Task IngestService_OnBus_FeaturesReachTheFeaturesTopic()
+    public async Task IngestService_OnBus_FeaturesReachTheFeaturesTopic_StartEndAndThumbnailsThePerformanceEvents()
     {
         await using var bus = new InMemoryBus();
         using var decoder = MediaFixture.Decoder();
         var service = new VideoIngestService(bus, decoder, new MotionAppearanceDescriptor(), new ClipWindowOptions(), Scheduler.Default);
         using var features = bus.Subscribe(Topics.ClipFeatures, "test");
+        using var events = bus.Subscribe(Topics.PerformanceEvents, "test");
         var run = service.RunAsync();
         var producer = bus.Producer(Topics.VideoChunks);
         await producer.ProduceAsync("p-test", Started());
@@ -167,12 +168,22 @@ public class IngestTests(MediaFixture media) : IClassFixture<MediaFixture>
         bus.Complete(Topics.VideoChunks);
         await run.WaitAsync(TimeSpan.FromMinutes(2));
         bus.Complete(Topics.ClipFeatures);
+        bus.Complete(Topics.PerformanceEvents);
 
         var received = new List<PerformanceMessage>();
         await foreach (var r in features.ConsumeAsync()) { received.Add(r.Value); }
         Assert.IsType<PerformanceStarted>(received[0]);
         Assert.Equal(6, received.OfType<ClipFeatures>().Count());
+        Assert.Empty(received.OfType<ClipThumbnail>());   // the scorer's topic carries features only
         Assert.Equal(6, Assert.IsType<PerformanceEnded>(received[^1]).ClipCount);
+        // Delivery's topic: the start, one PNG per clip (the middle frame), the end; no feature vector.
+        var lifecycle = new List<PerformanceMessage>();
+        await foreach (var r in events.ConsumeAsync()) { lifecycle.Add(r.Value); }
+        Assert.IsType<PerformanceStarted>(lifecycle[0]);
+        Assert.Equal(Enumerable.Range(0, 6), lifecycle.OfType<ClipThumbnail>().Select(t => t.ClipIndex));
+        Assert.All(lifecycle.OfType<ClipThumbnail>(), t => Assert.Equal([0x89, 0x50, 0x4E, 0x47], t.Png[..4]));
+        Assert.Empty(lifecycle.OfType<ClipFeatures>());
+        Assert.Equal(6, Assert.IsType<PerformanceEnded>(lifecycle[^1]).ClipCount);
         Assert.Equal(4, service.Counters.Chunks);
         Assert.Equal(200, service.Counters.Frames);
     }

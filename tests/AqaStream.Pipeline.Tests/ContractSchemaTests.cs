@@ -17,7 +17,8 @@ public class ContractSchemaTests
     {
         { "performance-started", new PerformanceStarted("p-17", "A. Skater", "ladies-singles", "short-program", ScoreTarget.TES, s_when, "worlds-2026", "NOR") },
         { "performance-ended", new PerformanceEnded("p-17", s_when, 136) },
-        { "clip-features", new ClipFeatures("p-17", 3, 3.84, 5.12, [0.5f, -1.25f, 3f], s_when, [0x89, 0x50, 0x4E, 0x47]) },
+        { "clip-features", new ClipFeatures("p-17", 3, 3.84, 5.12, [0.5f, -1.25f, 3f], s_when) },
+        { "clip-thumbnail", new ClipThumbnail("p-17", 3, [0x89, 0x50, 0x4E, 0x47]) },
         { "video-chunk", new VideoChunk("cam-1", "p-17", 9, s_when, 2.0, "mpegts", "h264", PayloadRef: "file:///chunks/p-17/9.ts") },
         { "video-chunk", new VideoChunk("cam-1", "p-17", 10, s_when, 2.0, "cmaf", "h264", Payload: [0x47, 0x40, 0x00], InitSegment: [0, 0, 0, 8, 0x66, 0x74, 0x79, 0x70]) },
         { "clip-score", new ClipScore("p-17", 3, 3.84, 5.12, 0.25, 7.5, 1.875, [new AttendedClip(3, 0.5), new AttendedClip(1, 0.25)], s_when) },

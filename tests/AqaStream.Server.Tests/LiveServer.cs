@@ -88,7 +88,7 @@ internal sealed class LiveServer : IAsyncDisposable
         App.Services.GetRequiredService<TokenService>().Issue("tester", role, lifetime, issuedAt);
 
     public async Task StartedAsync(string id, string athlete, string? competition = "test-cup", string? nation = null) =>
-        await Bus.Producer(Topics.ClipFeatures).ProduceAsync(id, new PerformanceStarted(id, athlete, "singles", "free", ScoreTarget.TES,
+        await Bus.Producer(Topics.PerformanceEvents).ProduceAsync(id, new PerformanceStarted(id, athlete, "singles", "free", ScoreTarget.TES,
             DateTimeOffset.UtcNow, competition, nation));
 
     /// <summary>Publishes clip <paramref name="k"/>'s score and the provisional after it, with a thumbnail.</summary>
@@ -97,7 +97,7 @@ internal sealed class LiveServer : IAsyncDisposable
     {
         var frame = new byte[16 * 9];
         Array.Fill(frame, (byte)(40 + (k * 20 % 200)));
-        await Bus.Producer(Topics.ClipFeatures).ProduceAsync(id, new ClipFeatures(id, k, k * 1.28, (k + 1) * 1.28, new float[FeatureDim], receivedAt, GreyPng.Encode(frame, 16, 9)));
+        await Bus.Producer(Topics.PerformanceEvents).ProduceAsync(id, new ClipThumbnail(id, k, GreyPng.Encode(frame, 16, 9)));
         await Bus.Producer(Topics.ClipScores).ProduceAsync(id, new ClipScore(id, k, k * 1.28, (k + 1) * 1.28, weight, score, weight * score,
             topAttended ?? [.. Enumerable.Range(0, attended).Select(i => new AttendedClip(Math.Max(0, k - i), 0.6 / (i + 1)))], receivedAt));
         await Bus.Producer(Topics.ProvisionalScores).ProduceAsync(id, new ProvisionalScore(id, k + 1, total, ScoreTarget.TES, "small-1", "v1",

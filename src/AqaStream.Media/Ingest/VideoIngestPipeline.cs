@@ -163,8 +163,8 @@ public static class VideoIngestPipeline
                     }
                     counters.OnClip();
                     var middle = clip.Frames[clip.Frames.Count / 2];
-                    output.Add(new ClipFeatures(performanceId, clip.ClipIndex, clip.Start, clip.End, vector, clip.ArrivedAt,
-                        GreyPng.Encode(middle, decoder.FrameSize.Width, decoder.FrameSize.Height)));
+                    output.Add(new ClipFeatures(performanceId, clip.ClipIndex, clip.Start, clip.End, vector, clip.ArrivedAt));
+                    output.Add(new ClipThumbnail(performanceId, clip.ClipIndex, GreyPng.Encode(middle, decoder.FrameSize.Width, decoder.FrameSize.Height)));
                 }
             }
             return output;

@@ -12,8 +12,9 @@ namespace AqaStream.Media.Ingest;
 
 /// <summary>
 /// The ingest box on a bus: consumes <see cref="Topics.VideoChunks"/>, runs the <see cref="VideoIngestPipeline"/>,
-/// publishes performance events and <see cref="ClipFeatures"/> on <see cref="Topics.ClipFeatures"/> (where the scorer
-/// reads them) and rejected chunks on <see cref="Topics.DeadLetters"/>.
+/// publishes the performance's start and end and its <see cref="ClipFeatures"/> on <see cref="Topics.ClipFeatures"/>
+/// (where the scorer reads them), the start, the end and each clip's <see cref="ClipThumbnail"/> on
+/// <see cref="Topics.PerformanceEvents"/> (where delivery reads them), and rejected chunks on <see cref="Topics.DeadLetters"/>.
 /// </summary>
 public sealed class VideoIngestService(IMessageBus bus, IChunkDecoder decoder, IClipFeatureExtractor extractor, ClipWindowOptions window, IScheduler clock)
 {
@@ -54,6 +55,7 @@ public sealed class VideoIngestService(IMessageBus bus, IChunkDecoder decoder, I
     public static OutputKey KeyOf(PerformanceMessage message) => message switch
     {
         ClipFeatures clip => new OutputKey(clip.PerformanceId, "clip", clip.ClipIndex),
+        ClipThumbnail thumbnail => new OutputKey(thumbnail.PerformanceId, "thumbnail", thumbnail.ClipIndex),
         PerformanceStarted s => new OutputKey(s.PerformanceId, "started", 0),
         PerformanceEnded e => new OutputKey(e.PerformanceId, "ended", 0),
         _ => new OutputKey(message?.PerformanceId ?? "", message?.GetType().Name ?? "", 0),
@@ -62,14 +64,18 @@ public sealed class VideoIngestService(IMessageBus bus, IChunkDecoder decoder, I
     private sealed class FeatureOutputs(IMessageBus bus, VideoIngestService service, CancellationToken cancellationToken) : IStageOutputs<PerformanceMessage>
     {
         private readonly IBusProducer<PerformanceMessage> _features = bus.Producer(Topics.ClipFeatures);
+        private readonly IBusProducer<PerformanceMessage> _events = bus.Producer(Topics.PerformanceEvents);
 
         public OutputKey KeyOf(PerformanceMessage output) => VideoIngestService.KeyOf(output);
 
         public bool IsFinal(PerformanceMessage output) => output is PerformanceEnded;
 
+        /// <summary>Features to the scorer's topic, thumbnails to delivery's, the start and the end to both. The end goes
+        /// to the events first: once it is on the feature topic the stage may commit past the performance.</summary>
         public void Publish(PerformanceMessage output)
         {
-            BusStage.Wait(_features.ProduceAsync(output.PerformanceId, output, cancellationToken));
+            if (output is not ClipFeatures) { BusStage.Wait(_events.ProduceAsync(output.PerformanceId, output, cancellationToken)); }
+            if (output is not ClipThumbnail) { BusStage.Wait(_features.ProduceAsync(output.PerformanceId, output, cancellationToken)); }
             service.OnPublished?.Invoke(output);
         }
 

@@ -8,9 +8,8 @@ namespace AqaStream.Pipeline.Contracts;
 /// <param name="Vector">The features.</param>
 /// <param name="ReceivedAt">When the chunk that completed this clip reached the ingest (carried on to the scores, so the
 /// delivery end can measure chunk-to-screen latency); null when the features did not come from live video.</param>
-/// <param name="Thumbnail">PNG of the clip's middle frame, for the judge tablet; null when there is none.</param>
 public sealed record ClipFeatures(string PerformanceId, int ClipIndex, double Start, double End, float[] Vector,
-    DateTimeOffset? ReceivedAt = null, byte[]? Thumbnail = null)
+    DateTimeOffset? ReceivedAt = null)
     : PerformanceMessage(PerformanceId)
 {
     /// <summary>The <c>type</c> on the wire.</summary>

@@ -8,7 +8,8 @@ namespace AqaStream.Server.Hosting;
 
 /// <summary>
 /// Reads the scorer's outputs from the bus into the <see cref="PerformanceBoard"/> and fans each change out:
-/// performance starts and thumbnails from the features topic, clip scores, provisional and final scores. Each topic is
+/// performance starts and clip thumbnails from <see cref="Topics.PerformanceEvents"/> (never the features topic, the
+/// scorer's input), clip scores, provisional and final scores. Each topic is
 /// read by its own loop in consumer group <see cref="DeliveryOptions.ConsumerGroup"/>; a record is committed once it is on
 /// the board. The board keeps clips by index and scores by sequence, so a record read twice changes nothing.
 /// </summary>
@@ -17,15 +18,15 @@ public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, Scor
 {
     /// <inheritdoc/>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
-        Pump(Topics.ClipFeatures, m =>
+        Pump(Topics.PerformanceEvents, m =>
         {
             switch (m)
             {
                 case PerformanceStarted started:
                     fanOut.Publish(board.Apply(started));
                     break;
-                case ClipFeatures { Thumbnail: { } png } clip:
-                    board.SetThumbnail(clip.PerformanceId, clip.ClipIndex, png);
+                case ClipThumbnail thumbnail:
+                    board.SetThumbnail(thumbnail.PerformanceId, thumbnail.ClipIndex, thumbnail.Png);
                     break;
                 default:
                     break;
