@@ -102,6 +102,10 @@ public sealed class FfmpegChunkDecoder : IChunkDecoder, IDisposable
         using var process = Take(key);
         TopUp(key);
         var output = await process.RunAsync(chunk.Bytes, FrameSize.Bytes, cancellationToken).ConfigureAwait(false);
+        if (output.Failure is { } failure)
+        {
+            throw new ChunkDecodeException($"{failure} ({chunk.Container}/{chunk.Codec}, {chunk.Bytes.Length} bytes).");
+        }
         if (output.ExitCode != 0)
         {
             var how = output.ExitCode > 128 || output.ExitCode < 0

@@ -69,6 +69,12 @@ internal sealed class FfmpegProcess : IDisposable
         {
             throw new OperationCanceledException(cancellationToken);
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The process layer itself failed (it could not start, or it lost the process): a failed run with the
+            // reason, so the chunk becomes a dead letter instead of stopping the ingest.
+            return new FfmpegOutput([], 0, -1, "", $"ffmpeg could not be run: {e.GetBaseException().Message}");
+        }
         cancellationToken.ThrowIfCancellationRequested();
         var stderr = string.Join('\n', result.StandardError.TakeLast(StderrTailLines));
         lock (_records) { return new FfmpegOutput([.. _records], _trailing, result.ExitCode, stderr); }
@@ -136,8 +142,9 @@ internal sealed class FfmpegProcess : IDisposable
 /// <param name="TrailingBytes">Bytes after the last whole record (a torn frame).</param>
 /// <param name="ExitCode">Process exit code (negative or above 128: killed by a signal).</param>
 /// <param name="Stderr">The tail of its error output.</param>
-internal sealed record FfmpegOutput(IReadOnlyList<byte[]> Records, int TrailingBytes, int ExitCode, string Stderr)
+/// <param name="Failure">Why the process could not be run at all (then <paramref name="ExitCode"/> is -1), or null.</param>
+internal sealed record FfmpegOutput(IReadOnlyList<byte[]> Records, int TrailingBytes, int ExitCode, string Stderr, string? Failure = null)
 {
-    /// <summary>The last line ffmpeg wrote to stderr, for error messages.</summary>
-    public string LastError => Stderr.Length == 0 ? "no message" : Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Trim();
+    /// <summary>The last line ffmpeg wrote to stderr (or why it could not run), for error messages.</summary>
+    public string LastError => Failure ?? (Stderr.Length == 0 ? "no message" : Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Trim());
 }

@@ -71,7 +71,7 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
         }
     }
 
-    /// <summary>A clip's middle-frame thumbnail (from the features topic).</summary>
+    /// <summary>A clip's middle-frame thumbnail (a <see cref="ClipThumbnail"/> from the performance-events topic).</summary>
     public void SetThumbnail(string performanceId, int clipIndex, byte[] png)
     {
         lock (_gate) { GetOrAdd(performanceId).Thumbnails[clipIndex] = png; }
