@@ -15,6 +15,22 @@ public sealed class MediaCommandTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
+    public void EncodePublish_InMemory_WholeLivePathPrintsEveryClipAndTheFinal()
+    {
+        // encode --publish without Kafka: venue, ingest and scorer composed by AqaHost in one process, drained at the end.
+        var r = CliRunner.Run("encode", "--publish", "--seed", "2", "--size", "320x180", "--speed", "8", "--checkpoint",
+            Path.Combine(RepositoryRoot.Path, "models", "synth-demo.safetensors"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var lines = r.Stdout.Split('\n');
+        var provisional = lines.Where(l => l.StartsWith("synth-2  clip", StringComparison.Ordinal) && l.Contains("provisional", StringComparison.Ordinal)).ToList();
+        var final = Assert.Single(lines, l => l.StartsWith("synth-2: final ", StringComparison.Ordinal));
+        Assert.Contains($"after {provisional.Count} clips (0 missing)", final, StringComparison.Ordinal);
+        Assert.True(provisional.Count > 10, r.Stdout);
+        Assert.Contains(lines, l => l.StartsWith("synth-2: the panel's score is ", StringComparison.Ordinal));
+        Assert.Contains($"scored {provisional.Count}, duplicates 0, missing 0, dead letters 0", r.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Synth_ThenTrainThenEval_ReportsFinalAndInterpretabilityFigures()
     {
         var data = _dir.File("synth");

@@ -22,7 +22,8 @@ internal static class LiveConsole
         await using var system = AqaHost.Build(new AqaHostOptions
         {
             Boxes = AqaBoxes.Ingest | AqaBoxes.Scorer,
-            Model = model,
+            // The synthetic venue's performances are TES; the model scores them whatever target its card names.
+            Model = model.Card.Target == ScoreTarget.TES ? model : new ScoringModel(model.Scorer, model.Card with { Target = ScoreTarget.TES }, model.Version, model.Mode),
             FramesPerSecond = encoderOptions.FramesPerSecond,
         }, bus);
         using var clipScores = bus.Subscribe(Topics.ClipScores, "console");
