@@ -62,6 +62,17 @@ public class ContractSchemaTests
     }
 
     [Fact]
+    public void ArchivedClipFeatures_WithTheThumbnailTheyCarriedBefore_StillRead()
+    {
+        // Before thumbnails moved to aqa.performance-events, clip-features carried them: retained topics and archives
+        // written then still replay (the old field is ignored).
+        const string Old = """{"type":"clip-features","performanceId":"p-1","clipIndex":2,"start":2.56,"end":3.84,"vector":[1,2],"thumbnail":"iVBORw=="}""";
+        var clip = Assert.IsType<ClipFeatures>(MessageJson.Deserialize<PerformanceMessage>(Old));
+        Assert.Equal(("p-1", 2), (clip.PerformanceId, clip.ClipIndex));
+        Assert.Equal([1f, 2f], clip.Vector);
+    }
+
+    [Fact]
     public void SchemaProperties_AreExactlyTheSerialisedOnes()
     {
         var rows = FullMessages().Select(row => ((string)row[0], row[1])).ToArray();
