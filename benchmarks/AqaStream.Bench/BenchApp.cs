@@ -191,12 +191,7 @@ internal static class BenchApp
             model.Forward(one);
             return sw.Elapsed.TotalMilliseconds;
         }
-        var samples = Enumerable.Range(0, batch).Select(i =>
-        {
-            var f = new float[clips * options.FeatureDim];
-            Gaussian.Fill(f, rng);
-            return new PerformanceSample(i.ToString(CultureInfo.InvariantCulture), f, clips, options.FeatureDim, (float)rng.NextDouble() * 40);
-        }).ToList();
+        var samples = RandomBatch(batch, clips, options.FeatureDim, rng);
         var trainer = new Trainer(new TrainingOptions { TrainLength = clips, BatchSize = batch });
         var adam = new Adam(model.Parameters, 1e-4f, 1e-5f);
         double Train()
@@ -207,6 +202,15 @@ internal static class BenchApp
         }
         return (Median(Forward, iterations), Median(Train, Math.Max(2, iterations / 4)));
     }
+
+    /// <summary>A training batch of random performances (features N(0, 1), scores uniform in [0, 40)).</summary>
+    private static List<PerformanceSample> RandomBatch(int batch, int clips, int featureDim, Random rng) =>
+        [.. Enumerable.Range(0, batch).Select(i =>
+        {
+            var f = new float[clips * featureDim];
+            Gaussian.Fill(f, rng);
+            return new PerformanceSample(i.ToString(CultureInfo.InvariantCulture), f, clips, featureDim, (float)rng.NextDouble() * 40);
+        })];
 
     private static (double Forward, double Train) RunTorchSharp(DecoderOptions options, int threads, int clips, int batch, int iterations)
     {
@@ -224,12 +228,7 @@ internal static class BenchApp
             model.Forward(one, [clips], [0]);
             return sw.Elapsed.TotalMilliseconds;
         }
-        var samples = Enumerable.Range(0, batch).Select(i =>
-        {
-            var f = new float[clips * options.FeatureDim];
-            Gaussian.Fill(f, rng);
-            return new PerformanceSample(i.ToString(CultureInfo.InvariantCulture), f, clips, options.FeatureDim, (float)rng.NextDouble() * 40);
-        }).ToList();
+        var samples = RandomBatch(batch, clips, options.FeatureDim, rng);
         var trainer = new Scoring.Torch.TorchTrainer(new TrainingOptions { TrainLength = clips, BatchSize = batch });
         using var adam = TorchSharp.torch.optim.Adam(model.Parameters.Select(p => (TorchSharp.Modules.Parameter)p.Value).ToList(), 1e-4, weight_decay: 1e-5);
         double Train()

@@ -51,22 +51,37 @@ public static class AqaObservability
     /// <summary>A host for a process without the web box (ingest, scorer): only the observability endpoints, on
     /// <paramref name="url"/>; <paramref name="configureServices"/> adds the process's boxes.</summary>
     public static WebApplication BuildHost(string url, IMessageBus bus, ModelRegistry? models, IReadOnlyDictionary<string, string?> settings,
-        Action<ILoggingBuilder, IConfiguration> configureLogging, Action<IServiceCollection> configureServices)
+        Action<ILoggingBuilder, IConfiguration>? configureLogging, Action<IServiceCollection> configureServices)
     {
-        ArgumentNullException.ThrowIfNull(configureLogging);
         ArgumentNullException.ThrowIfNull(configureServices);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.Logging.ClearProviders();
-        configureLogging(builder.Logging, builder.Configuration);
-        builder.WebHost.UseUrls(url);
-        builder.Services.AddSingleton(bus);
+        var builder = CreateBuilder(url, bus, settings, configureLogging);
         if (models is not null) { builder.Services.AddSingleton(models); }
         builder.Services.AddAqaObservability(withModel: models is not null);
         configureServices(builder.Services);
         var app = builder.Build();
         app.MapAqaObservability();
         return app;
+    }
+
+    /// <summary>The common start of every HTTP host of the system: Kestrel on <paramref name="url"/>, configuration
+    /// (Warning by default, then <paramref name="settings"/>), the bus, and the logging the process chose
+    /// (<paramref name="configureLogging"/>; null: one-line console entries).</summary>
+    internal static WebApplicationBuilder CreateBuilder(string url, IMessageBus bus, IReadOnlyDictionary<string, string?>? settings,
+        Action<ILoggingBuilder, IConfiguration>? configureLogging)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning" });
+        if (settings is not null) { builder.Configuration.AddInMemoryCollection(settings); }
+        builder.WebHost.UseUrls(url);
+        if (configureLogging is null) { builder.Logging.AddSimpleConsole(o => o.SingleLine = true); }
+        else
+        {
+            builder.Logging.ClearProviders();
+            configureLogging(builder.Logging, builder.Configuration);
+        }
+        builder.Services.AddSingleton(bus);
+        return builder;
     }
 }
 

@@ -28,17 +28,13 @@ namespace AqaStream.Server;
 public static class AqaServer
 {
     /// <summary>Builds the host listening on <paramref name="url"/> (port 0 picks a free one: see <see cref="BoundUrl"/>).
-    /// <paramref name="configureServices"/> adds the other boxes of the process (the composition root's hosted services).</summary>
+    /// <paramref name="configureServices"/> adds the other boxes of the process (the composition root's hosted services);
+    /// <paramref name="configureLogging"/> is the process's logging (null: one-line console entries).</summary>
     public static WebApplication Build(string url, IMessageBus bus, ModelRegistry models, IReadOnlyDictionary<string, string?>? settings = null,
-        TimeProvider? clock = null, Action<IServiceCollection>? configureServices = null)
+        TimeProvider? clock = null, Action<IServiceCollection>? configureServices = null, Action<ILoggingBuilder, IConfiguration>? configureLogging = null)
     {
-        ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(models);
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning" });
-        if (settings is not null) { builder.Configuration.AddInMemoryCollection(settings); }
-        builder.WebHost.UseUrls(url);
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        var builder = AqaObservability.CreateBuilder(url, bus, settings, configureLogging);
         // SignalR's dispatcher logs a client's bad call (a HubException) with a stack trace; HubErrorLog reports those
         // as one warning line and real failures with their trace instead.
         builder.Logging.AddFilter(HubErrorLog.DispatcherCategory, LogLevel.None);
@@ -49,7 +45,6 @@ public static class AqaServer
         // Nothing here encrypts data at rest (bearer tokens are validated, not cookies): keys in memory, no warning.
         services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddSingleton(clock ?? TimeProvider.System);
-        services.AddSingleton(bus);
         services.AddSingleton(models);
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<DeliveryOptions>>().Value);
         services.AddSingleton<PerformanceBoard>();

@@ -8,7 +8,6 @@ using AqaStream.Pipeline.Live;
 using AqaStream.Numerics;
 using AqaStream.Server;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace AqaStream.Cli.Commands;
 
@@ -113,10 +112,7 @@ internal static class ServeCommand
         }
         Console.WriteLine($"ready: {string.Join(", ", roles.Order(StringComparer.Ordinal))} on {(kafka.IsKafka(r) ? "kafka" : "the in-memory bus")}");
         Console.Out.Flush();
-        using (cancellationToken.Register(() => system.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication()))
-        {
-            await system.RunUntilStoppedAsync().ConfigureAwait(false);   // SIGINT/SIGTERM through the host: boxes commit what they finished
-        }
+        await system.RunUntilStoppedAsync().ConfigureAwait(false);   // SIGINT/SIGTERM through the host: boxes commit what they finished
         Console.Error.WriteLine("stopped.");
         if (system.Ingest is { } ingest) { Console.Error.WriteLine($"ingest: {ingest.Counters}; {ingest.Resume}"); }
         if (system.Scorer is { } scorer) { Console.Error.WriteLine($"scorer: {scorer.Counters}; {scorer.Resume}"); }

@@ -136,7 +136,7 @@ public sealed class AqaHost : IAsyncDisposable
         void Compose(IServiceCollection services) => AddAqaBoxes(services, options, bus, extractor, models);
         if (options.Boxes.HasFlag(AqaBoxes.Web))
         {
-            var web = AqaServer.Build(options.Url, bus, models!, options.Settings, configureServices: Compose);
+            var web = AqaServer.Build(options.Url, bus, models!, options.Settings, configureServices: Compose, configureLogging: AqaLogging.Configure);
             return new AqaHost(web, web, models);
         }
         if (options.MetricsUrl is { } metricsUrl)
@@ -181,10 +181,9 @@ public sealed class AqaHost : IAsyncDisposable
     /// that failed is rethrown.</summary>
     public async Task RunUntilStoppedAsync()
     {
-        using var stopping = new CancellationTokenSource();
-        using var link = Stopping.Register(stopping.Cancel);
-        var boxes = Boxes;
-        await Task.WhenAny(_boxes.Count > 0 ? boxes : Task.Delay(Timeout.Infinite, stopping.Token), Task.Delay(Timeout.Infinite, stopping.Token)).ConfigureAwait(false);
+        var signalled = Task.Delay(Timeout.Infinite, Stopping);
+        // A web-only process has no box that could end on its own: it runs until a signal.
+        await Task.WhenAny(_boxes.Count > 0 ? Boxes : signalled, signalled).ConfigureAwait(false);
         await StopAsync().ConfigureAwait(false);
     }
 

@@ -77,29 +77,34 @@ internal sealed class FfmpegProcess : IDisposable
         }
         cancellationToken.ThrowIfCancellationRequested();
         var stderr = string.Join('\n', result.StandardError.TakeLast(StderrTailLines));
-        lock (_records) { return new FfmpegOutput([.. _records], _trailing, result.ExitCode, stderr); }
+        // FFMpegCore completes the run only after the output pipe's reader has returned: the records are all there.
+        return new FfmpegOutput(_records, _trailing, result.ExitCode, stderr);
     }
 
-    private async Task ReadRecordsAsync(Stream output, CancellationToken cancellationToken)
+    /// <summary>Reads the output pipe to its end. FFMpegCore cancels the token it passes here as soon as ffmpeg exits,
+    /// which can be before the last frames are read; the pipe's end (ffmpeg closing it, or being killed) stops the
+    /// read instead, so no frame is cut off.</summary>
+    private async Task ReadRecordsAsync(Stream output, CancellationToken exitedOrCancelled)
     {
+        _ = exitedOrCancelled;
         var size = Volatile.Read(ref _recordBytes);
         if (size == 0)
         {
             using var all = new MemoryStream();
-            await output.CopyToAsync(all, cancellationToken).ConfigureAwait(false);
-            lock (_records) { _records.Add(all.ToArray()); }
+            await output.CopyToAsync(all, CancellationToken.None).ConfigureAwait(false);
+            _records.Add(all.ToArray());
             return;
         }
         while (true)
         {
             var record = new byte[size];
-            var n = await output.ReadAtLeastAsync(record, size, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-            lock (_records)
+            var n = await output.ReadAtLeastAsync(record, size, throwOnEndOfStream: false, CancellationToken.None).ConfigureAwait(false);
+            if (n < size)
             {
-                if (n == size) { _records.Add(record); continue; }
                 _trailing = n;
+                return;
             }
-            return;
+            _records.Add(record);
         }
     }
 
