@@ -9,7 +9,7 @@ PARTITIONS="${PARTITIONS:-8}"
 REPLICATION="${REPLICATION:-1}"
 MAX_MESSAGE_BYTES="${MAX_MESSAGE_BYTES:-8388608}"
 TOPICS_BIN="${TOPICS_BIN:-/opt/kafka/bin/kafka-topics.sh}"
-TOPICS="${TOPICS:-aqa.video-chunks aqa.clip-features aqa.clip-scores aqa.provisional-scores aqa.performance-events aqa.dead-letter}"
+TOPICS="${TOPICS:-aqa.video-chunks aqa.clip-features aqa.clip-scored aqa.performance-events aqa.dead-letter}"
 for topic in $TOPICS; do
   "$TOPICS_BIN" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$topic" \
     --partitions "$PARTITIONS" --replication-factor "$REPLICATION" --config max.message.bytes="$MAX_MESSAGE_BYTES"

@@ -19,7 +19,7 @@ namespace AqaStream.Bench;
 /// <c>./bench crash</c>: the crash soak. Each run streams clip features of a few performances into Kafka while a
 /// scorer process (<c>aqa serve --roles scorer</c>) scores them; once a random number of the run's clip results is out the scorer is killed (SIGKILL) and
 /// another started; optionally a broker goes down and comes back. The clip results and final scores read from the
-/// result topics must equal an uninterrupted in-memory run of the same input: every clip once, none lost, none doubled.
+/// result topic must equal an uninterrupted in-memory run of the same input: every clip once, none lost, none doubled.
 /// </summary>
 internal static class BenchCrashCommand
 {
@@ -173,20 +173,18 @@ internal static class BenchCrashCommand
     {
         await using var memory = new InMemoryBus(capacity: 1 << 16);
         var service = new LiveScoringService(memory, models, new LivePipelineOptions { Lanes = 1 }, Scheduler.Default);
-        using var clips = memory.Subscribe(Topics.ClipScores, "ref");
-        using var provisional = memory.Subscribe(Topics.ProvisionalScores, "ref");
+        using var scored = memory.Subscribe(Topics.ClipScored, "ref");
         var running = service.RunAsync();
         var producer = memory.Producer(Topics.ClipFeatures);
         foreach (var m in rounds.SelectMany(x => x)) { await producer.ProduceAsync(m.PerformanceId, m).ConfigureAwait(false); }
         memory.Complete(Topics.ClipFeatures);
         await running.ConfigureAwait(false);
-        memory.Complete(Topics.ClipScores);
-        memory.Complete(Topics.ProvisionalScores);
+        memory.Complete(Topics.ClipScored);
         var expected = new Expected([], new Dictionary<string, ProvisionalScore>(StringComparer.Ordinal));
-        await foreach (var c in clips.ConsumeAsync().ConfigureAwait(false)) { expected.Clips[(c.Key, c.Value.ClipIndex)] = c.Value; }
-        await foreach (var p in provisional.ConsumeAsync().ConfigureAwait(false))
+        await foreach (var r in scored.ConsumeAsync().ConfigureAwait(false))
         {
-            if (p.Value.Final) { expected.Finals[p.Key] = p.Value; }
+            if (r.Value.Clip is { } c) { expected.Clips[(r.Key, c.ClipIndex)] = c; }
+            if (r.Value.Final) { expected.Finals[r.Key] = r.Value.Provisional; }
         }
         return expected;
     }
@@ -221,7 +219,7 @@ internal static class BenchCrashCommand
         return publishing;
     }
 
-    /// <summary>Everything on the result topics, duplicates included, read by a group of its own.</summary>
+    /// <summary>Everything on the result topic, duplicates included, read by a group of its own.</summary>
     private sealed class Results : IAsyncDisposable
     {
         private readonly ConcurrentQueue<ClipScore> _clips = new();
@@ -232,8 +230,11 @@ internal static class BenchCrashCommand
         public Results(KafkaBus bus)
         {
             var group = "aqa-soak-" + Guid.NewGuid().ToString("N");
-            _readers.Add(Read(bus.Subscribe(Topics.ClipScores, group), c => _clips.Enqueue(c)));
-            _readers.Add(Read(bus.Subscribe(Topics.ProvisionalScores, group), p => { if (p.Final) { _finals.Enqueue(p); } }));
+            _readers.Add(Read(bus.Subscribe(Topics.ClipScored, group), s =>
+            {
+                if (s.Clip is { } c) { _clips.Enqueue(c); }
+                if (s.Final) { _finals.Enqueue(s.Provisional); }
+            }));
         }
 
         /// <summary>Clip results seen so far of performances whose ids start with <paramref name="prefix"/>.</summary>

@@ -27,7 +27,7 @@ namespace AqaStream.Bench;
 
 /// <summary>
 /// <c>./bench fanout</c>: N overlay clients on the SignalR hub (JSON hub protocol over WebSockets, from this process),
-/// all following every performance; the scorer's provisional scores are produced on the bus at a steady rate and the
+/// all following every performance; the scorer's clip-scored steps (a clip with the provisional after it, one push each) are produced on the bus at a steady rate and the
 /// latency runs from producing one to each client having received it (p50/p99/max). The peer, in the same run and
 /// with the same clients: a bare WebSocket broadcaster (Kestrel, no SignalR, no board, no per-client queues) sending the
 /// same records. Reports the largest N whose p99 stays within the target.
@@ -36,13 +36,11 @@ internal static class BenchFanOutCommand
 {
     private const string OverlayKey = "bench-overlay";
 
-    /// <summary>Pushes sent to every client before measuring (JIT, first writes; clipsSeen 0 marks them unrecorded).</summary>
-
     public static Command Create()
     {
         var clients = new Option<string>("--clients") { Description = "Client counts to step through (comma-separated).", DefaultValueFactory = _ => "100,250,500,1000,1500,2000" };
-        var pushes = new Option<int>("--pushes") { Description = "Provisional scores produced per step.", DefaultValueFactory = _ => 50 };
-        var interval = new Option<int>("--interval-ms") { Description = "Time between two provisional scores.", DefaultValueFactory = _ => 100 };
+        var pushes = new Option<int>("--pushes") { Description = "Scored clips (one push each) produced per step.", DefaultValueFactory = _ => 50 };
+        var interval = new Option<int>("--interval-ms") { Description = "Time between two scored clips.", DefaultValueFactory = _ => 100 };
         var target = new Option<double>("--p99-target-ms") { Description = "A step passes when its p99 push latency is at most this.", DefaultValueFactory = _ => 50 };
         var warmUp = new Option<int>("--warm-up-pushes") { Description = "Unmeasured pushes after the clients connect, hub and peer alike (a long-running server is warm: its hot paths are JIT-compiled at their final tier and the connection setup's garbage is collected).", DefaultValueFactory = _ => 40 };
         var peer = new Option<bool>("--peer") { Description = "Also run the bare WebSocket broadcaster at each step (the peer).", DefaultValueFactory = _ => true };
@@ -96,6 +94,7 @@ internal static class BenchFanOutCommand
 
         public void Received(int sequence, long at)
         {
+            if (sequence <= 0 || sequence >= _produced.Length) { return; }
             var produced = Volatile.Read(ref _produced[sequence]);
             if (produced == 0) { return; }
             var i = Interlocked.Increment(ref _count) - 1;
@@ -130,17 +129,12 @@ internal static class BenchFanOutCommand
         await app.StartAsync().ConfigureAwait(false);
         var hubUrl = new Uri(app.BoundUrl(), AqaEndpoints.HubPath);
         var recorder = new Recorder(n, pushes);
-        var clients = await ConnectAllAsync(n, hubUrl, OverlayKey, recorder).ConfigureAwait(false);
-        var producer = bus.Producer(Topics.ProvisionalScores);
-        for (var w = 0; w < warmUpPushes; w++)
+        var clients = await ConnectAllAsync(n, hubUrl, OverlayKey, recorder, warmUpPushes).ConfigureAwait(false);
+        var producer = bus.Producer(Topics.ClipScored);
+        for (var step = 1; step <= warmUpPushes + pushes; step++)
         {
-            await producer.ProduceAsync("bench-1", new ProvisionalScore("bench-1", 0, 0, ScoreTarget.TES, "bench", "bench", DateTimeOffset.UtcNow, [])).ConfigureAwait(false);
-            await Task.Delay(intervalMs).ConfigureAwait(false);
-        }
-        for (var i = 1; i <= pushes; i++)
-        {
-            recorder.Produced(i);
-            await producer.ProduceAsync("bench-1", new ProvisionalScore("bench-1", i, 50 + (i * 0.37), ScoreTarget.TES, "bench", "bench", DateTimeOffset.UtcNow, [])).ConfigureAwait(false);
+            if (step > warmUpPushes) { recorder.Produced(step - warmUpPushes); }
+            await producer.ProduceAsync("bench-1", Step(step)).ConfigureAwait(false);
             await Task.Delay(intervalMs).ConfigureAwait(false);
         }
         await recorder.WaitAllAsync().ConfigureAwait(false);
@@ -194,13 +188,16 @@ internal static class BenchFanOutCommand
         await app.StartAsync().ConfigureAwait(false);
         var hubUrl = new Uri(app.BoundUrl(), "/hub");
         var recorder = new Recorder(n, pushes);
-        var clients = await ConnectAllAsync(n, hubUrl, null, recorder).ConfigureAwait(false);
-        for (var i = 1 - warmUpPushes; i <= pushes; i++)
+        var clients = await ConnectAllAsync(n, hubUrl, null, recorder, warmUpPushes).ConfigureAwait(false);
+        var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        for (var step = 1; step <= warmUpPushes + pushes; step++)
         {
-            if (i > 0) { recorder.Produced(i); }
-            var push = new ProvisionalPush("bench-1", ProvisionalView.From(new ProvisionalScore("bench-1", Math.Max(0, i), 50 + (i * 0.37), ScoreTarget.TES, "bench", "bench", DateTimeOffset.UtcNow, [])));
-            var record = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { type = 1, target = PushMethods.ProvisionalScore, arguments = new object[] { push } },
-                new JsonSerializerOptions(JsonSerializerDefaults.Web)) + "\u001e");
+            if (step > warmUpPushes) { recorder.Produced(step - warmUpPushes); }
+            var scored = Step(step);
+            var clip = scored.Clip!;
+            var push = new ClipScoredPush("bench-1", new ClipView(clip.ClipIndex, clip.Start, clip.End, clip.Weight, clip.Score, clip.Contribution,
+                scored.Provisional.Total, null, false), ProvisionalView.From(scored.Provisional));
+            var record = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { type = 1, target = PushMethods.ClipScored, arguments = new object[] { push } }, json) + "\u001e");
             await Task.WhenAll(sockets.Select(s => Send(s.Key, s.Value, record))).ConfigureAwait(false);
             await Task.Delay(intervalMs).ConfigureAwait(false);
         }
@@ -227,15 +224,22 @@ internal static class BenchFanOutCommand
         }
     }
 
-    /// <summary>N clients following everything, each recording the latency of every provisional score it receives.</summary>
-    private static async Task<List<HubProbeClient>> ConnectAllAsync(int n, Uri hubUrl, string? token, Recorder recorder)
+    /// <summary>What the scorer publishes at step <paramref name="step"/> (1-based): clip step - 1 with the provisional after
+    /// it, so each push is the product's per-clip push (clip and provisional in one).</summary>
+    private static ClipScored Step(int step) => new(
+        new ClipScore("bench-1", step - 1, (step - 1) * 1.28, step * 1.28, 1.0 / step, 50 + (step * 0.37), (50 + (step * 0.37)) / step, []),
+        new ProvisionalScore("bench-1", step, 50 + (step * 0.37), ScoreTarget.TES, "bench", "bench", DateTimeOffset.UtcNow, []));
+
+    /// <summary>N clients following everything, each recording the latency of every clip push it receives (the first
+    /// <paramref name="warmUpPushes"/> steps are not recorded).</summary>
+    private static async Task<List<HubProbeClient>> ConnectAllAsync(int n, Uri hubUrl, string? token, Recorder recorder, int warmUpPushes)
     {
         var clients = new ConcurrentBag<HubProbeClient>();
         await Parallel.ForEachAsync(Enumerable.Range(0, n), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (_, _) =>
         {
             var c = await HubProbeClient.ConnectAsync(hubUrl, token, (target, arg, at) =>
             {
-                if (target == PushMethods.ProvisionalScore) { recorder.Received(arg.GetProperty("provisional").GetProperty("clipsSeen").GetInt32(), at); }
+                if (target == PushMethods.ClipScored) { recorder.Received(arg.GetProperty("provisional").GetProperty("clipsSeen").GetInt32() - warmUpPushes, at); }
             }).ConfigureAwait(false);
             await c.InvokeAsync("SubscribeAll").ConfigureAwait(false);
             clients.Add(c);

@@ -110,7 +110,7 @@ internal static class BenchKafkaCommand
     {
         await using var owned = bus;
         var group = "bench-" + Guid.NewGuid().ToString("N");
-        using var results = bus.Subscribe(Topics.ProvisionalScores, group);
+        using var results = bus.Subscribe(Topics.ClipScored, group);
         var producer = bus.Producer(Topics.ClipFeatures);
         foreach (var m in input) { await producer.ProduceAsync(m.PerformanceId, m).ConfigureAwait(false); }
         if (bus is KafkaBus k) { k.Flush(); }

@@ -96,9 +96,7 @@ internal static class BenchLiveCommand
         await using var bus = new InMemoryBus(capacity: 1 << 16);
         var service = new LiveScoringService(bus, new Dictionary<ScoreTarget, ScoringModel> { [model.Card.Target] = model },
             new LivePipelineOptions { Lanes = settings.Lanes, IdleTimeout = TimeSpan.FromMinutes(10), MaxClipsAhead = settings.Clips, Batch = settings.Batch }, DefaultScheduler.Instance);
-        using var provisional = bus.Subscribe(Topics.ProvisionalScores, "bench");
-        using var clipScores = bus.Subscribe(Topics.ClipScores, "bench"); // read, as an overlay would
-        var clipReader = Task.Run(async () => { await foreach (var _ in clipScores.ConsumeAsync()) { } });
+        using var scored = bus.Subscribe(Topics.ClipScored, "bench");
         var running = service.RunAsync();
         var producer = bus.Producer(Topics.ClipFeatures);
 
@@ -113,10 +111,10 @@ internal static class BenchLiveCommand
         var reader = Task.Run(async () =>
         {
             long seenWindow = 0;
-            await foreach (var rec in provisional.ConsumeAsync())
+            await foreach (var rec in scored.ConsumeAsync())
             {
                 var now = Stopwatch.GetTimestamp();
-                var s = rec.Value;
+                var s = rec.Value.Provisional;
                 if (s.Final) { continue; }
                 var p = index[rec.Key];
                 var clip = s.ClipsSeen - 1;
@@ -165,9 +163,8 @@ internal static class BenchLiveCommand
         foreach (var id in ids) { await producer.ProduceAsync(id, new PerformanceEnded(id, DateTimeOffset.UtcNow)); }
         bus.Complete(Topics.ClipFeatures);
         await running;
-        bus.Complete(Topics.ProvisionalScores);
-        bus.Complete(Topics.ClipScores);
-        await Task.WhenAll(reader, clipReader);
+        bus.Complete(Topics.ClipScored);
+        await reader;
 
         var sorted = latencies.Order().ToArray();
         double At(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];

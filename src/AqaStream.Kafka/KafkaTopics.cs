@@ -10,7 +10,7 @@ public static class KafkaTopics
     /// <summary>The keyed topics whose partition numbers must agree (a stage reads back partition p of its output for
     /// partition p of its input).</summary>
     public static IReadOnlyList<string> Keyed { get; } =
-        [Topics.VideoChunks.Name, Topics.ClipFeatures.Name, Topics.ClipScores.Name, Topics.ProvisionalScores.Name];
+        [Topics.VideoChunks.Name, Topics.ClipFeatures.Name, Topics.ClipScored.Name];
 
     /// <summary>Waits for the cluster, then checks the topics (see <see cref="KafkaBus.ConnectAsync"/>).</summary>
     public static async Task EnsureAsync(KafkaBusOptions options, CancellationToken cancellationToken = default)

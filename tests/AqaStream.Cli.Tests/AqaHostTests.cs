@@ -21,7 +21,7 @@ public sealed class AqaHostTests
         await using var system = AqaHost.Build(new AqaHostOptions { Boxes = AqaBoxes.Scorer, Model = model, Checkpoint = Checkpoint }, bus);
         Assert.Null(system.Web);
         Assert.Null(system.Ingest);
-        using var results = bus.Subscribe(Topics.ProvisionalScores, "test");
+        using var results = bus.Subscribe(Topics.ClipScored, "test");
         await system.StartAsync();
 
         const int clips = 12;
@@ -36,11 +36,12 @@ public sealed class AqaHostTests
         bus.Complete(Topics.ClipFeatures);
         await system.UntilEnded("scorer").WaitAsync(TimeSpan.FromSeconds(60));   // the box ends on its own once its input is done
         await system.StopAsync();
-        bus.Complete(Topics.ProvisionalScores);
+        bus.Complete(Topics.ClipScored);
 
-        var provisional = new List<ProvisionalScore>();
-        await foreach (var r in results.ConsumeAsync()) { provisional.Add(r.Value); }
-        Assert.Equal(clips, provisional.Count(p => !p.Final));
+        var scored = new List<ClipScored>();
+        await foreach (var r in results.ConsumeAsync()) { scored.Add(r.Value); }
+        Assert.Equal(Enumerable.Range(0, clips), scored.Where(s => !s.Final).Select(s => s.Clip!.ClipIndex));
+        var provisional = scored.ConvertAll(s => s.Provisional);
         var final = Assert.Single(provisional, p => p.Final);
         Assert.Equal(clips, final.ClipsSeen);
         Assert.Equal(clips, system.Scorer!.Counters.ClipsScored);

@@ -25,6 +25,9 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
 
     private static string Model => Path.Combine(RepositoryRoot.Path, "models", "synth-demo.safetensors");
 
+    /// <summary>Everything on the scorer's output topic, read by kcat (the wire form, not our consumer).</summary>
+    private List<ClipScored> Scored() => [.. _kafka.Kcat(Topics.ClipScored.Name).Select(MessageJson.Deserialize<ClipScored>)];
+
     [Fact]
     public async Task Encoder_Kafka_ServeProcess_ResultsReadBackByKcat_MetricsAndHealthOnTheRoleWithoutWeb()
     {
@@ -43,11 +46,11 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
         while (final is null && DateTime.UtcNow < deadline)
         {
             Thread.Sleep(1000);
-            final = _kafka.Kcat(Topics.ProvisionalScores.Name).Select(MessageJson.Deserialize<ProvisionalScore>)
+            final = Scored().Select(s => s.Provisional)
                 .FirstOrDefault(p => p.PerformanceId == id && p.Final);
         }
         Assert.True(final is not null, "no final score from the serve process; its output:\n" + serve.Output);
-        var clips = _kafka.Kcat(Topics.ClipScores.Name).Select(MessageJson.Deserialize<ClipScore>).Where(c => c.PerformanceId == id).ToList();
+        var clips = Scored().Select(s => s.Clip).OfType<ClipScore>().Where(c => c.PerformanceId == id).ToList();
         var features = _kafka.Kcat(Topics.ClipFeatures.Name).Select(MessageJson.Deserialize<PerformanceMessage>).OfType<ClipFeatures>().Count(c => c.PerformanceId == id);
         Assert.Equal(final.ClipsSeen, clips.Count);
         Assert.Equal(features, clips.Count);
@@ -91,12 +94,12 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
         Assert.Equal(0, root.GetProperty("Mismatched").GetInt32());
         Assert.Equal(6, root.GetProperty("FinalsEqual").GetInt32());
 
-        // kcat, reading the result topics on its own: every clip of every soak performance exactly once, one final each.
-        var clips = _kafka.Kcat(Topics.ClipScores.Name).Select(MessageJson.Deserialize<ClipScore>)
+        // kcat, reading the result topic on its own: every clip of every soak performance exactly once, one final each.
+        var clips = Scored().Select(s => s.Clip).OfType<ClipScore>()
             .Where(c => c.PerformanceId.StartsWith("soak-", StringComparison.Ordinal)).ToList();
         Assert.Equal(180, clips.Count);
         Assert.Equal(180, clips.Select(c => (c.PerformanceId, c.ClipIndex)).Distinct().Count());
-        var finals = _kafka.Kcat(Topics.ProvisionalScores.Name).Select(MessageJson.Deserialize<ProvisionalScore>)
+        var finals = Scored().Select(s => s.Provisional)
             .Where(p => p.Final && p.PerformanceId.StartsWith("soak-", StringComparison.Ordinal)).ToList();
         Assert.Equal(6, finals.Count);
         Assert.Equal(6, finals.Select(f => f.PerformanceId).Distinct().Count());
@@ -210,13 +213,13 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
             List<ProvisionalScore> finals = [];
             while (DateTime.UtcNow < deadline)
             {
-                finals = _kafka.Kcat(Topics.ProvisionalScores.Name).Select(MessageJson.Deserialize<ProvisionalScore>).Where(p => p.Final && ids.Contains(p.PerformanceId)).ToList();
+                finals = Scored().Select(s => s.Provisional).Where(p => p.Final && ids.Contains(p.PerformanceId)).ToList();
                 if (finals.Count >= ids.Length) { break; }
                 await Task.Delay(1000);
             }
             Assert.True(finals.Count == ids.Length, $"{finals.Count} finals; first:\n{first.Output}\nsecond:\n{second!.Output}");
             Assert.All(finals, f => Assert.Equal(20, f.ClipsSeen));
-            var clips = _kafka.Kcat(Topics.ClipScores.Name).Select(MessageJson.Deserialize<ClipScore>).Where(c => ids.Contains(c.PerformanceId)).ToList();
+            var clips = Scored().Select(s => s.Clip).OfType<ClipScore>().Where(c => ids.Contains(c.PerformanceId)).ToList();
             Assert.Equal(160, clips.Count);
             Assert.Equal(160, clips.Select(c => (c.PerformanceId, c.ClipIndex)).Distinct().Count());
             // The second took partitions (waited for above); the first gave some up (librdkafka's mock cluster answers the

@@ -175,19 +175,23 @@ public sealed class KafkaBusTests : IClassFixture<MockKafka>, IDisposable
     {
         await using var bus = await KafkaBus.ConnectAsync(_kafka.Options());
         var id = Id("rb");
-        var producer = bus.Producer(Topics.ClipScores);
-        for (var i = 0; i < 5; i++) { await producer.ProduceAsync(id, new ClipScore(id, i, i, i + 1, 0.1, 5, 0.5, [])); }
+        var producer = bus.Producer(Topics.ClipScored);
+        for (var i = 0; i < 5; i++)
+        {
+            await producer.ProduceAsync(id, new ClipScored(new ClipScore(id, i, i, i + 1, 0.1, 5, 0.5, []),
+                new ProvisionalScore(id, i + 1, 5, ScoreTarget.TES, "m", "v", DateTimeOffset.UtcNow, [])));
+        }
         bus.Flush();
-        using var consumer = bus.Subscribe(Topics.ClipScores, Id("g"));
+        using var consumer = bus.Subscribe(Topics.ClipScored, Id("g"));
         var partition = (await ReadAsync(consumer, id, 1))[0].Partition;
         var back = new List<int>();
-        await foreach (var r in bus.ReadBackAsync(Topics.ClipScores, partition, DateTimeOffset.UtcNow.AddMinutes(-1)))
+        await foreach (var r in bus.ReadBackAsync(Topics.ClipScored, partition, DateTimeOffset.UtcNow.AddMinutes(-1)))
         {
-            if (r.Key == id) { back.Add(r.Value.ClipIndex); }
+            if (r.Key == id) { back.Add(r.Value.Clip!.ClipIndex); }
         }
         Assert.Equal([0, 1, 2, 3, 4], back);
         var none = 0;
-        await foreach (var r in bus.ReadBackAsync(Topics.ClipScores, partition, DateTimeOffset.UtcNow.AddMinutes(5))) { none++; }
+        await foreach (var r in bus.ReadBackAsync(Topics.ClipScored, partition, DateTimeOffset.UtcNow.AddMinutes(5))) { none++; }
         Assert.Equal(0, none);
     }
 }

@@ -27,7 +27,7 @@ public class LivePathTests
         var ingest = new VideoIngestService(bus, decoder, new MotionAppearanceDescriptor(), new ClipWindowOptions(), Scheduler.Default);
         var scorer = new LiveScoringService(bus, new Dictionary<ScoreTarget, ScoringModel> { [ScoreTarget.TES] = model }, new LivePipelineOptions { Lanes = 1 }, Scheduler.Default);
         using var features = bus.Subscribe(Topics.ClipFeatures, "test");
-        using var provisional = bus.Subscribe(Topics.ProvisionalScores, "test");
+        using var scored = bus.Subscribe(Topics.ClipScored, "test");
         var ingestRun = ingest.RunAsync();
         var scorerRun = scorer.RunAsync();
 
@@ -38,12 +38,12 @@ public class LivePathTests
         await ingestRun.WaitAsync(TimeSpan.FromSeconds(60));
         bus.Complete(Topics.ClipFeatures);
         await scorerRun.WaitAsync(TimeSpan.FromSeconds(30));
-        bus.Complete(Topics.ProvisionalScores);
+        bus.Complete(Topics.ClipScored);
 
         var clips = new List<ClipFeatures>();
         await foreach (var r in features.ConsumeAsync()) { if (r.Value is ClipFeatures f) { clips.Add(f); } }
         var scores = new List<ProvisionalScore>();
-        await foreach (var r in provisional.ConsumeAsync()) { scores.Add(r.Value); }
+        await foreach (var r in scored.ConsumeAsync()) { scores.Add(r.Value.Provisional); }
 
         Assert.Equal(6, clips.Count);
         var final = Assert.Single(scores, s => s.Final);

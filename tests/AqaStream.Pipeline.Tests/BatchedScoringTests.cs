@@ -57,7 +57,7 @@ public class BatchedScoringTests
         return input;
     }
 
-    private static (List<ScoreUpdate> Updates, VirtualTimeline Time) Run(ScoringModel model, List<(double, PerformanceMessage)> input, BatchWindow? window)
+    private static (List<ClipScored> Updates, VirtualTimeline Time) Run(ScoringModel model, List<(double, PerformanceMessage)> input, BatchWindow? window)
     {
         var time = new VirtualTimeline();
         var options = new LivePipelineOptions { Lanes = 0, Batch = window };

@@ -21,9 +21,10 @@ public class ContractSchemaTests
         { "clip-thumbnail", new ClipThumbnail("p-17", 3, [0x89, 0x50, 0x4E, 0x47]) },
         { "video-chunk", new VideoChunk("cam-1", "p-17", 9, s_when, 2.0, "mpegts", "h264", PayloadRef: "file:///chunks/p-17/9.ts") },
         { "video-chunk", new VideoChunk("cam-1", "p-17", 10, s_when, 2.0, "cmaf", "h264", Payload: [0x47, 0x40, 0x00], InitSegment: [0, 0, 0, 8, 0x66, 0x74, 0x79, 0x70]) },
-        { "clip-score", new ClipScore("p-17", 3, 3.84, 5.12, 0.25, 7.5, 1.875, [new AttendedClip(3, 0.5), new AttendedClip(1, 0.25)], s_when) },
-        { "provisional-score", new ProvisionalScore("p-17", 4, 31.5, ScoreTarget.PCS, "fisv-pcs", "0123abcd", s_when, [2], true, CloseReason.IdleTimeout,
-            [new ClipContribution(0, 0.5, 30, 15), new ClipContribution(1, 0.5, 33, 16.5)], s_when) },
+        { "clip-scored", new ClipScored(new ClipScore("p-17", 3, 3.84, 5.12, 0.25, 7.5, 1.875, [new AttendedClip(3, 0.5), new AttendedClip(1, 0.25)], s_when),
+            new ProvisionalScore("p-17", 4, 31.5, ScoreTarget.PCS, "fisv-pcs", "0123abcd", s_when, [2], ReceivedAt: s_when)) },
+        { "clip-scored", new ClipScored(null, new ProvisionalScore("p-17", 4, 31.5, ScoreTarget.PCS, "fisv-pcs", "0123abcd", s_when, [2], true, CloseReason.IdleTimeout,
+            [new ClipContribution(0, 0.5, 30, 15), new ClipContribution(1, 0.5, 33, 16.5)], s_when)) },
         { "dead-letter", new DeadLetter("aqa.clip-features", "p-17", "clip 3: feature value 2 is NaN", "{}", s_when) },
     };
 
@@ -47,11 +48,74 @@ public class ContractSchemaTests
 
     private static bool IsValid(JsonObject json, JsonSchema schema) => IsValid(json, schema, out _);
 
-    private static IReadOnlyCollection<string> PropertiesOf(JsonSchema schema) =>
-        schema.GetKeyword<PropertiesKeyword>()?.Properties.Keys.ToList() ?? [];
+    private static IReadOnlyDictionary<string, JsonSchema> PropertiesOf(JsonSchema schema) =>
+        schema.GetKeyword<PropertiesKeyword>()?.Properties ?? new Dictionary<string, JsonSchema>();
 
     private static IReadOnlyList<string> RequiredOf(JsonSchema schema) =>
         schema.GetKeyword<RequiredKeyword>()?.Properties ?? [];
+
+    // The object schema a property holds: itself, or its array's items ("[]" in a path).
+    private static (JsonSchema Schema, string Suffix)? Nested(JsonSchema property) =>
+        PropertiesOf(property).Count > 0 ? (property, "")
+        : property.GetKeyword<ItemsKeyword>()?.SingleSchema is { } items && PropertiesOf(items).Count > 0 ? (items, "[]")
+        : null;
+
+    /// <summary>Every property the schema declares, at every level, as a path ("clip.topAttended[].attention").</summary>
+    private static IEnumerable<string> DeclaredPaths(JsonSchema schema, string prefix = "")
+    {
+        foreach (var (name, property) in PropertiesOf(schema))
+        {
+            var path = prefix + name;
+            yield return path;
+            if (Nested(property) is { } n)
+            {
+                foreach (var inner in DeclaredPaths(n.Schema, path + n.Suffix + ".")) { yield return inner; }
+            }
+        }
+    }
+
+    /// <summary>Every property written, at every level, as a path.</summary>
+    private static IEnumerable<string> WrittenPaths(JsonObject json, string prefix = "")
+    {
+        foreach (var (name, value) in json)
+        {
+            var path = prefix + name;
+            yield return path;
+            var objects = value switch
+            {
+                JsonObject o => [(o, "")],
+                JsonArray a => a.OfType<JsonObject>().Select(o => (o, "[]")).ToList(),
+                _ => new List<(JsonObject, string)>(),
+            };
+            foreach (var (o, suffix) in objects)
+            {
+                foreach (var inner in WrittenPaths(o, path + suffix + ".")) { yield return inner; }
+            }
+        }
+    }
+
+    /// <summary>Every required property, at every level: the path of the object that must hold it, and its name.</summary>
+    private static IEnumerable<(string[] Parent, string Name)> RequiredPaths(JsonSchema schema, string[] parent)
+    {
+        foreach (var name in RequiredOf(schema)) { yield return (parent, name); }
+        foreach (var (name, property) in PropertiesOf(schema))
+        {
+            if (Nested(property) is not { } n) { continue; }
+            string[] path = n.Suffix.Length == 0 ? [.. parent, name] : [.. parent, name, n.Suffix];
+            foreach (var inner in RequiredPaths(n.Schema, path)) { yield return inner; }
+        }
+    }
+
+    // The object at a path ("[]" takes an array's first element); null where the message has none.
+    private static JsonObject? At(JsonObject json, string[] path)
+    {
+        JsonNode? node = json;
+        foreach (var segment in path)
+        {
+            node = segment == "[]" ? (node as JsonArray)?.FirstOrDefault() : (node as JsonObject)?[segment];
+        }
+        return node as JsonObject;
+    }
 
     [Theory]
     [MemberData(nameof(FullMessages))]
@@ -73,14 +137,14 @@ public class ContractSchemaTests
     }
 
     [Fact]
-    public void SchemaProperties_AreExactlyTheSerialisedOnes()
+    public void SchemaProperties_AreExactlyTheSerialisedOnes_AtEveryLevel()
     {
         var rows = FullMessages().Select(row => ((string)row[0], row[1])).ToArray();
         foreach (var schema in rows.Select(r => r.Item1).Distinct())
         {
             var written = rows.Where(r => r.Item1 == schema)
-                .SelectMany(r => Serialise(r.Item2).Select(p => p.Key)).Distinct().Order().ToArray();
-            var declared = PropertiesOf(Schema(schema)).Order().ToArray();
+                .SelectMany(r => WrittenPaths(Serialise(r.Item2))).Distinct().Order().ToArray();
+            var declared = DeclaredPaths(Schema(schema)).Order().ToArray();
             Assert.Equal(declared, written);
         }
         var files = Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "schemas"), "*.schema.json").Select(f => Path.GetFileName(f)[..^".schema.json".Length]);
@@ -93,12 +157,31 @@ public class ContractSchemaTests
     {
         var s = Schema(schema);
         Assert.NotEmpty(RequiredOf(s));
-        foreach (var required in RequiredOf(s))
+        var checkedAny = false;
+        foreach (var (parent, required) in RequiredPaths(s, []))
         {
             var json = Serialise(message);
-            Assert.True(json.Remove(required), $"{schema}: '{required}' was not written");
-            Assert.False(IsValid(json, s), $"{schema} without '{required}' should not validate");
+            if (At(json, parent) is not { } holder) { continue; }   // an optional part this message leaves out
+            var where = string.Join(".", [.. parent, required]);
+            Assert.True(holder.Remove(required), $"{schema}: '{where}' was not written");
+            Assert.False(IsValid(json, s), $"{schema} without '{where}' should not validate");
+            checkedAny = true;
         }
+        Assert.True(checkedAny);
+    }
+
+    [Fact]
+    public void ClipScored_CarriesTheClipAndTheProvisionalTogether_AndReadsBack()
+    {
+        var (_, message) = FullMessages().Select(row => ((string)row[0], row[1])).First(r => r.Item2 is ClipScored { Clip: not null });
+        var scored = (ClipScored)message;
+        var json = MessageJson.Serialize(scored);
+        var back = MessageJson.Deserialize<ClipScored>(json);
+        Assert.Equal(json, MessageJson.Serialize(back));
+        Assert.Equal((3, 4), (back.Clip!.ClipIndex, back.Provisional.ClipsSeen));
+        // Without its provisional it is not a ClipScored: the reader gets a clear error, not a message with a null inside.
+        var e = Assert.Throws<MessageFormatException>(() => MessageJson.Deserialize<ClipScored>("""{"clip":null}"""));
+        Assert.Contains("provisional", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

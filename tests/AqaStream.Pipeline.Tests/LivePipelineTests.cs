@@ -36,7 +36,7 @@ public class LivePipelineTests
         return model.Decoder.Forward(ScorerBatch.FromSequences([features], Msg.FeatureDim)).Score.Data[0] * (double)Scale;
     }
 
-    private static (VirtualTimeline Time, Recording<ScoreUpdate> Out) Run(ScoringModel model, IEnumerable<(double, PerformanceMessage)> input, double? completeAt = null)
+    private static (VirtualTimeline Time, Recording<ClipScored> Out) Run(ScoringModel model, IEnumerable<(double, PerformanceMessage)> input, double? completeAt = null)
     {
         var time = new VirtualTimeline();
         var options = new LivePipelineOptions { Lanes = 0 };
@@ -187,14 +187,13 @@ public class LivePipelineTests
     }
 
     [Fact]
-    public async Task LiveScoringService_OnInMemoryBus_ScoresFromTopicToTopics_OnLanes()
+    public async Task LiveScoringService_OnInMemoryBus_ScoresFromTopicToTopic_OnLanes()
     {
         var model = Model(IncrementalMode.Exact);
         await using var bus = new InMemoryBus(capacity: 8);
         var service = new LiveScoringService(bus, new Dictionary<ScoreTarget, ScoringModel> { [ScoreTarget.TES] = model },
             new LivePipelineOptions { Lanes = 2 }, DefaultScheduler.Instance);
-        using var provisional = bus.Subscribe(Topics.ProvisionalScores, "test");
-        using var clips = bus.Subscribe(Topics.ClipScores, "test");
+        using var scored = bus.Subscribe(Topics.ClipScored, "test");
         using var dead = bus.Subscribe(Topics.DeadLetters, "test");
         var running = service.RunAsync();
         var producer = bus.Producer(Topics.ClipFeatures);
@@ -209,18 +208,21 @@ public class LivePipelineTests
 
         var finals = new Dictionary<string, ProvisionalScore>();
         var clipCount = 0;
-        var readClips = Task.Run(async () => { await foreach (var _ in clips.ConsumeAsync()) { clipCount++; } });
         var readDead = Task.Run(async () => { var l = new List<DeadLetter>(); await foreach (var d in dead.ConsumeAsync()) { l.Add(d.Value); } return l; });
         bus.Complete(Topics.ClipFeatures);
-        await foreach (var r in provisional.ConsumeAsync())
+        await foreach (var r in scored.ConsumeAsync())
         {
-            if (r.Value.Final) { finals[r.Key] = r.Value; }
+            // Each step is one message: a clip with the provisional after it, or the final alone.
+            if (r.Value.Clip is { } clip)
+            {
+                clipCount++;
+                Assert.Equal((r.Key, clip.ClipIndex + 1), (clip.PerformanceId, r.Value.Provisional.ClipsSeen));
+            }
+            if (r.Value.Final) { finals[r.Key] = r.Value.Provisional; }
             if (finals.Count == ids.Length) { break; }
         }
         await running.WaitAsync(TimeSpan.FromSeconds(30));
-        bus.Complete(Topics.ClipScores);
         bus.Complete(Topics.DeadLetters);
-        await readClips;
         var deadLetters = await readDead;
         foreach (var id in ids) { Assert.Equal(Offline(model, id, 9), finals[id].Total, Tolerance); }
         Assert.Equal(54, clipCount);

@@ -18,16 +18,19 @@ public sealed class DeliveryTests
     private static ProvisionalScore Provisional(string id, int seen, double total, bool final = false, IReadOnlyList<ClipContribution>? breakdown = null) =>
         new(id, seen, total, ScoreTarget.TES, "m", "v", T0.AddSeconds(seen), [], final, final ? CloseReason.Ended : null, breakdown, T0.AddSeconds(seen - 0.5));
 
+    // Clip k scored, with the provisional after it (one message, as the scorer publishes it).
+    private static ClipScored Scored(string id, int k, double w, double s, double total) => new(Clip(id, k, w, s), Provisional(id, k + 1, total));
+
+    private static ClipScored Final(string id, int seen, double total, IReadOnlyList<ClipContribution>? breakdown = null) =>
+        new(null, Provisional(id, seen, total, final: true, breakdown: breakdown));
+
     [Fact]
     public void Board_ClipsAndProvisionals_SnapshotHasEveryClipWithItsRunningTotal()
     {
         var board = new PerformanceBoard(new DeliveryOptions(), TimeProvider.System);
         board.Apply(Started("p1"));
-        board.Apply(Clip("p1", 0, 1.0, 50));
-        board.Apply(Provisional("p1", 1, 50));
-        board.Apply(Clip("p1", 1, 0.5, 70));
-        // The provisional after clip 2 arrives before the clip itself (separate topics): matched by position anyway.
-        board.Apply(Provisional("p1", 2, 56.7));
+        board.Apply(Scored("p1", 0, 1.0, 50, 50));
+        board.Apply(Scored("p1", 1, 0.5, 70, 56.7));
         var view = board.Snapshot("p1", ViewerRole.Judge)!;
         Assert.Equal("Ana Lee", view.Athlete);
         Assert.Equal([0, 1], view.Clips.Select(c => c.ClipIndex));
@@ -37,7 +40,7 @@ public sealed class DeliveryTests
         Assert.Equal(PerformanceView.Live, view.Status);
         Assert.NotNull(view.Clips[0].TopAttended);
         // The final closes the performance; the curve keeps what the provisional was after each clip.
-        board.Apply(Provisional("p1", 2, 57.9, final: true));
+        board.Apply(Final("p1", 2, 57.9));
         var ended = board.Snapshot("p1", ViewerRole.Judge)!;
         Assert.Equal([50.0, 56.7], ended.Clips.Select(c => c.ProvisionalAfter!.Value));
         Assert.Equal(57.9, ended.Provisional!.Total);
@@ -45,11 +48,58 @@ public sealed class DeliveryTests
     }
 
     [Fact]
+    public void Board_ClipScored_IsOnePushWithTheClipAndTheProvisionalAfterIt()
+    {
+        var board = new PerformanceBoard(new DeliveryOptions(), TimeProvider.System);
+        board.Apply(Started("p1"));
+        board.Apply(Scored("p1", 0, 1.0, 50, 50));
+        var push = board.Apply(Scored("p1", 1, 0.5, 70, 56.7))!;
+        Assert.Equal(PushMethods.ClipScored, push.Method);
+        var payload = (ClipScoredPush)push.Payload(ViewerRole.Overlay);
+        Assert.Equal((1, 70.0, 56.7), (payload.Clip.ClipIndex, payload.Clip.Score, payload.Clip.ProvisionalAfter!.Value));
+        Assert.Equal((2, 56.7), (payload.Provisional.ClipsSeen, payload.Provisional.Total));
+        // A gap: a provisional alone, pushed as such, with the missing clip.
+        var gap = board.Apply(new ClipScored(null, Provisional("p1", 2, 56.7) with { MissingClips = [2] }))!;
+        Assert.Equal(PushMethods.ProvisionalScore, gap.Method);
+        Assert.Equal([2], ((ProvisionalPush)gap.Payload(ViewerRole.Overlay)).Provisional.MissingClips);
+        Assert.Equal([2], board.Snapshot("p1", ViewerRole.Overlay)!.Provisional!.MissingClips);
+    }
+
+    [Fact]
+    public void Board_ReadAgainOrOlderStep_ChangesNothing_AndNothingReplacesTheFinal()
+    {
+        var board = new PerformanceBoard(new DeliveryOptions(), TimeProvider.System);
+        board.Apply(Scored("p1", 0, 1.0, 50, 50));
+        board.Apply(Scored("p1", 1, 0.5, 70, 56.7));
+        // A consumer that restarts reads the retained topic again: every record it re-reads is a no-op.
+        Assert.Null(board.Apply(Scored("p1", 0, 1.0, 50, 50)));
+        Assert.Null(board.Apply(Scored("p1", 1, 0.5, 70, 56.7)));
+        Assert.Equal((2, 56.7), (board.Snapshot("p1", ViewerRole.Overlay)!.Provisional!.ClipsSeen, board.Snapshot("p1", ViewerRole.Overlay)!.Provisional!.Total));
+        Assert.NotNull(board.Apply(Final("p1", 2, 57.9)));
+        Assert.Null(board.Apply(Scored("p1", 2, 0.3, 90, 64)));
+        Assert.Null(board.Apply(Final("p1", 2, 11)));
+        var shown = board.Snapshot("p1", ViewerRole.Overlay)!;
+        Assert.Equal((PerformanceView.Ended, 57.9, 2), (shown.Status, shown.Provisional!.Total, shown.Clips.Count));
+    }
+
+    [Fact]
+    public void Board_ClipScored_WhoseClipAndProvisionalDisagree_IsRefusedWithTheReason()
+    {
+        var board = new PerformanceBoard(new DeliveryOptions(), TimeProvider.System);
+        var e = Assert.Throws<ArgumentException>(() => board.Apply(new ClipScored(Clip("p2", 0, 1, 50), Provisional("p1", 1, 50))));
+        Assert.Contains("'p2'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'p1'", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => board.Apply(new ClipScored(Clip("p1", 0, 1, 50), Provisional("p1", 1, 50, final: true))));
+        Assert.Contains("final", e.Message, StringComparison.Ordinal);
+        Assert.Null(board.Snapshot("p1", ViewerRole.Judge));
+    }
+
+    [Fact]
     public void Board_PublicView_HasNoAttentionDetails()
     {
         var board = new PerformanceBoard(new DeliveryOptions(), TimeProvider.System);
         board.Apply(Started("p1"));
-        var push = board.Apply(Clip("p1", 0, 1.0, 50));
+        var push = board.Apply(Scored("p1", 0, 1.0, 50, 50))!;
         Assert.Null(board.Snapshot("p1", ViewerRole.Overlay)!.Clips[0].TopAttended);
         Assert.Null(board.Snapshot("p1", ViewerRole.Public)!.Clips[0].TopAttended);
         Assert.Null(((ClipScoredPush)push.Payload(ViewerRole.Overlay)).Clip.TopAttended);
@@ -61,9 +111,9 @@ public sealed class DeliveryTests
     {
         var board = new PerformanceBoard(new DeliveryOptions { PerformancesKept = 2 }, TimeProvider.System);
         board.Apply(Started("p1"));
-        board.Apply(Clip("p1", 0, 1.0, 50));
-        board.Apply(Clip("p1", 1, 0.5, 70));
-        var ended = board.Apply(Provisional("p1", 2, 60, final: true, breakdown: [new(0, 0.5, 50, 25), new(1, 0.5, 70, 35)]));
+        board.Apply(Scored("p1", 0, 1.0, 50, 50));
+        board.Apply(Scored("p1", 1, 0.5, 70, 56.7));
+        var ended = board.Apply(Final("p1", 2, 60, [new(0, 0.5, 50, 25), new(1, 0.5, 70, 35)]))!;
         Assert.Equal(PushMethods.PerformanceEnded, ended.Method);
         var final = board.Snapshot("p1", ViewerRole.Overlay)!;
         Assert.Equal(PerformanceView.Ended, final.Status);
@@ -90,7 +140,7 @@ public sealed class DeliveryTests
         fanOut.Follow("all", Subscription.All);
         fanOut.Publish(board.Apply(Started("p1", "cup")));
         fanOut.Publish(board.Apply(Started("p2", "other-cup")));
-        fanOut.Publish(board.Apply(Clip("p2", 0, 1, 40)));
+        fanOut.Publish(board.Apply(Scored("p2", 0, 1, 40, 40))!);
         await sender.UntilAsync(() => sender.Count("all") == 3 && sender.Count("cup") == 2 && sender.Count("perf") == 1);
         Assert.Equal(["performanceStarted:p1"], sender.Of("perf"));
         Assert.Equal(["performanceStarted:p2", "clipScored:p2"], sender.Of("cup"));
@@ -112,11 +162,10 @@ public sealed class DeliveryTests
         fanOut.Publish(board.Apply(Started("p1")));
         for (var k = 0; k < clips; k++)
         {
-            fanOut.Publish(board.Apply(Clip("p1", k, 1, k)));
-            fanOut.Publish(board.Apply(Provisional("p1", k + 1, k)));
+            fanOut.Publish(board.Apply(Scored("p1", k, 1, k, k))!);
             Assert.True(fanOut.Queued("slow") <= limit + 1, $"slow client's queue grew to {fanOut.Queued("slow")}");
             // The fast client keeps up (at the pace clips come in), however stuck the slow one is.
-            await sender.UntilAsync(() => sender.Count("fast") == 1 + (2 * (k + 1)));
+            await sender.UntilAsync(() => sender.Count("fast") == 1 + k + 1);
         }
         Assert.Equal(Enumerable.Range(0, clips).Select(k => $"clipScored:p1"), sender.Of("fast").Where(m => m.StartsWith("clip", StringComparison.Ordinal)));
         Assert.True(fanOut.Counters.Coalesced > 0);

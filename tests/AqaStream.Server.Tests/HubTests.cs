@@ -16,7 +16,7 @@ public sealed class HubTests
 
         public ConcurrentQueue<(string Target, JsonElement Arg)> Pushes { get; } = new();
 
-        /// <summary>clipsSeen of the latest provisional pushed (or snapshot).</summary>
+        /// <summary>clipsSeen of the latest provisional pushed (with a clip, alone, or in a snapshot).</summary>
         public int ClipsSeen => Volatile.Read(ref _clipsSeen);
 
         public void On(string target, JsonElement arg, long _)
@@ -24,7 +24,7 @@ public sealed class HubTests
             Pushes.Enqueue((target, arg));
             var provisional = target switch
             {
-                "provisionalScore" => arg.GetProperty("provisional"),
+                "clipScored" or "provisionalScore" => arg.GetProperty("provisional"),
                 "snapshot" => arg.GetProperty("provisional"),
                 _ => default,
             };
@@ -55,7 +55,7 @@ public sealed class HubTests
     }
 
     [Fact]
-    public async Task Subscribe_ReturnsTheSnapshot_ThenPushesClipsProvisionalsAndTheEnd()
+    public async Task Subscribe_ReturnsTheSnapshot_ThenPushesEachClipWithItsProvisional_GapsAndTheEnd()
     {
         await using var server = await LiveServer.StartAsync();
         await server.StartedAsync("p1", "Ana Lee");
@@ -71,10 +71,16 @@ public sealed class HubTests
         Assert.True(snapshot.GetProperty("startedAtMs").GetInt64() > 1_700_000_000_000);   // Unix milliseconds
 
         await server.ClipAsync("p1", 1, 0.5, 70, 56.7);
+        // One push per clip: the clip's explanation and the provisional right after it.
         var clip = await inbox.WaitFor(p => p.Target == "clipScored");
         Assert.Equal(1, clip.Arg.GetProperty("clip").GetProperty("clipIndex").GetInt32());
-        var provisional = await inbox.WaitFor(p => p.Target == "provisionalScore");
-        Assert.Equal(56.7, provisional.Arg.GetProperty("provisional").GetProperty("total").GetDouble());
+        Assert.Equal(56.7, clip.Arg.GetProperty("clip").GetProperty("provisionalAfter").GetDouble());
+        Assert.Equal(56.7, clip.Arg.GetProperty("provisional").GetProperty("total").GetDouble());
+        Assert.Equal(2, clip.Arg.GetProperty("provisional").GetProperty("clipsSeen").GetInt32());
+        // A clip declared missing: the provisional alone.
+        await server.MissingAsync("p1", 2, [2], 56.7);
+        var gap = await inbox.WaitFor(p => p.Target == "provisionalScore");
+        Assert.Equal(2, gap.Arg.GetProperty("provisional").GetProperty("missingClips")[0].GetInt32());
         await server.FinalAsync("p1", 2, 60);
         var ended = await inbox.WaitFor(p => p.Target == "performanceEnded");
         Assert.Equal("ended", ended.Arg.GetProperty("status").GetString());
@@ -156,7 +162,7 @@ public sealed class HubTests
         Assert.NotNull(bad.CloseReason);
         // Everyone else carries on.
         await server.ClipAsync("p1", 0, 1, 50, 50);
-        await inbox.WaitFor(p => p.Target == "provisionalScore");
+        await inbox.WaitFor(p => p.Target == "clipScored");
         Assert.Equal("Healthy", await new HttpClient().GetStringAsync(new Uri(server.Url, "/health")));
     }
 
@@ -181,7 +187,7 @@ public sealed class HubTests
             await server.ClipAsync("p1", k, 1.0 / (k + 1), k % 100, k, attended: 40);
             await fastInbox.UntilClipsSeen(k + 1);   // the fast client keeps up with every clip while the slow one is stuck
         }
-        Assert.Equal(clips, fastInbox.Pushes.Count(p => p.Target == "provisionalScore"));
+        Assert.Equal(clips, fastInbox.Pushes.Count(p => p.Target == "clipScored"));
         Assert.True(server.FanOut.Counters.Coalesced > 0, "the paused client's pushes were never coalesced (socket buffers absorbed everything?)");
         Assert.True(server.FanOut.Counters.MaxQueued <= 16, $"a queue grew to {server.FanOut.Counters.MaxQueued}");
         slow.ResumeReading();

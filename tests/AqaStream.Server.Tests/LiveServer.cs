@@ -98,15 +98,20 @@ internal sealed class LiveServer : IAsyncDisposable
         var frame = new byte[16 * 9];
         Array.Fill(frame, (byte)(40 + (k * 20 % 200)));
         await Bus.Producer(Topics.PerformanceEvents).ProduceAsync(id, new ClipThumbnail(id, k, GreyPng.Encode(frame, 16, 9)));
-        await Bus.Producer(Topics.ClipScores).ProduceAsync(id, new ClipScore(id, k, k * 1.28, (k + 1) * 1.28, weight, score, weight * score,
-            topAttended ?? [.. Enumerable.Range(0, attended).Select(i => new AttendedClip(Math.Max(0, k - i), 0.6 / (i + 1)))], receivedAt));
-        await Bus.Producer(Topics.ProvisionalScores).ProduceAsync(id, new ProvisionalScore(id, k + 1, total, ScoreTarget.TES, "small-1", "v1",
-            DateTimeOffset.UtcNow, [], ReceivedAt: receivedAt));
+        var clip = new ClipScore(id, k, k * 1.28, (k + 1) * 1.28, weight, score, weight * score,
+            topAttended ?? [.. Enumerable.Range(0, attended).Select(i => new AttendedClip(Math.Max(0, k - i), 0.6 / (i + 1)))], receivedAt);
+        await Bus.Producer(Topics.ClipScored).ProduceAsync(id, new ClipScored(clip, new ProvisionalScore(id, k + 1, total, ScoreTarget.TES, "small-1", "v1",
+            DateTimeOffset.UtcNow, [], ReceivedAt: receivedAt)));
     }
 
+    /// <summary>Publishes a provisional alone (no new clip): clip <paramref name="missing"/> declared missing.</summary>
+    public async Task MissingAsync(string id, int clipsSeen, IReadOnlyList<int> missing, double total) =>
+        await Bus.Producer(Topics.ClipScored).ProduceAsync(id, new ClipScored(null, new ProvisionalScore(id, clipsSeen, total, ScoreTarget.TES, "small-1", "v1",
+            DateTimeOffset.UtcNow, missing)));
+
     public async Task FinalAsync(string id, int clips, double total, IReadOnlyList<ClipContribution>? breakdown = null) =>
-        await Bus.Producer(Topics.ProvisionalScores).ProduceAsync(id, new ProvisionalScore(id, clips, total, ScoreTarget.TES, "small-1", "v1",
-            DateTimeOffset.UtcNow, [], Final: true, CloseReason: Pipeline.Contracts.CloseReason.Ended, Breakdown: breakdown));
+        await Bus.Producer(Topics.ClipScored).ProduceAsync(id, new ClipScored(null, new ProvisionalScore(id, clips, total, ScoreTarget.TES, "small-1", "v1",
+            DateTimeOffset.UtcNow, [], Final: true, CloseReason: Pipeline.Contracts.CloseReason.Ended, Breakdown: breakdown)));
 
     /// <summary>Waits until the board satisfies <paramref name="condition"/> (the bridge reads the bus on its own tasks).</summary>
     public async Task UntilAsync(Func<PerformanceBoard, bool> condition, string what)

@@ -28,7 +28,8 @@ public sealed class ObservabilityTests
         await using (var client = await HubClients.ConnectAsync(server.Hub, LiveServer.OverlayKey, (_, _, _) => Interlocked.Increment(ref pushes)))
         {
             await client.InvokeAsync<JsonElement>("SubscribeAll");
-            await server.ClipAsync("p1", 0, 1, 50, 50, DateTimeOffset.UtcNow);
+            await server.ClipAsync("p1", 0, 1, 50, 50, DateTimeOffset.UtcNow);   // one push per clip (the clip with its provisional)
+            await server.ClipAsync("p1", 1, 0.5, 60, 55, DateTimeOffset.UtcNow);
             var deadline = DateTime.UtcNow.AddSeconds(15);
             while (Volatile.Read(ref pushes) < 2 && DateTime.UtcNow < deadline) { await Task.Delay(10); }
             Assert.True(pushes >= 2, $"{pushes} pushes");

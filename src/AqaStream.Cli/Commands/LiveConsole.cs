@@ -26,16 +26,18 @@ internal static class LiveConsole
             Model = model.Card.Target == ScoreTarget.TES ? model : new ScoringModel(model.Scorer, model.Card with { Target = ScoreTarget.TES }, model.Version, model.Mode),
             FramesPerSecond = encoderOptions.FramesPerSecond,
         }, bus);
-        using var clipScores = bus.Subscribe(Topics.ClipScores, "console");
-        using var provisional = bus.Subscribe(Topics.ProvisionalScores, "console");
+        using var scored = bus.Subscribe(Topics.ClipScored, "console");
         using var dead = bus.Subscribe(Topics.DeadLetters, "console");
         await system.StartAsync();
-        var lastClip = new Dictionary<string, ClipScore>();
         var printer = Task.Run(async () =>
         {
-            await foreach (var r in provisional.ConsumeAsync())
+            await foreach (var r in scored.ConsumeAsync())
             {
-                var p = r.Value;
+                var p = r.Value.Provisional;
+                if (r.Value.Clip is { } c)
+                {
+                    Console.WriteLine(string.Create(inv, $"{c.PerformanceId}  clip {c.ClipIndex,3}  {c.Start,6:F2}-{c.End,6:F2} s  weight {c.Weight:F3}  score {c.Score,7:F2}  contribution {c.Contribution,6:F2}"));
+                }
                 if (p.Final)
                 {
                     Console.WriteLine(string.Create(inv, $"{p.PerformanceId}: final {p.Total:F2} after {p.ClipsSeen} clips ({p.MissingClips.Count} missing)"));
@@ -44,14 +46,6 @@ internal static class LiveConsole
                 {
                     Console.WriteLine(string.Create(inv, $"{p.PerformanceId}  clip {p.ClipsSeen - 1,3}  provisional {p.Total,7:F2}"));
                 }
-            }
-        });
-        var clipPrinter = Task.Run(async () =>
-        {
-            await foreach (var r in clipScores.ConsumeAsync())
-            {
-                var c = r.Value;
-                Console.WriteLine(string.Create(inv, $"{c.PerformanceId}  clip {c.ClipIndex,3}  {c.Start,6:F2}-{c.End,6:F2} s  weight {c.Weight:F3}  score {c.Score,7:F2}  contribution {c.Contribution,6:F2}"));
             }
         });
         var deadPrinter = Task.Run(async () =>
@@ -75,10 +69,9 @@ internal static class LiveConsole
         bus.Complete(Topics.ClipFeatures);
         await system.UntilEnded("scorer");
         await system.StopAsync();
-        bus.Complete(Topics.ClipScores);
-        bus.Complete(Topics.ProvisionalScores);
+        bus.Complete(Topics.ClipScored);
         bus.Complete(Topics.DeadLetters);
-        await Task.WhenAll(printer, clipPrinter, deadPrinter);
+        await Task.WhenAll(printer, deadPrinter);
         Console.WriteLine($"ingest: {system.Ingest!.Counters}; scorer: {system.Scorer!.Counters}");
         return 0;
     }

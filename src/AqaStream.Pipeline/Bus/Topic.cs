@@ -20,11 +20,9 @@ public static class Topics
     /// <summary>Clip features: started / clip features / ended, keyed by performance id.</summary>
     public static readonly Topic<PerformanceMessage> ClipFeatures = new("aqa.clip-features");
 
-    /// <summary>Per-clip explanations.</summary>
-    public static readonly Topic<ClipScore> ClipScores = new("aqa.clip-scores");
-
-    /// <summary>Provisional (and final) scores.</summary>
-    public static readonly Topic<ProvisionalScore> ProvisionalScores = new("aqa.provisional-scores");
+    /// <summary>The scorer's output, one <see cref="Contracts.ClipScored"/> per step: each clip's explanation with the
+    /// provisional after it, a provisional alone when a clip is declared missing, and the final; keyed by performance id.</summary>
+    public static readonly Topic<ClipScored> ClipScored = new("aqa.clip-scored");
 
     /// <summary>Performance lifecycle as the scorer saw it (started / ended), keyed by performance id: a small topic for
     /// result boards and archives that do not want every clip.</summary>
@@ -35,7 +33,7 @@ public static class Topics
 
     /// <summary>Every topic's name, in pipeline order (topic creation, checks).</summary>
     public static IReadOnlyList<string> All { get; } =
-        [VideoChunks.Name, ClipFeatures.Name, ClipScores.Name, ProvisionalScores.Name, PerformanceEvents.Name, DeadLetters.Name];
+        [VideoChunks.Name, ClipFeatures.Name, ClipScored.Name, PerformanceEvents.Name, DeadLetters.Name];
 
     /// <summary>Kafka's rule: one key, one partition. FNV-1a over the key's UTF-16 code units, so it is stable across
     /// processes (string.GetHashCode is randomised per process).</summary>

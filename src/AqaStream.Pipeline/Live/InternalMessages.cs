@@ -8,7 +8,3 @@ public sealed record PerformanceIdle(string PerformanceId, TimeSpan After) : Per
 
 /// <summary>Inside the pipeline only: clip <paramref name="ClipIndex"/> never arrived in time and is reported missing.</summary>
 public sealed record ClipMissing(string PerformanceId, int ClipIndex) : PerformanceMessage(PerformanceId);
-
-/// <summary>What the pipeline emits: a clip's explanation with the provisional after it, or a provisional alone (a gap
-/// was declared, or the performance closed: then <see cref="ProvisionalScore.Final"/>).</summary>
-public sealed record ScoreUpdate(ClipScore? Clip, ProvisionalScore Provisional);

@@ -16,7 +16,7 @@ namespace AqaStream.Pipeline.Live;
 public static class LivePipeline
 {
     /// <summary>Builds the pipeline over <paramref name="messages"/> (the clip-features topic, one message at a time).</summary>
-    public static IObservable<ScoreUpdate> Create(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
+    public static IObservable<ClipScored> Create(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
         LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -29,7 +29,7 @@ public static class LivePipeline
 
     /// <summary>As <see cref="Create(IObservable{PerformanceMessage}, IReadOnlyDictionary{ScoreTarget, ScoringModel}, LivePipelineOptions, IScheduler, DeadLetters, PipelineCounters)"/>,
     /// scoring on lanes the caller owns (several pipelines, one per partition, share them).</summary>
-    public static IObservable<ScoreUpdate> Create(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
+    public static IObservable<ClipScored> Create(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
         LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters, ScoringLanes lanes)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -51,7 +51,7 @@ public static class LivePipeline
         return new MessageRules(first.FeatureDim, models.Values.Min(m => m.Scorer.MaxClips), models.Keys.ToHashSet());
     }
 
-    private static IObservable<ScoreUpdate> Scored(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
+    private static IObservable<ClipScored> Scored(IObservable<PerformanceMessage> messages, IReadOnlyDictionary<ScoreTarget, ScoringModel> models,
         LivePipelineOptions options, IScheduler scheduler, DeadLetters deadLetters, PipelineCounters counters, MessageRules rules, ScoringLanes scoringLanes)
     {
         var lanes = scoringLanes.Schedulers;

@@ -9,7 +9,7 @@ namespace AqaStream.Pipeline.Live;
 
 /// <summary>
 /// The scorer box on a bus: consumes <see cref="Topics.ClipFeatures"/>, runs a <see cref="LivePipeline"/> per owned
-/// partition, publishes <see cref="Topics.ClipScores"/>, <see cref="Topics.ProvisionalScores"/> and
+/// partition, publishes one <see cref="Contracts.ClipScored"/> per step on <see cref="Topics.ClipScored"/>, and
 /// <see cref="Topics.DeadLetters"/>. Publishing waits for room on the output topics, so slow readers slow the scorer down
 /// rather than grow memory. A <see cref="ResumableStage{TOut}"/>: a scorer that takes a partition over (after a crash
 /// or a rebalance) rebuilds the decoder state of the performances in flight and carries on where its predecessor
@@ -38,69 +38,42 @@ public sealed class LiveScoringService(IMessageBus bus, IReadOnlyDictionary<Scor
         var outputs = new ScorerOutputs(bus, cancellationToken);
         var deadLetterTopic = bus.Producer(Topics.DeadLetters);
         using var lanes = new ScoringLanes(options.Lanes, withBatchThread: options.Batch is not null && options.Lanes > 0);
-        ResumableStage<ScorerOutput>? stage = null;
+        ResumableStage<ClipScored>? stage = null;
         var deadLetters = new DeadLetters(Topics.ClipFeatures.Name, d => BusStage.Wait(deadLetterTopic.ProduceAsync(d.Key ?? "", d, cancellationToken)),
             Counters, scheduler) { OnRejected = m => stage?.OnRejected(m) };
-        stage = new ResumableStage<ScorerOutput>(consumer,
-            input => LivePipeline.Create(input, models, options, scheduler, deadLetters, Counters, lanes).SelectMany(ScorerOutput.Split),
+        stage = new ResumableStage<ClipScored>(consumer,
+            input => LivePipeline.Create(input, models, options, scheduler, deadLetters, Counters, lanes),
             outputs);
         Resume = stage.Counters;
         await stage.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>One record the scorer publishes: a clip's explanation or a provisional (or final) score.</summary>
-    public sealed record ScorerOutput(ClipScore? Clip, ProvisionalScore? Provisional)
+    /// <summary>Dedupe key of a scorer output (also what downstream readers drop duplicates by): every step adds one to
+    /// clips seen + clips missing, so a step is (performance, "step", clips seen + clips missing); the final is
+    /// (performance, "final", 0).</summary>
+    public static OutputKey KeyOf(ClipScored output)
     {
-        /// <summary>An update's records in publishing order.</summary>
-        public static IEnumerable<ScorerOutput> Split(ScoreUpdate update)
-        {
-            ArgumentNullException.ThrowIfNull(update);
-            if (update.Clip is { } clip) { yield return new ScorerOutput(clip, null); }
-            yield return new ScorerOutput(null, update.Provisional);
-        }
-    }
-
-    /// <summary>Dedupe keys of the scorer's outputs (also what downstream readers drop duplicates by):
-    /// a clip score is (performance, "clip", clip index); a provisional is (performance, "provisional",
-    /// clips seen + clips missing), each update adds one of those; the final is (performance, "final", 0).</summary>
-    public static OutputKey KeyOf(ClipScore clip)
-    {
-        ArgumentNullException.ThrowIfNull(clip);
-        return new OutputKey(clip.PerformanceId, "clip", clip.ClipIndex);
-    }
-
-    /// <inheritdoc cref="KeyOf(ClipScore)"/>
-    public static OutputKey KeyOf(ProvisionalScore provisional)
-    {
-        ArgumentNullException.ThrowIfNull(provisional);
+        ArgumentNullException.ThrowIfNull(output);
+        var provisional = output.Provisional;
         return provisional.Final
             ? new OutputKey(provisional.PerformanceId, "final", 0)
-            : new OutputKey(provisional.PerformanceId, "provisional", provisional.ClipsSeen + provisional.MissingClips.Count);
+            : new OutputKey(provisional.PerformanceId, "step", provisional.ClipsSeen + provisional.MissingClips.Count);
     }
 
-    private sealed class ScorerOutputs(IMessageBus bus, CancellationToken cancellationToken) : IStageOutputs<ScorerOutput>
+    private sealed class ScorerOutputs(IMessageBus bus, CancellationToken cancellationToken) : IStageOutputs<ClipScored>
     {
-        private readonly IBusProducer<ClipScore> _clips = bus.Producer(Topics.ClipScores);
-        private readonly IBusProducer<ProvisionalScore> _provisional = bus.Producer(Topics.ProvisionalScores);
+        private readonly IBusProducer<ClipScored> _producer = bus.Producer(Topics.ClipScored);
 
-        public OutputKey KeyOf(ScorerOutput output) => output.Clip is { } c ? LiveScoringService.KeyOf(c) : LiveScoringService.KeyOf(output.Provisional!);
+        public OutputKey KeyOf(ClipScored output) => LiveScoringService.KeyOf(output);
 
-        public bool IsFinal(ScorerOutput output) => output.Provisional?.Final == true;
+        public bool IsFinal(ClipScored output) => output.Final;
 
-        public void Publish(ScorerOutput output)
-        {
-            if (output.Clip is { } clip) { BusStage.Wait(_clips.ProduceAsync(clip.PerformanceId, clip, cancellationToken)); }
-            else if (output.Provisional is { } p) { BusStage.Wait(_provisional.ProduceAsync(p.PerformanceId, p, cancellationToken)); }
-        }
+        public void Publish(ClipScored output) => BusStage.Wait(_producer.ProduceAsync(output.PerformanceId, output, cancellationToken));
 
         public async IAsyncEnumerable<(OutputKey Key, bool Final)> ReadBackAsync(int partition, DateTimeOffset since,
             [EnumeratorCancellation] CancellationToken cancellationToken)
         {
-            await foreach (var r in bus.ReadBackAsync(Topics.ClipScores, partition, since, cancellationToken).ConfigureAwait(false))
-            {
-                yield return (LiveScoringService.KeyOf(r.Value), false);
-            }
-            await foreach (var r in bus.ReadBackAsync(Topics.ProvisionalScores, partition, since, cancellationToken).ConfigureAwait(false))
+            await foreach (var r in bus.ReadBackAsync(Topics.ClipScored, partition, since, cancellationToken).ConfigureAwait(false))
             {
                 yield return (LiveScoringService.KeyOf(r.Value), r.Value.Final);
             }

@@ -42,31 +42,24 @@ public sealed class ReplayRunner(ScoringModel model, LivePipelineOptions options
         var service = new LiveScoringService(bus, new Dictionary<ScoreTarget, ScoringModel> { [model.Card.Target] = model }, options, DefaultScheduler.Instance);
         var timelines = performances.ToDictionary(p => p.Id, p => new PerformanceTimeline(p), StringComparer.Ordinal);
         if (timelines.Count != performances.Count) { throw new ArgumentException("Each performance id may be replayed once."); }
-        using var provisional = bus.Subscribe(Topics.ProvisionalScores, "replay");
-        using var clipScores = bus.Subscribe(Topics.ClipScores, "replay");
+        using var scored = bus.Subscribe(Topics.ClipScored, "replay");
         using var deadLetterReader = bus.Subscribe(Topics.DeadLetters, "replay");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
         var scoring = service.RunAsync(stop.Token);
-        var readClips = Task.Run(async () =>
-        {
-            await foreach (var r in clipScores.ConsumeAsync(stop.Token).ConfigureAwait(false))
-            {
-                if (timelines.TryGetValue(r.Key, out var t)) { t.Clips.Add(r.Value); }
-            }
-        }, stop.Token);
         var deadLetters = new List<DeadLetter>();
         var readDead = Task.Run(async () =>
         {
             await foreach (var r in deadLetterReader.ConsumeAsync(stop.Token).ConfigureAwait(false)) { deadLetters.Add(r.Value); }
         }, stop.Token);
-        var readProvisional = Task.Run(async () =>
+        var readScored = Task.Run(async () =>
         {
             var finished = 0;
-            await foreach (var r in provisional.ConsumeAsync(stop.Token).ConfigureAwait(false))
+            await foreach (var r in scored.ConsumeAsync(stop.Token).ConfigureAwait(false))
             {
                 if (!timelines.TryGetValue(r.Key, out var t)) { continue; }
-                var s = r.Value;
+                if (r.Value.Clip is { } clip) { t.Clips.Add(clip); }
+                var s = r.Value.Provisional;
                 if (s.Final)
                 {
                     t.Final = s;
@@ -84,10 +77,9 @@ public sealed class ReplayRunner(ScoringModel model, LivePipelineOptions options
         await Publish(bus.Producer(Topics.ClipFeatures), performances, speed, featureDim, stop.Token).ConfigureAwait(false);
         bus.Complete(Topics.ClipFeatures);
         await scoring.ConfigureAwait(false);
-        await readProvisional.ConfigureAwait(false);
-        bus.Complete(Topics.ClipScores);
+        await readScored.ConfigureAwait(false);
         bus.Complete(Topics.DeadLetters);
-        await Task.WhenAll(readClips, readDead).ConfigureAwait(false);
+        await readDead.ConfigureAwait(false);
         return new ReplayResult(performances.Select(p => timelines[p.Id]).ToList(), service.Counters, deadLetters, stopwatch.Elapsed);
     }
 

@@ -3,8 +3,8 @@ using AqaStream.Pipeline.Contracts;
 namespace AqaStream.Server.Delivery;
 
 /// <summary>
-/// The latest state of every performance the server knows, built from the bus (performance started / ended from the
-/// features topic, clip scores, provisional scores, thumbnails). Each change returns the <see cref="Push"/> to send to
+/// The latest state of every performance the server knows, built from the bus (performance starts and thumbnails from the
+/// performance-events topic, the scorer's clip-scored steps). Each change returns the <see cref="Push"/> to send to
 /// subscribers; a late or lagging subscriber gets <see cref="Snapshot"/> instead of the history. Memory is bounded:
 /// at most <see cref="DeliveryOptions.PerformancesKept"/> performances, the oldest finished ones dropped first.
 /// Thread-safe.
@@ -33,32 +33,31 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
         }
     }
 
-    /// <summary>A clip was scored.</summary>
-    public Push Apply(ClipScore clip)
+    /// <summary>
+    /// A step of the scorer: a clip with the provisional after it (pushed as one <see cref="PushMethods.ClipScored"/>),
+    /// a provisional alone after a gap (<see cref="PushMethods.ProvisionalScore"/>), or the final
+    /// (<see cref="PushMethods.PerformanceEnded"/>). Null when it changes nothing: a record read again, or one older than
+    /// what the board shows (the screen never goes back to an earlier number). A message whose clip and provisional
+    /// disagree is refused with an <see cref="ArgumentException"/> saying why.
+    /// </summary>
+    public Push? Apply(ClipScored scored)
     {
-        ArgumentNullException.ThrowIfNull(clip);
-        lock (_gate)
-        {
-            var p = GetOrAdd(clip.PerformanceId);
-            p.Clips[clip.ClipIndex] = clip;
-            var view = p.ClipView(clip.ClipIndex);
-            return new Push(clip.PerformanceId, p.Competition, PushMethods.ClipScored,
-                role => new ClipScoredPush(clip.PerformanceId, role >= ViewerRole.Judge ? view : view.Public()));
-        }
-    }
-
-    /// <summary>A provisional (or final) score.</summary>
-    public Push Apply(ProvisionalScore provisional)
-    {
-        ArgumentNullException.ThrowIfNull(provisional);
+        ArgumentNullException.ThrowIfNull(scored);
+        if (scored.Problem() is { } problem) { throw new ArgumentException($"clip-scored message of '{scored.PerformanceId}' refused: {problem}.", nameof(scored)); }
+        var provisional = scored.Provisional;
         lock (_gate)
         {
             var p = GetOrAdd(provisional.PerformanceId);
+            if (p.Provisional is { } shown && (shown.Final || (!provisional.Final && Progress(provisional) <= Progress(shown)))) { return null; }
             p.Provisional = provisional;
-            // The running-total curve keeps what the provisional was right after each clip; a final over the same clips
-            // (the close) fills a point only where none was seen, so it never rewrites the history.
-            if (provisional.Final) { p.TotalAfter.TryAdd(provisional.ClipsSeen, provisional.Total); }
-            else { p.TotalAfter[provisional.ClipsSeen] = provisional.Total; }
+            if (scored.Clip is { } clip)
+            {
+                p.Clips[clip.ClipIndex] = new ScoredClip(clip, provisional.Total);
+                var view = p.ClipView(clip.ClipIndex);
+                var after = ProvisionalView.From(provisional);
+                return new Push(clip.PerformanceId, p.Competition, PushMethods.ClipScored,
+                    role => new ClipScoredPush(clip.PerformanceId, role >= ViewerRole.Judge ? view : view.Public(), after));
+            }
             if (!provisional.Final)
             {
                 var pushed = new ProvisionalPush(provisional.PerformanceId, ProvisionalView.From(provisional));
@@ -70,6 +69,9 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
             return new Push(provisional.PerformanceId, p.Competition, PushMethods.PerformanceEnded, role => p.View().For(role));
         }
     }
+
+    // Every step of the scorer adds a clip seen or a clip missing.
+    private static int Progress(ProvisionalScore p) => p.ClipsSeen + p.MissingClips.Count;
 
     /// <summary>A clip's middle-frame thumbnail (a <see cref="ClipThumbnail"/> from the performance-events topic).</summary>
     public void SetThumbnail(string performanceId, int clipIndex, byte[] png)
@@ -148,21 +150,16 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
         public ProvisionalScore? Provisional { get; set; }
         public DateTimeOffset? EndedAt { get; set; }
         public PanelScoreView? Panel { get; set; }
-        public SortedDictionary<int, ClipScore> Clips { get; } = [];
-        public Dictionary<int, double> TotalAfter { get; } = [];
+        public SortedDictionary<int, ScoredClip> Clips { get; } = [];
         public Dictionary<int, ClipContribution>? Final { get; set; }
         public Dictionary<int, byte[]> Thumbnails { get; } = [];
 
         public string? Competition => Started?.Competition;
         public string Status => Provisional?.Final == true ? PerformanceView.Ended : PerformanceView.Live;
 
-        public ClipView ClipView(int clipIndex) => ClipView(clipIndex, Clips.Keys.TakeWhile(k => k != clipIndex).Count());
-
-        // The scorer scores clips in order, so the clip at position p is the one that made ClipsSeen = p + 1.
-        private ClipView ClipView(int clipIndex, int position)
+        public ClipView ClipView(int clipIndex)
         {
-            var c = Clips[clipIndex];
-            double? after = TotalAfter.TryGetValue(position + 1, out var t) ? t : null;
+            var (c, after) = Clips[clipIndex];
             var (weight, score, contribution) = Final is { } f && f.TryGetValue(clipIndex, out var fc)
                 ? (fc.Weight, fc.Score, fc.Contribution) : (c.Weight, c.Score, c.Contribution);
             return new ClipView(c.ClipIndex, c.Start, c.End, weight, score, contribution, after, c.TopAttended, Thumbnails.ContainsKey(clipIndex));
@@ -170,8 +167,11 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
 
         public PerformanceView View() => new(Id, Started?.Athlete, Competition, Started?.Nation, Started?.Discipline, Started?.Segment,
             (Started?.Target ?? Provisional?.Target)?.ToString(), Status, Started?.StartedAt.ToUnixTimeMilliseconds(), EndedAt?.ToUnixTimeMilliseconds(),
-            [.. Clips.Keys.Select((k, position) => ClipView(k, position))], Provisional is null ? null : ProvisionalView.From(Provisional), Panel);
+            [.. Clips.Keys.Select(ClipView)], Provisional is null ? null : ProvisionalView.From(Provisional), Panel);
     }
+
+    // A clip as scored, with the provisional total right after it (the running-total curve).
+    private readonly record struct ScoredClip(ClipScore Clip, double After);
 }
 
 /// <summary>Names of the methods the hub calls on clients.</summary>
@@ -183,7 +183,7 @@ public static class PushMethods
     /// <summary>Payload: <see cref="ClipScoredPush"/>.</summary>
     public const string ClipScored = "clipScored";
 
-    /// <summary>Payload: <see cref="ProvisionalPush"/>.</summary>
+    /// <summary>Payload: <see cref="ProvisionalPush"/> (a provisional without a new clip: a clip was declared missing).</summary>
     public const string ProvisionalScore = "provisionalScore";
 
     /// <summary>Payload: the final <see cref="PerformanceView"/>.</summary>
@@ -215,8 +215,8 @@ public sealed record Push(string PerformanceId, string? Competition, string Meth
     }
 }
 
-/// <summary>Payload of <see cref="PushMethods.ClipScored"/>.</summary>
-public sealed record ClipScoredPush(string PerformanceId, ClipView Clip);
+/// <summary>Payload of <see cref="PushMethods.ClipScored"/>: the clip and the provisional right after it, together.</summary>
+public sealed record ClipScoredPush(string PerformanceId, ClipView Clip, ProvisionalView Provisional);
 
 /// <summary>Payload of <see cref="PushMethods.ProvisionalScore"/>.</summary>
 public sealed record ProvisionalPush(string PerformanceId, ProvisionalView Provisional);

@@ -9,9 +9,10 @@ namespace AqaStream.Server.Hosting;
 /// <summary>
 /// Reads the scorer's outputs from the bus into the <see cref="PerformanceBoard"/> and fans each change out:
 /// performance starts and clip thumbnails from <see cref="Topics.PerformanceEvents"/> (never the features topic, the
-/// scorer's input), clip scores, provisional and final scores. Each topic is
-/// read by its own loop in consumer group <see cref="DeliveryOptions.ConsumerGroup"/>; a record is committed once it is on
-/// the board. The board keeps clips by index and scores by sequence, so a record read twice changes nothing.
+/// scorer's input), and the scorer's <see cref="Topics.ClipScored"/> (each clip with the provisional after it, gaps and
+/// finals). Each topic is read by its own loop in consumer group <see cref="DeliveryOptions.ConsumerGroup"/>; a record is
+/// committed once it is on the board. The board keeps clips by index and scores by progress, so a record read twice
+/// changes nothing.
 /// </summary>
 public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, ScoreFanOut fanOut, DeliveryOptions options, ILogger<DeliveryBridge> logger)
     : BackgroundService
@@ -32,8 +33,10 @@ public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, Scor
                     break;
             }
         }, stoppingToken),
-        Pump(Topics.ClipScores, c => fanOut.Publish(board.Apply(c)), stoppingToken),
-        Pump(Topics.ProvisionalScores, p => fanOut.Publish(board.Apply(p)), stoppingToken));
+        Pump(Topics.ClipScored, s =>
+        {
+            if (board.Apply(s) is { } push) { fanOut.Publish(push); }
+        }, stoppingToken));
 
     // Joins the group at once (before the host reports started), then reads on its own task.
     private Task Pump<T>(Topic<T> topic, Action<T> apply, CancellationToken cancellationToken) where T : class

@@ -69,18 +69,26 @@
       if (!p) { p = { performanceId: id, clips: [], status: 'live' }; this.performances.set(id, p); }
       return p;
     }
-    clip(id, clip) {
-      const p = this.ensure(id);
-      const i = p.clips.findIndex(c => c.clipIndex === clip.clipIndex);
-      if (i >= 0) { p.clips[i] = clip; } else { p.clips.push(clip); p.clips.sort((a, b) => a.clipIndex - b.clipIndex); }
-      return p;
-    }
+    // A provisional replaces the shown one only when it is newer (a final, or more clips seen or declared missing).
     provisional(id, provisional) {
       const p = this.ensure(id);
-      if (!p.provisional || provisional.clipsSeen >= p.provisional.clipsSeen || provisional.final) { p.provisional = provisional; }
-      const clip = p.clips[provisional.clipsSeen - 1];
-      if (clip && clip.provisionalAfter == null) { clip.provisionalAfter = provisional.total; }
+      if (Board.newer(provisional, p.provisional)) { p.provisional = provisional; }
       return p;
+    }
+    // A scored clip arrives with the provisional right after it: one push, one change, no joining by position.
+    scored(id, clip, provisional) {
+      const p = this.ensure(id);
+      if (!Board.newer(provisional, p.provisional)) { return p; }
+      const i = p.clips.findIndex(c => c.clipIndex === clip.clipIndex);
+      if (i >= 0) { p.clips[i] = clip; } else { p.clips.push(clip); p.clips.sort((a, b) => a.clipIndex - b.clipIndex); }
+      p.provisional = provisional;
+      return p;
+    }
+    static newer(provisional, shown) {
+      if (!shown) { return true; }
+      if (shown.final) { return false; }
+      const steps = q => q.clipsSeen + (q.missingClips ? q.missingClips.length : 0);
+      return provisional.final || steps(provisional) > steps(shown);
     }
     panel(id, panel) { const p = this.ensure(id); p.panel = panel; return p; }
   }
@@ -99,7 +107,7 @@
     connection.on('performanceStarted', v => change(board.put(v), 'started'));
     connection.on('snapshot', v => change(board.put(v), 'snapshot'));
     connection.on('performanceEnded', v => change(board.put(v), 'ended'));
-    connection.on('clipScored', m => change(board.clip(m.performanceId, m.clip), 'clip'));
+    connection.on('clipScored', m => change(board.scored(m.performanceId, m.clip, m.provisional), 'clip'));
     connection.on('provisionalScore', m => change(board.provisional(m.performanceId, m.provisional), 'provisional'));
     connection.on('panelScore', m => change(board.panel(m.performanceId, m.panel), 'panel'));
     const stale = s => { document.documentElement.classList.toggle('aqa-stale', s); if (handlers.stale) { handlers.stale(s); } };

@@ -81,7 +81,7 @@
     $('competition').textContent = p.competition || '';
     $('graphic').classList.toggle('final', p.status === 'ended');
     $('score-label').textContent = (p.status === 'ended' ? 'final ' : 'est. ') + (p.target || 'TES');
-    // The clips the provisional on screen covers (a clip push may arrive just before its provisional).
+    // The clips the provisional on screen covers (a clip and its provisional arrive in one push; this keeps it so).
     const covered = p.provisional ? p.provisional.clipsSeen : 0;
     const clips = p.status === 'ended' ? (p.clips || []) : (p.clips || []).slice(0, covered);
     const markers = $('markers');

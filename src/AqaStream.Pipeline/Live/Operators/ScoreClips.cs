@@ -18,7 +18,7 @@ public static class ScoreClipsOperator
 
     /// <summary>Scores an ordered performance (first message: its <see cref="PerformanceStarted"/>), every clip as it
     /// arrives: <see cref="ScoreClipsBatched"/> with no batcher, so there is one implementation of the message handling.</summary>
-    public static IObservable<ScoreUpdate> ScoreClips(this IObservable<PerformanceMessage> performance,
+    public static IObservable<ClipScored> ScoreClips(this IObservable<PerformanceMessage> performance,
         IReadOnlyDictionary<ScoreTarget, ScoringModel> models, int topAttended, IScheduler clock, DeadLetters deadLetters, PipelineCounters counters) =>
         performance.ScoreClipsBatched(models, s_noBatchers, topAttended, clock, deadLetters, counters);
 
@@ -28,7 +28,7 @@ public static class ScoreClipsOperator
     /// its updates keep their order (clip, provisional, gaps, final) and equal the one-at-a-time ones. With a
     /// <paramref name="lane"/>, what follows a step runs there.
     /// </summary>
-    public static IObservable<ScoreUpdate> ScoreClipsBatched(this IObservable<PerformanceMessage> performance,
+    public static IObservable<ClipScored> ScoreClipsBatched(this IObservable<PerformanceMessage> performance,
         IReadOnlyDictionary<ScoreTarget, ScoringModel> models, IReadOnlyDictionary<ScoreTarget, ClipBatcher> batchers, int topAttended,
         IScheduler clock, DeadLetters deadLetters, PipelineCounters counters, IScheduler? lane = null)
     {
@@ -37,7 +37,7 @@ public static class ScoreClipsOperator
         ArgumentNullException.ThrowIfNull(clock);
         ArgumentNullException.ThrowIfNull(deadLetters);
         ArgumentNullException.ThrowIfNull(counters);
-        return Observable.Create<ScoreUpdate>(observer =>
+        return Observable.Create<ClipScored>(observer =>
         {
             var gate = new object();
             var queue = new Queue<PerformanceMessage>();
@@ -47,7 +47,7 @@ public static class ScoreClipsOperator
             LivePerformance? live = null;
             ClipBatcher? batcher = null;
 
-            void Scored(ClipFeatures clip, ScoreUpdate update)
+            void Scored(ClipFeatures clip, ClipScored update)
             {
                 Counted(clip, clock, counters);
                 observer.OnNext(update);
@@ -160,14 +160,14 @@ public static class ScoreClipsOperator
 
         public IncrementalDecoder Decoder => _decoder;
 
-        public ScoreUpdate Add(ClipFeatures clip, DateTimeOffset now)
+        public ClipScored Add(ClipFeatures clip, DateTimeOffset now)
         {
             _decoder.Append(clip.Vector);
             return Appended(clip, now);
         }
 
         /// <summary>The update after <paramref name="clip"/> was appended to the decoder (here or by a batched step).</summary>
-        public ScoreUpdate Appended(ClipFeatures clip, DateTimeOffset now)
+        public ClipScored Appended(ClipFeatures clip, DateTimeOffset now)
         {
             _clipIndices.Add(clip.ClipIndex);
             var q = _decoder.Clips - 1;
@@ -175,16 +175,16 @@ public static class ScoreClipsOperator
             var score = (double)_decoder.ClipScores[q] * _scale;
             var clipScore = new ClipScore(started.PerformanceId, clip.ClipIndex, clip.Start, clip.End,
                 weights[q], score, weights[q] * score, TopAttended(_decoder.LatestCrossAttention), clip.ReceivedAt);
-            return new ScoreUpdate(clipScore, Provisional(now) with { ReceivedAt = clip.ReceivedAt });
+            return new ClipScored(clipScore, Provisional(now) with { ReceivedAt = clip.ReceivedAt });
         }
 
-        public ScoreUpdate Missing(int clipIndex, DateTimeOffset now)
+        public ClipScored Missing(int clipIndex, DateTimeOffset now)
         {
             _missing.Add(clipIndex);
-            return new ScoreUpdate(null, Provisional(now));
+            return new ClipScored(null, Provisional(now));
         }
 
-        public ScoreUpdate Close(CloseReason reason, DateTimeOffset now)
+        public ClipScored Close(CloseReason reason, DateTimeOffset now)
         {
             var weights = _decoder.Weights();
             var breakdown = new ClipContribution[weights.Length];
@@ -193,7 +193,7 @@ public static class ScoreClipsOperator
                 var s = (double)_decoder.ClipScores[q] * _scale;
                 breakdown[q] = new ClipContribution(_clipIndices[q], weights[q], s, weights[q] * s);
             }
-            return new ScoreUpdate(null, Provisional(now) with { Final = true, CloseReason = reason, Breakdown = breakdown });
+            return new ClipScored(null, Provisional(now) with { Final = true, CloseReason = reason, Breakdown = breakdown });
         }
 
         private ProvisionalScore Provisional(DateTimeOffset now) => new(
