@@ -12,6 +12,11 @@ namespace AqaStream.Pipeline.Contracts;
 /// <param name="Provisional">The provisional (or final) score after this step.</param>
 public sealed record ClipScored(ClipScore? Clip, ProvisionalScore Provisional)
 {
+    /// <summary>The JSON form's constructor: <c>clip</c> may be left out (nulls are not written), <c>provisional</c> is
+    /// required.</summary>
+    [JsonConstructor]
+    public ClipScored(ProvisionalScore provisional, ClipScore? clip = null) : this(clip, provisional) { }
+
     /// <summary>The performance (the bus key).</summary>
     [JsonIgnore]
     public string PerformanceId => Provisional.PerformanceId;
