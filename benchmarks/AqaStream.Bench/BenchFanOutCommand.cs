@@ -27,8 +27,8 @@ namespace AqaStream.Bench;
 
 /// <summary>
 /// <c>./bench fanout</c>: N overlay clients on the SignalR hub (JSON hub protocol over WebSockets, from this process),
-/// all following every performance; the scorer's clip-scored steps (a clip with the provisional after it, one push each) are produced on the bus at a steady rate and the
-/// latency runs from producing one to each client having received it (p50/p99/max). The peer, in the same run and
+/// all following every performance; the scorer's clip-scored steps (a clip with the provisional after it, one push
+/// each) are produced on the bus at a steady rate and the latency runs from producing one to each client having received it (p50/p99/max). The peer, in the same run and
 /// with the same clients: a bare WebSocket broadcaster (Kestrel, no SignalR, no board, no per-client queues) sending the
 /// same records. Reports the largest N whose p99 stays within the target.
 /// </summary>
@@ -60,7 +60,7 @@ internal static class BenchFanOutCommand
     private static async Task<int> RunAsync(int[] steps, int pushes, int intervalMs, double targetMs, bool withPeer, int warmUpPushes)
     {
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Create(inv, $"bench fanout: {pushes} provisional scores per step every {intervalMs} ms after {warmUpPushes} unmeasured ones and one unmeasured round, all clients in this process, {Environment.ProcessorCount} cores, target p99 <= {targetMs} ms"));
+        Console.WriteLine(string.Create(inv, $"bench fanout: {pushes} scored clips (one clipScored push each, clip + provisional) per step every {intervalMs} ms after {warmUpPushes} unmeasured ones and one unmeasured round, all clients in this process, {Environment.ProcessorCount} cores, target p99 <= {targetMs} ms"));
         Console.WriteLine(string.Create(inv, $"{"clients",8}  {"hub p50",8} {"p99",8} {"max",8} {"lost",6}  {"peer p50",9} {"p99",8}  {"p99 ratio",9}  verdict"));
         // One unmeasured round first (server, clients, pushes, peer): the process's first SignalR server pays the JIT and
         // its background tier-up on these two cores, which a long-running delivery host has long finished.
