@@ -29,13 +29,13 @@ public sealed class KafkaBus : IMessageBus, IBusHealth, Pipeline.Telemetry.ICoun
     private long _deadLettered;
     private readonly ConcurrentDictionary<ILagReporter, byte> _consumers = new();
     private volatile bool _disposed;
+    private readonly IDisposable _metrics;
 
     private KafkaBus(KafkaBusOptions options)
     {
         _options = options;
         _codec = new KafkaCodec(options);
         _reader = new Lazy<IConsumer<string, byte[]>>(NewReader);
-        Pipeline.Telemetry.AqaMetrics.Register(this);   // consumer lag, by topic
         var config = new ProducerConfig(Common(options, "producer"))
         {
             EnableIdempotence = true,
@@ -48,6 +48,7 @@ public sealed class KafkaBus : IMessageBus, IBusHealth, Pipeline.Telemetry.ICoun
         _producer = new ProducerBuilder<string, byte[]>(config)
             .SetErrorHandler((_, e) => options.Logger.ProducerError(e.Reason, e.IsFatal ? " (fatal)" : ""))
             .Build();
+        _metrics = Pipeline.Telemetry.AqaMetrics.Register(this);   // consumer lag, by topic; taken out on dispose
     }
 
     /// <summary>Options in use.</summary>
@@ -224,6 +225,7 @@ public sealed class KafkaBus : IMessageBus, IBusHealth, Pipeline.Telemetry.ICoun
     public ValueTask DisposeAsync()
     {
         _disposed = true;
+        _metrics.Dispose();
         try
         {
             _producer.Flush(TimeSpan.FromSeconds(10));

@@ -163,6 +163,16 @@ public sealed class KafkaBusTests : IClassFixture<MockKafka>, IDisposable
     }
 
     [Fact]
+    public async Task ClosedBus_LeavesTheExportedInstruments()
+    {
+        // A process (a test run, a bench) that opens and closes buses must not keep every closed one, nor its lag.
+        var bus = await KafkaBus.ConnectAsync(_kafka.Options());
+        Assert.True(Pipeline.Telemetry.AqaMetrics.IsRegistered(bus));
+        await bus.DisposeAsync();
+        Assert.False(Pipeline.Telemetry.AqaMetrics.IsRegistered(bus));
+    }
+
+    [Fact]
     public async Task MissingTopics_AreNamed()
     {
         using var empty = new KafkaMockCluster(1);

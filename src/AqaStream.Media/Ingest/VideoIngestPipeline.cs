@@ -189,7 +189,7 @@ public sealed class IngestCounters : Pipeline.Telemetry.ICounterSource
     private long _chunks, _frames, _clips, _rejected;
 
     /// <summary>New counters, exported through <see cref="Pipeline.Telemetry.AqaMetrics"/>.</summary>
-    public IngestCounters() => Pipeline.Telemetry.AqaMetrics.Register(this);
+    public IngestCounters() => _ = Pipeline.Telemetry.AqaMetrics.Register(this);   // totals: kept for the life of the process
 
     /// <summary>Chunks received.</summary>
     public long Chunks => Interlocked.Read(ref _chunks);

@@ -17,7 +17,7 @@ public sealed class PipelineCounters : ICounterSource
     private long _closed;
 
     /// <summary>New counters, exported through <see cref="AqaMetrics"/>.</summary>
-    public PipelineCounters() => AqaMetrics.Register(this);
+    public PipelineCounters() => _ = AqaMetrics.Register(this);   // totals: kept for the life of the process
 
     /// <summary>Messages that entered the pipeline.</summary>
     public long Received => Interlocked.Read(ref _received);

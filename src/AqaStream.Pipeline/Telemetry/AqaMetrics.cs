@@ -54,14 +54,16 @@ public interface ICounterSource
 /// The counter classes (<c>PipelineCounters</c>, <c>IngestCounters</c>, <c>DeliveryCounters</c>) are the one home of
 /// each count: they register here and the observable instruments read them when an exporter collects, so the hot
 /// paths pay one interlocked add and nothing else, and a listener that starts late still sees the whole totals.
-/// Sources are kept for the life of the process (totals stay monotonic); one process runs one of each in production.
+/// Counter sources are kept for the life of the process (totals stay monotonic); one process runs one of each in
+/// production. A source of levels (a Kafka bus's consumer lag) disposes its registration when it closes, so a process
+/// that opens and closes buses does not keep every closed one.
 /// </summary>
 public static class AqaMetrics
 {
     /// <summary>The meter every instrument belongs to.</summary>
     public const string MeterName = "AqaStream";
 
-    private static readonly ConcurrentQueue<ICounterSource> s_sources = new();
+    private static readonly ConcurrentDictionary<ICounterSource, byte> s_sources = new(ReferenceEqualityComparer.Instance);
     private static readonly Meter s_meter = new(MeterName, "1.0");
 
     static AqaMetrics()
@@ -82,8 +84,22 @@ public static class AqaMetrics
     public static Histogram<double> ClipToProvisional { get; } = s_meter.CreateHistogram<double>("aqa.scorer.clip_to_provisional", "ms",
         "Time from a clip's video reaching the ingest to the provisional score after it.");
 
-    /// <summary>Makes <paramref name="source"/>'s counters part of the exported instruments.</summary>
-    public static void Register(ICounterSource source) => s_sources.Enqueue(source);
+    /// <summary>Makes <paramref name="source"/>'s counters part of the exported instruments; disposing the result takes
+    /// it out again (for sources of levels only: a running total taken out would make its counter go back).</summary>
+    public static IDisposable Register(ICounterSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        s_sources.TryAdd(source, 0);
+        return new Registration(source);
+    }
+
+    /// <summary>Whether <paramref name="source"/> is registered now.</summary>
+    public static bool IsRegistered(ICounterSource source) => s_sources.ContainsKey(source);
+
+    private sealed class Registration(ICounterSource source) : IDisposable
+    {
+        public void Dispose() => s_sources.TryRemove(source, out _);
+    }
 
     /// <summary>The exported value of <paramref name="counter"/> now, summed over every registered source (and topic).</summary>
     public static long Total(AqaCounter counter) => Measure(counter).Sum(m => m.Value);
@@ -94,7 +110,7 @@ public static class AqaMetrics
     private static IEnumerable<Measurement<long>> Measure(AqaCounter counter)
     {
         var readings = new List<CounterReading>();
-        foreach (var source in s_sources) { source.Read(readings); }
+        foreach (var source in s_sources.Keys) { source.Read(readings); }
         return readings.Where(r => r.Counter == counter)
             .GroupBy(r => r.Topic, StringComparer.Ordinal)
             .Select(g => g.Key is null

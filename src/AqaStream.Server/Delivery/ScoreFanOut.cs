@@ -241,7 +241,7 @@ public sealed class DeliveryCounters : Pipeline.Telemetry.ICounterSource
     private long _published, _sent, _coalesced, _failed, _maxQueued, _connected;
 
     /// <summary>New counters, exported through <see cref="Pipeline.Telemetry.AqaMetrics"/>.</summary>
-    public DeliveryCounters() => Pipeline.Telemetry.AqaMetrics.Register(this);
+    public DeliveryCounters() => _ = Pipeline.Telemetry.AqaMetrics.Register(this);   // totals: kept for the life of the process
 
     /// <summary>Clients connected now.</summary>
     public long Connected => Interlocked.Read(ref _connected);
