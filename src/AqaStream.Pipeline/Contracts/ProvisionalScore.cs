@@ -38,7 +38,13 @@ public sealed record ProvisionalScore(
     bool Final = false,
     CloseReason? CloseReason = null,
     IReadOnlyList<ClipContribution>? Breakdown = null,
-    DateTimeOffset? ReceivedAt = null);
+    DateTimeOffset? ReceivedAt = null)
+{
+    /// <summary>Which step of its performance this is: every step of the scorer adds a clip seen or a clip missing, so
+    /// clips seen + clips missing numbers them (the dedupe key of the scorer's outputs, and what readers order by).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int Step => ClipsSeen + MissingClips.Count;
+}
 
 /// <summary>One clip's part of a final score.</summary>
 public sealed record ClipContribution(int ClipIndex, double Weight, double Score, double Contribution);

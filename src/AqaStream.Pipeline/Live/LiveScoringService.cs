@@ -48,16 +48,15 @@ public sealed class LiveScoringService(IMessageBus bus, IReadOnlyDictionary<Scor
         await stage.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Dedupe key of a scorer output (also what downstream readers drop duplicates by): every step adds one to
-    /// clips seen + clips missing, so a step is (performance, "step", clips seen + clips missing); the final is
-    /// (performance, "final", 0).</summary>
+    /// <summary>Dedupe key of a scorer output (also what downstream readers drop duplicates by): a step is
+    /// (performance, "step", <see cref="ProvisionalScore.Step"/>); the final is (performance, "final", 0).</summary>
     public static OutputKey KeyOf(ClipScored output)
     {
         ArgumentNullException.ThrowIfNull(output);
         var provisional = output.Provisional;
         return provisional.Final
             ? new OutputKey(provisional.PerformanceId, "final", 0)
-            : new OutputKey(provisional.PerformanceId, "step", provisional.ClipsSeen + provisional.MissingClips.Count);
+            : new OutputKey(provisional.PerformanceId, "step", provisional.Step);
     }
 
     private sealed class ScorerOutputs(IMessageBus bus, CancellationToken cancellationToken) : IStageOutputs<ClipScored>

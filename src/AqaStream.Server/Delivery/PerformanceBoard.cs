@@ -48,7 +48,7 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
         lock (_gate)
         {
             var p = GetOrAdd(provisional.PerformanceId);
-            if (p.Provisional is { } shown && (shown.Final || (!provisional.Final && Progress(provisional) <= Progress(shown)))) { return null; }
+            if (p.Provisional is { } shown && (shown.Final || (!provisional.Final && provisional.Step <= shown.Step))) { return null; }
             p.Provisional = provisional;
             if (scored.Clip is { } clip)
             {
@@ -69,9 +69,6 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
             return new Push(provisional.PerformanceId, p.Competition, PushMethods.PerformanceEnded, role => p.View().For(role));
         }
     }
-
-    // Every step of the scorer adds a clip seen or a clip missing.
-    private static int Progress(ProvisionalScore p) => p.ClipsSeen + p.MissingClips.Count;
 
     /// <summary>A clip's middle-frame thumbnail (a <see cref="ClipThumbnail"/> from the performance-events topic).</summary>
     public void SetThumbnail(string performanceId, int clipIndex, byte[] png)
