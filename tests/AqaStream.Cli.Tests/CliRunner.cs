@@ -56,15 +56,22 @@ internal sealed class RunningCli : IDisposable
 
     /// <summary>Waits until a line starting with <paramref name="prefix"/> was printed, or a log line whose message
     /// does (the console logger's one-line form: <c>info: CATEGORY[ID] MESSAGE</c>).</summary>
-    public void WaitFor(string prefix, TimeSpan timeout)
+    public void WaitFor(string prefix, TimeSpan timeout) =>
+        WaitFor(l => l.StartsWith(prefix, StringComparison.Ordinal) || l.Contains("] " + prefix, StringComparison.Ordinal), $"starting '{prefix}'", timeout);
+
+    /// <summary>Waits until a printed line matches <paramref name="pattern"/>.</summary>
+    public void WaitFor(System.Text.RegularExpressions.Regex pattern, TimeSpan timeout) =>
+        WaitFor(pattern.IsMatch, $"matching /{pattern}/", timeout);
+
+    private void WaitFor(Func<string, bool> matches, string what, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            lock (_lines) { if (_lines.Any(l => l.StartsWith(prefix, StringComparison.Ordinal) || l.Contains("] " + prefix, StringComparison.Ordinal))) { return; } }
+            lock (_lines) { if (_lines.Any(matches)) { return; } }
             if (_process.HasExited || DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"no line starting '{prefix}' (exited: {_process.HasExited}); output:\n{Output}");
+                throw new TimeoutException($"no line {what} (exited: {_process.HasExited}); output:\n{Output}");
             }
             Thread.Sleep(100);
         }

@@ -88,6 +88,17 @@ public sealed class CliTests : IDisposable
         Assert.Equal(expected, r.Stderr.Trim());
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("100000")]
+    public void Serve_IdleTimeoutOutOfRange_OneLineError(string seconds)
+    {
+        var r = CliRunner.Run("serve", "--roles", "scorer", "--idle-timeout-s", seconds, "--bootstrap", "127.0.0.1:1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"error: --idle-timeout-s must be more than 0 and at most 86400 (got {seconds}).", r.Stderr.Trim());
+    }
+
     [Fact]
     public void BenchEntry_BadCommandLine_OneLineNamingIt_Exit2()
     {

@@ -182,7 +182,10 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
         var model = Pipeline.Live.ScoringModel.Load(Model);
         var dim = model.Scorer.FeatureDim;
         var group = "aqa-scorer-" + Guid.NewGuid().ToString("N")[..8];
-        using var first = CliRunner.Start("serve", "--roles", "scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1", "--group", group);
+        // The idle timeout is raised far above the test's length: the mock cluster's rebalance can hold a partition's
+        // records back for tens of seconds on a loaded machine, and a performance must not close as idle meanwhile.
+        string[] scorer = ["serve", "--roles", "scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1", "--group", group, "--idle-timeout-s", "600"];
+        using var first = CliRunner.Start(scorer);
         first.WaitFor("ready:", TimeSpan.FromSeconds(60));
         first.WaitFor("kafka: " + group + " took", TimeSpan.FromSeconds(30));
         var ids = Enumerable.Range(0, 8).Select(i => $"shared-{group[^8..]}-{i}").ToArray();
@@ -199,8 +202,8 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
                     if (c == 10)
                     {
                         // Mid-performance, a second scorer joins the group and takes its share of the partitions.
-                        second = CliRunner.Start("serve", "--roles", "scorer", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--lanes", "1", "--group", group);
-                        second.WaitFor("kafka: " + group + " took aqa.clip-features", TimeSpan.FromSeconds(60));
+                        second = CliRunner.Start(scorer);
+                        second.WaitFor(new System.Text.RegularExpressions.Regex(" took aqa\\.clip-features \\[\\d"), TimeSpan.FromSeconds(90));   // not the empty first round
                     }
                     foreach (var id in ids) { await producer.ProduceAsync(id, new ClipFeatures(id, c, c * 1.28, (c + 1) * 1.28, Enumerable.Range(0, dim).Select(_ => (float)rng.NextDouble()).ToArray())); }
                     bus.Flush();
@@ -218,7 +221,8 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
                 await Task.Delay(1000);
             }
             Assert.True(finals.Count == ids.Length, $"{finals.Count} finals; first:\n{first.Output}\nsecond:\n{second!.Output}");
-            Assert.All(finals, f => Assert.Equal(20, f.ClipsSeen));
+            Assert.True(finals.All(f => f.ClipsSeen == 20 && f.CloseReason == CloseReason.Ended),
+                $"finals: {string.Join(", ", finals.Select(f => $"{f.PerformanceId} {f.ClipsSeen} clips {f.CloseReason}"))}\nfirst:\n{first.Output}\nsecond:\n{second!.Output}");
             var clips = Scored().Select(s => s.Clip).OfType<ClipScore>().Where(c => ids.Contains(c.PerformanceId)).ToList();
             Assert.Equal(160, clips.Count);
             Assert.Equal(160, clips.Select(c => (c.PerformanceId, c.ClipIndex)).Distinct().Count());

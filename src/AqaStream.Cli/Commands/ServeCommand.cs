@@ -31,11 +31,16 @@ internal static class ServeCommand
         var lanes = new Option<int>("--lanes") { Description = "scorer: scoring threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var group = new Option<string?>("--group") { Description = "scorer/ingest: consumer group (default aqa-scorer / aqa-ingest); processes in one group share the partitions." };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "ingest/scorer without web: serve /metrics (Prometheus) and /health/live, /health/ready on this port of --host (0 = any free port; default: none). The web role serves them on --port." };
+        var idle = new Option<double>("--idle-timeout-s")
+        {
+            Description = "scorer: seconds without a message before an open performance closes as idle (a final with reason IdleTimeout).",
+            DefaultValueFactory = _ => new LivePipelineOptions().IdleTimeout.TotalSeconds,
+        };
         var fps = new Option<int>("--fps") { Description = "ingest: frames per second of the venue video.", DefaultValueFactory = _ => new ClipWindowOptions().FramesPerSecond };
         var cmd = new Command("serve", "Run pipeline boxes on a bus (Kafka by default): ingest, scorer and/or web. Prints 'ready' when consuming; "
             + "stops cleanly on Ctrl+C / SIGTERM (commits what it finished).")
         {
-            roles, port, host, checkpoint, lanes, fps, group, metricsPort,
+            roles, port, host, checkpoint, lanes, idle, fps, group, metricsPort,
         };
         kafka.AddTo(cmd);
         var engine = new EngineOptions().AddTo(cmd, live: true);
@@ -47,20 +52,25 @@ internal static class ServeCommand
             var unknown = chosen.Except(AllRoles, StringComparer.Ordinal).ToArray();
             if (chosen.Length == 0 || unknown.Length > 0) { throw new ArgumentException($"--roles takes ingest, scorer, web (got '{r.GetValue(roles)}')."); }
             if (r.GetValue(lanes) < 1) { throw new ArgumentException("--lanes must be at least 1."); }
+            if (r.GetValue(idle) is var idleSeconds && !(idleSeconds > 0 && idleSeconds <= 86_400))
+            {
+                throw new ArgumentException($"--idle-timeout-s must be more than 0 and at most 86400 (got {idleSeconds.ToString(CultureInfo.InvariantCulture)}).");
+            }
             if (r.GetValue(metricsPort) is { } mp && (chosen.Contains("web") || mp is < 0 or > 65535))
             {
                 throw new ArgumentException(chosen.Contains("web") ? "--metrics-port applies to roles without web; the web role serves /metrics and /health on --port."
                     : $"--metrics-port {mp} is not a port (0–65535).");
             }
             var settings = new ServeSettings(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), r.GetValue(host)!, r.GetValue(port),
-                r.GetValue(lanes), r.GetValue(fps), r.GetValue(group), m => engine.Apply(r, m), batch, r.GetValue(metricsPort));
+                r.GetValue(lanes), r.GetValue(fps), r.GetValue(group), m => engine.Apply(r, m), batch, r.GetValue(metricsPort),
+                TimeSpan.FromSeconds(r.GetValue(idle)));
             return RunAsync(r, kafka, chosen.ToHashSet(StringComparer.Ordinal), settings, ct).GetAwaiter().GetResult();
         })));
         return cmd;
     }
 
     private sealed record ServeSettings(string Checkpoint, string Host, int Port, int Lanes, int Fps, string? Group,
-        Func<ScoringModel, ScoringModel> Prepare, BatchWindow? Batch, int? MetricsPort);
+        Func<ScoringModel, ScoringModel> Prepare, BatchWindow? Batch, int? MetricsPort, TimeSpan IdleTimeout);
 
     private static async Task<int> RunAsync(ParseResult r, KafkaCli kafka, HashSet<string> roles, ServeSettings s, CancellationToken cancellationToken)
     {
@@ -84,7 +94,7 @@ internal static class ServeCommand
             Model = model,
             Checkpoint = s.Checkpoint,
             Prepare = s.Prepare,
-            Pipeline = new LivePipelineOptions { Lanes = s.Lanes, Batch = s.Batch },
+            Pipeline = new LivePipelineOptions { Lanes = s.Lanes, Batch = s.Batch, IdleTimeout = s.IdleTimeout },
             FramesPerSecond = s.Fps,
             Group = s.Group,
             Url = string.Create(inv, $"http://{s.Host}:{s.Port}"),
