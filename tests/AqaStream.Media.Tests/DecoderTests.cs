@@ -81,10 +81,10 @@ public class DecoderTests(MediaFixture media) : IClassFixture<MediaFixture>
     [Fact]
     public async Task Decode_FfmpegKilledMidChunk_ErrorThenNextChunkDecodes()
     {
-        using var decoder = MediaFixture.Decoder();
+        // No pool: the chunk's own process is the only ffmpeg, so the kill hits the one at work (a waiting process
+        // that dies is the next test's case: that one is retried, this one is not).
+        using var decoder = MediaFixture.Decoder(poolSize: 0);
         var decoding = decoder.DecodeAsync(new EncodedChunk("mpegts", "h264", media.LongChunk.Bytes));
-        // DecodeAsync has taken its process before returning: kill every ffmpeg child now (the busy one and the idle
-        // ones waiting in the pool, which the pool must notice and replace).
         var killed = 0;
         foreach (var pid in MediaFixture.FfmpegChildren())
         {
@@ -92,12 +92,35 @@ public class DecoderTests(MediaFixture media) : IClassFixture<MediaFixture>
             p.Kill();
             killed++;
         }
-        Assert.True(killed >= 1, "an ffmpeg was running");
+        Assert.Equal(1, killed);
         var error = await Assert.ThrowsAsync<ChunkDecodeException>(() => decoding);
         Assert.Contains("killed", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, decoder.Retried);
 
         var frames = await decoder.DecodeAsync(new EncodedChunk("mpegts", "h264", media.TsChunks[0].Bytes));
         Assert.Equal(50, frames.Count);
+    }
+
+    [Fact]
+    public async Task Decode_WaitingFfmpegDiedJustBefore_ChunkStillDecodes()
+    {
+        using var decoder = MediaFixture.Decoder();
+        await decoder.DecodeAsync(new EncodedChunk("mpegts", "h264", media.TsChunks[0].Bytes));
+        for (var i = 0; i < 100 && MediaFixture.FfmpegChildren().Count < 2; i++) { await Task.Delay(50); }
+        var waiting = MediaFixture.FfmpegChildren();
+        Assert.True(waiting.Count >= 2, $"{waiting.Count} waiting");
+        // Kill the waiting processes and decode at once: the pool hands out one whose death it has not seen yet (or
+        // has, and starts a new one); either way the chunk decodes, and nothing is lost to a process that never read it.
+        foreach (var pid in waiting)
+        {
+            using var p = Process.GetProcessById(pid);
+            p.Kill();
+        }
+        var frames = await decoder.DecodeAsync(new EncodedChunk("mpegts", "h264", media.TsChunks[1].Bytes));
+        Assert.Equal(50, frames.Count);
+        var again = await decoder.DecodeAsync(new EncodedChunk("mpegts", "h264", media.TsChunks[2].Bytes));
+        Assert.Equal(50, again.Count);
+        Assert.InRange(decoder.Retried, 0, 2);
     }
 
     [Fact]

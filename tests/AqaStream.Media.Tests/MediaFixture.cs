@@ -37,7 +37,7 @@ public sealed class MediaFixture : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    public static FfmpegChunkDecoder Decoder() => new(MotionAppearanceDescriptor.DefaultInputSize, new ChunkDecoderOptions { PoolSize = 2 });
+    public static FfmpegChunkDecoder Decoder(int poolSize = 2) => new(MotionAppearanceDescriptor.DefaultInputSize, new ChunkDecoderOptions { PoolSize = poolSize });
 
     public static string[] Checksums(IEnumerable<byte[]> frames) => [.. frames.Select(f => Convert.ToHexString(SHA256.HashData(f)))];
 

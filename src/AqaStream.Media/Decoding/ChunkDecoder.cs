@@ -70,6 +70,7 @@ public sealed class FfmpegChunkDecoder : IChunkDecoder, IDisposable
     private readonly ChunkDecoderOptions _options;
     private readonly ConcurrentDictionary<(string Container, string Codec), ConcurrentQueue<FfmpegProcess>> _pools = new();
     private int _disposed;
+    private long _retried;
 
     /// <summary>Creates the decoder and starts its first MPEG-TS/H.264 processes.</summary>
     public FfmpegChunkDecoder(FrameSize frameSize, ChunkDecoderOptions? options = null)
@@ -99,9 +100,23 @@ public sealed class FfmpegChunkDecoder : IChunkDecoder, IDisposable
         if (chunk.Bytes.IsEmpty) { throw new ChunkDecodeException("the chunk is empty (0 bytes)."); }
 
         var key = (chunk.Container, chunk.Codec);
-        using var process = Take(key);
+        var (process, pooled) = Take(key);
         TopUp(key);
-        var output = await process.RunAsync(chunk.Bytes, FrameSize.Bytes, cancellationToken).ConfigureAwait(false);
+        FfmpegOutput output;
+        using (process)
+        {
+            output = await process.RunAsync(chunk.Bytes, FrameSize.Bytes, cancellationToken).ConfigureAwait(false);
+            // A waiting process can be killed while idle (by an operator, the out-of-memory killer) a moment before it
+            // is taken: the pool cannot see that yet, and the run ends by a signal before a single frame. That says
+            // nothing about the chunk, so it runs once more on a new process. A chunk that makes ffmpeg fail fails
+            // with an exit code instead; a process killed after frames came out is reported (the chunk is cut).
+            if (pooled && output.Records.Count == 0 && (output.Failure is not null || output.ExitCode > 128 || output.ExitCode < 0))
+            {
+                Interlocked.Increment(ref _retried);
+                using var fresh = FfmpegProcess.Start(Arguments(key));
+                output = await fresh.RunAsync(chunk.Bytes, FrameSize.Bytes, cancellationToken).ConfigureAwait(false);
+            }
+        }
         if (output.Failure is { } failure)
         {
             throw new ChunkDecodeException($"{failure} ({chunk.Container}/{chunk.Codec}, {chunk.Bytes.Length} bytes).");
@@ -129,15 +144,18 @@ public sealed class FfmpegChunkDecoder : IChunkDecoder, IDisposable
         return output.Records;
     }
 
-    private FfmpegProcess Take((string Container, string Codec) key)
+    /// <summary>Chunks that ran a second time because the waiting ffmpeg they took had died before reading them.</summary>
+    public long Retried => Interlocked.Read(ref _retried);
+
+    private (FfmpegProcess Process, bool Pooled) Take((string Container, string Codec) key)
     {
         var pool = _pools.GetOrAdd(key, _ => new ConcurrentQueue<FfmpegProcess>());
         while (pool.TryDequeue(out var process))
         {
-            if (!process.HasExited) { return process; }
+            if (!process.HasExited) { return (process, true); }
             process.Dispose();
         }
-        return FfmpegProcess.Start(Arguments(key));
+        return (FfmpegProcess.Start(Arguments(key)), false);
     }
 
     private void TopUp((string Container, string Codec) key)

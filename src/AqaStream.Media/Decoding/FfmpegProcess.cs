@@ -42,7 +42,8 @@ internal sealed class FfmpegProcess : IDisposable
         _run = processor.CancellableThrough(_stop.Token, TimeSpan.Zero).ProcessAsynchronously(throwOnError: false);
     }
 
-    /// <summary>Whether the run has already ended (a pooled one that died while idle).</summary>
+    /// <summary>Whether the run has already ended (a pooled one that died while idle). The run's task completes a
+    /// little after the process itself exits, so a process killed a moment ago may still say false here.</summary>
     public bool HasExited => _run.IsCompleted;
 
     /// <summary>Starts ffmpeg for <paramref name="command"/>; it waits for its input.</summary>
