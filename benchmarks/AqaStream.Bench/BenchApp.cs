@@ -73,10 +73,13 @@ internal static class BenchApp
         };
         var batches = new Option<string>("--batches") { Description = "Batch sizes of the batched libtorch step (performances advanced per step).", DefaultValueFactory = _ => "1,8,64,256" };
         var churn = new Option<int>("--churn") { Description = "Performances opened and closed on libtorch to check that native memory is released (RSS before/after).", DefaultValueFactory = _ => 10_000 };
+        var modes = new Option<IncrementalMode[]>("--modes") { Description = "Modes to time.", DefaultValueFactory = _ => [IncrementalMode.Exact, IncrementalMode.Streaming], AllowMultipleArgumentsPerToken = true };
         cmd.Add(batches);
         cmd.Add(churn);
+        cmd.Add(modes);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
+            var chosenModes = r.GetValue(modes)!;
             var threadCount = r.GetValue(threads);
             Parallelism.Threads = threadCount;
             TorchSharp.torch.set_num_threads(threadCount);
@@ -89,7 +92,7 @@ internal static class BenchApp
             var inv = CultureInfo.InvariantCulture;
             Console.Error.WriteLine($"bench incremental: d = {d}, {t} clips per performance, {n} performances per row, {threadCount} thread(s)");
             Console.WriteLine(string.Create(inv, $"{"engine",-12}{"mode",-12}{"p50 (ms)",10}{"p99 (ms)",10}{"max (ms)",10}{"clips/s",10}"));
-            foreach (var mode in new[] { IncrementalMode.Exact, IncrementalMode.Streaming })
+            foreach (var mode in chosenModes)
             {
                 var own = new WeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
                 using var sharp = Scoring.Torch.TorchWeightScoreDecoder.From(own);
@@ -136,7 +139,7 @@ internal static class BenchApp
             Console.WriteLine();
             Console.WriteLine("batched libtorch step: B performances advanced together, each at a random point of its programme (clips 1..T)");
             Console.WriteLine(string.Create(inv, $"{"mode",-12}{"batch",8}{"step p50 (ms)",15}{"step p99 (ms)",15}{"clips/s",10}{"vs batch 1",12}"));
-            foreach (var mode in new[] { IncrementalMode.Exact, IncrementalMode.Streaming })
+            foreach (var mode in chosenModes)
             {
                 using var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
                 var live = new Scoring.Torch.TorchLiveDecoder(sharp);

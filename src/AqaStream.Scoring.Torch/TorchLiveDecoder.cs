@@ -10,7 +10,9 @@ namespace AqaStream.Scoring.Torch;
 /// sequences): <see cref="Step"/> advances every performance that has a new clip in one batched pass, ragged lengths
 /// under masks. Exact mode (bidirectional) keeps each performance's cross-attention keys and values and recomputes the
 /// query side; streaming mode (causal) keeps self- and cross-attention key/value caches and computes one query per clip.
-/// Results equal the one-at-a-time ones and the offline forward of the clips so far. Not thread-safe: one lane, one caller.
+/// Results equal the one-at-a-time ones and the offline forward of the clips so far. Steps of disjoint performances may
+/// run at once on different threads (the model is only read; dispose scopes and inference mode are per thread); one
+/// performance has one caller at a time.
 /// </summary>
 public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
 {
@@ -18,6 +20,10 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
 
     /// <summary>The model.</summary>
     public TorchWeightScoreDecoder Model => _model;
+
+    /// <summary>Most streaming performances advanced in one pass of a step (a larger step runs as several passes).
+    /// 16 measured best on 2 cores (<c>./bench incremental --batches 64,256</c>).</summary>
+    public int StreamingPassSize { get; init; } = 16;
 
     /// <summary>Starts one performance's state. Streaming needs a causal model.</summary>
     public TorchLivePerformance Start(IncrementalMode mode)
@@ -55,15 +61,13 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
             }
         }
         using var inference = inference_mode();
+        // Streaming passes of at most StreamingPassSize performances: the padded key/value temporaries of one pass stay
+        // a few MB (a pass of 256 at depth ~136 made 36 MB blocks that glibc maps and unmaps on every step).
         var streaming = clips.Where(c => c.Performance.Mode == IncrementalMode.Streaming).ToList();
-        if (streaming.Count > 0) { StepStreaming(streaming); }
-        var exact = clips.Where(c => c.Performance.Mode == IncrementalMode.Exact).ToList();
-        if (exact.Count > 0)
-        {
-            // Without padding masks (reference mode) padding changes results: such a model is stepped one at a time.
-            if (o.MaskPadding) { StepExact(exact); }
-            else { foreach (var c in exact) { StepExact([c]); } }
-        }
+        foreach (var pass in streaming.Chunk(StreamingPassSize)) { StepStreaming(pass); }
+        // Exact mode recomputes the whole query side: compute-bound, so a batch only adds padding. One at a time
+        // (also required without padding masks, where padding would change results).
+        foreach (var c in clips.Where(c => c.Performance.Mode == IncrementalMode.Exact)) { StepExact([c]); }
     }
 
     private Tensor Features(IReadOnlyList<(TorchLivePerformance Performance, float[] Features)> clips)

@@ -31,10 +31,13 @@ public class BatchedScoringTests
 
         public void Step(IReadOnlyList<(IncrementalDecoder State, float[] Features)> clips)
         {
-            if (clips.Any(c => c.Features[0] == 99f)) { throw new ArgumentException("a refused vector"); }
-            if (clips.Select(c => c.State).Distinct().Count() != clips.Count) { throw new InvalidOperationException("a state twice in one step"); }
-            StepSizes.Add(clips.Count);
-            foreach (var (state, features) in clips) { state.Append(features); }
+            lock (StepSizes)
+            {
+                if (clips.Any(c => c.Features[0] == 99f)) { throw new ArgumentException("a refused vector"); }
+                if (clips.Select(c => c.State).Distinct().Count() != clips.Count) { throw new InvalidOperationException("a state twice in one step"); }
+                StepSizes.Add(clips.Count);
+                foreach (var (state, features) in clips) { state.Append(features); }
+            }
         }
     }
 
@@ -125,6 +128,35 @@ public class BatchedScoringTests
         Assert.Equal(4, updates.Count(u => u.Provisional.PerformanceId == "p0" && u.Clip is not null));
         Assert.Equal(3, updates.Count(u => u.Provisional.PerformanceId == "p1" && u.Clip is not null));
         Assert.Equal(3, updates.Single(u => u.Provisional.PerformanceId == "p1" && u.Provisional.Final).Provisional.ClipsSeen);
+    }
+
+    [Fact]
+    public void StepInParallelParts_EveryClipSteppedOnce_ARefusedClipFailsAlone()
+    {
+        var plain = LivePipelineTests.Model(IncrementalMode.Streaming);
+        var scorer = new RecordingBatchedScorer(plain.Scorer);
+        var time = new System.Reactive.Concurrency.HistoricalScheduler();
+        var batcher = new ClipBatcher(scorer, new BatchWindow(40, TimeSpan.FromMilliseconds(10)), time, parallelism: 2);
+        var states = Enumerable.Range(0, 40).Select(_ => plain.Scorer.StartPerformance(IncrementalMode.Streaming)).ToArray();
+        var outcomes = new Exception?[40];
+        var done = new int[40];
+        for (var i = 0; i < 40; i++)
+        {
+            var k = i;
+            var vector = Msg.Vector($"p{i}", 0);
+            if (i == 33) { vector = [99f, .. vector[1..]]; }
+            batcher.Submit(states[i], vector, e => { outcomes[k] = e; done[k]++; });
+        }
+        time.Start();
+        // Two parts of 20; the one holding the refused clip is retried clip by clip (19 steps of one).
+        Assert.Equal(1, batcher.Steps);
+        Assert.Equal(40, batcher.Clips);
+        Assert.Equal([.. Enumerable.Repeat(1, 19), 20], scorer.StepSizes.Order().ToArray());
+        Assert.All(done, n => Assert.Equal(1, n));
+        Assert.Contains("a refused vector", Assert.IsType<ArgumentException>(outcomes[33]).Message, StringComparison.Ordinal);
+        Assert.Equal(39, outcomes.Count(e => e is null));
+        Assert.Equal(39, states.Count(s => s.Clips == 1));
+        Assert.Equal(0, states[33].Clips);
     }
 
     [Fact]

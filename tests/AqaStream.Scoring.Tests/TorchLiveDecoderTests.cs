@@ -72,9 +72,15 @@ public class TorchLiveDecoderTests
     [MemberData(nameof(Modes))]
     public void BatchedSteps_EqualOneAtATime_RaggedLengths(IncrementalMode mode, bool projected)
     {
+        BatchedEqualsAlone(mode, projected, passSize: 16);
+        BatchedEqualsAlone(mode, projected, passSize: 2); // a step of five runs as three passes
+    }
+
+    private static void BatchedEqualsAlone(IncrementalMode mode, bool projected, int passSize)
+    {
         var o = OptionsFor(mode, projected);
         using var model = new TorchWeightScoreDecoder(o, seed: 3);
-        var live = new TorchLiveDecoder(model);
+        var live = new TorchLiveDecoder(model) { StreamingPassSize = passSize };
         var lengths = new[] { 11, 4, 9, 1, 15 };
         var perf = lengths.Select((n, i) => Clips(n, o.FeatureDim, 10 + i)).ToArray();
         var alone = lengths.Select((_, i) =>
@@ -106,6 +112,42 @@ public class TorchLiveDecoderTests
             }
             alone[i].Dispose();
             batched[i].Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData(IncrementalMode.Exact)]
+    [InlineData(IncrementalMode.Streaming)]
+    public void ConcurrentSteps_OfDisjointPerformances_EqualOneAtATime(IncrementalMode mode)
+    {
+        // The live batcher cuts a step into parts stepped at once on several threads: two threads here, each with its
+        // own performances, step the same decoder together for every clip.
+        var o = OptionsFor(mode, projected: true);
+        using var model = new TorchWeightScoreDecoder(o, seed: 11);
+        var live = new TorchLiveDecoder(model) { StreamingPassSize = 3 };
+        const int performances = 12, clips = 10;
+        var perf = Enumerable.Range(0, performances).Select(i => Clips(clips, o.FeatureDim, 40 + i)).ToArray();
+        var alone = Enumerable.Range(0, performances).Select(i =>
+        {
+            var p = live.Start(mode);
+            foreach (var c in perf[i]) { p.Append(c); }
+            return p;
+        }).ToArray();
+        var together = Enumerable.Range(0, performances).Select(_ => live.Start(mode)).ToArray();
+        using var bothReady = new Barrier(2);
+        void Part(int first) => Enumerable.Range(0, clips).ToList().ForEach(t =>
+        {
+            bothReady.SignalAndWait();
+            live.Step(Enumerable.Range(first, performances / 2).Select(i => (together[i], perf[i][t])).ToList());
+        });
+        Parallel.Invoke(new ParallelOptions { MaxDegreeOfParallelism = 2 }, () => Part(0), () => Part(performances / 2));
+        for (var i = 0; i < performances; i++)
+        {
+            Assert.Equal(clips, together[i].Clips);
+            AssertClose.Equal(alone[i].Score, together[i].Score, absolute: 1e-5, relative: 1e-5);
+            for (var q = 0; q < clips; q++) { AssertClose.Equal(alone[i].ClipScores[q], together[i].ClipScores[q], absolute: 1e-5, relative: 1e-5); }
+            alone[i].Dispose();
+            together[i].Dispose();
         }
     }
 

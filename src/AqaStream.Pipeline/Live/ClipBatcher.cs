@@ -20,11 +20,16 @@ public sealed record BatchWindow(int MaxBatch, TimeSpan MaxWait)
 /// Gathers clips of many performances for one <see cref="IBatchedClipScorer"/> and steps them together on
 /// <c>scheduler</c> (a dedicated thread in production, virtual time in tests): when <see cref="BatchWindow.MaxBatch"/>
 /// clips wait, or <see cref="BatchWindow.MaxWait"/> after the first one arrived. A performance has at most one clip in
-/// a step; its next one waits for the next step. A step the scorer refuses (a bad vector) is retried clip by clip so
-/// only the bad clip fails. Each clip's completion runs on the scheduler, after the step, outside every lock.
+/// a step; its next one waits for the next step. With <c>parallelism</c> above 1 a step is cut into that many parts of
+/// disjoint performances, stepped at once on as many threads (the lanes wait for the step meanwhile, so their cores are
+/// free). A part the scorer refuses (a bad vector) is retried clip by clip so only the bad clip fails. Each clip's
+/// completion runs on the scheduler, after the step, outside every lock.
 /// </summary>
-public sealed class ClipBatcher(IBatchedClipScorer scorer, BatchWindow window, IScheduler scheduler)
+public sealed class ClipBatcher(IBatchedClipScorer scorer, BatchWindow window, IScheduler scheduler, int parallelism = 1)
 {
+    /// <summary>Fewest clips in one part when a step is cut for several threads (below it a part's fixed cost wins).</summary>
+    public const int MinClipsPerPart = 8;
+
     private readonly object _gate = new();
     private readonly List<Pending> _waiting = [];
     private IDisposable? _timer;
@@ -90,14 +95,30 @@ public sealed class ClipBatcher(IBatchedClipScorer scorer, BatchWindow window, I
         }
         if (batch.Count == 0) { return; }
         var outcomes = new Exception?[batch.Count];
+        var parts = Math.Clamp(batch.Count / MinClipsPerPart, 1, Math.Max(1, parallelism));
+        if (parts == 1) { StepPart(batch, 0, batch.Count, outcomes); }
+        else
+        {
+            var size = (batch.Count + parts - 1) / parts;
+            Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts },
+                k => StepPart(batch, k * size, Math.Min(size, batch.Count - (k * size)), outcomes));
+        }
+        Interlocked.Increment(ref _steps);
+        Interlocked.Add(ref _clips, batch.Count);
+        for (var i = 0; i < batch.Count; i++) { batch[i].Done(outcomes[i]); }
+    }
+
+    private void StepPart(List<Pending> batch, int start, int count, Exception?[] outcomes)
+    {
+        if (count <= 0) { return; }
         try
         {
-            scorer.Step(batch.Select(p => (p.State, p.Features)).ToList());
+            scorer.Step(batch.GetRange(start, count).Select(p => (p.State, p.Features)).ToList());
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
             // Find the clip that was refused; the others are stepped alone (results are the same as batched).
-            for (var i = 0; i < batch.Count; i++)
+            for (var i = start; i < start + count; i++)
             {
                 try
                 {
@@ -109,9 +130,6 @@ public sealed class ClipBatcher(IBatchedClipScorer scorer, BatchWindow window, I
                 }
             }
         }
-        Interlocked.Increment(ref _steps);
-        Interlocked.Add(ref _clips, batch.Count);
-        for (var i = 0; i < batch.Count; i++) { batch[i].Done(outcomes[i]); }
     }
 
     private sealed record Pending(IncrementalDecoder State, float[] Features, Action<Exception?> Done);

@@ -61,7 +61,7 @@ public static class LivePipeline
         // Shared by every pipeline on these lanes (one per partition), so one step gathers all their performances.
         var batchers = options.Batch is { } window
             ? models.Where(m => m.Value.Scorer is IBatchedClipScorer)
-                .ToDictionary(m => m.Key, m => scoringLanes.BatcherFor((IBatchedClipScorer)m.Value.Scorer, window, scheduler))
+                .ToDictionary(m => m.Key, m => scoringLanes.BatcherFor((IBatchedClipScorer)m.Value.Scorer, window, scheduler, Math.Max(1, options.Lanes)))
             : [];
         return messages
             .RejectMalformed(rules, deadLetters)
@@ -105,9 +105,9 @@ public sealed class ScoringLanes(int count, bool withBatchThread = false) : IDis
     public IScheduler? BatchScheduler => _batch;
 
     /// <summary>The one batcher of <paramref name="scorer"/> on these lanes (steps on the batch thread, else on
-    /// <paramref name="fallback"/>).</summary>
-    public ClipBatcher BatcherFor(IBatchedClipScorer scorer, BatchWindow window, IScheduler fallback) =>
-        _batchers.GetOrAdd(scorer, s => new ClipBatcher(s, window, _batch ?? fallback));
+    /// <paramref name="fallback"/>), cutting each step into up to <paramref name="parallelism"/> parts run at once.</summary>
+    public ClipBatcher BatcherFor(IBatchedClipScorer scorer, BatchWindow window, IScheduler fallback, int parallelism = 1) =>
+        _batchers.GetOrAdd(scorer, s => new ClipBatcher(s, window, _batch ?? fallback, parallelism));
 
     /// <inheritdoc />
     public void Dispose()

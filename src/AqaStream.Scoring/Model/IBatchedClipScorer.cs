@@ -6,6 +6,7 @@ namespace AqaStream.Scoring.Model;
 public interface IBatchedClipScorer : IClipScorer
 {
     /// <summary>Appends one clip to each listed state (a state at most once) in one step. Every vector is checked first:
-    /// a wrong width or a NaN throws <see cref="ArgumentException"/> and changes no state.</summary>
+    /// a wrong width or a NaN throws <see cref="ArgumentException"/> and changes no state. Calls on disjoint states
+    /// may run at once on different threads (the live batcher cuts a step into parts).</summary>
     void Step(IReadOnlyList<(IncrementalDecoder State, float[] Features)> clips);
 }
