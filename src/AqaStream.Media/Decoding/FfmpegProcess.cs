@@ -58,7 +58,7 @@ internal sealed class FfmpegProcess : IDisposable
     public async Task<FfmpegOutput> RunAsync(ReadOnlyMemory<byte> input, int recordBytes, CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _used, 1) != 0) { throw new InvalidOperationException("An ffmpeg process runs once."); }
-        using var kill = cancellationToken.Register(_stop.Cancel);
+        using var kill = cancellationToken.Register(Stop);
         Volatile.Write(ref _recordBytes, recordBytes);
         _input.TrySetResult(input);
         FFMpegResult result;
@@ -114,10 +114,26 @@ internal sealed class FfmpegProcess : IDisposable
     private static string Quote(string option) => option.Length > 0 && option.All(c => char.IsAsciiLetterOrDigit(c) || "-_+:=./%,*()".Contains(c))
         ? option : "\"" + option.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
+    /// <summary>FFMpegCore's cancel: 'q' on ffmpeg's stdin, then kill. A process that has just died (its run not yet
+    /// completed) cannot take the 'q': the broken pipe says it has already stopped, which is what was asked.</summary>
+    private void Stop()
+    {
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (AggregateException e) when (e.InnerExceptions.All(x => x is IOException or InvalidOperationException))
+        {
+        }
+        catch (IOException)
+        {
+        }
+    }
+
     public void Dispose()
     {
         _input.TrySetCanceled();
-        if (!_run.IsCompleted) { _stop.Cancel(); }
+        if (!_run.IsCompleted) { Stop(); }
         try { _run.Wait(1000); } catch (AggregateException) { }
         _stop.Dispose();
     }
