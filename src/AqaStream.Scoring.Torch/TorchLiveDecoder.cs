@@ -141,6 +141,73 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
         }
     }
 
+    /// <summary>Causal self-attention of layer <paramref name="layer"/> for one new query per performance, through its
+    /// key/value caches (appended here); returns the layer's residual x1 [B, d].</summary>
+    private Tensor SelfAttend(List<TorchLivePerformance> performances, int layer, Tensor x, Tensor pos, long width, Tensor mask)
+    {
+        var m = _model;
+        var prefix = $"decoder.layers.{layer}";
+        var t1 = m.LayerNorm(x, $"{prefix}.norm1");
+        var qk = t1 + pos;
+        var (wq, bq) = m.InProjection($"{prefix}.self_attn", 0);
+        var (wk, bk) = m.InProjection($"{prefix}.self_attn", 1);
+        var (wv, bv) = m.InProjection($"{prefix}.self_attn", 2);
+        var selfKey = F.linear(qk, wk, bk);
+        var selfValue = F.linear(t1, wv, bv);
+        for (var b = 0; b < performances.Count; b++)
+        {
+            performances[b].SelfKeys[layer].Append(selfKey[b]);
+            performances[b].SelfValues[layer].Append(selfValue[b]);
+        }
+        var (s, _) = AttendOne($"{prefix}.self_attn", F.linear(qk, wq, bq),
+            Padded(performances, p => p.SelfKeys[layer], width), Padded(performances, p => p.SelfValues[layer], width), mask);
+        return s + s;
+    }
+
+    private readonly object _layer0Gate = new();
+    private Layer0Table? _layer0;
+
+    /// <summary>In streaming (causal) mode layer 0's self-attention sees the learned queries only, never a clip, so
+    /// its output at each position, and the cross-attention query made from it, are the same for every performance:
+    /// computed once per decoder, position by position through the very step the other layers take (so the values are
+    /// the ones a cache would give), on the first streaming step. The model's weights are read then.</summary>
+    private Layer0Table Layer0()
+    {
+        lock (_layer0Gate)
+        {
+            if (_layer0 is { } ready) { return ready; }
+            var m = _model;
+            var o = m.Options;
+            var device = m.Device;
+            using var scope = NewDisposeScope();
+            var state = new TorchLivePerformance(this, IncrementalMode.Streaming);
+            try
+            {
+                var afterSelf = new List<Tensor>(o.MaxQueries);
+                var crossQuery = new List<Tensor>(o.MaxQueries);
+                var (cwq, cbq) = m.InProjection("decoder.layers.0.multihead_attn", 0);
+                for (var t = 0; t < o.MaxQueries; t++)
+                {
+                    var idx = tensor(new long[] { t }, device: device);
+                    var e = m["query_embed.weight"].index_select(0, idx);
+                    var pos = e + m.Positional.index_select(0, idx);
+                    var x1 = SelfAttend([state], 0, e, pos, t + 1, KeyMask([t + 1], t + 1, device));
+                    afterSelf.Add(x1);
+                    if (!o.LocalCross) { crossQuery.Add(F.linear(m.LayerNorm(x1, "decoder.layers.0.norm2") + pos, cwq, cbq)); }
+                }
+                _layer0 = new Layer0Table(cat(afterSelf, 0).DetachFromDisposeScope(), o.LocalCross ? null : cat(crossQuery, 0).DetachFromDisposeScope());
+                return _layer0;
+            }
+            finally
+            {
+                state.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Layer 0's residual after self-attention and its cross-attention query, per position [MaxQueries, d].</summary>
+    private sealed record Layer0Table(Tensor AfterSelf, Tensor? CrossQuery);
+
     private void StepStreaming(IReadOnlyList<(TorchLivePerformance Performance, float[] Features)> clips)
     {
         var m = _model;
@@ -159,24 +226,12 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
         var pos = e + m.Positional.index_select(0, idx);
         var x = e;
         Tensor? lastMap = null;
+        var layer0 = Layer0();
         for (var i = 0; i < o.Layers; i++)
         {
             var prefix = $"decoder.layers.{i}";
-            var t1 = m.LayerNorm(x, $"{prefix}.norm1");
-            var qk = t1 + pos;
-            var (wq, bq) = m.InProjection($"{prefix}.self_attn", 0);
-            var (wk, bk) = m.InProjection($"{prefix}.self_attn", 1);
-            var (wv, bv) = m.InProjection($"{prefix}.self_attn", 2);
-            var selfKey = F.linear(qk, wk, bk);
-            var selfValue = F.linear(t1, wv, bv);
-            for (var b = 0; b < bsz; b++)
-            {
-                performances[b].SelfKeys[i].Append(selfKey[b]);
-                performances[b].SelfValues[i].Append(selfValue[b]);
-            }
-            var (s, _) = AttendOne($"{prefix}.self_attn", F.linear(qk, wq, bq),
-                Padded(performances, p => p.SelfKeys[i], width), Padded(performances, p => p.SelfValues[i], width), mask);
-            var x1 = s + s;
+            // Layer 0's query side reads the learned queries only: looked up per position, no self-attention cache.
+            var x1 = i == 0 ? layer0.AfterSelf.index_select(0, idx) : SelfAttend(performances, i, x, pos, width, mask);
             var (ck, cv) = m.CrossKeyValue(i, row);
             for (var b = 0; b < bsz; b++)
             {
@@ -192,7 +247,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
             else
             {
                 var (cwq, cbq) = m.InProjection($"{prefix}.multihead_attn", 0);
-                var q = F.linear(m.LayerNorm(x1, $"{prefix}.norm2") + pos, cwq, cbq);
+                var q = i == 0 ? layer0.CrossQuery!.index_select(0, idx) : F.linear(m.LayerNorm(x1, $"{prefix}.norm2") + pos, cwq, cbq);
                 (c, lastMap) = AttendOne($"{prefix}.multihead_attn", q,
                     Padded(performances, p => p.CrossKeys[i], width), Padded(performances, p => p.CrossValues[i], width), mask);
             }

@@ -45,12 +45,26 @@ public class TorchLiveDecoderTests
 
     [Theory]
     [MemberData(nameof(Modes))]
-    public void EveryClip_EqualsOfflineForwardOfClipsSoFar(IncrementalMode mode, bool projected)
+    public void EveryClip_EqualsOfflineForwardOfClipsSoFar(IncrementalMode mode, bool projected) =>
+        EqualsOfflineAfterEveryClip(mode, OptionsFor(mode, projected));
+
+    [Fact]
+    public void Streaming_LocalCross_EqualsOfflineForwardOfClipsSoFar() =>
+        EqualsOfflineAfterEveryClip(IncrementalMode.Streaming, OptionsFor(IncrementalMode.Streaming, projected: true) with { LocalCross = true });
+
+    [Fact]
+    public void Streaming_ThreeLayers_UpToTheLastQueryPosition_EqualsOfflineForward()
     {
-        var o = OptionsFor(mode, projected);
+        // Layer 0 comes from the per-position table, layers 1 and 2 from the caches; every position of the table is used.
+        var o = OptionsFor(IncrementalMode.Streaming, projected: true) with { Layers = 3 };
+        EqualsOfflineAfterEveryClip(IncrementalMode.Streaming, o, clipCount: o.MaxQueries);
+    }
+
+    private static void EqualsOfflineAfterEveryClip(IncrementalMode mode, DecoderOptions o, int clipCount = 13)
+    {
         using var model = new TorchWeightScoreDecoder(o, seed: 7);
         var live = new TorchLiveDecoder(model);
-        var clips = Clips(13, o.FeatureDim, 2);
+        var clips = Clips(clipCount, o.FeatureDim, 2);
         using var p = live.Start(mode);
         for (var t = 1; t <= clips.Length; t++)
         {
