@@ -96,8 +96,8 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
         var (bsz, width, heads) = (q.shape[0], k.shape[1], (long)o.Heads);
         var dh = o.ModelDim / heads;
         var qh = q.view(bsz, 1, heads, dh);
-        var scores = (k.view(bsz, width, heads, dh) * qh).sum(-1) / Math.Sqrt(dh); // [B, L, H]
-        scores = scores.masked_fill(keyMask.unsqueeze(-1), float.NegativeInfinity);
+        var scores = (k.view(bsz, width, heads, dh) * qh).sum(-1).div(TorchScalars.Of(Math.Sqrt(dh))); // [B, L, H]
+        scores = scores.masked_fill(keyMask.unsqueeze(-1), TorchScalars.NegativeInfinity);
         var p = F.softmax(scores, 1);
         var attended = (p.unsqueeze(-1) * v.view(bsz, width, heads, dh)).sum(1).reshape(bsz, o.ModelDim);
         return (_model.Linear(attended, $"{name}.out_proj"), p.mean([2]));

@@ -180,7 +180,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         var h = LayerNorm(x, "decoder.norm");
         var clipScores = Mlp(h, "mean");
         var logits = Mlp(h, "weight");
-        if (keyMask is not null) { logits = logits.masked_fill(keyMask, float.NegativeInfinity); }
+        if (keyMask is not null) { logits = logits.masked_fill(keyMask, TorchScalars.NegativeInfinity); }
         var weights = F.softmax(logits, -1);
         var score = (weights * clipScores).sum(-1);
         if (attLoss is not null) { attLoss = attLoss * (o.AttentionLossWeight / bsz); }
@@ -238,9 +238,9 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         var qh = q.view(bsz, tq, heads, dh).transpose(1, 2);
         var kh = k.view(bsz, tk, heads, dh).transpose(1, 2);
         var vh = v.view(bsz, tk, heads, dh).transpose(1, 2);
-        var scores = qh.matmul(kh.transpose(-1, -2)) / Math.Sqrt(dh); // [B, H, Tq, Tk]
-        if (keyMask is not null) { scores = scores.masked_fill(keyMask.view(bsz, 1, 1, tk), float.NegativeInfinity); }
-        if (causal is not null) { scores = scores.masked_fill(causal, float.NegativeInfinity); }
+        var scores = qh.matmul(kh.transpose(-1, -2)).div(TorchScalars.Of(Math.Sqrt(dh))); // [B, H, Tq, Tk]
+        if (keyMask is not null) { scores = scores.masked_fill(keyMask.view(bsz, 1, 1, tk), TorchScalars.NegativeInfinity); }
+        if (causal is not null) { scores = scores.masked_fill(causal, TorchScalars.NegativeInfinity); }
         var p = F.softmax(scores, -1);
         var attended = F.dropout(p, o.AttentionDropout, training).matmul(vh).transpose(1, 2).reshape(bsz, tq, o.ModelDim);
         return (Linear(attended, $"{name}.out_proj"), withMap ? p : null);

@@ -3,6 +3,7 @@ using AqaStream.Scoring.Model;
 using AqaStream.Scoring.Torch;
 using AqaStream.Tests.Shared;
 using TorchSharp;
+using Scalar = TorchSharp.Scalar;
 using Xunit;
 
 namespace AqaStream.Scoring.Tests;
@@ -163,6 +164,22 @@ public class TorchLiveDecoderTests
             alone[i].Dispose();
             together[i].Dispose();
         }
+    }
+
+    [Fact]
+    public void HotPathScalars_OutliveDisposeScopesAndCollections()
+    {
+        // Made inside a scope that then ends, then every collectable object collected and finalised: still valid, and the
+        // same object each time (so no temporary can be finalised under a native call).
+        Scalar first;
+        using (torch.NewDisposeScope()) { first = TorchScalars.Of(2.5); }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.Same(first, TorchScalars.Of(2.5));
+        using var scope = torch.NewDisposeScope();
+        var filled = torch.zeros(3).masked_fill(torch.tensor(new[] { true, false, true }), TorchScalars.NegativeInfinity).div(first);
+        Assert.Equal([float.NegativeInfinity, 0f, float.NegativeInfinity], filled.data<float>().ToArray());
     }
 
     [Fact]

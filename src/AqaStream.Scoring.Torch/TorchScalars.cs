@@ -1,0 +1,23 @@
+using System.Collections.Concurrent;
+using TorchSharp;
+
+namespace AqaStream.Scoring.Torch;
+
+/// <summary>
+/// Scalars handed to libtorch on hot paths, made once and kept for the process's life. TorchSharp passes a
+/// <see cref="Scalar"/> to native code as its bare handle, so a temporary one (an implicit conversion such as
+/// <c>masked_fill(mask, float.NegativeInfinity)</c>) can be finalised by the GC while the native call it was made for
+/// still reads it. That happened: 4,000 live performances (frequent GCs) aborted the process inside <c>masked_fill</c>
+/// with c10's "Expected false to be true" from <c>Scalar::toFloat</c>. A scalar held by a static field is never
+/// finalised.
+/// </summary>
+public static class TorchScalars
+{
+    private static readonly ConcurrentDictionary<double, Scalar> s_values = new();
+
+    /// <summary>−∞ (masked attention scores and logits).</summary>
+    public static Scalar NegativeInfinity { get; } = Of(double.NegativeInfinity);
+
+    /// <summary>The scalar <paramref name="value"/> (a double, as the implicit conversions from double make).</summary>
+    public static Scalar Of(double value) => s_values.GetOrAdd(value, v => v.ToScalar()); // dispose scopes do not track scalars
+}
