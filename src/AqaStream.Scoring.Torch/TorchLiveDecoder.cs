@@ -148,7 +148,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
         var m = _model;
         var prefix = $"decoder.layers.{layer}";
         var t1 = m.LayerNorm(x, $"{prefix}.norm1");
-        var qk = t1 + pos;
+        var qk = t1.Plus(pos);
         var (wq, bq) = m.InProjection($"{prefix}.self_attn", 0);
         var (wk, bk) = m.InProjection($"{prefix}.self_attn", 1);
         var (wv, bv) = m.InProjection($"{prefix}.self_attn", 2);
@@ -161,7 +161,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
         }
         var (s, _) = AttendOne($"{prefix}.self_attn", F.linear(qk, wq, bq),
             Padded(performances, p => p.SelfKeys[layer], width), Padded(performances, p => p.SelfValues[layer], width), mask);
-        return s + s;
+        return s.Plus(s);
     }
 
     private readonly object _layer0Gate = new();
@@ -190,10 +190,10 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
                 {
                     var idx = tensor(new long[] { t }, device: device);
                     var e = m["query_embed.weight"].index_select(0, idx);
-                    var pos = e + m.Positional.index_select(0, idx);
+                    var pos = e.Plus(m.Positional.index_select(0, idx));
                     var x1 = SelfAttend([state], 0, e, pos, t + 1, KeyMask([t + 1], t + 1, device));
                     afterSelf.Add(x1);
-                    if (!o.LocalCross) { crossQuery.Add(F.linear(m.LayerNorm(x1, "decoder.layers.0.norm2") + pos, cwq, cbq)); }
+                    if (!o.LocalCross) { crossQuery.Add(F.linear(m.LayerNorm(x1, "decoder.layers.0.norm2").Plus(pos), cwq, cbq)); }
                 }
                 _layer0 = new Layer0Table(cat(afterSelf, 0).DetachFromDisposeScope(), o.LocalCross ? null : cat(crossQuery, 0).DetachFromDisposeScope());
                 return _layer0;
@@ -223,7 +223,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
         var row = m.Memory(Features(clips));
         var idx = tensor(positions, device: device);
         var e = m["query_embed.weight"].index_select(0, idx);
-        var pos = e + m.Positional.index_select(0, idx);
+        var pos = e.Plus(m.Positional.index_select(0, idx));
         var x = e;
         Tensor? lastMap = null;
         var layer0 = Layer0();
@@ -247,11 +247,11 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
             else
             {
                 var (cwq, cbq) = m.InProjection($"{prefix}.multihead_attn", 0);
-                var q = i == 0 ? layer0.CrossQuery!.index_select(0, idx) : F.linear(m.LayerNorm(x1, $"{prefix}.norm2") + pos, cwq, cbq);
+                var q = i == 0 ? layer0.CrossQuery!.index_select(0, idx) : F.linear(m.LayerNorm(x1, $"{prefix}.norm2").Plus(pos), cwq, cbq);
                 (c, lastMap) = AttendOne($"{prefix}.multihead_attn", q,
                     Padded(performances, p => p.CrossKeys[i], width), Padded(performances, p => p.CrossValues[i], width), mask);
             }
-            x = m.FeedForward(x1 + c, prefix, training: false);
+            x = m.FeedForward(x1.Plus(c), prefix, training: false);
         }
         var h = m.LayerNorm(x, "decoder.norm");
         var scores = m.Mlp(h, "mean").cpu().data<float>().ToArray();

@@ -18,6 +18,17 @@ public static class TorchScalars
     /// <summary>−∞ (masked attention scores and logits).</summary>
     public static Scalar NegativeInfinity { get; } = Of(double.NegativeInfinity);
 
+    /// <summary>1 (the alpha of a tensor sum: TorchSharp's <c>a + b</c> makes a temporary one on every call).</summary>
+    public static Scalar One { get; } = Of(1.0);
+
+    /// <summary><paramref name="a"/> + <paramref name="b"/> with the held alpha (use it instead of the operator on
+    /// hot paths).</summary>
+    public static torch.Tensor Plus(this torch.Tensor a, torch.Tensor b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        return a.add(b, One);
+    }
+
     /// <summary>The scalar <paramref name="value"/> (a double, as the implicit conversions from double make).</summary>
     public static Scalar Of(double value) => s_values.GetOrAdd(value, v => v.ToScalar()); // dispose scopes do not track scalars
 }

@@ -135,7 +135,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
             ? randn(bsz, t, d, device: Device) * o.QueryInitStd
             : this["query_embed.weight"].index_select(0, idx.flatten()).reshape(bsz, t, d);
         var x = e;
-        var pos = e + _positional.index_select(0, idx.flatten()).reshape(bsz, t, d);
+        var pos = e.Plus(_positional.index_select(0, idx.flatten()).reshape(bsz, t, d));
         var lengthTensor = tensor(lengths, device: Device);
         var padded = arange(t, device: Device).unsqueeze(0) >= lengthTensor.unsqueeze(1); // [B, T]
         var anyPadded = lengths.Any(l => l < t);
@@ -149,9 +149,9 @@ public sealed class TorchWeightScoreDecoder : IDisposable
             var prefix = $"decoder.layers.{i}";
             // Self-attention: q = k = LN1(x) + p, v = LN1(x); the reference keeps no residual from x: x1 = S + Dropout(S).
             var t1 = LayerNorm(x, $"{prefix}.norm1");
-            var qk = t1 + pos;
+            var qk = t1.Plus(pos);
             var (sa, sMap) = Attention($"{prefix}.self_attn", qk, qk, t1, keyMask, causal, training, withMaps);
-            var x1 = sa + F.dropout(sa, o.Dropout, training);
+            var x1 = sa.Plus(F.dropout(sa, o.Dropout, training));
             Tensor c;
             Tensor? cMap;
             var (crossKey, crossValue) = crossKeysValues[i];
@@ -164,10 +164,10 @@ public sealed class TorchWeightScoreDecoder : IDisposable
             else
             {
                 var (wq, bq) = InProjection($"{prefix}.multihead_attn", 0);
-                var q = F.linear(LayerNorm(x1, $"{prefix}.norm2") + pos, wq, bq);
+                var q = F.linear(LayerNorm(x1, $"{prefix}.norm2").Plus(pos), wq, bq);
                 (c, cMap) = AttendProjected($"{prefix}.multihead_attn", q, crossKey, crossValue, keyMask, causal, training, withMaps);
             }
-            var x2 = x1 + F.dropout(c, o.Dropout, training);
+            var x2 = x1.Plus(F.dropout(c, o.Dropout, training));
             x = FeedForward(x2, prefix, training);
             if (sMap is not null) { selfMaps.Add(sMap); }
             if (cMap is not null) { crossMaps.Add(cMap); }
@@ -192,7 +192,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     {
         var p = Options.Dropout;
         var hidden = F.dropout(F.relu(Linear(LayerNorm(x2, $"{prefix}.norm3"), $"{prefix}.linear1")), p, training);
-        return x2 + F.dropout(Linear(hidden, $"{prefix}.linear2"), p, training);
+        return x2.Plus(F.dropout(Linear(hidden, $"{prefix}.linear2"), p, training));
     }
 
     /// <summary>L_att of one layer summed over the batch: Σ_rows KL(softmax(C Cᵀ/d) ‖ softmax(S Sᵀ/d)), padded queries left out.</summary>
