@@ -61,7 +61,7 @@ public static class LivePipeline
         // Shared by every pipeline on these lanes (one per partition), so one step gathers all their performances.
         var batchers = options.Batch is { } window
             ? models.Where(m => m.Value.Scorer is IBatchedClipScorer)
-                .ToDictionary(m => m.Key, m => scoringLanes.BatcherFor((IBatchedClipScorer)m.Value.Scorer, window, scheduler, Math.Max(1, options.Lanes)))
+                .ToDictionary(m => m.Key, m => scoringLanes.BatcherFor((IBatchedClipScorer)m.Value.Scorer, window, scheduler, options.Lanes))
             : [];
         return messages
             .RejectMalformed(rules, deadLetters)
