@@ -24,8 +24,8 @@ done
 
 # Every test project, in the order they run. The fast loop takes the in-memory projects and, in them, leaves out the
 # tests marked [Trait("Category", "Process")] (they start ffmpeg, python3, chromium, kcat or the aqa binary).
-all_projects=(Numerics Scoring Pipeline Media Server Kafka Cli)
-fast_projects=(Numerics Scoring Pipeline)
+all_projects=(Scoring Pipeline Media Server Kafka Cli)
+fast_projects=(Scoring Pipeline)
 
 timings=()
 phase_start=0

@@ -14,9 +14,9 @@ COPY . .
 RUN dotnet publish src/AqaStream.Cli/AqaStream.Cli.csproj -c Release -o /app --nologo
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-bookworm-slim AS aqa
-# ffmpeg (ingest, venue encoder), OpenBLAS (scorer GEMM); librdkafka ships in the app (librdkafka.redist).
+# ffmpeg (ingest, venue encoder); libtorch (libtorch-cpu-linux-x64) and librdkafka (librdkafka.redist) ship in the app.
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        ffmpeg libopenblas0-pthread >/dev/null \
+        ffmpeg >/dev/null \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app ./

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # Installs what AqaStream needs on a fresh Debian 12 machine (idempotent):
-#   libopenblas0-pthread          GEMM for the scorer (cblas_sgemm)                    always (apt)
 #   ffmpeg                        video decode/encode (ingest, synthetic venue)         always (apt)
 #   nodejs, npm                   front-end packages                                    always, when missing (apt)
 #   web/node_modules              @microsoft/signalr (the pages' client), playwright-core (browser tests)
@@ -12,7 +11,6 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 need=()
-[ -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || need+=(libopenblas0-pthread)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)

@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Text.Json;
 using AqaStream.Cli;
 using AqaStream.Cli.Commands;
-using AqaStream.Numerics;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;
 using AqaStream.Scoring.Training;
@@ -21,7 +20,7 @@ internal static class BenchApp
     /// <summary>Parses and runs; returns the process exit code.</summary>
     public static int Run(string[] args)
     {
-        Scoring.Torch.Methods.SequenceScorer.Register();
+        Scoring.Torch.TorchFormats.Register();
         return AqaApp.Invoke(Root(), "bench", args);
     }
 
@@ -34,7 +33,7 @@ internal static class BenchApp
         var threads = CommonOptions.Threads();
         var python = new Option<string>("--python") { Description = "Python with PyTorch for the peer run.", DefaultValueFactory = _ => "/usr/bin/python3" };
         var causal = new Option<bool>("--causal") { Description = "Benchmark the causal variant." };
-        var scorer = new Command("scorer", "Forward (batch 1) and training step (batch 32) at T = 136: TorchSharp and the own core vs PyTorch, same model, same threads.")
+        var scorer = new Command("scorer", "Forward (batch 1) and training step (batch 32) at T = 136: TorchSharp vs PyTorch, same model, same threads.")
         {
             modelDim, clips, batch, iterations, threads, python, causal,
         };
@@ -46,14 +45,13 @@ internal static class BenchApp
             var (t, b, it) = (r.GetValue(clips), r.GetValue(batch), Math.Max(1, r.GetValue(iterations)));
             Console.Error.WriteLine($"bench scorer: d = {options.ModelDim}, T = {t}, train batch {b}, {n} thread(s), {it} iterations");
             var sharp = RunTorchSharp(options, n, t, b, it);
-            var ours = RunOurs(options, n, t, b, it);
             var torch = RunTorch(r.GetValue(python)!, options, n, t, b, it);
             var inv = CultureInfo.InvariantCulture;
-            Console.WriteLine(string.Create(inv, $"{"",-28}{"torchsharp (ms)",16}{"own core (ms)",15}{"pytorch (ms)",14}{"torchsharp/pytorch",20}{"own/pytorch",13}"));
+            Console.WriteLine(string.Create(inv, $"{"",-28}{"torchsharp (ms)",16}{"pytorch (ms)",14}{"torchsharp/pytorch",20}"));
             Console.WriteLine(string.Create(inv,
-                $"{"forward, batch 1",-28}{sharp.Forward,16:F2}{ours.Forward,15:F2}{torch.Forward,14:F2}{sharp.Forward / torch.Forward,20:F3}{ours.Forward / torch.Forward,13:F3}"));
+                $"{"forward, batch 1",-28}{sharp.Forward,16:F2}{torch.Forward,14:F2}{sharp.Forward / torch.Forward,20:F3}"));
             Console.WriteLine(string.Create(inv,
-                $"{$"training step, batch {b}",-28}{sharp.Train,16:F1}{ours.Train,15:F1}{torch.Train,14:F1}{sharp.Train / torch.Train,20:F3}{ours.Train / torch.Train,13:F3}"));
+                $"{$"training step, batch {b}",-28}{sharp.Train,16:F1}{torch.Train,14:F1}{sharp.Train / torch.Train,20:F3}"));
             Console.WriteLine($"torchsharp: libtorch {TorchSharp.torch.__version__}, {TorchSharp.torch.get_num_threads()} thread(s), inference mode for the forward, a dispose scope per step");
             return 0;
         }));
@@ -67,7 +65,7 @@ internal static class BenchApp
         var clips = new Option<int>("--clips") { Description = "Clips per performance (Fis-V: 124–302, mean 138).", DefaultValueFactory = _ => 136 };
         var performances = new Option<int>("--performances") { Description = "Performances replayed per mode.", DefaultValueFactory = _ => 8 };
         var threads = CommonOptions.Threads();
-        var cmd = new Command("incremental", "Per-clip update latency (p50/p99) of the live decoder state: exact (bidirectional) vs streaming (causal).")
+        var cmd = new Command("incremental", "Per-clip update latency (p50/p99) of the live decoder state on libtorch: exact (bidirectional) vs streaming (causal).")
         {
             modelDim, clips, performances, threads,
         };
@@ -81,7 +79,6 @@ internal static class BenchApp
         {
             var chosenModes = r.GetValue(modes)!;
             var threadCount = r.GetValue(threads);
-            Parallelism.Threads = threadCount;
             TorchSharp.torch.set_num_threads(threadCount);
             var (d, t, n) = (r.GetValue(modelDim), r.GetValue(clips), Math.Max(1, r.GetValue(performances)));
             var batchSizes = r.GetValue(batches)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
@@ -94,11 +91,11 @@ internal static class BenchApp
             Console.WriteLine(string.Create(inv, $"{"engine",-12}{"mode",-12}{"p50 (ms)",10}{"p99 (ms)",10}{"max (ms)",10}{"clips/s",10}"));
             foreach (var mode in chosenModes)
             {
-                var own = new WeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
-                using var sharp = Scoring.Torch.TorchWeightScoreDecoder.From(own);
+                using var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
                 var live = new Scoring.Torch.TorchLiveDecoder(sharp);
-                foreach (var (engine, start) in new (string, Func<IncrementalDecoder>)[] { ("own core", () => own.StartPerformance(mode)), ("torchsharp", () => live.Start(mode)) })
+                const string engine = "torchsharp";
                 {
+                    Func<IncrementalDecoder> start = () => live.Start(mode);
                     var times = new List<double>();
                     for (var p = 0; p <= n; p++)
                     {
@@ -176,34 +173,6 @@ internal static class BenchApp
             return 0;
         }));
         return cmd;
-    }
-
-    private static (double Forward, double Train) RunOurs(DecoderOptions options, int threads, int clips, int batch, int iterations)
-    {
-        Parallelism.Threads = threads;
-        var model = new WeightScoreDecoder(options, seed: 0);
-        var rng = new Random(0);
-        var x1 = new float[clips * options.FeatureDim];
-        Gaussian.Fill(x1, rng);
-        var one = new ScorerBatch(x1, 1, clips, options.FeatureDim, [clips], [0]);
-        double Forward()
-        {
-            using var _ = Autograd.NoGrad();
-            using var memory = TensorMemory.Scope();
-            var sw = Stopwatch.StartNew();
-            model.Forward(one);
-            return sw.Elapsed.TotalMilliseconds;
-        }
-        var samples = RandomBatch(batch, clips, options.FeatureDim, rng);
-        var trainer = new Trainer(new TrainingOptions { TrainLength = clips, BatchSize = batch });
-        var adam = new Adam(model.Parameters, 1e-4f, 1e-5f);
-        double Train()
-        {
-            var sw = Stopwatch.StartNew();
-            trainer.TrainStep(model, adam, samples, rng);
-            return sw.Elapsed.TotalMilliseconds;
-        }
-        return (Median(Forward, iterations), Median(Train, Math.Max(2, iterations / 4)));
     }
 
     /// <summary>A training batch of random performances (features N(0, 1), scores uniform in [0, 40)).</summary>

@@ -7,7 +7,6 @@ using System.Text.Json;
 using AqaStream.Cli;
 using AqaStream.Cli.Commands;
 using AqaStream.Kafka;
-using AqaStream.Numerics;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
@@ -70,16 +69,14 @@ internal static class BenchCrashCommand
     private static async Task<CrashReport> RunAsync(Settings s, KafkaCli kafka, EngineOptions engine, ParseResult r)
     {
         var inv = CultureInfo.InvariantCulture;
-        Parallelism.Threads = 1;
         EngineOptions.SetThreads(1);
-        // The uninterrupted reference runs on the same engine as the scorer processes, so results compare exactly.
+        // The uninterrupted reference runs on the same device as the scorer processes, so results compare exactly.
         var model = engine.Apply(r, ScoringModel.Load(s.Checkpoint));
         if (s.Clips > model.Scorer.MaxClips) { throw new ArgumentException($"--clips {s.Clips} is over the model's {model.Scorer.MaxClips}."); }
         using var cluster = r.GetValue(kafka.Bootstrap) is { Length: > 0 } ? null : NewCluster();
         var configuration = kafka.Configuration(r);
         var options = KafkaCli.Options(configuration, null) with { BootstrapServers = cluster?.BootstrapServers ?? configuration["Kafka:BootstrapServers"]! };
         var childSettings = options.Settings.Select(kv => $"--kafka-setting {kv.Key}={kv.Value}").ToList();
-        childSettings.Add($"--engine {CommonOptions.ParseEngine(r.GetValue(engine.Engine))}");
         if (r.GetResult(engine.Device) is { Implicit: false }) { childSettings.Add($"--device {r.GetValue(engine.Device)}"); }
         await using var bus = await KafkaBus.ConnectAsync(options).ConfigureAwait(false);
         await using var results = new Results(bus);

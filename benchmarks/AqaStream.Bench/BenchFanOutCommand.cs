@@ -123,7 +123,7 @@ internal static class BenchFanOutCommand
     {
         await using var bus = new InMemoryBus();
         var options = new DecoderOptions { FeatureDim = 8, ModelDim = 8, Layers = 1, Heads = 2, HeadHidden1 = 8, HeadHidden2 = 4, MaxQueries = 8 };
-        var model = new ScoringModel(new WeightScoreDecoder(options, 1), new ModelCard { ModelId = "bench", Architecture = options }, "bench", IncrementalMode.Exact);
+        var model = new ScoringModel(new Scoring.Torch.TorchClipScorer(new Scoring.Torch.TorchWeightScoreDecoder(options, seed: 1)), new ModelCard { ModelId = "bench", Architecture = options }, "bench", IncrementalMode.Exact);
         var registry = new ModelRegistry(Path.GetTempPath(), 8, new Dictionary<string, ScoringModel> { ["bench"] = model });
         await using var app = AqaServer.Build("http://127.0.0.1:0", bus, registry, new Dictionary<string, string?> { [$"Auth:ApiKeys:{OverlayKey}"] = AqaRoles.Overlay });
         await app.StartAsync().ConfigureAwait(false);

@@ -5,7 +5,6 @@ using System.Reactive.Concurrency;
 using AqaStream.Cli;
 using AqaStream.Cli.Commands;
 using AqaStream.Kafka;
-using AqaStream.Numerics;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
@@ -35,7 +34,7 @@ internal static class BenchKafkaCommand
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             if (r.GetValue(performances) < 1 || r.GetValue(clips) < 1 || r.GetValue(lanes) < 1) { throw new ArgumentException("--performances, --clips and --lanes must be at least 1."); }
-            Parallelism.Threads = 1;
+            EngineOptions.SetThreads(1);
             var model = ScoringModel.Load(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"));
             if (r.GetValue(clips) > model.Scorer.MaxClips) { throw new ArgumentException($"--clips is over the model's {model.Scorer.MaxClips}."); }
             return RunAsync(model, r.GetValue(performances), r.GetValue(clips), r.GetValue(lanes), Math.Max(1, r.GetValue(repeats)), r.GetValue(bootstrap)).GetAwaiter().GetResult();

@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Reactive.Concurrency;
 using AqaStream.Cli;
 using AqaStream.Cli.Commands;
-using AqaStream.Numerics;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
@@ -40,7 +39,6 @@ internal static class BenchLiveCommand
         var engine = new EngineOptions().AddTo(cmd, live: true);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
-            Parallelism.Threads = 1;
             var window = engine.Window(r);
             // The lanes (and the batch thread) are the parallelism: libtorch's own threads would spin beside them.
             EngineOptions.SetThreads(1);
@@ -48,12 +46,12 @@ internal static class BenchLiveCommand
             var settings = new Settings(r.GetValue(clips), r.GetValue(seconds), r.GetValue(target), Math.Max(1, r.GetValue(lanes)), window);
             if (settings.Clips < 2 || settings.Seconds <= 0) { throw new ArgumentException("--clips must be at least 2 and --seconds positive."); }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bench live: d = {r.GetValue(modelDim)}, {settings.Clips} clips per performance, one clip every {LivePipelineOptions.ClipSeconds} s, {settings.Seconds} s windows, {settings.Lanes} lanes, target p99 <= {settings.TargetMs} ms; engine {CommonOptions.ParseEngine(r.GetValue(engine.Engine))}{(window is null ? "" : $", batches of up to {window.MaxBatch} within {window.MaxWait.TotalMilliseconds} ms")}; MB/perf: process RSS growth"));
+                $"bench live: d = {r.GetValue(modelDim)}, {settings.Clips} clips per performance, one clip every {LivePipelineOptions.ClipSeconds} s, {settings.Seconds} s windows, {settings.Lanes} lanes, target p99 <= {settings.TargetMs} ms; libtorch on {r.GetValue(engine.Device)}{(window is null ? "" : $", batches of up to {window.MaxBatch} within {window.MaxWait.TotalMilliseconds} ms")}; MB/perf: process RSS growth"));
             Console.WriteLine($"{"mode",-10}{"live",7}{"clips",8}{"p50 ms",9}{"p99 ms",9}{"max ms",9}{"clips/s",9}{"MB/perf",9}  result");
             foreach (var mode in chosen)
             {
                 var options = new DecoderOptions { ModelDim = r.GetValue(modelDim), Causal = mode == IncrementalMode.Streaming, MaxQueries = Math.Max(320, settings.Clips) };
-                var model = engine.Apply(r, new ScoringModel(new WeightScoreDecoder(options, seed: 1), new ModelCard { ModelId = $"bench-{mode}", Architecture = options }, "bench", mode));
+                var model = engine.Apply(r, new ScoringModel(new Scoring.Torch.TorchClipScorer(new Scoring.Torch.TorchWeightScoreDecoder(options, seed: 1)), new ModelCard { ModelId = $"bench-{mode}", Architecture = options }, "bench", mode));
                 var sustained = 0;
                 for (var n = Math.Max(1, r.GetValue(start)); n <= r.GetValue(max); n *= 2)
                 {

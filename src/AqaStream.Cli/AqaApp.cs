@@ -17,7 +17,7 @@ public static class AqaApp
     public static int Run(string[] args)
     {
         // The libtorch methods' checkpoints (mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws) load through CheckpointStore everywhere.
-        Scoring.Torch.Methods.SequenceScorer.Register();
+        Scoring.Torch.TorchFormats.Register();
         var root = new RootCommand("AqaStream: live action-quality scoring. Train, evaluate and run the interpretable weight-score scorer.")
         {
             TrainCommand.Create(),

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace AqaStream.Scoring.Torch;
 
 /// <summary>
-/// Trains the weight-score decoder on libtorch, as <see cref="Trainer"/> does on the own core: torch.optim.Adam (L2 weight
+/// Trains the weight-score decoder on libtorch: torch.optim.Adam (L2 weight
 /// decay), MSE on normalised scores with the reference's prediction noise plus the attention loss, random crop/pad to
 /// the training length, warm-up + cosine schedule, best epoch on the validation split, early stopping. Deterministic on
 /// CPU for a seed (libtorch's generator for initialisation and dropout, <see cref="Random"/> for shuffles and crops).
@@ -85,7 +85,7 @@ public sealed class TorchTrainer
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(samples);
         using var scope = NewDisposeScope();
-        var batch = Trainer.CropBatch(samples, _options.TrainLength, model.Options.FeatureDim, rng);
+        var batch = TrainingData.CropBatch(samples, _options.TrainLength, model.Options.FeatureDim, rng);
         var x = tensor(batch.Features, [batch.BatchSize, batch.Clips, batch.FeatureDim]);
         var output = model.Forward(x, batch.Lengths.Select(l => (long)l).ToArray(), batch.FirstPositions.Select(f => (long)f).ToArray(), training: true, withAttentionLoss: true);
         var target = tensor(samples.Select(s => s.Score!.Value / _options.ScoreScale).ToArray(), device: model.Device);

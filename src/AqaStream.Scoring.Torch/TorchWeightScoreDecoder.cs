@@ -7,7 +7,7 @@ namespace AqaStream.Scoring.Torch;
 
 /// <summary>
 /// The interpretable weight-score decoder (the same architecture, options and state_dict names as
-/// <see cref="WeightScoreDecoder"/> and <c>tools/reference/aqa_reference.py</c>) on libtorch through TorchSharp:
+/// <c>tools/reference/aqa_reference.py</c>) on libtorch through TorchSharp:
 /// autograd, any device. Every call runs inside a dispose scope; what it returns is moved out of it, and the caller
 /// disposes it (or runs inside its own scope).
 /// </summary>
@@ -55,26 +55,64 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     /// <summary>The parameter named <paramref name="name"/>.</summary>
     public Tensor this[string name] => _byName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"No parameter named '{name}'.");
 
-    /// <summary>The same weights as <paramref name="decoder"/> (a checkpoint loaded by <see cref="Checkpoints.CheckpointStore"/>),
-    /// on <paramref name="device"/>.</summary>
-    public static TorchWeightScoreDecoder From(WeightScoreDecoder decoder, Device? device = null)
+    /// <summary>Learnable values.</summary>
+    public long ParameterCount => _parameters.Sum(p => p.Value.numel());
+
+    /// <summary>
+    /// A decoder holding a checkpoint's weights: <paramref name="tensors"/> must name exactly the architecture's
+    /// parameters (state_dict names), each with its shape and finite values; anything else is a
+    /// <see cref="Data.DataFormatException"/> naming the tensor and <paramref name="source"/>.
+    /// </summary>
+    public static TorchWeightScoreDecoder Load(DecoderOptions options, IReadOnlyDictionary<string, Checkpoints.NamedTensor> tensors, string source, Device? device = null)
     {
-        ArgumentNullException.ThrowIfNull(decoder);
-        var values = decoder.Parameters.All.Select(p => (p.Key, tensor(p.Value.Data, p.Value.Shape.Select(s => (long)s).ToArray()))).ToList();
-        return new TorchWeightScoreDecoder(decoder.Options, device ?? CPU, values);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(tensors);
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new Data.DataFormatException($"{source}: the card's architecture is not valid: {e.Message}", e);
+        }
+        List<(string Name, long[] Shape)> expected;
+        using (NewDisposeScope())
+        {
+            expected = [.. InitialValues(options, 0).Select(p => (p.Item1, p.Item2.shape))];
+        }
+        var missing = expected.Where(p => !tensors.ContainsKey(p.Name)).Select(p => p.Name).ToList();
+        if (missing.Count > 0)
+        {
+            throw new Data.DataFormatException($"{source}: checkpoint lacks {missing.Count} tensor(s) the architecture needs, e.g. '{missing[0]}'.");
+        }
+        var unexpected = tensors.Keys.Where(k => expected.All(p => p.Name != k)).ToList();
+        if (unexpected.Count > 0)
+        {
+            throw new Data.DataFormatException($"{source}: checkpoint has tensor(s) the architecture does not, e.g. '{unexpected[0]}'.");
+        }
+        foreach (var (name, shape) in expected)
+        {
+            var t = tensors[name];
+            if (!t.Shape.Select(x => (long)x).SequenceEqual(shape))
+            {
+                throw new Data.DataFormatException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the architecture needs [{string.Join(", ", shape)}].");
+            }
+            if (!t.Data.All(float.IsFinite)) { throw new Data.DataFormatException($"{source}: tensor '{name}' holds a non-finite value."); }
+        }
+        return new TorchWeightScoreDecoder(options, device ?? CPU, expected.Select(p => (p.Name, tensor(tensors[p.Name].Data, p.Shape))));
     }
 
-    /// <summary>Copies these weights into <paramref name="decoder"/> (same architecture), e.g. to save a checkpoint.</summary>
-    public void CopyTo(WeightScoreDecoder decoder)
+    /// <summary>The same weights on <paramref name="device"/> (a new model; this one is unchanged).</summary>
+    public TorchWeightScoreDecoder To(Device device)
     {
-        ArgumentNullException.ThrowIfNull(decoder);
-        foreach (var (name, value) in _parameters)
-        {
-            var data = value.detach().cpu().data<float>().ToArray();
-            data.CopyTo(decoder.Parameters[name].Data, 0);
-        }
-        decoder.Parameters.MarkChanged();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(device);
+        return new TorchWeightScoreDecoder(Options, device, _parameters.Select(p => (p.Name, p.Value.detach())));
     }
+
+    /// <summary>The weights as named tensors (state_dict names and order), for a checkpoint.</summary>
+    public IReadOnlyList<Checkpoints.NamedTensor> Tensors() =>
+        [.. _parameters.Select(p => new Checkpoints.NamedTensor(p.Name, p.Value.detach().cpu().data<float>().ToArray(), [.. p.Value.shape.Select(x => (int)x)]))];
 
     /// <summary>
     /// Runs the decoder on <paramref name="features"/> [B, T, F] (zero past each sample's length). With
@@ -264,7 +302,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         return Linear(b, $"head.layer3_{kind}").squeeze(-1);
     }
 
-    /// <summary>The sinusoidal table [positions, d], the same values as the own core's (<see cref="PositionalEncoding"/>).</summary>
+    /// <summary>The sinusoidal table [positions, d] (<see cref="PositionalEncoding"/>, the reference's formula).</summary>
     private static Tensor Sinusoid(int positions, int d)
     {
         var table = new float[positions * d];
@@ -319,7 +357,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
             Linear($"head.layer2_{kind}", o.HeadHidden1, o.HeadHidden2);
             Linear($"head.layer3_{kind}", o.HeadHidden2, 1);
         }
-        // Same order as WeightScoreDecoder registers them (head: mean MLP, then weight MLP).
+        // The reference's state_dict order (head: mean MLP, then weight MLP).
         return list;
     }
 

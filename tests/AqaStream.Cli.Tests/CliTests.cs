@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using AqaStream.Numerics;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Metrics;
@@ -45,7 +44,8 @@ public sealed class CliTests : IDisposable
         _labels = _dir.File("train.txt");
         File.WriteAllLines(_labels, lines);
         _checkpoint = _dir.File("m.safetensors");
-        CheckpointStore.Save(_checkpoint, new WeightScoreDecoder(Small, seed: 4), new ModelCard { ModelId = "cli-test", Architecture = Small, Target = ScoreTarget.TES });
+        using var decoder = new Scoring.Torch.TorchClipScorer(new Scoring.Torch.TorchWeightScoreDecoder(Small, seed: 4));
+        CheckpointStore.Save(_checkpoint, decoder, new ModelCard { ModelId = "cli-test", Architecture = Small, Target = ScoreTarget.TES });
     }
 
     public void Dispose() => _dir.Dispose();
@@ -135,7 +135,7 @@ public sealed class CliTests : IDisposable
         Assert.Contains("spearman", r.Stdout, StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var root = doc.RootElement;
-        var preds = new PerformanceScorer(CheckpointStore.Load(_checkpoint)).Score(_samples);
+        var preds = PerformanceScorer.Score(CheckpointStore.Load(_checkpoint), _samples);
         var expected = RegressionMetrics.Evaluate(preds.Select(p => (double)p.Score).ToList(), _samples.Select(s => (double)s.Score!.Value).ToList());
         Assert.Equal(12, root.GetProperty("n").GetInt32());
         AssertClose.Equal(expected.Spearman, root.GetProperty("spearman").GetDouble(), absolute: 1e-6, relative: 1e-6);
@@ -195,7 +195,7 @@ public sealed class CliTests : IDisposable
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
         var root = doc.RootElement;
-        var preds = new PerformanceScorer(CheckpointStore.Load(_checkpoint)).Score(_samples);
+        var preds = PerformanceScorer.Score(CheckpointStore.Load(_checkpoint), _samples);
         var expected = RegressionMetrics.Evaluate(preds.Select(p => (double)p.Score).ToList(), _samples.Select(s => (double)s.Score!.Value).ToList());
         AssertClose.Equal(expected.Spearman, root.GetProperty("spearman").GetDouble(), absolute: 1e-6, relative: 1e-6);
         AssertClose.Equal(expected.Mse, root.GetProperty("mse").GetDouble(), absolute: 1e-3, relative: 1e-3);
@@ -324,24 +324,19 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public void Engines_TorchAndOwnCore_SamePredictions_AndAnUnavailableDeviceIsOneLine()
+    public void Predict_EqualsOfflineScores_AndAnUnavailableDeviceIsOneLine()
     {
         var ids = _dir.File("ids.txt");
         File.WriteAllLines(ids, _samples.Select(s => s.Id));
-        var torchCsv = _dir.File("torch.csv");
-        var ownCsv = _dir.File("own.csv");
-        var t = CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", torchCsv);
+        var csv = _dir.File("torch.csv");
+        var t = CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", csv);
         Assert.True(t.ExitCode == 0, t.Stderr);
-        var o = CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", ownCsv, "--engine", "own");
-        Assert.True(o.ExitCode == 0, o.Stderr);
-        static double[] Scores(string path) => File.ReadAllLines(path).Skip(1).Select(l => double.Parse(l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        var (a, b) = (Scores(torchCsv), Scores(ownCsv));
-        Assert.Equal(_samples.Count, a.Length);
-        for (var i = 0; i < a.Length; i++) { AssertClose.Equal(b[i], a[i], absolute: 1e-4, relative: 1e-5); }
-        AssertUserError(CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", torchCsv, "--device", "cuda"),
+        var rows = File.ReadAllLines(csv).Skip(1).Select(l => l.Split(',')).ToDictionary(c => c[0], c => double.Parse(c[1], CultureInfo.InvariantCulture));
+        var expected = PerformanceScorer.Score(CheckpointStore.Load(_checkpoint), _samples);
+        Assert.Equal(_samples.Count, rows.Count);
+        foreach (var p in expected) { AssertClose.Equal(p.Score, rows[p.Id], absolute: 1e-4, relative: 1e-5); }
+        AssertUserError(CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", csv, "--device", "cuda"),
             "CUDA is not available");
-        AssertUserError(CliRunner.Run("predict", "--checkpoint", _checkpoint, "--features", _features, "--ids", ids, "--out", torchCsv, "--engine", "numpy"),
-            "--engine 'numpy' is not an engine");
     }
 
     [Fact]
@@ -352,12 +347,10 @@ public sealed class CliTests : IDisposable
             "--batch-max", "8", "--batch-wait-ms", "2");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json")));
-        var preds = new PerformanceScorer(CheckpointStore.Load(_checkpoint)).Score(_samples);
+        var preds = PerformanceScorer.Score(CheckpointStore.Load(_checkpoint), _samples);
         var expected = RegressionMetrics.Evaluate(preds.Select(p => (double)p.Score).ToList(), _samples.Select(s => (double)s.Score!.Value).ToList());
         AssertClose.Equal(expected.Spearman, doc.RootElement.GetProperty("spearman").GetDouble(), absolute: 1e-6, relative: 1e-6);
         AssertClose.Equal(expected.Mse, doc.RootElement.GetProperty("mse").GetDouble(), absolute: 1e-3, relative: 1e-3);
-        AssertUserError(CliRunner.Run("replay", "--checkpoint", _checkpoint, "--features", _features, "--report", report, "--batch-max", "4", "--engine", "own"),
-            "--batch-max applies to --engine torch only");
     }
 
     [Fact]

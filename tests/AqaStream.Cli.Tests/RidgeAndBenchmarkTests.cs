@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using AqaStream.Numerics;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;
@@ -136,7 +135,7 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         var r = CliRunner.Run("train", "--method", method, "--dataset", _dir.Path, "--target", "PCS", "--out", outPath, "--epochs", "4", "--train-length", "8", "--hidden", "16");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("epoch    4/4", r.Stderr, StringComparison.Ordinal);
-        Scoring.Torch.Methods.SequenceScorer.Register();   // this process loads the checkpoint too
+        Scoring.Torch.TorchFormats.Register();   // this process loads the checkpoint too
         var loaded = CheckpointStore.Load(outPath);
         Assert.Equal(method, loaded.Scorer.Method);
         Assert.Equal(ModelCard.SequenceFormat, loaded.Card.Format);
@@ -157,7 +156,7 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         var r = CliRunner.Run("train", "--method", "qgvl", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--epochs", "2", "--train-length", "8",
             "--hidden", "16", "--prompt-embeddings", prompts);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Scoring.Torch.Methods.SequenceScorer.Register();
+        Scoring.Torch.TorchFormats.Register();
         var loaded = CheckpointStore.Load(outPath);
         Assert.Equal("qgvl", loaded.Scorer.Method);
         Assert.Equal(10, loaded.Card.SequenceMethod!.PromptDim);

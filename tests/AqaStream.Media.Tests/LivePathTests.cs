@@ -19,8 +19,10 @@ public class LivePathTests
     [Fact]
     public async Task VenueToProvisional_EndToEnd_FinalEqualsOfflineScoreOfTheSameFeatures()
     {
-        var options = new DecoderOptions { FeatureDim = MotionAppearanceDescriptor.FeatureLength, ModelDim = 16, Layers = 1, Heads = 2, MaxQueries = 64, HeadHidden1 = 16, HeadHidden2 = 8 };
-        var network = new WeightScoreDecoder(options, seed: 3);
+        var options = new DecoderOptions { FeatureDim = MotionAppearanceDescriptor.FeatureLength, MaxQueries = 64 };
+        var coefficients = new float[options.FeatureDim];
+        Gaussian.Fill(coefficients, new Random(3), 0f, 0.5f);
+        var network = new MeanPooledRidge(coefficients, intercept: 0.5f, lengthCoefficient: 0f, maxClips: options.MaxQueries);
         var model = new ScoringModel(network, new ModelCard { ModelId = "t", Architecture = options, ScoreScale = 50 }, "v1", IncrementalMode.Exact);
         await using var bus = new InMemoryBus();
         using var decoder = MediaFixture.Decoder();
@@ -49,7 +51,7 @@ public class LivePathTests
         var final = Assert.Single(scores, s => s.Final);
         Assert.Equal(6, final.ClipsSeen);
         Assert.Empty(final.MissingClips);
-        var offline = new PerformanceScorer(network, 50).Score([new PerformanceSample("p-test", [.. clips.SelectMany(c => c.Vector)], 6, options.FeatureDim, null)])[0];
+        var offline = network.Score([new PerformanceSample("p-test", [.. clips.SelectMany(c => c.Vector)], 6, options.FeatureDim, null)], 50)[0];
         AssertClose.Equal((double)offline.Score, final.Total, absolute: 1e-3, relative: 1e-3);
         Assert.Equal([1, 2, 3, 4, 5, 6], scores.Where(s => !s.Final).Select(s => s.ClipsSeen));   // one provisional per clip as it arrived
     }

@@ -1,6 +1,5 @@
 using System.Reactive.Concurrency;
 using System.Reactive.Linq;
-using AqaStream.Numerics;
 using AqaStream.Pipeline.Bus;
 using AqaStream.Pipeline.Contracts;
 using AqaStream.Pipeline.Live;
@@ -16,24 +15,26 @@ public class LivePipelineTests
     private const double Tolerance = 1e-5;
     private const float Scale = 43f;
 
+    /// <summary>A ridge-mean scorer (a shipped method, causal, so it runs in both modes) with seeded coefficients; the
+    /// decoder's own incremental states are proved against its offline forward in AqaStream.Scoring.Tests.</summary>
     internal static ScoringModel Model(IncrementalMode mode, ScoreTarget target = ScoreTarget.TES)
     {
-        var options = new DecoderOptions
+        var coefficients = new float[Msg.FeatureDim];
+        Gaussian.Fill(coefficients, new Random(3), 0f, 0.3f);
+        var ridge = new MeanPooledRidge(coefficients, intercept: 0.4f, lengthCoefficient: 0f, maxClips: 16);
+        var card = new ModelCard
         {
-            FeatureDim = Msg.FeatureDim, ModelDim = 8, Layers = 2, Heads = 2, HeadHidden1 = 6, HeadHidden2 = 4, MaxQueries = 16,
-            Dropout = 0.1f, AttentionDropout = 0.1f, QueryInitStd = 1f, Causal = mode == IncrementalMode.Streaming,
+            ModelId = $"test-{mode}", Architecture = new DecoderOptions { FeatureDim = Msg.FeatureDim, MaxQueries = 16 }, Target = target, ScoreScale = Scale,
         };
-        var decoder = new WeightScoreDecoder(options, seed: 3);
-        var card = new ModelCard { ModelId = $"test-{mode}", Architecture = options, Target = target, ScoreScale = Scale };
-        return new ScoringModel(decoder, card, "v1", mode);
+        return new ScoringModel(ridge, card, "v1", mode);
     }
 
     /// <summary>Offline score (points) of clips 0..n-1 of a performance, skipping <paramref name="skip"/>.</summary>
     internal static double Offline(ScoringModel model, string id, int n, params int[] skip)
     {
         var features = Enumerable.Range(0, n).Where(i => !skip.Contains(i)).SelectMany(i => Msg.Vector(id, i)).ToArray();
-        using var _ = Autograd.NoGrad();
-        return model.Decoder.Forward(ScorerBatch.FromSequences([features], Msg.FeatureDim)).Score.Data[0] * (double)Scale;
+        var sample = new PerformanceSample(id, features, features.Length / Msg.FeatureDim, Msg.FeatureDim, null);
+        return model.Scorer.Score([sample], model.Card.ScoreScale)[0].Score;
     }
 
     private static (VirtualTimeline Time, Recording<ClipScored> Out) Run(ScoringModel model, IEnumerable<(double, PerformanceMessage)> input, double? completeAt = null)

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using AqaStream.Numerics;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Evaluation;
@@ -94,7 +93,7 @@ public class MeanPooledRidgeTests
         Assert.Equal(MeanPooledRidge.MethodName, loaded.Card.Method);
         var test = Linear(5, seed: 9);
         Assert.Equal(model.Score(test, 1f).Select(p => p.Score), PerformanceScorer.Score(loaded, test).Select(p => p.Score));
-        Assert.Throws<InvalidOperationException>(() => loaded.Model);   // not a decoder
+        Assert.IsType<MeanPooledRidge>(loaded.Scorer);
 
         // A card that says 7 features for 6 coefficients is refused, naming both shapes.
         var card = File.ReadAllText(CheckpointStore.CardPath(path)).Replace("\"featureDim\": 6", "\"featureDim\": 7", StringComparison.Ordinal);

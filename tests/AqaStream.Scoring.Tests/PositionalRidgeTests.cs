@@ -1,4 +1,3 @@
-using AqaStream.Numerics;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;

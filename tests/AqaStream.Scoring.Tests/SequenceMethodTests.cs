@@ -2,6 +2,7 @@ using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Metrics;
 using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Torch;
 using AqaStream.Scoring.Torch.Methods;
 using AqaStream.Scoring.Training;
 using Xunit;
@@ -41,7 +42,7 @@ public class SequenceMethodTests
     [MemberData(nameof(Methods))]
     public void Train_LearnsTheTask_AndKeepsTheBestEpoch(string method)
     {
-        var (train, val) = Trainer.Split(Task(80, 3), 4, 0, 1);
+        var (train, val) = TrainingData.Split(Task(80, 3), 4, 0, 1);
         var (scorer, result) = new SequenceTrainer(Quick).Train(Small(method), train, val);
         using var _ = scorer;
         Assert.True(result.Best.Spearman > 0.8, $"{method}: validation ρ {result.Best.Spearman}");
@@ -54,7 +55,7 @@ public class SequenceMethodTests
     [MemberData(nameof(Methods))]
     public void Train_SameSeed_SamePredictions(string method)
     {
-        var (train, val) = Trainer.Split(Task(40, 5), 4, 0, 1);
+        var (train, val) = TrainingData.Split(Task(40, 5), 4, 0, 1);
         var options = Quick with { Epochs = 3 };
         var (a, _) = new SequenceTrainer(options).Train(Small(method), train, val);
         var (b, _) = new SequenceTrainer(options).Train(Small(method), train, val);
@@ -121,7 +122,7 @@ public class SequenceMethodTests
     [MemberData(nameof(Methods))]
     public void Checkpoint_RoundTrips_SamePredictions(string method)
     {
-        SequenceScorer.Register();
+        TorchFormats.Register();
         using var dir = new TempDirectory();
         var path = dir.File("m.safetensors");
         using var scorer = new SequenceScorer(SequenceModel.Create(Small(method), 8));
@@ -140,7 +141,7 @@ public class SequenceMethodTests
     [Fact]
     public void Checkpoint_BadTensors_OneLineErrorsNamingThem()
     {
-        SequenceScorer.Register();
+        TorchFormats.Register();
         using var dir = new TempDirectory();
         var path = dir.File("m.safetensors");
         using var scorer = new SequenceScorer(SequenceModel.Create(Small("gdlt-ws"), 8));

@@ -1,4 +1,3 @@
-using AqaStream.Numerics;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Metrics;
@@ -12,7 +11,7 @@ using Xunit;
 namespace AqaStream.Scoring.Tests;
 
 /// <summary>The TorchSharp engine: it loads in this build (the weak-GLIBCXX build step), scores the shipped
-/// checkpoints as the own core does, trains deterministically and learns, and refuses bad input in one line.</summary>
+/// checkpoints as PyTorch does, trains deterministically and learns, and refuses bad input in one line.</summary>
 [Collection(LibtorchCollection.Name)]
 public class TorchEngineTests
 {
@@ -33,40 +32,54 @@ public class TorchEngineTests
         // test's own output; CI runs it on a fresh clone.
     }
 
+    /// <summary>The shipped decoder checkpoints load on libtorch and score as the PyTorch reference does with the same
+    /// file (tools/reference/score_checkpoint.py): final score, every clip weight and clip score, batched with padding.</summary>
     [Theory]
+    [Trait("Category", "Process")]
     [InlineData("fisv-tes-ilt")]
     [InlineData("fisv-tes-ilt-causal")]
     [InlineData("fisv-pcs-ilt")]
-    public void ShippedDecoder_SamePredictionsAsTheOwnCore(string name)
+    public void ShippedDecoder_SamePredictionsAsPyTorch(string name)
     {
-        var loaded = CheckpointStore.Load(Path.Combine(RepositoryRoot.Path, "models", name + ".safetensors"));
+        var path = Path.Combine(RepositoryRoot.Path, "models", name + ".safetensors");
+        var loaded = CheckpointStore.Load(path);
+        var scorer = Assert.IsType<TorchClipScorer>(loaded.Scorer);
         var rng = new Random(11);
-        var samples = new[] { 124, 138, 200, 60 }.Select((n, i) => Sample($"p{i}", n, loaded.Model.FeatureDim, rng)).ToList();
-        var own = new PerformanceScorer(loaded).Score(samples);
-        using var model = TorchWeightScoreDecoder.From(loaded.Model);
-        var ours = new TorchPerformanceScorer(model, loaded.Card.ScoreScale).Score(samples);
+        var samples = new[] { 124, 138, 200, 60 }.Select((n, i) => Sample($"p{i}", n, scorer.FeatureDim, rng)).ToList();
+        var ours = scorer.Score(samples, loaded.Card.ScoreScale);
+
+        using var dir = new TempDirectory();
+        var batch = ScorerBatch.FromSequences([.. samples.Select(s => s.Features)], scorer.FeatureDim);
+        SafeTensors.Write(dir.File("input.safetensors"),
+            [new NamedTensor("features", batch.Features, [batch.BatchSize, batch.Clips, batch.FeatureDim]),
+             new NamedTensor("lengths", [.. batch.Lengths.Select(l => (float)l)], [batch.BatchSize])]);
+        RunPython("score_checkpoint.py", path, dir.File("input.safetensors"), dir.File("expected.safetensors"));
+        var expected = SafeTensors.Read(dir.File("expected.safetensors")).Tensors;
+        var scale = loaded.Card.ScoreScale;
         for (var i = 0; i < samples.Count; i++)
         {
-            AssertClose.Equal(own[i].Score, ours[i].Score, absolute: 1e-4, relative: 1e-5);
+            AssertClose.Equal(expected["score"].Data[i] * scale, ours[i].Score, absolute: 1e-4, relative: 1e-5);
             for (var j = 0; j < samples[i].Clips; j++)
             {
-                AssertClose.Equal(own[i].Clips[j].Weight, ours[i].Clips[j].Weight, absolute: 1e-7, relative: 1e-4);
-                AssertClose.Equal(own[i].Clips[j].Score, ours[i].Clips[j].Score, absolute: 1e-4, relative: 1e-5);
+                AssertClose.Equal(expected["weights"].Data[i * batch.Clips + j], ours[i].Clips[j].Weight, absolute: 1e-7, relative: 1e-4);
+                AssertClose.Equal(expected["clip_scores"].Data[i * batch.Clips + j] * scale, ours[i].Clips[j].Score, absolute: 1e-4, relative: 1e-5);
             }
         }
     }
 
-    [Fact]
-    public void CopyTo_RoundTripsEveryWeight()
+    /// <summary>Runs a script of tools/reference with Debian's PyTorch, one thread; fails the test with its stderr.</summary>
+    internal static void RunPython(string script, params string[] args)
     {
-        var own = new WeightScoreDecoder(CheckpointTests.Small, seed: 4);
-        using var model = new TorchWeightScoreDecoder(CheckpointTests.Small, seed: 9);
-        model.CopyTo(own);
-        foreach (var (name, p) in model.Parameters)
-        {
-            Assert.Equal(p.detach().data<float>().ToArray(), own.Parameters[name].Data);
-        }
-        Assert.Equal(own.Parameters.All.Select(p => p.Key), model.Parameters.Select(p => p.Name));
+        var scripts = Path.Combine(RepositoryRoot.Path, "tools", "reference");
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = scripts };
+        psi.ArgumentList.Add(Path.Combine(scripts, script));
+        foreach (var a in args) { psi.ArgumentList.Add(a); }
+        psi.Environment["OMP_NUM_THREADS"] = "1";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{script} failed (is python3-torch installed? run tools/setup.sh --with-torch): {err.Result}");
     }
 
     [Fact]
@@ -98,7 +111,7 @@ public class TorchEngineTests
             for (var c = 0; c < s.Clips; c++) { s.Features[c * 12] += 3 * level; }
             return s with { Score = 20 + 10 * level };
         }).ToList();
-        var (train, val) = Trainer.Split(samples, 4, 0, 1);
+        var (train, val) = TrainingData.Split(samples, 4, 0, 1);
         using var model = new TorchWeightScoreDecoder(o, seed: 1);
         var result = new TorchTrainer(new TrainingOptions { Epochs = 40, BatchSize = 8, LearningRate = 3e-3f, TrainLength = 10, Seed = 1, Patience = 0, WarmupEpochs = 1 })
             .Train(model, train, val);

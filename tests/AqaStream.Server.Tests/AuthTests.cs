@@ -156,8 +156,8 @@ public sealed class AuthTests
     public async Task Model_InUseIsPublic_SwitchingIsForOperatorsWithClearErrors()
     {
         using var dir = new AqaStream.Tests.Shared.TempDirectory();
-        Scoring.Checkpoints.CheckpointStore.Save(Path.Combine(dir.Path, "other.safetensors"), LiveServer.SmallModel(7).Decoder,
-            new Scoring.Checkpoints.ModelCard { ModelId = "other-model", Architecture = LiveServer.SmallModel(7).Decoder.Options });
+        var other = LiveServer.SmallModel(7);
+        Scoring.Checkpoints.CheckpointStore.Save(Path.Combine(dir.Path, "other.safetensors"), other.Scorer, other.Card with { ModelId = "other-model" });
         await using var server = await LiveServer.StartAsync(modelsDirectory: dir.Path);
         using var overlay = Client(server, LiveServer.OverlayKey);
         using var op = Client(server, LiveServer.OperatorKey);

@@ -61,10 +61,13 @@ internal sealed class LiveServer : IAsyncDisposable
         return new LiveServer(bus, app, models);
     }
 
+    /// <summary>A small ridge-mean scorer with seeded coefficients (exact mode), and its card.</summary>
     public static ScoringModel SmallModel(int seed = 1)
     {
-        var options = new DecoderOptions { FeatureDim = FeatureDim, ModelDim = 8, Layers = 1, Heads = 2, HeadHidden1 = 8, HeadHidden2 = 4, MaxQueries = 64, QueryInitStd = 1f };
-        return new ScoringModel(new WeightScoreDecoder(options, seed), new ModelCard { ModelId = $"small-{seed}", Architecture = options, Target = ScoreTarget.TES },
+        var coefficients = new float[FeatureDim];
+        Gaussian.Fill(coefficients, new Random(seed), 0f, 0.5f);
+        return new ScoringModel(new MeanPooledRidge(coefficients, intercept: 20f, lengthCoefficient: 0f, maxClips: 64),
+            new ModelCard { ModelId = $"small-{seed}", Architecture = new DecoderOptions { FeatureDim = FeatureDim, MaxQueries = 64 }, Target = ScoreTarget.TES },
             $"v{seed}", IncrementalMode.Exact);
     }
 

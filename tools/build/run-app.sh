@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 project="$root/$1"; out="$root/artifacts/$2"; bin="$out/$3"; shift 3
-if [ ! -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || ! command -v ffmpeg >/dev/null 2>&1 || ! command -v dotnet >/dev/null 2>&1 \
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v dotnet >/dev/null 2>&1 \
   || [ ! -f "$root/web/node_modules/.package-lock.json" ] || [ "$root/web/package-lock.json" -nt "$root/web/node_modules/.package-lock.json" ]; then
   "$root/tools/setup.sh" >&2
 fi

@@ -3,11 +3,11 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using AqaStream.Numerics;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Evaluation;
 using AqaStream.Scoring.Metrics;
 using AqaStream.Scoring.Model;
+using AqaStream.Scoring.Torch;
 using AqaStream.Scoring.Torch.Methods;
 using AqaStream.Scoring.Training;
 
@@ -50,7 +50,6 @@ internal static class BenchmarkCommand
         };
         fisv.SetAction(r => AqaApp.Guarded(() =>
         {
-            Parallelism.Threads = r.GetValue(threads);
             EngineOptions.SetThreads(r.GetValue(threads));
             var chosen = Split(r.GetValue(methods)!, Methods, "--methods");
             var chosenTargets = Split(r.GetValue(targets)!, ["TES", "PCS"], "--targets").Select(Enum.Parse<ScoreTarget>).ToList();

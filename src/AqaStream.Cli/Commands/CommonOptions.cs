@@ -26,30 +26,10 @@ internal static class CommonOptions
         DefaultValueFactory = _ => Environment.ProcessorCount,
     };
 
-    /// <summary>The TorchSharp (libtorch) engine.</summary>
-    public const string TorchEngine = "torch";
-
-    /// <summary>The hand-written tensor core (AqaStream.Numerics), kept while the migration to libtorch finishes.</summary>
-    public const string OwnEngine = "own";
-
-    public static Option<string> Engine() => new("--engine")
-    {
-        Description = $"Tensor engine of the weight-score decoder: {TorchEngine} (libtorch through TorchSharp) or {OwnEngine} (the hand-written core).",
-        DefaultValueFactory = _ => TorchEngine,
-    };
-
     public static Option<string> Device() => new("--device")
     {
-        Description = $"Where --engine torch runs: {Scoring.Torch.TorchDevice.Choices} (cuda needs a CUDA build of libtorch; see README).",
+        Description = $"Where libtorch runs the model: {Scoring.Torch.TorchDevice.Choices} (cuda needs a CUDA build of libtorch; see README).",
         DefaultValueFactory = _ => "cpu",
-    };
-
-    /// <summary>The engine named, or a one-line error.</summary>
-    public static string ParseEngine(string? name) => name switch
-    {
-        TorchEngine or null => TorchEngine,
-        OwnEngine => OwnEngine,
-        _ => throw new ArgumentException($"--engine '{name}' is not an engine: choose {TorchEngine} or {OwnEngine}."),
     };
 
     /// <summary>The parsed value, or an error naming the option.</summary>

@@ -42,7 +42,6 @@ internal static class DemoCommand
         cmd.SetAction((r, ct) => Task.FromResult(AqaApp.Guarded(() =>
         {
             var batch = engine.Window(r);
-            CommonOptions.ParseEngine(r.GetValue(engine.Engine));
             Ffmpeg.EnsureAvailable();
             var speedValue = r.GetValue(speed);
             if (!(speedValue > 0)) { throw new ArgumentException("--speed must be positive (1 = real time)."); }

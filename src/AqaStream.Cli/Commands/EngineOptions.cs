@@ -7,19 +7,16 @@ using AqaStream.Scoring.Torch;
 namespace AqaStream.Cli.Commands;
 
 /// <summary>
-/// The options of every command that runs a model: <c>--engine</c> (the weight-score decoder on libtorch, or on the
-/// hand-written core), <c>--device</c>, and for live scoring the batch window (<c>--batch-max</c>, <c>--batch-wait-ms</c>).
-/// Methods other than the decoder (ridge-mean) have one implementation and ignore the engine.
+/// The options of every command that runs a model on libtorch: <c>--device</c>, and for live scoring the batch window
+/// (<c>--batch-max</c>, <c>--batch-wait-ms</c>). The ridge methods run on the CPU in managed code and ignore the device.
 /// </summary>
 internal sealed class EngineOptions
 {
-    public Option<string> Engine { get; } = CommonOptions.Engine();
-
     public Option<string> Device { get; } = CommonOptions.Device();
 
     public Option<int> BatchMax { get; } = new("--batch-max")
     {
-        Description = "Live scoring, --engine torch: most performances advanced in one batched step (1: every clip alone, as it arrives).",
+        Description = "Live scoring with the weight-score decoder: most performances advanced in one batched step (1: every clip alone, as it arrives).",
         DefaultValueFactory = _ => 1,
     };
 
@@ -29,10 +26,9 @@ internal sealed class EngineOptions
         DefaultValueFactory = _ => 0,
     };
 
-    /// <summary>Adds the engine and device options (and the batch window with <paramref name="live"/>) to <paramref name="command"/>.</summary>
+    /// <summary>Adds the device option (and the batch window with <paramref name="live"/>) to <paramref name="command"/>.</summary>
     public EngineOptions AddTo(Command command, bool live)
     {
-        command.Add(Engine);
         command.Add(Device);
         if (live)
         {
@@ -50,30 +46,24 @@ internal sealed class EngineOptions
         if (max < 1) { throw new ArgumentException($"--batch-max {max}: give 1 (no batching) or more."); }
         if (wait < 0 || !double.IsFinite(wait)) { throw new ArgumentException($"--batch-wait-ms {wait}: give a wait of 0 ms or more."); }
         if (max == 1) { return null; }
-        if (CommonOptions.ParseEngine(r.GetValue(Engine)) != CommonOptions.TorchEngine) { throw new ArgumentException("--batch-max applies to --engine torch only."); }
         return new BatchWindow(max, TimeSpan.FromMilliseconds(wait));
     }
 
-    /// <summary>The scorer on the chosen engine: a decoder moves to libtorch with --engine torch.</summary>
+    /// <summary>The scorer on the chosen device: a decoder moves there (it loads on the CPU); the other methods run
+    /// where they loaded.</summary>
     public IClipScorer Scorer(ParseResult r, IClipScorer scorer)
     {
-        var engine = CommonOptions.ParseEngine(r.GetValue(Engine));
-        if (engine == CommonOptions.OwnEngine)
-        {
-            if (r.GetResult(Device) is { Implicit: false }) { throw new ArgumentException("--device applies to --engine torch only."); }
-            return scorer;
-        }
         var device = TorchDevice.Parse(r.GetValue(Device));
-        return scorer is WeightScoreDecoder decoder ? new TorchClipScorer(TorchWeightScoreDecoder.From(decoder, device)) : scorer;
+        return scorer is TorchClipScorer decoder ? decoder.To(device) : scorer;
     }
 
-    /// <summary>A loaded checkpoint on the chosen engine.</summary>
+    /// <summary>A loaded checkpoint on the chosen device.</summary>
     public LoadedModel Apply(ParseResult r, LoadedModel loaded) => loaded with { Scorer = Scorer(r, loaded.Scorer) };
 
-    /// <summary>A live model on the chosen engine.</summary>
+    /// <summary>A live model on the chosen device.</summary>
     public ScoringModel Apply(ParseResult r, ScoringModel model) => new(Scorer(r, model.Scorer), model.Card, model.Version, model.Mode);
 
-    /// <summary>Where libtorch computes with <paramref name="threads"/> threads (the own core's setting is separate).</summary>
+    /// <summary>libtorch computes with <paramref name="threads"/> threads (0: its default).</summary>
     public static void SetThreads(int threads)
     {
         if (threads > 0) { TorchSharp.torch.set_num_threads(threads); }

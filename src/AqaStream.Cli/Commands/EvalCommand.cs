@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using AqaStream.Media.Synthetic;
-using AqaStream.Numerics;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Metrics;
@@ -34,7 +33,6 @@ internal static class EvalCommand
         var engine = new EngineOptions().AddTo(cmd, live: false);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
-            Parallelism.Threads = r.GetValue(threads);
             var ckpt = CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint");
             EngineOptions.SetThreads(r.GetValue(threads));
             var loaded = engine.Apply(r, CheckpointStore.Load(ckpt));

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using AqaStream.Numerics;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;
@@ -26,7 +25,6 @@ internal static class PredictCommand
         var engine = new EngineOptions().AddTo(cmd, live: false);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
-            Parallelism.Threads = r.GetValue(threads);
             EngineOptions.SetThreads(r.GetValue(threads));
             var loaded = engine.Apply(r, CheckpointStore.Load(CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint")));
             var idList = ScoreLabels.ReadIds(CommonOptions.ExistingFile(r.Required(ids), "ids file"));

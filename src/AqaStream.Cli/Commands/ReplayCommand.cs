@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using AqaStream.Numerics;
 using AqaStream.Pipeline.Live;
 using AqaStream.Pipeline.Replay;
 using AqaStream.Scoring.Data;
@@ -53,7 +52,6 @@ internal static class ReplayCommand
             var replaySpeed = ReplaySpeed.Parse(r.GetValue(speed) ?? "max");
             var batchWindow = engine.Window(r);
             if (r.GetValue(lanes) < 1) { throw new ArgumentException("--lanes must be at least 1."); }
-            Parallelism.Threads = 1; // lanes are the parallelism; one core per scoring step
             var ckpt = CommonOptions.ExistingFile(r.Required(checkpoint), "checkpoint");
             EngineOptions.SetThreads(1);
             var model = engine.Apply(r, ScoringModel.Load(ckpt, r.GetValue(mode)));

@@ -5,7 +5,6 @@ using AqaStream.Cli.Hosting;
 using AqaStream.Media.Decoding;
 using AqaStream.Media.Windowing;
 using AqaStream.Pipeline.Live;
-using AqaStream.Numerics;
 using AqaStream.Server;
 using Microsoft.Extensions.Configuration;
 
@@ -47,7 +46,6 @@ internal static class ServeCommand
         cmd.SetAction((r, ct) => Task.FromResult(AqaApp.Guarded(() =>
         {
             var batch = engine.Window(r);
-            CommonOptions.ParseEngine(r.GetValue(engine.Engine));
             var chosen = (r.GetValue(roles) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var unknown = chosen.Except(AllRoles, StringComparer.Ordinal).ToArray();
             if (chosen.Length == 0 || unknown.Length > 0) { throw new ArgumentException($"--roles takes ingest, scorer, web (got '{r.GetValue(roles)}')."); }
@@ -75,7 +73,6 @@ internal static class ServeCommand
     private static async Task<int> RunAsync(ParseResult r, KafkaCli kafka, HashSet<string> roles, ServeSettings s, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
-        Parallelism.Threads = 1; // lanes are the parallelism
         EngineOptions.SetThreads(1);
         var boxes = (roles.Contains("ingest") ? AqaBoxes.Ingest : AqaBoxes.None) | (roles.Contains("scorer") ? AqaBoxes.Scorer : AqaBoxes.None)
             | (roles.Contains("web") ? AqaBoxes.Web : AqaBoxes.None);

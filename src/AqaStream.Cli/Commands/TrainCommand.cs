@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using AqaStream.Numerics;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;
@@ -49,11 +48,10 @@ internal static class TrainCommand
         };
         var attWeight = new Option<float>("--attention-loss-weight") { Description = "Weight of the attention loss.", DefaultValueFactory = _ => a.AttentionLossWeight };
         var threads = CommonOptions.Threads();
-        var engine = CommonOptions.Engine();
         var device = CommonOptions.Device();
         var method = new Option<string>("--method")
         {
-            Description = $"Scoring method: {string.Join(", ", Methods)}.", DefaultValueFactory = _ => WeightScoreDecoder.MethodName,
+            Description = $"Scoring method: {string.Join(", ", Methods)}.", DefaultValueFactory = _ => DecoderOptions.MethodName,
         };
         var lengthTerm = new Option<bool>("--length-term") { Description = "ridge-mean: add ln(clip count) as an unpenalised term." };
         var alphas = new Option<string?>("--alphas")
@@ -82,10 +80,10 @@ internal static class TrainCommand
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, refitAll, engine, device, hidden, grades, auxWeight, prompts,
+            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts,
         };
         Option[] sequenceOnly = [hidden, grades, auxWeight, prompts];
-        Option[] decoderOnly = [engine, device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
+        Option[] decoderOnly = [device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
         Option[] ridgeOnly = [lengthTerm, alphas, refitAll];
         Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, device];
@@ -135,7 +133,7 @@ internal static class TrainCommand
                 return TrainSequence(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), sequenceArchitecture, training,
                     Scoring.Torch.TorchDevice.Parse(r.GetValue(device)), r.GetValue(threads), promptFile is null ? null : ReadPrompts(promptFile, sequenceArchitecture.Grades));
             }
-            Parallelism.Threads = r.GetValue(threads);
+            EngineOptions.SetThreads(r.GetValue(threads));
             var root = CommonOptions.ExistingDirectory(r.Required(dataset), "dataset directory");
             var labelsPath = Path.Combine(root, "train.txt");
             var featureDir = Path.Combine(root, "features");
@@ -162,30 +160,16 @@ internal static class TrainCommand
             };
             architecture.Validate();
             var samples = FeatureStore.LoadLabelled(featureDir, labels, tgt, architecture.FeatureDim);
-            var (train, validation) = Trainer.Split(samples, options.Folds, options.ValidationFold, options.Seed);
+            var (train, validation) = TrainingData.Split(samples, options.Folds, options.ValidationFold, options.Seed);
             var split = $"seeded {options.Folds}-fold split of train.txt (seed {options.Seed}), fold {options.ValidationFold} held out for validation";
-            var model = new WeightScoreDecoder(architecture, options.Seed);
-            var engineName = CommonOptions.ParseEngine(r.GetValue(engine));
-            var torchDevice = engineName == CommonOptions.TorchEngine ? Scoring.Torch.TorchDevice.Parse(r.GetValue(device)) : null;
-            if (engineName == CommonOptions.OwnEngine && r.GetResult(device) is { Implicit: false }) { throw new ArgumentException("--device applies to --engine torch only."); }
+            var torchDevice = Scoring.Torch.TorchDevice.Parse(r.GetValue(device));
+            using var model = new Scoring.Torch.TorchWeightScoreDecoder(architecture, torchDevice, options.Seed);
             Console.Error.WriteLine($"training {tgt} on {train.Count} performances, validating on {validation.Count} ({split}); " +
-                $"{model.Parameters.Count:N0} parameters, d = {architecture.ModelDim}{(architecture.Causal ? ", causal" : "")}{(architecture.LocalCross ? ", clip-local cross-attention" : "")}; " +
-                $"engine {engineName}{(torchDevice is null ? "" : $" on {torchDevice}")}");
+                $"{model.ParameterCount:N0} parameters, d = {architecture.ModelDim}{(architecture.Causal ? ", causal" : "")}{(architecture.LocalCross ? ", clip-local cross-attention" : "")}; " +
+                $"libtorch on {torchDevice}");
             var progress = new EpochPrinter();
-            TrainingResult result;
-            if (torchDevice is not null)
-            {
-                TorchSharp.torch.set_num_threads(r.GetValue(threads));
-                using var torchModel = new Scoring.Torch.TorchWeightScoreDecoder(architecture, torchDevice, options.Seed);
-                result = new Scoring.Torch.TorchTrainer(options).Train(torchModel, train, validation, progress);
-                torchModel.CopyTo(model);
-            }
-            else
-            {
-                result = new Trainer(options).Train(model, train, validation, progress);
-            }
-            var settings = Settings(options, result.History.Count,
-                torchDevice is null ? engineName : $"{engineName} ({torchDevice}, libtorch {TorchSharp.torch.__version__})");
+            var result = new Scoring.Torch.TorchTrainer(options).Train(model, train, validation, progress);
+            var settings = Settings(options, result.History.Count, $"torch ({torchDevice}, libtorch {TorchSharp.torch.__version__})");
             settings["prediction_noise"] = options.PredictionNoiseStd.ToString(CultureInfo.InvariantCulture);
             var outPath = r.Required(output).FullName;
             var card = new ModelCard
@@ -199,14 +183,14 @@ internal static class TrainCommand
                     Math.Round(result.Seconds, 1), validation.Select(v => v.Id).ToList()),
                 Validation = result.Best,
             };
-            CheckpointStore.Save(outPath, model, card);
+            CheckpointStore.Save(outPath, new Scoring.Torch.TorchClipScorer(model), card);
             return Saved(outPath, result);
         }));
         return cmd;
     }
 
     /// <summary>The methods <c>--method</c> takes.</summary>
-    public static readonly IReadOnlyList<string> Methods = [WeightScoreDecoder.MethodName, MeanPooledRidge.MethodName, PositionalRidge.MethodName, PositionalRidge.BlendMethodName, .. SequenceMethodOptions.Methods];
+    public static readonly IReadOnlyList<string> Methods = [DecoderOptions.MethodName, MeanPooledRidge.MethodName, PositionalRidge.MethodName, PositionalRidge.BlendMethodName, .. SequenceMethodOptions.Methods];
 
     private static List<double>? ParseAlphas(string? text)
     {
@@ -307,7 +291,7 @@ internal static class TrainCommand
         var featureDim = NpyReader.ReadFile(Path.Combine(featureDir, labels[0].Id + ".npy")).Columns;
         Console.Error.WriteLine($"loading {labels.Count} performances from {featureDir} ...");
         var samples = FeatureStore.LoadLabelled(featureDir, labels, tgt, featureDim);
-        var (train, validation) = Trainer.Split(samples, folds, fold, seed);
+        var (train, validation) = TrainingData.Split(samples, folds, fold, seed);
         return (root, featureDim, samples, train, validation, $"seeded {folds}-fold split of train.txt (seed {seed}), fold {fold} held out for validation");
     }
 

@@ -26,10 +26,6 @@ public sealed record ScoringModel
     /// <summary>The scorer (shared read-only by every performance).</summary>
     public IClipScorer Scorer { get; }
 
-    /// <summary>The scorer as the weight-score decoder, for what only the decoder has (benchmarks of its parts).</summary>
-    public WeightScoreDecoder Decoder => Scorer as WeightScoreDecoder
-        ?? throw new InvalidOperationException($"Model '{Card.ModelId}' is a {Scorer.Method} model, not the weight-score decoder.");
-
     /// <summary>The model card.</summary>
     public ModelCard Card { get; }
 

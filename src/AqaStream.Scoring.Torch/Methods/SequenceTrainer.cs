@@ -128,7 +128,7 @@ public sealed class SequenceTrainer
     {
         using var scope = NewDisposeScope();
         var o = model.Options;
-        var batch = Trainer.CropBatch(samples, _options.TrainLength, o.FeatureDim, rng);
+        var batch = TrainingData.CropBatch(samples, _options.TrainLength, o.FeatureDim, rng);
         var x = tensor(batch.Features, [batch.BatchSize, batch.Clips, batch.FeatureDim]);
         var mask = arange(batch.Clips).unsqueeze(0) < tensor(batch.Lengths.Select(l => (long)l).ToArray()).unsqueeze(1);
         var output = model.call(x, mask);
@@ -158,7 +158,7 @@ public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, 
     {
         ArgumentNullException.ThrowIfNull(progress);
         var options = training with { Seed = seed };
-        var (inner, innerValidation) = Trainer.Split(train, options.Folds, 0, seed);
+        var (inner, innerValidation) = TrainingData.Split(train, options.Folds, 0, seed);
         var (scorer, result) = new SequenceTrainer(options).Train(architecture, inner, innerValidation,
             new SynchronousProgress<EpochReport>(e => { if (e.Improved || e.Epoch == e.Epochs) { progress(FormattableString.Invariant($"epoch {e.Epoch}/{e.Epochs} inner ρ {e.Validation.Spearman:F3}")); } }));
         progress(FormattableString.Invariant($"best inner epoch {result.Best.Epoch}"));

@@ -4,12 +4,7 @@ using AqaStream.Scoring.Model;
 namespace AqaStream.Scoring.Checkpoints;
 
 /// <summary>A loaded model (any method) and its card.</summary>
-public sealed record LoadedModel(IClipScorer Scorer, ModelCard Card)
-{
-    /// <summary>The model as the weight-score decoder (<c>ilt-aqa</c>); other methods have no decoder.</summary>
-    public WeightScoreDecoder Model => Scorer as WeightScoreDecoder
-        ?? throw new InvalidOperationException($"'{Card.ModelId}' is a {Scorer.Method} model, not the weight-score decoder.");
-}
+public sealed record LoadedModel(IClipScorer Scorer, ModelCard Card);
 
 /// <summary>
 /// Saves and loads checkpoints: <c>X.safetensors</c> (weights named as the PyTorch state_dict, the card in
@@ -23,17 +18,6 @@ public static class CheckpointStore
     /// <summary>The card file path for a checkpoint path.</summary>
     public static string CardPath(string checkpointPath) => Path.ChangeExtension(checkpointPath, null) + ".card.json";
 
-    /// <summary>Writes the checkpoint and its card.</summary>
-    public static void Save(string path, WeightScoreDecoder model, ModelCard card)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(card);
-        var json = card.ToJson();
-        SafeTensors.Write(path, model.Parameters.All.Select(p => new NamedTensor(p.Key, p.Value.Data, p.Value.Shape)),
-            new Dictionary<string, string> { [CardMetadataKey] = json, ["format"] = "pt" });
-        File.WriteAllText(CardPath(path), json + "\n");
-    }
-
     /// <summary>Writes a model of any method and its card (the card's format names the method).</summary>
     public static void Save(string path, IClipScorer scorer, ModelCard card)
     {
@@ -41,9 +25,6 @@ public static class CheckpointStore
         ArgumentNullException.ThrowIfNull(card);
         switch (scorer)
         {
-            case WeightScoreDecoder decoder:
-                Save(path, decoder, card);
-                break;
             case MeanPooledRidge ridge:
                 {
                     var json = (card with { Format = ModelCard.RidgeFormat, ScoreScale = 1f }).ToJson();
@@ -66,7 +47,7 @@ public static class CheckpointStore
                 }
             case ISavedModel saved:
                 {
-                    var json = (card with { Format = saved.Format, ScoreScale = 1f }).ToJson();
+                    var json = (card with { Format = saved.Format, ScoreScale = saved.KeepsScoreScale ? card.ScoreScale : 1f }).ToJson();
                     SafeTensors.Write(path, saved.Tensors(), new Dictionary<string, string> { [CardMetadataKey] = json, ["format"] = "pt" });
                     File.WriteAllText(CardPath(path), json + "\n");
                     break;
@@ -107,17 +88,11 @@ public static class CheckpointStore
         }
         if (card.Format == ModelCard.RidgeFormat) { return new LoadedModel(LoadRidge(file, card, path), card); }
         if (card.Format == ModelCard.PositionalRidgeFormat) { return new LoadedModel(LoadPositionalRidge(file, card, path), card); }
-        if (card.Format != ModelCard.CurrentFormat)
+        if (!s_loaders.TryGetValue(card.Format, out var load))
         {
-            if (!s_loaders.TryGetValue(card.Format, out var load))
-            {
-                throw new DataFormatException($"{path}: a '{card.Format}' ({card.Method}) checkpoint needs the libtorch engine, which this program has not registered.");
-            }
-            return new LoadedModel(load(file, card, path), card);
+            throw new DataFormatException($"{path}: a '{card.Format}' ({card.Method}) checkpoint needs the libtorch engine, which this program has not registered.");
         }
-        var model = new WeightScoreDecoder(card.Architecture);
-        Assign(model, file, path);
-        return new LoadedModel(model, card);
+        return new LoadedModel(load(file, card, path), card);
     }
 
     private static MeanPooledRidge LoadRidge(SafeTensorsFile file, ModelCard card, string source)
@@ -162,34 +137,6 @@ public static class CheckpointStore
             throw new DataFormatException($"{source}: {e.Message}", e);
         }
     }
-
-    /// <summary>Copies tensors into the model, checking that names and shapes match its architecture exactly.</summary>
-    public static void Assign(WeightScoreDecoder model, SafeTensorsFile file, string source)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(file);
-        var expected = model.Parameters.All;
-        var missing = expected.Where(p => !file.Tensors.ContainsKey(p.Key)).Select(p => p.Key).ToList();
-        if (missing.Count > 0)
-        {
-            throw new DataFormatException($"{source}: checkpoint lacks {missing.Count} tensor(s) the architecture needs, e.g. '{missing[0]}'.");
-        }
-        var unexpected = file.Tensors.Keys.Where(k => !model.Parameters.Contains(k)).ToList();
-        if (unexpected.Count > 0)
-        {
-            throw new DataFormatException($"{source}: checkpoint has tensor(s) the architecture does not, e.g. '{unexpected[0]}'.");
-        }
-        foreach (var (name, param) in expected)
-        {
-            var t = file.Tensors[name];
-            if (!t.Shape.AsSpan().SequenceEqual(param.Shape))
-            {
-                throw new DataFormatException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the architecture needs [{string.Join(", ", param.Shape)}].");
-            }
-            t.Data.CopyTo(param.Data, 0);
-        }
-        model.Parameters.MarkChanged();
-    }
 }
 
 /// <summary>A model that saves itself as named tensors under its own card format (the libtorch methods).</summary>
@@ -200,4 +147,8 @@ public interface ISavedModel
 
     /// <summary>Its state_dict as named tensors.</summary>
     IReadOnlyList<NamedTensor> Tensors();
+
+    /// <summary>Whether its outputs are in model units that the card's score scale turns into points (the decoder);
+    /// otherwise they are points already and the saved card's scale is 1.</summary>
+    bool KeepsScoreScale => false;
 }

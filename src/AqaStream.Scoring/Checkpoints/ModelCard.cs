@@ -43,7 +43,7 @@ public sealed record ModelCard
         RidgeFormat => MeanPooledRidge.MethodName,
         PositionalRidgeFormat => PositionalRidge.MethodName,
         SequenceFormat => SequenceMethod?.Method ?? "unknown",
-        _ => WeightScoreDecoder.MethodName,
+        _ => DecoderOptions.MethodName,
     };
 
     /// <summary>The architecture of a sequence method (format <see cref="SequenceFormat"/>); null otherwise.</summary>

@@ -106,31 +106,6 @@ public sealed class RidgeBlendMethod : IBenchmarkMethod
     }
 }
 
-/// <summary><c>ilt-aqa</c>: the main paper's weight-score decoder; the epoch is chosen on an inner validation fold
-/// carved from the outer training part.</summary>
-public sealed class DecoderMethod(DecoderOptions architecture, TrainingOptions training) : IBenchmarkMethod
-{
-    /// <inheritdoc/>
-    public string Name => WeightScoreDecoder.MethodName;
-
-    /// <inheritdoc/>
-    public string Description => FormattableString.Invariant(
-        $"weight-score decoder (d = {architecture.ModelDim}, {architecture.Layers} layers{(architecture.Causal ? ", causal" : "")}), best epoch of {training.Epochs} on an inner fold");
-
-    /// <inheritdoc/>
-    public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
-    {
-        ArgumentNullException.ThrowIfNull(progress);
-        var options = training with { Seed = seed };
-        var (inner, innerValidation) = Trainer.Split(train, options.Folds, 0, seed);
-        var model = new WeightScoreDecoder(architecture with { FeatureDim = train[0].FeatureDim }, seed);
-        var result = new Trainer(options).Train(model, inner, innerValidation,
-            new SynchronousProgress<EpochReport>(e => { if (e.Improved || e.Epoch == e.Epochs) { progress(FormattableString.Invariant($"epoch {e.Epoch}/{e.Epochs} inner ρ {e.Validation.Spearman:F3}")); } }));
-        progress(FormattableString.Invariant($"best inner epoch {result.Best.Epoch}"));
-        return (model, options.ScoreScale, model.Parameters.Count);
-    }
-}
-
 /// <summary>One method on one target: pooled out-of-fold metrics and everything the report shows.</summary>
 /// <param name="Method">Method id.</param>
 /// <param name="Description">What it is.</param>
@@ -183,7 +158,7 @@ public static class CrossValidation
         long parameters = 0;
         for (var fold = 0; fold < folds; fold++)
         {
-            var (train, held) = Trainer.Split(samples, folds, fold, seed);
+            var (train, held) = TrainingData.Split(samples, folds, fold, seed);
             var clock = Stopwatch.StartNew();
             var (scorer, scale, count) = method.Train(train, seed, line => progress($"{method.Name} {target} fold {fold + 1}/{folds}: {line}"));
             seconds += clock.Elapsed.TotalSeconds;

@@ -19,6 +19,9 @@ public enum QueryInitialisation
 /// </summary>
 public sealed record DecoderOptions
 {
+    /// <summary>The decoder's method name (<c>aqa train --method</c>; the main paper, Interpretable Long-term AQA).</summary>
+    public const string MethodName = "ilt-aqa";
+
     /// <summary>Reference clip feature width (Video Swin-B).</summary>
     public const int ReferenceFeatureDim = 1024;
 

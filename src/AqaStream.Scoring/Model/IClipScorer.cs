@@ -5,7 +5,7 @@ namespace AqaStream.Scoring.Model;
 /// <summary>
 /// One scoring method, as the live pipeline, evaluation and prediction use it: every method gives a final score, a
 /// provisional score after each clip, and per-clip weights and scores in the weight-score form ŷ = Σ_q w_q s_q (the
-/// explanation). Methods: <c>ilt-aqa</c> (<see cref="WeightScoreDecoder"/>), <c>ridge-mean</c>
+/// explanation). Methods: <c>ilt-aqa</c> (the weight-score decoder, on libtorch in AqaStream.Scoring.Torch), <c>ridge-mean</c>
 /// (<see cref="MeanPooledRidge"/>).
 /// </summary>
 public interface IClipScorer

@@ -47,7 +47,10 @@ public abstract class IncrementalDecoder
         var a = Logits;
         var w = new float[a.Length];
         if (w.Length == 0) { return w; }
-        Numerics.Kernels.Softmax(a, w);
+        // Shifted by the largest logit so exp cannot overflow (TensorPrimitives.SoftMax does not shift).
+        System.Numerics.Tensors.TensorPrimitives.Subtract(a, System.Numerics.Tensors.TensorPrimitives.Max(a), w);
+        System.Numerics.Tensors.TensorPrimitives.Exp(w, w);
+        System.Numerics.Tensors.TensorPrimitives.Divide(w, System.Numerics.Tensors.TensorPrimitives.Sum(w), w);
         return w;
     }
 }

@@ -133,7 +133,7 @@ public sealed class MeanPooledRidge : IClipScorer
                 var sse = 0.0;
                 for (var f = 0; f < InnerFolds; f++)
                 {
-                    var (train, validation) = Training.Trainer.Split(samples, InnerFolds, f, seed);
+                    var (train, validation) = Training.TrainingData.Split(samples, InnerFolds, f, seed);
                     var model = Solve(train, lengthTerm, a, maxClips);
                     sse += model.Score(validation, 1f).Zip(validation, (p, v) => Math.Pow(p.Score - v.Score!.Value, 2)).Sum();
                 }

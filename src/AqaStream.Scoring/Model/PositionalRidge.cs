@@ -165,7 +165,7 @@ public sealed class PositionalRidge : IClipScorer
                 var sse = new double[scaled.Length];
                 for (var f = 0; f < folds; f++)
                 {
-                    var (train, validation) = Training.Trainer.Split(Enumerable.Range(0, samples.Count).ToList(), folds, f, seed);
+                    var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), folds, f, seed);
                     var solutions = RidgeSolver.Solve(train.Select(i => pooled[i]).ToArray(), train.Select(i => y[i]).ToArray(), scaled, weights);
                     for (var a = 0; a < scaled.Length; a++)
                     {

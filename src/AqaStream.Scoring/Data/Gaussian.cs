@@ -1,4 +1,4 @@
-namespace AqaStream.Numerics;
+namespace AqaStream.Scoring.Data;
 
 /// <summary>Normal and uniform fills from a seeded <see cref="Random"/>, so every run with a seed is the same.</summary>
 public static class Gaussian
