@@ -80,25 +80,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         {
             expected = [.. InitialValues(options, 0).Select(p => (p.Item1, p.Item2.shape))];
         }
-        var missing = expected.Where(p => !tensors.ContainsKey(p.Name)).Select(p => p.Name).ToList();
-        if (missing.Count > 0)
-        {
-            throw new Data.DataFormatException($"{source}: checkpoint lacks {missing.Count} tensor(s) the architecture needs, e.g. '{missing[0]}'.");
-        }
-        var unexpected = tensors.Keys.Where(k => expected.All(p => p.Name != k)).ToList();
-        if (unexpected.Count > 0)
-        {
-            throw new Data.DataFormatException($"{source}: checkpoint has tensor(s) the architecture does not, e.g. '{unexpected[0]}'.");
-        }
-        foreach (var (name, shape) in expected)
-        {
-            var t = tensors[name];
-            if (!t.Shape.Select(x => (long)x).SequenceEqual(shape))
-            {
-                throw new Data.DataFormatException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the architecture needs [{string.Join(", ", shape)}].");
-            }
-            if (!t.Data.All(float.IsFinite)) { throw new Data.DataFormatException($"{source}: tensor '{name}' holds a non-finite value."); }
-        }
+        Checkpoints.CheckpointStore.CheckTensors(expected, tensors, source, "the architecture");
         return new TorchWeightScoreDecoder(options, device ?? CPU, expected.Select(p => (p.Name, tensor(tensors[p.Name].Data, p.Shape))));
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Model;
@@ -23,7 +22,6 @@ public class PyTorchParityTests(ITestOutputHelper output)
 {
     private const double RelativeTolerance = 1e-4;
     private const double AbsoluteFloor = 1e-6;
-    private const string Python = "/usr/bin/python3";
 
     public static TheoryData<string> Variants => ["bidirectional", "causal", "projected", "reference-unmasked", "local-cross"];
 
@@ -105,19 +103,6 @@ public class PyTorchParityTests(ITestOutputHelper output)
             $"{name}: max |Δ| {maxDiff:E3} exceeds {RelativeTolerance:E0} × max|torch| {maxRef:E3} + {AbsoluteFloor:E0} (relative {rel:E3})");
     }
 
-    private static void RunReference(DecoderOptions options, string outDir, int seed)
-    {
-        var scripts = Path.Combine(RepositoryRoot.Path, "tools", "reference");
-        var psi = new ProcessStartInfo(Python) { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = scripts };
-        psi.ArgumentList.Add(Path.Combine(scripts, "parity.py"));
-        psi.ArgumentList.Add(JsonSerializer.Serialize(options, ModelCard.Json));
-        psi.ArgumentList.Add(outDir);
-        psi.ArgumentList.Add(seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        psi.Environment["OMP_NUM_THREADS"] = "1";
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"PyTorch reference failed (is python3-torch installed? run tools/setup.sh --with-torch): {err.Result}");
-    }
+    private static void RunReference(DecoderOptions options, string outDir, int seed) =>
+        TorchEngineTests.RunPython("parity.py", JsonSerializer.Serialize(options, ModelCard.Json), outDir, seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -137,23 +137,20 @@ public sealed class SequenceScorer : IClipScorer, ISavedModel, IDisposable
         var options = card.SequenceMethod ?? throw new DataFormatException($"{source}: the card has no sequenceMethod.");
         var model = SequenceModel.Create(options, 0);
         var expected = model.state_dict().Where(p => p.Value.dtype == ScalarType.Float32).ToList();
-        var missing = expected.Where(p => !file.Tensors.ContainsKey(p.Key)).Select(p => p.Key).ToList();
-        if (missing.Count > 0) { model.Dispose(); throw new DataFormatException($"{source}: checkpoint lacks {missing.Count} tensor(s) the {options.Method} architecture needs, e.g. '{missing[0]}'."); }
-        var unexpected = file.Tensors.Keys.Where(k => expected.All(p => p.Key != k)).ToList();
-        if (unexpected.Count > 0) { model.Dispose(); throw new DataFormatException($"{source}: checkpoint has tensor(s) the {options.Method} architecture does not, e.g. '{unexpected[0]}'."); }
+        try
+        {
+            CheckpointStore.CheckTensors([.. expected.Select(p => (p.Key, p.Value.shape))], file.Tensors, source, $"the {options.Method} architecture");
+        }
+        catch (DataFormatException)
+        {
+            model.Dispose();
+            throw;
+        }
         using (no_grad())
         {
             foreach (var (name, value) in expected)
             {
-                var t = file.Tensors[name];
-                if (!t.Shape.Select(d => (long)d).SequenceEqual(value.shape))
-                {
-                    var message = $"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the {options.Method} architecture needs [{string.Join(", ", value.shape)}].";
-                    model.Dispose();
-                    throw new DataFormatException(message);
-                }
-                if (!t.Data.All(float.IsFinite)) { model.Dispose(); throw new DataFormatException($"{source}: tensor '{name}' holds a non-finite value."); }
-                using var loaded = tensor(t.Data, value.shape);
+                using var loaded = tensor(file.Tensors[name].Data, value.shape);
                 value.copy_(loaded);
             }
         }

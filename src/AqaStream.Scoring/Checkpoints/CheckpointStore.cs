@@ -95,6 +95,38 @@ public static class CheckpointStore
         return new LoadedModel(load(file, card, path), card);
     }
 
+    /// <summary>
+    /// Checks that a checkpoint holds exactly the tensors an architecture needs: every name of <paramref name="expected"/>
+    /// with its shape, no other, and only finite values. Anything else is a one-line <see cref="DataFormatException"/>
+    /// naming <paramref name="source"/> and the tensor; <paramref name="architecture"/> names the architecture in it
+    /// ("the architecture", "the gdlt architecture").
+    /// </summary>
+    public static void CheckTensors(IReadOnlyList<(string Name, long[] Shape)> expected, IReadOnlyDictionary<string, NamedTensor> tensors, string source, string architecture)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        ArgumentNullException.ThrowIfNull(tensors);
+        var missing = expected.Where(p => !tensors.ContainsKey(p.Name)).Select(p => p.Name).ToList();
+        if (missing.Count > 0)
+        {
+            throw new DataFormatException($"{source}: checkpoint lacks {missing.Count} tensor(s) {architecture} needs, e.g. '{missing[0]}'.");
+        }
+        var names = expected.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var unexpected = tensors.Keys.Where(k => !names.Contains(k)).ToList();
+        if (unexpected.Count > 0)
+        {
+            throw new DataFormatException($"{source}: checkpoint has tensor(s) {architecture} does not, e.g. '{unexpected[0]}'.");
+        }
+        foreach (var (name, shape) in expected)
+        {
+            var t = tensors[name];
+            if (!t.Shape.Select(x => (long)x).SequenceEqual(shape))
+            {
+                throw new DataFormatException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], {architecture} needs [{string.Join(", ", shape)}].");
+            }
+            if (!t.Data.All(float.IsFinite)) { throw new DataFormatException($"{source}: tensor '{name}' holds a non-finite value."); }
+        }
+    }
+
     private static MeanPooledRidge LoadRidge(SafeTensorsFile file, ModelCard card, string source)
     {
         if (!file.Tensors.TryGetValue(MeanPooledRidge.CoefficientsTensor, out var coefficients) || !file.Tensors.TryGetValue(MeanPooledRidge.OffsetsTensor, out var offsets))

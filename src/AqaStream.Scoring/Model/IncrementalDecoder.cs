@@ -47,7 +47,7 @@ public abstract class IncrementalDecoder
         var a = Logits;
         var w = new float[a.Length];
         if (w.Length == 0) { return w; }
-        // Shifted by the largest logit so exp cannot overflow (TensorPrimitives.SoftMax does not shift).
+        // Shifted by the largest logit so exp cannot overflow.
         System.Numerics.Tensors.TensorPrimitives.Subtract(a, System.Numerics.Tensors.TensorPrimitives.Max(a), w);
         System.Numerics.Tensors.TensorPrimitives.Exp(w, w);
         System.Numerics.Tensors.TensorPrimitives.Divide(w, System.Numerics.Tensors.TensorPrimitives.Sum(w), w);
