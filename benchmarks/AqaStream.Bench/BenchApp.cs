@@ -92,7 +92,7 @@ internal static class BenchApp
             foreach (var mode in chosenModes)
             {
                 using var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
-                var live = new Scoring.Torch.TorchLiveDecoder(sharp);
+                using var live = new Scoring.Torch.TorchLiveDecoder(sharp);
                 var times = new List<double>();
                 for (var p = 0; p <= n; p++)
                 {
@@ -110,7 +110,7 @@ internal static class BenchApp
             // Native memory is released deterministically: open and close many performances and watch the RSS.
             using (var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = true }))
             {
-                var live = new Scoring.Torch.TorchLiveDecoder(sharp);
+                using var live = new Scoring.Torch.TorchLiveDecoder(sharp);
                 var row = features.AsSpan(0, DecoderOptions.ReferenceFeatureDim).ToArray();
                 long Rss() { GC.Collect(); GC.WaitForPendingFinalizers(); return Environment.WorkingSet; }
                 void Churn(int count)
@@ -134,7 +134,7 @@ internal static class BenchApp
             foreach (var mode in chosenModes)
             {
                 using var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
-                var live = new Scoring.Torch.TorchLiveDecoder(sharp);
+                using var live = new Scoring.Torch.TorchLiveDecoder(sharp);
                 double? single = null;
                 foreach (var size in batchSizes)
                 {

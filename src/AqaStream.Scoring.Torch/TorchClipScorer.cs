@@ -76,5 +76,9 @@ public sealed class TorchClipScorer(TorchWeightScoreDecoder model) : IBatchedCli
         new TorchPerformanceScorer(Model, scoreScale).Score(samples);
 
     /// <inheritdoc/>
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        _live.Dispose();
+        Model.Dispose();
+    }
 }

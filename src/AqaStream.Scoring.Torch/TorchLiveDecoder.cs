@@ -14,7 +14,7 @@ namespace AqaStream.Scoring.Torch;
 /// run at once on different threads (the model is only read; dispose scopes and inference mode are per thread); one
 /// performance has one caller at a time.
 /// </summary>
-public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
+public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposable
 {
     private readonly TorchWeightScoreDecoder _model = model ?? throw new ArgumentNullException(nameof(model));
 
@@ -141,27 +141,52 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
         }
     }
 
-    /// <summary>Causal self-attention of layer <paramref name="layer"/> for one new query per performance, through its
-    /// key/value caches (appended here); returns the layer's residual x1 [B, d].</summary>
-    private Tensor SelfAttend(List<TorchLivePerformance> performances, int layer, Tensor x, Tensor pos, long width, Tensor mask)
+    /// <summary>Where each cached vector sits in a position's row of the paged cache: layer i's cross-attention key and
+    /// value (none with local cross-attention: query q reads its own clip's value), then layer i ≥ 1's self-attention
+    /// key and value (layer 0's self-attention sees the learned queries only: <see cref="Layer0"/>).</summary>
+    private int CrossSlots => _model.Options.LocalCross ? 0 : 2 * _model.Options.Layers;
+
+    private int CrossKeySlot(int layer) => 2 * layer;
+
+    private int SelfKeySlot(int layer) => CrossSlots + (2 * (layer - 1));
+
+    private readonly object _pagedGate = new();
+    private PagedKeyValueCache? _paged;
+
+    /// <summary>The streaming performances' key/value pool (made on first use; null when nothing is cached).</summary>
+    internal PagedKeyValueCache? Paged
     {
-        var m = _model;
-        var prefix = $"decoder.layers.{layer}";
-        var t1 = m.LayerNorm(x, $"{prefix}.norm1");
-        var qk = t1.Plus(pos);
-        var (wq, bq) = m.InProjection($"{prefix}.self_attn", 0);
-        var (wk, bk) = m.InProjection($"{prefix}.self_attn", 1);
-        var (wv, bv) = m.InProjection($"{prefix}.self_attn", 2);
-        var selfKey = F.linear(qk, wk, bk);
-        var selfValue = F.linear(t1, wv, bv);
-        for (var b = 0; b < performances.Count; b++)
+        get
         {
-            performances[b].SelfKeys[layer].Append(selfKey[b]);
-            performances[b].SelfValues[layer].Append(selfValue[b]);
+            lock (_pagedGate)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                var caches = BlockBytes / ((long)PagedKeyValueCache.BlockRows * _model.Options.ModelDim * sizeof(float));
+                return caches == 0 ? null : _paged ??= new PagedKeyValueCache(caches, _model.Options.ModelDim, _model.Device);
+            }
         }
-        var (s, _) = AttendOne($"{prefix}.self_attn", F.linear(qk, wq, bq),
-            Padded(performances, p => p.SelfKeys[layer], width), Padded(performances, p => p.SelfValues[layer], width), mask);
-        return s.Plus(s);
+    }
+
+    /// <summary>Native bytes of one block of the paged pool.</summary>
+    internal long BlockBytes => (long)PagedKeyValueCache.BlockRows * (CrossSlots + (2 * (_model.Options.Layers - 1))) * _model.Options.ModelDim * sizeof(float);
+
+    /// <summary>Gives a finished streaming performance's blocks back (nothing to do once the decoder is disposed).</summary>
+    internal void Release(List<long> blocks)
+    {
+        lock (_pagedGate)
+        {
+            if (_paged is null) { blocks.Clear(); }
+            else { _paged.Release(blocks); }
+        }
+    }
+
+    /// <summary>Native bytes of the streaming key/value pool (0 before the first streaming step).</summary>
+    public long PagedBytes
+    {
+        get
+        {
+            lock (_pagedGate) { return _paged?.Bytes ?? 0; }
+        }
     }
 
     private readonly object _layer0Gate = new();
@@ -169,8 +194,8 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
 
     /// <summary>In streaming (causal) mode layer 0's self-attention sees the learned queries only, never a clip, so
     /// its output at each position, and the cross-attention query made from it, are the same for every performance:
-    /// computed once per decoder, position by position through the very step the other layers take (so the values are
-    /// the ones a cache would give), on the first streaming step. The model's weights are read then.</summary>
+    /// computed once per decoder for all positions with the offline forward's layer-0 code (causal mask), on the first
+    /// streaming step. The model's weights are read then.</summary>
     private Layer0Table Layer0()
     {
         lock (_layer0Gate)
@@ -178,30 +203,23 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
             if (_layer0 is { } ready) { return ready; }
             var m = _model;
             var o = m.Options;
-            var device = m.Device;
             using var scope = NewDisposeScope();
-            var state = new TorchLivePerformance(this, IncrementalMode.Streaming);
-            try
+            var idx = arange(o.MaxQueries, device: m.Device);
+            var e = m["query_embed.weight"].index_select(0, idx).unsqueeze(0);
+            var pos = e.Plus(m.Positional.index_select(0, idx).unsqueeze(0));
+            var t1 = m.LayerNorm(e, "decoder.layers.0.norm1");
+            var qk = t1.Plus(pos);
+            var causal = ones(o.MaxQueries, o.MaxQueries, dtype: ScalarType.Bool, device: m.Device).triu(1);
+            var (s, _) = m.Attention("decoder.layers.0.self_attn", qk, qk, t1, null, causal, training: false, withMap: false);
+            var x1 = s.Plus(s);
+            Tensor? crossQuery = null;
+            if (!o.LocalCross)
             {
-                var afterSelf = new List<Tensor>(o.MaxQueries);
-                var crossQuery = new List<Tensor>(o.MaxQueries);
                 var (cwq, cbq) = m.InProjection("decoder.layers.0.multihead_attn", 0);
-                for (var t = 0; t < o.MaxQueries; t++)
-                {
-                    var idx = tensor(new long[] { t }, device: device);
-                    var e = m["query_embed.weight"].index_select(0, idx);
-                    var pos = e.Plus(m.Positional.index_select(0, idx));
-                    var x1 = SelfAttend([state], 0, e, pos, t + 1, KeyMask([t + 1], t + 1, device));
-                    afterSelf.Add(x1);
-                    if (!o.LocalCross) { crossQuery.Add(F.linear(m.LayerNorm(x1, "decoder.layers.0.norm2").Plus(pos), cwq, cbq)); }
-                }
-                _layer0 = new Layer0Table(cat(afterSelf, 0).DetachFromDisposeScope(), o.LocalCross ? null : cat(crossQuery, 0).DetachFromDisposeScope());
-                return _layer0;
+                crossQuery = F.linear(m.LayerNorm(x1, "decoder.layers.0.norm2").Plus(pos), cwq, cbq).squeeze(0).DetachFromDisposeScope();
             }
-            finally
-            {
-                state.Dispose();
-            }
+            _layer0 = new Layer0Table(x1.squeeze(0).DetachFromDisposeScope(), crossQuery);
+            return _layer0;
         }
     }
 
@@ -213,50 +231,97 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
         var m = _model;
         var o = m.Options;
         var device = m.Device;
-        using var scope = NewDisposeScope();
+        var paged = Paged;
         var performances = clips.Select(c => c.Performance).ToList();
         var bsz = performances.Count;
         var positions = performances.Select(p => (long)p.Clips).ToArray();
         var lengths = positions.Select(t => t + 1).ToArray();
-        var width = lengths.Max();
-        var mask = KeyMask(lengths, width, device);
+        // Blocks first: growing the pool waits for other steps, so it never happens inside one.
+        paged?.Reserve(performances.Select(p => p.Blocks).ToList(), positions);
+        using var scope = NewDisposeScope();
+        var blocksEach = (lengths.Max() + PagedKeyValueCache.BlockRows - 1) / PagedKeyValueCache.BlockRows;
+        var rows = blocksEach * PagedKeyValueCache.BlockRows;
+        var mask = KeyMask(lengths, rows, device);
         var row = m.Memory(Features(clips));
         var idx = tensor(positions, device: device);
+        var performanceIndex = arange(bsz, device: device);
         var e = m["query_embed.weight"].index_select(0, idx);
         var pos = e.Plus(m.Positional.index_select(0, idx));
+        var layer0 = Layer0();
+        using var reading = paged?.Reading();
+        // Every performance's cached rows in one gather [B, rows, caches, d]; this step's new rows are written into the
+        // gathered copy as they are computed (a query attends to its own position too), then into the pool at once.
+        Tensor? kv = null;
+        if (paged is not null)
+        {
+            var table = new long[bsz * blocksEach];
+            for (var b = 0; b < bsz; b++)
+            {
+                var blocks = performances[b].Blocks;
+                for (var j = 0; j < blocksEach && j < blocks.Count; j++) { table[(b * blocksEach) + j] = blocks[j]; }
+            }
+            kv = paged.Gather(table, bsz, rows);
+        }
+        void Put(int slot, Tensor newRows) => kv!.index_put_(newRows, performanceIndex, idx, tensor((long)slot, device: device));
+        Tensor Cached(int slot) => kv!.select(2, slot);
         var x = e;
         Tensor? lastMap = null;
-        var layer0 = Layer0();
         for (var i = 0; i < o.Layers; i++)
         {
             var prefix = $"decoder.layers.{i}";
-            // Layer 0's query side reads the learned queries only: looked up per position, no self-attention cache.
-            var x1 = i == 0 ? layer0.AfterSelf.index_select(0, idx) : SelfAttend(performances, i, x, pos, width, mask);
-            var (ck, cv) = m.CrossKeyValue(i, row);
-            for (var b = 0; b < bsz; b++)
+            Tensor x1;
+            if (i == 0)
             {
-                performances[b].CrossKeys[i].Append(ck[b]);
-                performances[b].CrossValues[i].Append(cv[b]);
+                // Layer 0's query side reads the learned queries only: looked up per position, nothing cached.
+                x1 = layer0.AfterSelf.index_select(0, idx);
+            }
+            else
+            {
+                // Causal self-attention: q = k = LN1(x) + p, v = LN1(x), x1 = S + S (no dropout at inference).
+                var t1 = m.LayerNorm(x, $"{prefix}.norm1");
+                var qk = t1.Plus(pos);
+                var (wq, bq) = m.InProjection($"{prefix}.self_attn", 0);
+                var (wk, bk) = m.InProjection($"{prefix}.self_attn", 1);
+                var (wv, bv) = m.InProjection($"{prefix}.self_attn", 2);
+                Put(SelfKeySlot(i), F.linear(qk, wk, bk));
+                Put(SelfKeySlot(i) + 1, F.linear(t1, wv, bv));
+                var (s, _) = AttendOne($"{prefix}.self_attn", F.linear(qk, wq, bq), Cached(SelfKeySlot(i)), Cached(SelfKeySlot(i) + 1), mask);
+                x1 = s.Plus(s);
             }
             Tensor c;
             if (o.LocalCross)
             {
-                c = m.Linear(cv, $"{prefix}.multihead_attn.out_proj");
+                // Query q reads clip q alone: its value row, nothing cached.
+                var (wv, bv) = m.InProjection($"{prefix}.multihead_attn", 2);
+                c = m.Linear(F.linear(row, wv, bv), $"{prefix}.multihead_attn.out_proj");
                 lastMap = null;
             }
             else
             {
+                var (ck, cv) = m.CrossKeyValue(i, row);
+                Put(CrossKeySlot(i), ck);
+                Put(CrossKeySlot(i) + 1, cv);
                 var (cwq, cbq) = m.InProjection($"{prefix}.multihead_attn", 0);
                 var q = i == 0 ? layer0.CrossQuery!.index_select(0, idx) : F.linear(m.LayerNorm(x1, $"{prefix}.norm2").Plus(pos), cwq, cbq);
-                (c, lastMap) = AttendOne($"{prefix}.multihead_attn", q,
-                    Padded(performances, p => p.CrossKeys[i], width), Padded(performances, p => p.CrossValues[i], width), mask);
+                (c, lastMap) = AttendOne($"{prefix}.multihead_attn", q, Cached(CrossKeySlot(i)), Cached(CrossKeySlot(i) + 1), mask);
             }
             x = m.FeedForward(x1.Plus(c), prefix, training: false);
+        }
+        if (paged is not null)
+        {
+            var blockIds = new long[bsz];
+            var offsets = new long[bsz];
+            for (var b = 0; b < bsz; b++)
+            {
+                blockIds[b] = performances[b].Blocks[(int)(positions[b] / PagedKeyValueCache.BlockRows)];
+                offsets[b] = positions[b] % PagedKeyValueCache.BlockRows;
+            }
+            paged.Write(blockIds, offsets, kv!.index([TensorIndex.Tensor(performanceIndex), TensorIndex.Tensor(idx)]));
         }
         var h = m.LayerNorm(x, "decoder.norm");
         var scores = m.Mlp(h, "mean").cpu().data<float>().ToArray();
         var logits = m.Mlp(h, "weight").cpu().data<float>().ToArray();
-        var maps = lastMap?.cpu().data<float>().ToArray(); // [B, width]
+        var maps = lastMap?.cpu().data<float>().ToArray(); // [B, rows]
         for (var b = 0; b < bsz; b++)
         {
             var n = (int)lengths[b];
@@ -268,9 +333,28 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model)
             }
             else
             {
-                attention = maps.AsSpan((int)(b * width), n).ToArray();
+                attention = maps.AsSpan((int)(b * rows), n).ToArray();
             }
             performances[b].AddStreaming(logits[b], scores[b], attention);
+        }
+    }
+
+    private bool _disposed;
+
+    /// <summary>Releases the streaming performances' key/value pool (their states must not step afterwards).</summary>
+    public void Dispose()
+    {
+        lock (_pagedGate)
+        {
+            _disposed = true;
+            _paged?.Dispose();
+            _paged = null;
+        }
+        lock (_layer0Gate)
+        {
+            _layer0?.AfterSelf.Dispose();
+            _layer0?.CrossQuery?.Dispose();
+            _layer0 = null;
         }
     }
 }
@@ -338,10 +422,11 @@ public sealed class TorchLivePerformance : IncrementalDecoder, IDisposable
         Owner = owner;
         Mode = mode;
         var (layers, d, device) = (owner.Model.Options.Layers, (long)owner.Model.Options.ModelDim, owner.Model.Device);
-        CrossKeys = Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray();
-        CrossValues = Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray();
-        SelfKeys = mode == IncrementalMode.Streaming ? Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray() : [];
-        SelfValues = mode == IncrementalMode.Streaming ? Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray() : [];
+        // Exact mode keeps its cross-attention keys and values in buffers of its own; streaming mode's rows live in the
+        // decoder's paged pool (Blocks).
+        var exact = mode == IncrementalMode.Exact;
+        CrossKeys = exact ? Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray() : [];
+        CrossValues = exact ? Enumerable.Range(0, layers).Select(_ => new RowCache(d, device)).ToArray() : [];
     }
 
     internal TorchLiveDecoder Owner { get; }
@@ -350,9 +435,8 @@ public sealed class TorchLivePerformance : IncrementalDecoder, IDisposable
 
     internal RowCache[] CrossValues { get; }
 
-    internal RowCache[] SelfKeys { get; }
-
-    internal RowCache[] SelfValues { get; }
+    /// <summary>Streaming: the ids of this performance's blocks in the decoder's paged pool, in position order.</summary>
+    internal List<long> Blocks { get; } = [];
 
     internal bool IsDisposed { get; private set; }
 
@@ -375,7 +459,7 @@ public sealed class TorchLivePerformance : IncrementalDecoder, IDisposable
     public override IncrementalMode Mode { get; }
 
     /// <summary>Native bytes its caches hold now.</summary>
-    public long CacheBytes => CrossKeys.Concat(CrossValues).Concat(SelfKeys).Concat(SelfValues).Sum(c => c.Bytes);
+    public long CacheBytes => CrossKeys.Concat(CrossValues).Sum(c => c.Bytes) + (Blocks.Count * Owner.BlockBytes);
 
     /// <inheritdoc/>
     public override void Append(ReadOnlySpan<float> clipFeatures) => Owner.Step([(this, clipFeatures.ToArray())]);
@@ -403,6 +487,7 @@ public sealed class TorchLivePerformance : IncrementalDecoder, IDisposable
     {
         if (IsDisposed) { return; }
         IsDisposed = true;
-        foreach (var c in CrossKeys.Concat(CrossValues).Concat(SelfKeys).Concat(SelfValues)) { c.Dispose(); }
+        foreach (var c in CrossKeys.Concat(CrossValues)) { c.Dispose(); }
+        Owner.Release(Blocks);
     }
 }

@@ -171,6 +171,46 @@ public class TorchLiveDecoderTests
     }
 
     [Fact]
+    public void Streaming_ManyBlocks_PoolGrowsAndReusesBlocks_EqualsOfflineForward()
+    {
+        // Streaming rows live in blocks of 16 positions in one pool per decoder: performances of up to 47 clips span three
+        // blocks, a first wave's blocks are given back and reused (holding its old rows) by the second, and the second
+        // wave needs more blocks than the first pool holds, so the pool grows between steps.
+        var o = OptionsFor(IncrementalMode.Streaming, projected: true) with { MaxQueries = 48 };
+        using var model = new TorchWeightScoreDecoder(o, seed: 21);
+        using var live = new TorchLiveDecoder(model) { StreamingPassSize = 8 };
+        var firstWave = Enumerable.Range(0, 10).Select(_ => live.Start(IncrementalMode.Streaming)).ToArray();
+        for (var t = 0; t < 20; t++) { live.Step(firstWave.Select((p, i) => (p, Clips(1, o.FeatureDim, 1000 + (100 * i) + t)[0])).ToList()); }
+        var poolAfterFirst = live.PagedBytes;
+        foreach (var p in firstWave) { p.Dispose(); }
+        var lengths = Enumerable.Range(0, 30).Select(i => 33 + (i % 15)).ToArray();
+        var perf = lengths.Select((n, i) => Clips(n, o.FeatureDim, 200 + i)).ToArray();
+        var second = lengths.Select(_ => live.Start(IncrementalMode.Streaming)).ToArray();
+        var next = new int[second.Length];
+        for (var step = 0; next.Where((n, i) => n < lengths[i]).Any(); step++)
+        {
+            // Every fourth performance starts five steps late, so steps mix depths across block boundaries.
+            live.Step(Enumerable.Range(0, second.Length).Where(i => next[i] < lengths[i] && !(i % 4 == 1 && step < 5)).Select(i => (second[i], perf[i][next[i]++])).ToList());
+        }
+        Assert.True(live.PagedBytes > poolAfterFirst, $"the pool grew ({poolAfterFirst} -> {live.PagedBytes} bytes)");
+        for (var i = 0; i < second.Length; i++)
+        {
+            var (score, logits, scores, latestCross) = Offline(model, perf[i], lengths[i]);
+            Assert.Equal(lengths[i], second[i].Clips);
+            Assert.Equal(3 * 16 * 6 * o.ModelDim * sizeof(float), second[i].CacheBytes); // three blocks of 16 rows, 6 cached vectors
+            AssertClose.Equal(score, second[i].Score, absolute: 1e-5, relative: 1e-5);
+            for (var q = 0; q < lengths[i]; q++)
+            {
+                AssertClose.Equal(logits[q], second[i].Logits[q], absolute: 1e-5, relative: 1e-5);
+                AssertClose.Equal(scores[q], second[i].ClipScores[q], absolute: 1e-5, relative: 1e-5);
+            }
+            for (var j = 0; j < lengths[i]; j++) { AssertClose.Equal(latestCross[j], second[i].LatestCrossAttention[j], absolute: 1e-5, relative: 1e-5); }
+            second[i].Dispose();
+            Assert.Equal(0, second[i].CacheBytes);
+        }
+    }
+
+    [Fact]
     public void HotPathScalars_OutliveDisposeScopesAndCollections()
     {
         // Made inside a scope that then ends, then every collectable object collected and finalised: still valid, and the

@@ -1,0 +1,147 @@
+using static TorchSharp.torch;
+
+namespace AqaStream.Scoring.Torch;
+
+/// <summary>
+/// The cached key and value rows of every streaming performance of one decoder, in one libtorch pool of fixed-size
+/// blocks (the paged layout inference servers use for stateful sequences, vLLM's PagedAttention): a performance holds a
+/// list of block ids, and a batched step reads all its performances' rows with one <c>index_select</c> and writes their
+/// new rows with one <c>index_put_</c>, whatever the batch size. Per-performance buffers cost a few native calls per
+/// performance and cache on every step, and doubling buffers hold up to twice the rows in use; a block wastes fewer
+/// than <see cref="BlockRows"/> rows.
+/// Steps of disjoint performances may read and write at once (<see cref="Reading"/>); growing the pool waits for them.
+/// </summary>
+internal sealed class PagedKeyValueCache(long caches, long width, Device device) : IDisposable
+{
+    /// <summary>Rows per block: 16 keeps the waste per performance under 16 rows and a gather's index short.</summary>
+    public const int BlockRows = 16;
+
+    /// <summary>Blocks of the first pool; it grows by half (not doubling: the old and new pools coexist while copying).</summary>
+    private const long InitialBlocks = 64;
+
+    private readonly object _gate = new();
+    private readonly ReaderWriterLockSlim _pool = new(LockRecursionPolicy.NoRecursion);
+    private readonly Stack<long> _free = new();
+    private Tensor? _blocks; // [capacity, BlockRows, caches, width]; block 0 stays zeros and is never handed out
+    private long _handedOut = 1;
+    private bool _disposed;
+
+    /// <summary>Vectors cached per position (each layer's keys and values that later steps read).</summary>
+    public long Caches => caches;
+
+    /// <summary>Native bytes of the pool.</summary>
+    public long Bytes
+    {
+        get
+        {
+            lock (_gate) { return _blocks is null ? 0 : _blocks.numel() * sizeof(float); }
+        }
+    }
+
+    /// <summary>Native bytes one block holds.</summary>
+    public long BlockBytes => BlockRows * caches * width * sizeof(float);
+
+    /// <summary>Blocks held by performances now.</summary>
+    public long BlocksInUse
+    {
+        get
+        {
+            lock (_gate) { return _handedOut - 1 - _free.Count; }
+        }
+    }
+
+    /// <summary>Gives every performance whose next row (at <paramref name="positions"/>) starts a new block that block.
+    /// Call before <see cref="Reading"/>: growing the pool waits for every step in progress.</summary>
+    public void Reserve(IReadOnlyList<List<long>> blockLists, IReadOnlyList<long> positions)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            for (var b = 0; b < blockLists.Count; b++)
+            {
+                if (positions[b] < blockLists[b].Count * (long)BlockRows) { continue; }
+                if (_free.Count == 0) { EnsureCapacity(_handedOut + 1); }
+                blockLists[b].Add(_free.Count > 0 ? _free.Pop() : _handedOut++);
+            }
+        }
+    }
+
+    /// <summary>Returns a finished performance's blocks to the pool (their rows are overwritten before they are read again;
+    /// until then they hold finite values, so masked reads stay finite).</summary>
+    public void Release(List<long> blocks)
+    {
+        lock (_gate)
+        {
+            foreach (var b in blocks) { _free.Push(b); }
+            blocks.Clear();
+        }
+    }
+
+    /// <summary>Holds the pool in place while a step reads and writes it; dispose when the step's pool work ends.</summary>
+    public ReadScope Reading()
+    {
+        _pool.EnterReadLock();
+        return new ReadScope(_pool);
+    }
+
+    /// <summary>Rows 0..rows-1 of each performance as [B, rows, caches, width], where <paramref name="table"/> lists
+    /// rows / BlockRows block ids per performance (0 for blocks a shorter performance lacks: zeros). A copy, in the
+    /// caller's dispose scope. Inside <see cref="Reading"/>.</summary>
+    public Tensor Gather(long[] table, long performances, long rows) =>
+        _blocks!.index_select(0, tensor(table, device: device)).view(performances, rows, caches, width);
+
+    /// <summary>Writes one row [caches, width] per performance at (<paramref name="blocks"/>, <paramref name="offsets"/>).
+    /// Inside <see cref="Reading"/>; performances of concurrent steps write disjoint blocks.</summary>
+    public void Write(long[] blocks, long[] offsets, Tensor rows) =>
+        _blocks!.index_put_(rows, tensor(blocks, device: device), tensor(offsets, device: device));
+
+    private void EnsureCapacity(long blocksNeeded)
+    {
+        var capacity = _blocks?.shape[0] ?? 0;
+        if (blocksNeeded <= capacity) { return; }
+        var grown = Math.Max(Math.Max(InitialBlocks, blocksNeeded), capacity + (capacity / 2));
+        _pool.EnterWriteLock();
+        try
+        {
+            var next = zeros([grown, BlockRows, caches, width], device: device).DetachFromDisposeScope();
+            if (_blocks is not null)
+            {
+                next.narrow(0, 0, capacity).copy_(_blocks);
+                _blocks.Dispose();
+            }
+            _blocks = next;
+        }
+        finally
+        {
+            _pool.ExitWriteLock();
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) { return; }
+            _disposed = true;
+            _pool.EnterWriteLock();
+            try
+            {
+                _blocks?.Dispose();
+                _blocks = null;
+            }
+            finally
+            {
+                _pool.ExitWriteLock();
+            }
+        }
+        _pool.Dispose();
+    }
+
+    /// <summary>A held read lock on the pool.</summary>
+    public readonly struct ReadScope(ReaderWriterLockSlim pool) : IDisposable
+    {
+        /// <inheritdoc/>
+        public void Dispose() => pool.ExitReadLock();
+    }
+}
