@@ -199,6 +199,26 @@ public class LivePipelineTests
         var running = service.RunAsync();
         var producer = bus.Producer(Topics.ClipFeatures);
         var ids = Enumerable.Range(0, 6).Select(i => $"perf-{i}").ToArray();
+        // The outputs are read while the inputs are produced: with capacity 8 on both topics, a scorer whose output topic
+        // is full stops consuming (back-pressure), so a test that produced all 67 inputs before reading would wait on
+        // itself whenever the scorer ran ahead of the consumer.
+        var finals = new Dictionary<string, ProvisionalScore>();
+        var clipCount = 0;
+        var readScored = Task.Run(async () =>
+        {
+            await foreach (var r in scored.ConsumeAsync())
+            {
+                // Each step is one message: a clip with the provisional after it, or the final alone.
+                if (r.Value.Clip is { } clip)
+                {
+                    clipCount++;
+                    Assert.Equal((r.Key, clip.ClipIndex + 1), (clip.PerformanceId, r.Value.Provisional.ClipsSeen));
+                }
+                if (r.Value.Final) { finals[r.Key] = r.Value.Provisional; }
+                if (finals.Count == ids.Length) { break; }
+            }
+        });
+        var readDead = Task.Run(async () => { var l = new List<DeadLetter>(); await foreach (var d in dead.ConsumeAsync()) { l.Add(d.Value); } return l; });
         foreach (var id in ids) { await producer.ProduceAsync(id, Msg.Start(id)); }
         for (var i = 0; i < 9; i++)
         {
@@ -207,21 +227,8 @@ public class LivePipelineTests
         await producer.ProduceAsync("perf-0", Msg.Clip("perf-0", 2, new float[1]));
         foreach (var id in ids) { await producer.ProduceAsync(id, Msg.End(id)); }
 
-        var finals = new Dictionary<string, ProvisionalScore>();
-        var clipCount = 0;
-        var readDead = Task.Run(async () => { var l = new List<DeadLetter>(); await foreach (var d in dead.ConsumeAsync()) { l.Add(d.Value); } return l; });
         bus.Complete(Topics.ClipFeatures);
-        await foreach (var r in scored.ConsumeAsync())
-        {
-            // Each step is one message: a clip with the provisional after it, or the final alone.
-            if (r.Value.Clip is { } clip)
-            {
-                clipCount++;
-                Assert.Equal((r.Key, clip.ClipIndex + 1), (clip.PerformanceId, r.Value.Provisional.ClipsSeen));
-            }
-            if (r.Value.Final) { finals[r.Key] = r.Value.Provisional; }
-            if (finals.Count == ids.Length) { break; }
-        }
+        await readScored.WaitAsync(TimeSpan.FromSeconds(30));
         await running.WaitAsync(TimeSpan.FromSeconds(30));
         bus.Complete(Topics.DeadLetters);
         var deadLetters = await readDead;
