@@ -26,27 +26,12 @@ internal sealed class PagedKeyValueCache(long caches, long width, Device device)
     private long _handedOut = 1;
     private bool _disposed;
 
-    /// <summary>Vectors cached per position (each layer's keys and values that later steps read).</summary>
-    public long Caches => caches;
-
     /// <summary>Native bytes of the pool.</summary>
     public long Bytes
     {
         get
         {
             lock (_gate) { return _blocks is null ? 0 : _blocks.numel() * sizeof(float); }
-        }
-    }
-
-    /// <summary>Native bytes one block holds.</summary>
-    public long BlockBytes => BlockRows * caches * width * sizeof(float);
-
-    /// <summary>Blocks held by performances now.</summary>
-    public long BlocksInUse
-    {
-        get
-        {
-            lock (_gate) { return _handedOut - 1 - _free.Count; }
         }
     }
 

@@ -146,6 +146,9 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
     /// key and value (layer 0's self-attention sees the learned queries only: <see cref="Layer0"/>).</summary>
     private int CrossSlots => _model.Options.LocalCross ? 0 : 2 * _model.Options.Layers;
 
+    /// <summary>Vectors the paged pool keeps per position (0: a one-layer local model caches nothing).</summary>
+    private int CachedVectors => CrossSlots + (2 * (_model.Options.Layers - 1));
+
     private int CrossKeySlot(int layer) => 2 * layer;
 
     private int SelfKeySlot(int layer) => CrossSlots + (2 * (layer - 1));
@@ -161,14 +164,13 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
             lock (_pagedGate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                var caches = BlockBytes / ((long)PagedKeyValueCache.BlockRows * _model.Options.ModelDim * sizeof(float));
-                return caches == 0 ? null : _paged ??= new PagedKeyValueCache(caches, _model.Options.ModelDim, _model.Device);
+                return CachedVectors == 0 ? null : _paged ??= new PagedKeyValueCache(CachedVectors, _model.Options.ModelDim, _model.Device);
             }
         }
     }
 
     /// <summary>Native bytes of one block of the paged pool.</summary>
-    internal long BlockBytes => (long)PagedKeyValueCache.BlockRows * (CrossSlots + (2 * (_model.Options.Layers - 1))) * _model.Options.ModelDim * sizeof(float);
+    internal long BlockBytes => (long)PagedKeyValueCache.BlockRows * CachedVectors * _model.Options.ModelDim * sizeof(float);
 
     /// <summary>Gives a finished streaming performance's blocks back (nothing to do once the decoder is disposed).</summary>
     internal void Release(List<long> blocks)
