@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AqaStream.Scoring.Torch;
@@ -11,7 +12,7 @@ namespace AqaStream.Scoring.Torch;
 /// than <see cref="BlockRows"/> rows.
 /// Steps of disjoint performances may read and write at once (<see cref="Reading"/>); growing the pool waits for them.
 /// </summary>
-internal sealed class PagedKeyValueCache(long caches, long width, Device device) : IDisposable
+internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, Device device) : IDisposable
 {
     /// <summary>Rows per block: 16 keeps the waste per performance under 16 rows and a gather's index short.</summary>
     public const int BlockRows = 16;
@@ -22,7 +23,10 @@ internal sealed class PagedKeyValueCache(long caches, long width, Device device)
     private readonly object _gate = new();
     private readonly ReaderWriterLockSlim _pool = new(LockRecursionPolicy.NoRecursion);
     private readonly Stack<long> _free = new();
-    private Tensor? _blocks; // [capacity, BlockRows, caches, width]; block 0 stays zeros and is never handed out
+    // [caches, heads, capacity, BlockRows, headDim]: a gather of blocks along dim 2 gives each cache and head its rows of
+    // every performance contiguous ([B, rows, headDim]), which the attention reads as batched matrix-vector products.
+    // Block 0 stays zeros and is never handed out.
+    private Tensor? _blocks;
     private long _handedOut = 1;
     private bool _disposed;
 
@@ -69,29 +73,29 @@ internal sealed class PagedKeyValueCache(long caches, long width, Device device)
         return new ReadScope(_pool);
     }
 
-    /// <summary>Rows 0..rows-1 of each performance as [B, rows, caches, width], where <paramref name="table"/> lists
+    /// <summary>Rows 0..rows-1 of each performance as [caches, heads, B, rows, headDim], where <paramref name="table"/> lists
     /// rows / BlockRows block ids per performance (0 for blocks a shorter performance lacks: zeros). A copy, in the
     /// caller's dispose scope. Inside <see cref="Reading"/>.</summary>
     public Tensor Gather(long[] table, long performances, long rows) =>
-        _blocks!.index_select(0, tensor(table, device: device)).view(performances, rows, caches, width);
+        _blocks!.index_select(2, tensor(table, device: device)).view(caches, heads, performances, rows, headDim);
 
-    /// <summary>Writes one row [caches, width] per performance at (<paramref name="blocks"/>, <paramref name="offsets"/>).
+    /// <summary>Writes each performance's row ([caches, heads, B, headDim]) at (<paramref name="blocks"/>, <paramref name="offsets"/>).
     /// Inside <see cref="Reading"/>; performances of concurrent steps write disjoint blocks.</summary>
     public void Write(long[] blocks, long[] offsets, Tensor rows) =>
-        _blocks!.index_put_(rows, tensor(blocks, device: device), tensor(offsets, device: device));
+        _blocks!.index_put_(rows, TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Tensor(tensor(blocks, device: device)), TensorIndex.Tensor(tensor(offsets, device: device)));
 
     private void EnsureCapacity(long blocksNeeded)
     {
-        var capacity = _blocks?.shape[0] ?? 0;
+        var capacity = _blocks?.shape[2] ?? 0;
         if (blocksNeeded <= capacity) { return; }
         var grown = Math.Max(Math.Max(InitialBlocks, blocksNeeded), capacity + (capacity / 2));
         _pool.EnterWriteLock();
         try
         {
-            var next = zeros([grown, BlockRows, caches, width], device: device).DetachFromDisposeScope();
+            var next = zeros([caches, heads, grown, BlockRows, headDim], device: device).DetachFromDisposeScope();
             if (_blocks is not null)
             {
-                next.narrow(0, 0, capacity).copy_(_blocks);
+                next.narrow(2, 0, capacity).copy_(_blocks);
                 _blocks.Dispose();
             }
             _blocks = next;

@@ -87,20 +87,21 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         return stack(performances.Select(p => cache(p).Window(width)).ToArray());
     }
 
-    /// <summary>One query per performance ([B, d]) attending to its own keys and values ([B, L, d], <paramref name="keyMask"/>
-    /// [B, L] true where left out), per head, then the out-projection. Written as broadcasts and sums: batched
-    /// 1-row matmuls over strided views measured 5x slower. Returns the output [B, d] and the head-averaged map [B, L].</summary>
+    /// <summary>One query per performance ([B, d]) attending to its own cached keys and values, per head ([H, B, L, dh]
+    /// each, contiguous, as <see cref="PagedKeyValueCache.Gather"/> lays them out; <paramref name="keyMask"/> [B, L] true
+    /// where left out), then the out-projection. Batched matrix-vector products: no [B, L, d] temporaries. Returns the
+    /// output [B, d] and the head-averaged map [B, L].</summary>
     private (Tensor Output, Tensor Map) AttendOne(string name, Tensor q, Tensor k, Tensor v, Tensor keyMask)
     {
         var o = _model.Options;
-        var (bsz, width, heads) = (q.shape[0], k.shape[1], (long)o.Heads);
-        var dh = o.ModelDim / heads;
-        var qh = q.view(bsz, 1, heads, dh);
-        var scores = (k.view(bsz, width, heads, dh) * qh).sum(-1).div(TorchScalars.Of(Math.Sqrt(dh))); // [B, L, H]
-        scores = scores.masked_fill(keyMask.unsqueeze(-1), TorchScalars.NegativeInfinity);
-        var p = F.softmax(scores, 1);
-        var attended = (p.unsqueeze(-1) * v.view(bsz, width, heads, dh)).sum(1).reshape(bsz, o.ModelDim);
-        return (_model.Linear(attended, $"{name}.out_proj"), p.mean([2]));
+        var (heads, bsz) = (k.shape[0], k.shape[1]);
+        var dh = k.shape[3];
+        var qh = q.view(bsz, heads, dh).transpose(0, 1).unsqueeze(-1);                                   // [H, B, dh, 1]
+        var scores = k.matmul(qh).squeeze(-1).div(TorchScalars.Of(Math.Sqrt(dh)));                       // [H, B, L]
+        scores = scores.masked_fill(keyMask.unsqueeze(0), TorchScalars.NegativeInfinity);
+        var p = F.softmax(scores, -1);
+        var attended = p.unsqueeze(-2).matmul(v).squeeze(-2).transpose(0, 1).reshape(bsz, o.ModelDim);  // [B, d]
+        return (_model.Linear(attended, $"{name}.out_proj"), p.mean([0]));
     }
 
     private static Tensor KeyMask(long[] lengths, long width, Device device) =>
@@ -164,7 +165,8 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
             lock (_pagedGate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return CachedVectors == 0 ? null : _paged ??= new PagedKeyValueCache(CachedVectors, _model.Options.ModelDim, _model.Device);
+                var o = _model.Options;
+                return CachedVectors == 0 ? null : _paged ??= new PagedKeyValueCache(CachedVectors, o.Heads, o.ModelDim / o.Heads, _model.Device);
             }
         }
     }
@@ -251,7 +253,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         var pos = e.Plus(m.Positional.index_select(0, idx));
         var layer0 = Layer0();
         using var reading = paged?.Reading();
-        // Every performance's cached rows in one gather [B, rows, caches, d]; this step's new rows are written into the
+        // Every performance's cached rows in one gather [caches, H, B, rows, dh]; this step's new rows are written into the
         // gathered copy as they are computed (a query attends to its own position too), then into the pool at once.
         Tensor? kv = null;
         if (paged is not null)
@@ -264,8 +266,10 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
             }
             kv = paged.Gather(table, bsz, rows);
         }
-        void Put(int slot, Tensor newRows) => kv!.index_put_(newRows, performanceIndex, idx, tensor((long)slot, device: device));
-        Tensor Cached(int slot) => kv!.select(2, slot);
+        var headDim = o.ModelDim / o.Heads;
+        void Put(int slot, Tensor newRows) =>
+            Cached(slot).index_put_(newRows.view(bsz, o.Heads, headDim).transpose(0, 1), TensorIndex.Colon, TensorIndex.Tensor(performanceIndex), TensorIndex.Tensor(idx));
+        Tensor Cached(int slot) => kv!.select(0, slot); // [H, B, rows, dh]
         var x = e;
         Tensor? lastMap = null;
         for (var i = 0; i < o.Layers; i++)
@@ -318,7 +322,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
                 blockIds[b] = performances[b].Blocks[(int)(positions[b] / PagedKeyValueCache.BlockRows)];
                 offsets[b] = positions[b] % PagedKeyValueCache.BlockRows;
             }
-            paged.Write(blockIds, offsets, kv!.index([TensorIndex.Tensor(performanceIndex), TensorIndex.Tensor(idx)]));
+            paged.Write(blockIds, offsets, kv!.index([TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Tensor(performanceIndex), TensorIndex.Tensor(idx)]));
         }
         var h = m.LayerNorm(x, "decoder.norm");
         var scores = m.Mlp(h, "mean").cpu().data<float>().ToArray();
