@@ -166,6 +166,45 @@ public class SequenceMethodTests
     }
 
     [Fact]
+    public void CoFInAl_SplitsTheTarget_IntoCoarseHundredthsAndFineDigits()
+    {
+        using var target = TorchSharp.torch.tensor(new[] { 0.45678f, 0f, 0.999999f, 1.2f, -0.1f });
+        var (coarse, fine) = GradeDecoupledModel.CoarseAndFine(target);
+        using var c = coarse;
+        using var f = fine;
+        var cs = c.data<float>().ToArray();
+        var fs = f.data<long>().ToArray();
+        float[] expectedCoarse = [0.45f, 0f, 0.99f, 0.99f, 0f];
+        long[] expectedFine = [67, 0, 99, 99, 0];
+        for (var i = 0; i < cs.Length; i++) { AssertClose.Equal(expectedCoarse[i], cs[i], absolute: 1e-6, relative: 0); }
+        Assert.Equal(expectedFine, fs);
+    }
+
+    [Fact]
+    public void CoFInAl_Eval_ScoreIsTheMeanOfTheCoarseHeads_PlusTheFineDigits()
+    {
+        using var model = SequenceModel.Create(Small("cofinal"), 4);
+        model.eval();
+        var rng = new Random(2);
+        var features = new float[2 * 10 * 12];
+        foreach (var i in Enumerable.Range(0, features.Length)) { features[i] = (float)(rng.NextDouble() * 2 - 1); }
+        using var x = TorchSharp.torch.tensor(features, [2, 10, 12]);
+        using var mask = TorchSharp.torch.ones([2, 10], TorchSharp.torch.ScalarType.Bool);
+        using var _ = TorchSharp.torch.inference_mode();
+        var output = model.call(x, mask);
+        var (coarse, reversed, fine) = (output.Heads![0].data<float>().ToArray(), output.Heads[1].data<float>().ToArray(), output.Heads[2]);
+        using var etf = GradeDecoupledModel.SimplexEtf(GradeDecoupledModel.FineClasses, GradeDecoupledModel.FineClasses, TorchSharp.torch.CPU);
+        var digits = fine.matmul(etf.t()).argmax(1).data<long>().ToArray();
+        var scores = output.Score.data<float>().ToArray();
+        for (var b = 0; b < 2; b++)
+        {
+            AssertClose.Equal(((coarse[b] + 1 - reversed[b]) / 2) + (digits[b] / 10_000.0), scores[b], absolute: 1e-6, relative: 1e-6);
+            Assert.InRange(coarse[b], -1f, 1f);   // membership-weighted (−1, −0.8, 0.8, 1)-style values
+        }
+        Assert.Null(output.Auxiliary);        // the triplet loss is a training-time term
+    }
+
+    [Fact]
     public void SimplexEtf_UnitVectors_PairwiseCosineMinusOneOverKMinusOne()
     {
         using var etf = GradeDecoupledModel.SimplexEtf(4, 16, TorchSharp.torch.CPU);

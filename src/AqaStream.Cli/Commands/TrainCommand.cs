@@ -68,7 +68,7 @@ internal static class TrainCommand
         var grades = new Option<int>("--grades") { Description = $"gdlt, cofinal, tpt, qgvl: grade prototypes / temporal parts / quality prompts (default {s.Grades}).", DefaultValueFactory = _ => s.Grades };
         var auxWeight = new Option<float>("--aux-weight")
         {
-            Description = $"gdlt, cofinal, tpt, qgvl: weight of the auxiliary loss (grade triplet, ETF alignment, part ranking + sparsity, prompt alignment; default {s.AuxiliaryWeight}).",
+            Description = $"gdlt, cofinal, tpt, qgvl: weight of the auxiliary loss (grade triplet for gdlt and cofinal, part ranking + sparsity, prompt alignment; default {s.AuxiliaryWeight}).",
             DefaultValueFactory = _ => s.AuxiliaryWeight,
         };
         var prompts = new Option<FileInfo?>("--prompt-embeddings")

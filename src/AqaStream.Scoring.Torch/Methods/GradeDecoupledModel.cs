@@ -8,15 +8,19 @@ namespace AqaStream.Scoring.Torch.Methods;
 
 /// <summary>
 /// The grade-decoupled methods on the shared <see cref="ClipTrunk"/>: <see cref="SequenceMethodOptions.Grades"/>
-/// learnable grade prototypes query the clips through two transformer decoder layers; each decoded grade gets a
-/// membership σ(r·q_k), normalised over the grades, and the score is the membership-weighted Likert value
-/// Σ_k m_k ℓ_k with ℓ = 0, 1/(K−1), …, 1.
+/// learnable grade prototypes query the clips through two transformer decoder layers; each decoded grade q_k gets its
+/// own membership σ(r_k·q_k) (one regressor row per grade, the diagonal of a linear map to K outputs, as the reference
+/// code does), normalised over the grades, and the score is the membership-weighted Likert value Σ_k m_k ℓ_k.
 /// <list type="bullet">
-/// <item><c>gdlt</c> (Xu et al., CVPR 2022): plus a batch-hard triplet loss that keeps the decoded grades apart.</item>
-/// <item><c>cofinal</c> (Zhou et al., IJCAI 2024), adapted: a second, reversed Likert head (ℓ' = 1 − ℓ) predicts 1 − z,
-/// the score is the mean of the two, and the decoded grades are pulled onto a fixed simplex equiangular tight frame
-/// (ETF) instead of the triplet loss. The paper's coarse grade classifier needs grade labels Fis-V does not have, so
-/// the coarse stage is the reversed head here.</item>
+/// <item><c>gdlt</c> (Xu et al., CVPR 2022): ℓ = 0, 1/(K−1), …, 1, MSE on z plus a batch-hard triplet loss that keeps
+/// the decoded grades apart.</item>
+/// <item><c>cofinal</c> (Zhou et al., IJCAI 2024), adapted: coarse-to-fine. Two coarse Likert heads, one with the
+/// paper's values ℓ = (−1, −0.8, 0.8, 1) (for K = 4; −1…1 evenly otherwise) and one reversed (ℓ' = ℓ flipped), regress
+/// the target's coarse part g₁ = ⌊100 z⌋/100 and 1 − g₁ (MSE each). A fine head (self-attention over the decoded
+/// grades, two linear maps, L2-normalised to 100 values) is pulled (L1) onto the vertex of a fixed 100-class simplex
+/// equiangular tight frame (ETF) that names the fine part g₂ = ⌊10⁴ z⌋ − 100⌊100 z⌋. The score is
+/// (coarse + 1 − reversed)/2 + argmax_c(fine · ETF_c)/10⁴; the grade triplet loss of gdlt is kept. The paper's
+/// grade labels come from its datasets' score digits the same way; Fis-V has no other grade labels.</item>
 /// </list>
 /// Explanation: the clip weights are the last decoder layer's cross-attention, averaged over the grades (where the
 /// grades looked); there is no per-clip score.
@@ -30,7 +34,12 @@ public sealed class GradeDecoupledModel : SequenceModel
     private readonly QueryDecoder decoder;
     private readonly Linear regressor;
     private readonly Linear? reversed_regressor;
+    private readonly MultiheadAttention? fine_attention;
+    private readonly Sequential? fine_head;
     private readonly bool _coarse;
+
+    /// <summary>Classes of CoFInAl's fine head (the two score digits after the coarse part).</summary>
+    public const int FineClasses = 100;
 
     /// <summary>Creates the model; <paramref name="coarseHead"/> selects CoFInAl's variant.</summary>
     public GradeDecoupledModel(SequenceMethodOptions o, bool coarseHead) : base(coarseHead ? "cofinal" : "gdlt", o)
@@ -39,8 +48,13 @@ public sealed class GradeDecoupledModel : SequenceModel
         trunk = new ClipTrunk(o);
         prototypes = new Parameter(randn(o.Grades, o.Hidden) * 0.02f);
         decoder = new QueryDecoder(o);
-        regressor = nn.Linear(o.Hidden, 1);
-        reversed_regressor = coarseHead ? nn.Linear(o.Hidden, 1) : null;
+        regressor = nn.Linear(o.Hidden, o.Grades);
+        if (coarseHead)
+        {
+            reversed_regressor = nn.Linear(o.Hidden, o.Grades);
+            fine_attention = nn.MultiheadAttention(o.Hidden, o.Hidden % 4 == 0 ? 4 : 1, o.Dropout);
+            fine_head = nn.Sequential(nn.Linear(o.Grades * o.Hidden, o.Hidden), nn.Linear(o.Hidden, FineClasses));
+        }
         RegisterComponents();
     }
 
@@ -53,18 +67,60 @@ public sealed class GradeDecoupledModel : SequenceModel
         var o = Options;
         var (decoded, attention) = decoder.call(prototypes, trunk.call(features, mask), mask);   // [B, K, h], [B, K, T]
         var weights = attention.mean([1]);
-        var likert = linspace(0, 1, o.Grades, device: features.device);
-        var z = Likert(regressor, decoded, likert);
-        if (reversed_regressor is not null) { z = (z + (1 - Likert(reversed_regressor, decoded, 1 - likert))) / 2; }
-        Tensor? auxiliary = null;
-        if (training) { auxiliary = _coarse ? EtfAlignment(decoded) : GradeTriplet(decoded); }
-        return new SequenceOutput(z, weights, z.unsqueeze(1).expand_as(weights), auxiliary);
+        if (!_coarse)
+        {
+            var z = Likert(regressor, decoded, linspace(0, 1, o.Grades, device: features.device));
+            return new SequenceOutput(z, weights, z.unsqueeze(1).expand_as(weights), training ? GradeTriplet(decoded) : null);
+        }
+        var values = CoarseValues(o.Grades, features.device);
+        var coarse = Likert(regressor, decoded, values);
+        var reversed = Likert(reversed_regressor!, decoded, values.flip(0));
+        var q = decoded.transpose(0, 1);                                                            // [K, B, h]
+        var (mixed, _) = fine_attention!.call(q, q, q, null, false, null);
+        var fine = F.normalize(fine_head!.call(mixed.transpose(0, 1).flatten(1)), dim: 1);            // [B, 100]
+        var score = (coarse + 1 - reversed) / 2;
+        if (!training)
+        {
+            using var noGrad = no_grad();
+            var digits = fine.matmul(SimplexEtf(FineClasses, FineClasses, features.device).t()).argmax(1).to_type(ScalarType.Float32);
+            score = score + (digits / 10_000f);
+        }
+        Tensor? auxiliary = training ? GradeTriplet(decoded) : null;
+        return new SequenceOutput(score, weights, score.unsqueeze(1).expand_as(weights), auxiliary, [coarse, reversed, fine]);
     }
 
-    /// <summary>Membership σ(r·q_k) normalised over the grades, times the Likert values: z [B].</summary>
+    /// <inheritdoc/>
+    public override Tensor TrainingLoss(SequenceOutput output, Tensor target)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(target);
+        if (!_coarse) { return base.TrainingLoss(output, target); }
+        var (coarse, reversed, fine) = (output.Heads![0], output.Heads[1], output.Heads[2]);
+        var (g1, g2) = CoarseAndFine(target);
+        var vertices = SimplexEtf(FineClasses, FineClasses, target.device).index_select(0, g2);     // [B, 100]
+        var loss = F.mse_loss(coarse, g1) + F.mse_loss(reversed, 1 - g1) + F.l1_loss(fine, vertices);
+        return output.Auxiliary is null ? loss : loss + (output.Auxiliary * Options.AuxiliaryWeight);
+    }
+
+    /// <summary>CoFInAl's split of a normalised target z ∈ [0, 1]: the coarse part g₁ = ⌊100 z⌋/100 (clamped to 0…0.99)
+    /// and the fine class g₂ = ⌊10⁴ z⌋ − 100⌊100 z⌋ ∈ 0…99 (the next two digits).</summary>
+    public static (Tensor Coarse, Tensor Fine) CoarseAndFine(Tensor target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var hundredths = (target * 100).floor().clamp(0, 99);
+        var fine = ((target * 10_000).floor() - (hundredths * 100)).clamp(0, FineClasses - 1).to_type(ScalarType.Int64);
+        return (hundredths / 100, fine);
+    }
+
+    /// <summary>CoFInAl's coarse Likert values: (−1, −0.8, 0.8, 1) for four grades (its "arcl1" setting), −1…1 evenly otherwise.</summary>
+    public static Tensor CoarseValues(int grades, Device device) =>
+        grades == 4 ? tensor(new[] { -1f, -0.8f, 0.8f, 1f }, device: device) : linspace(-1, 1, grades, device: device);
+
+    /// <summary>Each grade's membership σ(r_k·q_k) (the diagonal of <paramref name="head"/>'s K outputs), normalised over
+    /// the grades, times the Likert values: z [B].</summary>
     internal static Tensor Likert(Linear head, Tensor decoded, Tensor values)
     {
-        var membership = head.call(decoded).squeeze(-1).sigmoid();                    // [B, K]
+        var membership = head.call(decoded).diagonal(dim1: -2, dim2: -1).sigmoid();           // [B, K]
         membership = membership / membership.sum(-1, keepdim: true);
         return (membership * values).sum(-1);
     }
@@ -81,15 +137,6 @@ public sealed class GradeDecoupledModel : SequenceModel
         var hardestPositive = distance.masked_fill(same.logical_not(), 0).amax([1]);
         var hardestNegative = distance.masked_fill(same, float.PositiveInfinity).amin([1]);
         return F.relu(hardestPositive - hardestNegative + TripletMargin).mean();
-    }
-
-    // 1 − cos(decoded grade k, ETF vertex k): the K vertices of a simplex ETF (pairwise cosine −1/(K−1)), fixed.
-    private Tensor EtfAlignment(Tensor decoded)
-    {
-        var (k, h) = (decoded.shape[1], decoded.shape[2]);
-        var etf = SimplexEtf(k, h, decoded.device);
-        var cos = F.cosine_similarity(decoded, etf.unsqueeze(0).expand_as(decoded), dim: -1);
-        return (1 - cos).mean();
     }
 
     /// <summary>K unit vectors in h dimensions with pairwise cosine −1/(K−1): the first K coordinate axes, centred and

@@ -85,7 +85,7 @@ public sealed class QualityPromptModel : SequenceModel
         prompts = new Parameter(promptEmbeddings is null ? randn(o.Grades, width) * 0.02f : tensor(promptEmbeddings));
         prompt_projection = nn.Linear(width, o.Hidden);
         decoder = new QueryDecoder(o);
-        regressor = nn.Linear(o.Hidden, 1);
+        regressor = nn.Linear(o.Hidden, o.Grades);
         RegisterComponents();
     }
 

@@ -9,10 +9,11 @@ namespace AqaStream.Scoring.Torch.Methods;
 /// <summary>
 /// What a sequence method returns for a batch [B, T, F] with a validity mask [B, T]: the normalised score z [B], the
 /// clip weights [B, T] (0 past each length, each row sums to 1) and clip scores [B, T] such that z = Σ_q w_q s_q, and
-/// in training an auxiliary loss (or null). Methods without a per-clip score (GDLT, CoFInAl) give the clips their
+/// in training an auxiliary loss (or null); <paramref name="Heads"/> are further outputs a method's own
+/// <see cref="SequenceModel.TrainingLoss"/> needs (CoFInAl's coarse and fine heads). Methods without a per-clip score (GDLT, CoFInAl) give the clips their
 /// decoder's cross-attention as weights and z as every clip's score: where the model looked, not what each clip earned.
 /// </summary>
-public sealed record SequenceOutput(Tensor Score, Tensor Weights, Tensor ClipScores, Tensor? Auxiliary);
+public sealed record SequenceOutput(Tensor Score, Tensor Weights, Tensor ClipScores, Tensor? Auxiliary, IReadOnlyList<Tensor>? Heads = null);
 
 /// <summary>A sequence method on libtorch (<see cref="SequenceMethodOptions.Methods"/>); the state_dict names are the
 /// module field paths, as PyTorch would name them.</summary>
@@ -31,6 +32,15 @@ public abstract class SequenceModel : nn.Module<Tensor, Tensor, SequenceOutput>
 
     /// <summary>Whether each clip gets a score of its own (a weight-score head); else the clip scores are the final score.</summary>
     public abstract bool HasClipScores { get; }
+
+    /// <summary>The loss to minimise for normalised targets <paramref name="target"/> [B]: MSE of z plus the auxiliary
+    /// loss times <see cref="SequenceMethodOptions.AuxiliaryWeight"/>, unless the method says otherwise.</summary>
+    public virtual Tensor TrainingLoss(SequenceOutput output, Tensor target)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var regression = F.mse_loss(output.Score, target);
+        return output.Auxiliary is null ? regression : regression + (output.Auxiliary * Options.AuxiliaryWeight);
+    }
 
     /// <summary>Builds the model <paramref name="options"/> names, initialised from libtorch's generator seeded with <paramref name="seed"/>.</summary>
     public static SequenceModel Create(SequenceMethodOptions options, long seed, float[,]? promptEmbeddings = null)

@@ -134,7 +134,7 @@ public sealed class SequenceTrainer
         var output = model.call(x, mask);
         var target = tensor(samples.Select(s => (s.Score!.Value - o.ScoreOffset) / o.ScoreSpan).ToArray());
         var regression = nn.functional.mse_loss(output.Score, target);
-        var loss = output.Auxiliary is null ? regression : regression + (output.Auxiliary * o.AuxiliaryWeight);
+        var loss = model.TrainingLoss(output, target);
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();

@@ -47,7 +47,7 @@ public sealed record SequenceMethodOptions
     /// <summary>qgvl: the prompt-embedding file the prototypes were initialised from (provenance only; null: learned from random).</summary>
     public string? PromptEmbeddings { get; init; }
 
-    /// <summary>Weight of the auxiliary loss (gdlt: grade triplet; cofinal: ETF alignment; tpt: ranking + sparsity; qgvl: prompt alignment).</summary>
+    /// <summary>Weight of the auxiliary loss (gdlt, cofinal: grade triplet; tpt: ranking + sparsity; qgvl: prompt alignment).</summary>
     public float AuxiliaryWeight { get; init; } = 1f;
 
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the wrong one.</summary>
