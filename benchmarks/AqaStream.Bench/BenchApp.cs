@@ -72,9 +72,14 @@ internal static class BenchApp
         var batches = new Option<string>("--batches") { Description = "Batch sizes of the batched libtorch step (performances advanced per step).", DefaultValueFactory = _ => "1,8,64,256" };
         var churn = new Option<int>("--churn") { Description = "Performances opened and closed on libtorch to check that native memory is released (RSS before/after).", DefaultValueFactory = _ => 10_000 };
         var modes = new Option<IncrementalMode[]>("--modes") { Description = "Modes to time.", DefaultValueFactory = _ => [IncrementalMode.Exact, IncrementalMode.Streaming], AllowMultipleArgumentsPerToken = true };
+        var attention = new Option<string>("--attention") { Description = "Streaming attention of the batched step, compared in one run: in-place (reads the paged pool where it lies; the CPU default), gather (a contiguous copy first; what other devices use), or both.", DefaultValueFactory = _ => "both" };
+        attention.AcceptOnlyFromAmong("both", "in-place", "gather");
+        var passSize = new Option<int>("--pass-size") { Description = "Streaming performances per pass of a batched step (TorchLiveDecoder.StreamingPassSize).", DefaultValueFactory = _ => 16 };
         cmd.Add(batches);
         cmd.Add(churn);
         cmd.Add(modes);
+        cmd.Add(attention);
+        cmd.Add(passSize);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             var chosenModes = r.GetValue(modes)!;
@@ -129,12 +134,20 @@ internal static class BenchApp
                     $"torchsharp streaming: {r.GetValue(churn):N0} performances opened, 8 clips each, closed: RSS {before / 1048576.0:F0} MB -> {after / 1048576.0:F0} MB ({(after - before) / 1048576.0:+0;-0} MB)"));
             }
             Console.WriteLine();
-            Console.WriteLine("batched libtorch step: B performances advanced together, each at a random point of its programme (clips 1..T)");
-            Console.WriteLine(string.Create(inv, $"{"mode",-12}{"batch",8}{"step p50 (ms)",15}{"step p99 (ms)",15}{"clips/s",10}{"vs batch 1",12}"));
-            foreach (var mode in chosenModes)
+            var pass = Math.Max(1, r.GetValue(passSize));
+            Console.WriteLine(string.Create(inv, $"batched libtorch step: B performances advanced together, each at a random point of its programme (clips 1..T); streaming passes of {pass}"));
+            Console.WriteLine(string.Create(inv, $"{"mode",-22}{"batch",8}{"step p50 (ms)",15}{"step p99 (ms)",15}{"clips/s",10}{"vs batch 1",12}"));
+            var variants = new List<(IncrementalMode Mode, bool InPlace, string Name)>();
+            foreach (var m in chosenModes)
+            {
+                if (m == IncrementalMode.Exact) { variants.Add((m, false, "exact")); continue; }
+                if (r.GetValue(attention) is "both" or "in-place") { variants.Add((m, true, "streaming in-place")); }
+                if (r.GetValue(attention) is "both" or "gather") { variants.Add((m, false, "streaming gather")); }
+            }
+            foreach (var (mode, inPlace, name) in variants)
             {
                 using var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
-                using var live = new Scoring.Torch.TorchLiveDecoder(sharp);
+                using var live = new Scoring.Torch.TorchLiveDecoder(sharp) { InPlaceAttention = inPlace, StreamingPassSize = pass };
                 double? single = null;
                 foreach (var size in batchSizes)
                 {
@@ -162,7 +175,7 @@ internal static class BenchApp
                     var perSecond = size * 1000 / times.Average();
                     single ??= perSecond;
                     Console.WriteLine(string.Create(inv,
-                        $"{mode,-12}{size,8}{Quantile(times, 0.5),15:F2}{Quantile(times, 0.99),15:F2}{perSecond,10:F0}{perSecond / single.Value,11:F2}x"));
+                        $"{name,-22}{size,8}{Quantile(times, 0.5),15:F2}{Quantile(times, 0.99),15:F2}{perSecond,10:F0}{perSecond / single.Value,11:F2}x"));
                 }
             }
             return 0;

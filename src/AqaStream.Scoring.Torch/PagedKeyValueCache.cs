@@ -10,37 +10,42 @@ namespace AqaStream.Scoring.Torch;
 /// new rows with one <c>index_put_</c>, whatever the batch size. Per-performance buffers cost a few native calls per
 /// performance and cache on every step, and doubling buffers hold up to twice the rows in use; a block wastes fewer
 /// than <see cref="BlockRows"/> rows.
-/// Steps of disjoint performances may read and write at once (<see cref="Reading"/>); growing the pool waits for them.
+/// Steps of disjoint performances may read and write at once (<see cref="Reading"/>); the pool grows by adding a segment,
+/// without copying or waiting for them.
 /// </summary>
 internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, Device device) : IDisposable
 {
     /// <summary>Rows per block: 16 keeps the waste per performance under 16 rows and a gather's index short.</summary>
     public const int BlockRows = 16;
 
-    /// <summary>Blocks of the first pool; it grows by half (not doubling: the old and new pools coexist while copying).</summary>
+    /// <summary>Blocks of the first segment; each later segment holds half the blocks there are, so the pool grows by half.</summary>
     private const long InitialBlocks = 64;
 
     private readonly object _gate = new();
     private readonly ReaderWriterLockSlim _pool = new(LockRecursionPolicy.NoRecursion);
     private readonly Stack<long> _free = new();
-    // [caches, heads, capacity, BlockRows, headDim]: a gather of blocks along dim 2 gives each cache and head its rows of
-    // every performance contiguous ([B, rows, headDim]), which the attention reads as batched matrix-vector products.
-    // Block 0 stays zeros and is never handed out.
-    private Tensor? _blocks;
+    // Segments of [caches, heads, blocks, BlockRows, headDim], block ids numbered across them. Growing adds a segment and
+    // copies nothing: a single tensor grown by copying stalled every step for seconds once the pool held gigabytes
+    // (bench live at 2500 streaming performances: p99 2.3 s, one episode). Within a segment a gather of blocks along
+    // dim 2 gives each cache and head its performances' rows contiguous. Block 0 stays zeros and is never handed out.
+    private volatile Segment[] _segments = [];
+    private long _capacity;
     private long _handedOut = 1;
     private bool _disposed;
+
+    private sealed record Segment(Tensor Blocks, long First, long Count);
 
     /// <summary>Native bytes of the pool.</summary>
     public long Bytes
     {
         get
         {
-            lock (_gate) { return _blocks is null ? 0 : _blocks.numel() * sizeof(float); }
+            lock (_gate) { return _segments.Sum(g => g.Blocks.numel()) * sizeof(float); }
         }
     }
 
     /// <summary>Gives every performance whose next row (at <paramref name="positions"/>) starts a new block that block.
-    /// Call before <see cref="Reading"/>: growing the pool waits for every step in progress.</summary>
+    /// Call before <see cref="Reading"/>.</summary>
     public void Reserve(IReadOnlyList<List<long>> blockLists, IReadOnlyList<long> positions)
     {
         lock (_gate)
@@ -66,7 +71,8 @@ internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, 
         }
     }
 
-    /// <summary>Holds the pool in place while a step reads and writes it; dispose when the step's pool work ends.</summary>
+    /// <summary>Holds the pool while a step reads and writes it (disposing the pool waits for it); dispose when the step's
+    /// pool work ends.</summary>
     public ReadScope Reading()
     {
         _pool.EnterReadLock();
@@ -76,34 +82,102 @@ internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, 
     /// <summary>Rows 0..rows-1 of each performance as [caches, heads, B, rows, headDim], where <paramref name="table"/> lists
     /// rows / BlockRows block ids per performance (0 for blocks a shorter performance lacks: zeros). A copy, in the
     /// caller's dispose scope. Inside <see cref="Reading"/>.</summary>
-    public Tensor Gather(long[] table, long performances, long rows) =>
-        _blocks!.index_select(2, tensor(table, device: device)).view(caches, heads, performances, rows, headDim);
+    public Tensor Gather(long[] table, long performances, long rows)
+    {
+        var segments = _segments;
+        if (segments.Length == 1) { return segments[0].Blocks.index_select(2, tensor(table, device: device)).view(caches, heads, performances, rows, headDim); }
+        var gathered = zeros([caches, heads, table.Length, BlockRows, headDim], device: device);
+        foreach (var (g, at) in Split(segments, table))
+        {
+            gathered.index_copy_(2, tensor(at.Select(i => (long)i).ToArray(), device: device),
+                g.Blocks.index_select(2, tensor(at.Select(i => table[i] - g.First).ToArray(), device: device)));
+        }
+        return gathered.view(caches, heads, performances, rows, headDim);
+    }
 
     /// <summary>Writes each performance's row ([caches, heads, B, headDim]) at (<paramref name="blocks"/>, <paramref name="offsets"/>).
     /// Inside <see cref="Reading"/>; performances of concurrent steps write disjoint blocks.</summary>
-    public void Write(long[] blocks, long[] offsets, Tensor rows) =>
-        _blocks!.index_put_(rows, TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Tensor(tensor(blocks, device: device)), TensorIndex.Tensor(tensor(offsets, device: device)));
+    public void Write(long[] blocks, long[] offsets, Tensor rows)
+    {
+        foreach (var (g, at) in Split(_segments, blocks))
+        {
+            var picked = at.Count == blocks.Length ? rows : rows.index_select(2, tensor(at.Select(i => (long)i).ToArray(), device: device));
+            g.Blocks.index_put_(picked, TensorIndex.Colon, TensorIndex.Colon,
+                TensorIndex.Tensor(tensor(at.Select(i => blocks[i] - g.First).ToArray(), device: device)),
+                TensorIndex.Tensor(tensor(at.Select(i => offsets[i]).ToArray(), device: device)));
+        }
+    }
+
+    // The positions of ids in each segment that holds some.
+    private static IEnumerable<(Segment Segment, List<int> At)> Split(Segment[] segments, long[] ids)
+    {
+        var at = segments.Select(_ => new List<int>()).ToArray();
+        for (var i = 0; i < ids.Length; i++) { at[SegmentOf(segments, ids[i])].Add(i); }
+        return segments.Select((g, k) => (g, at[k])).Where(x => x.Item2.Count > 0);
+    }
+
+    private static int SegmentOf(Segment[] segments, long block)
+    {
+        var k = segments.Length - 1;
+        while (segments[k].First > block) { k--; }
+        return k;
+    }
+
+    /// <summary>The pool's native memory (CPU only), valid while the caller holds <see cref="Reading"/>.</summary>
+    public unsafe View Memory()
+    {
+        var segments = _segments;
+        var starts = new SegmentMemory[segments.Length];
+        for (var k = 0; k < segments.Length; k++)
+        {
+            var g = segments[k];
+            if (g.Blocks.device_type != DeviceType.CPU) { throw new InvalidOperationException("The pool's memory is read in place on the CPU only."); }
+            using var first = g.Blocks.select(0, 0).select(0, 0).select(0, 0);   // [BlockRows, headDim] at the segment's start
+            starts[k] = new SegmentMemory((float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(first.bytes)), g.First, g.Count);
+        }
+        return new View(starts, (int)heads, (int)headDim);
+    }
+
+    /// <summary>Where one segment's memory starts, its first block id and its block count.</summary>
+    public readonly unsafe struct SegmentMemory(float* start, long first, long count)
+    {
+        /// <summary>The segment's first float.</summary>
+        public float* Start => start;
+
+        /// <summary>Its first block id.</summary>
+        public long First => first;
+
+        /// <summary>Its blocks.</summary>
+        public long Count => count;
+    }
+
+    /// <summary>The pool's memory in place.</summary>
+    public readonly unsafe struct View(SegmentMemory[] segments, int heads, int headDim)
+    {
+        /// <summary>Attention heads.</summary>
+        public int Heads => heads;
+
+        /// <summary>Values per head.</summary>
+        public int HeadDim => headDim;
+
+        /// <summary>The <see cref="BlockRows"/> rows of one head of block <paramref name="block"/> of cache <paramref name="cache"/>
+        /// ([BlockRows · headDim] floats, row-major) in place.</summary>
+        public Span<float> Block(int cache, int head, long block)
+        {
+            var k = segments.Length - 1;
+            while (segments[k].First > block) { k--; }
+            var g = segments[k];
+            return new(g.Start + ((((((long)cache * heads) + head) * g.Count) + (block - g.First)) * BlockRows * headDim), BlockRows * headDim);
+        }
+    }
 
     private void EnsureCapacity(long blocksNeeded)
     {
-        var capacity = _blocks?.shape[2] ?? 0;
-        if (blocksNeeded <= capacity) { return; }
-        var grown = Math.Max(Math.Max(InitialBlocks, blocksNeeded), capacity + (capacity / 2));
-        _pool.EnterWriteLock();
-        try
-        {
-            var next = zeros([caches, heads, grown, BlockRows, headDim], device: device).DetachFromDisposeScope();
-            if (_blocks is not null)
-            {
-                next.narrow(2, 0, capacity).copy_(_blocks);
-                _blocks.Dispose();
-            }
-            _blocks = next;
-        }
-        finally
-        {
-            _pool.ExitWriteLock();
-        }
+        if (blocksNeeded <= _capacity) { return; }
+        var added = Math.Max(Math.Max(InitialBlocks, blocksNeeded - _capacity), _capacity / 2);
+        var segment = new Segment(zeros([caches, heads, added, BlockRows, headDim], device: device).DetachFromDisposeScope(), _capacity, added);
+        _segments = [.. _segments, segment];
+        _capacity += added;
     }
 
     /// <inheritdoc/>
@@ -116,8 +190,8 @@ internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, 
             _pool.EnterWriteLock();
             try
             {
-                _blocks?.Dispose();
-                _blocks = null;
+                foreach (var g in _segments) { g.Blocks.Dispose(); }
+                _segments = [];
             }
             finally
             {

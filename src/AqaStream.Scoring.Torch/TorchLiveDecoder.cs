@@ -22,8 +22,16 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
     public TorchWeightScoreDecoder Model => _model;
 
     /// <summary>Most streaming performances advanced in one pass of a step (a larger step runs as several passes).
-    /// 16 measured best on 2 cores (<c>./bench incremental --batches 64,256</c>).</summary>
-    public int StreamingPassSize { get; init; } = 16;
+    /// Measured on 2 cores (<c>./bench incremental --batches 16,64,256 --pass-size N</c>): 64 with in-place attention
+    /// (16 gave 7587 clips/s at batch 256, 64 gave 9935), 16 with the gather (its [B, rows] copies grow with the pass).</summary>
+    public int StreamingPassSize { get => _passSize ?? (InPlaceAttention ? 64 : 16); init => _passSize = value; }
+
+    private readonly int? _passSize;
+
+    /// <summary>Streaming attention reads the paged pool in place (<see cref="PagedAttention"/>) instead of gathering each
+    /// pass's rows into a contiguous copy first. CPU only, and the default there; the gather remains for other devices
+    /// (and for tests, which compare the two).</summary>
+    public bool InPlaceAttention { get; init; } = model.Device.type == DeviceType.CPU;
 
     /// <summary>Starts one performance's state. Streaming needs a causal model.</summary>
     public TorchLivePerformance Start(IncrementalMode mode)
@@ -61,8 +69,8 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
             }
         }
         using var inference = inference_mode();
-        // Streaming passes of at most StreamingPassSize performances: the padded key/value temporaries of one pass stay
-        // a few MB (a pass of 256 at depth ~136 made 36 MB blocks that glibc maps and unmaps on every step).
+        // Streaming passes of at most StreamingPassSize performances: with the gather, the padded key/value temporaries of
+        // one pass stay a few MB (a pass of 256 at depth ~136 made 36 MB blocks that glibc maps and unmaps on every step).
         var streaming = clips.Where(c => c.Performance.Mode == IncrementalMode.Streaming).ToList();
         foreach (var pass in streaming.Chunk(StreamingPassSize)) { StepStreaming(pass); }
         // Exact mode recomputes the whole query side: compute-bound, so a batch only adds padding. One at a time
@@ -253,10 +261,23 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         var pos = e.Plus(m.Positional.index_select(0, idx));
         var layer0 = Layer0();
         using var reading = paged?.Reading();
-        // Every performance's cached rows in one gather [caches, H, B, rows, dh]; this step's new rows are written into the
-        // gathered copy as they are computed (a query attends to its own position too), then into the pool at once.
+        var headDim = o.ModelDim / o.Heads;
+        var inPlace = paged is not null && InPlaceAttention;
+        // In place: this step's new rows go into the pool as they are computed (a query attends to its own position
+        // too) and attention reads the pool where it lies. Otherwise every performance's cached rows are gathered in one
+        // copy [caches, H, B, rows, dh], the new rows written into the copy, and into the pool at the end.
         Tensor? kv = null;
-        if (paged is not null)
+        PagedKeyValueCache.View pool = default;
+        var blockIds = new long[bsz];
+        var offsets = new long[bsz];
+        for (var b = 0; b < bsz; b++)
+        {
+            blockIds[b] = performances[b].Blocks[(int)(positions[b] / PagedKeyValueCache.BlockRows)];
+            offsets[b] = positions[b] % PagedKeyValueCache.BlockRows;
+        }
+        var blockLists = performances.Select(p => p.Blocks).ToList();
+        if (inPlace) { pool = paged!.Memory(); }
+        else if (paged is not null)
         {
             var table = new long[bsz * blocksEach];
             for (var b = 0; b < bsz; b++)
@@ -266,12 +287,28 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
             }
             kv = paged.Gather(table, bsz, rows);
         }
-        var headDim = o.ModelDim / o.Heads;
-        void Put(int slot, Tensor newRows) =>
-            Cached(slot).index_put_(newRows.view(bsz, o.Heads, headDim).transpose(0, 1), TensorIndex.Colon, TensorIndex.Tensor(performanceIndex), TensorIndex.Tensor(idx));
+        void Put(int slot, Tensor newRows)
+        {
+            if (inPlace) { PagedAttention.Write(pool, slot, PagedAttention.Floats(newRows.contiguous()), blockIds, offsets); }
+            else { Cached(slot).index_put_(newRows.view(bsz, o.Heads, headDim).transpose(0, 1), TensorIndex.Colon, TensorIndex.Tensor(performanceIndex), TensorIndex.Tensor(idx)); }
+        }
         Tensor Cached(int slot) => kv!.select(0, slot); // [H, B, rows, dh]
+        float[]? mapRows = null;   // the last cross-attention's head-averaged map [B, rows]
+        Tensor Attend(string name, Tensor q, int keySlot, bool withMap)
+        {
+            if (!inPlace)
+            {
+                var (attendedOut, map) = AttendOne(name, q, Cached(keySlot), Cached(keySlot + 1), mask);
+                if (withMap) { mapRows = map.cpu().data<float>().ToArray(); }
+                return attendedOut;
+            }
+            var attended = empty(bsz, o.ModelDim, dtype: ScalarType.Float32);
+            if (withMap) { mapRows = new float[bsz * rows]; }
+            PagedAttention.Attend(pool, keySlot, PagedAttention.Floats(q.contiguous()), blockLists, lengths, PagedAttention.Floats(attended),
+                withMap ? mapRows : [], (int)rows);
+            return _model.Linear(attended, $"{name}.out_proj");
+        }
         var x = e;
-        Tensor? lastMap = null;
         for (var i = 0; i < o.Layers; i++)
         {
             var prefix = $"decoder.layers.{i}";
@@ -291,7 +328,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
                 var (wv, bv) = m.InProjection($"{prefix}.self_attn", 2);
                 Put(SelfKeySlot(i), F.linear(qk, wk, bk));
                 Put(SelfKeySlot(i) + 1, F.linear(t1, wv, bv));
-                var (s, _) = AttendOne($"{prefix}.self_attn", F.linear(qk, wq, bq), Cached(SelfKeySlot(i)), Cached(SelfKeySlot(i) + 1), mask);
+                var s = Attend($"{prefix}.self_attn", F.linear(qk, wq, bq), SelfKeySlot(i), withMap: false);
                 x1 = s.Plus(s);
             }
             Tensor c;
@@ -300,7 +337,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
                 // Query q reads clip q alone: its value row, nothing cached.
                 var (wv, bv) = m.InProjection($"{prefix}.multihead_attn", 2);
                 c = m.Linear(F.linear(row, wv, bv), $"{prefix}.multihead_attn.out_proj");
-                lastMap = null;
+                mapRows = null;
             }
             else
             {
@@ -309,25 +346,18 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
                 Put(CrossKeySlot(i) + 1, cv);
                 var (cwq, cbq) = m.InProjection($"{prefix}.multihead_attn", 0);
                 var q = i == 0 ? layer0.CrossQuery!.index_select(0, idx) : F.linear(m.LayerNorm(x1, $"{prefix}.norm2").Plus(pos), cwq, cbq);
-                (c, lastMap) = AttendOne($"{prefix}.multihead_attn", q, Cached(CrossKeySlot(i)), Cached(CrossKeySlot(i) + 1), mask);
+                c = Attend($"{prefix}.multihead_attn", q, CrossKeySlot(i), withMap: i == o.Layers - 1);
             }
             x = m.FeedForward(x1.Plus(c), prefix, training: false);
         }
-        if (paged is not null)
+        if (kv is not null)
         {
-            var blockIds = new long[bsz];
-            var offsets = new long[bsz];
-            for (var b = 0; b < bsz; b++)
-            {
-                blockIds[b] = performances[b].Blocks[(int)(positions[b] / PagedKeyValueCache.BlockRows)];
-                offsets[b] = positions[b] % PagedKeyValueCache.BlockRows;
-            }
-            paged.Write(blockIds, offsets, kv!.index([TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Tensor(performanceIndex), TensorIndex.Tensor(idx)]));
+            paged!.Write(blockIds, offsets, kv.index([TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Tensor(performanceIndex), TensorIndex.Tensor(idx)]));
         }
         var h = m.LayerNorm(x, "decoder.norm");
         var scores = m.Mlp(h, "mean").cpu().data<float>().ToArray();
         var logits = m.Mlp(h, "weight").cpu().data<float>().ToArray();
-        var maps = lastMap?.cpu().data<float>().ToArray(); // [B, rows]
+        var maps = mapRows; // [B, rows]
         for (var b = 0; b < bsz; b++)
         {
             var n = (int)lengths[b];

@@ -170,15 +170,18 @@ public class TorchLiveDecoderTests
         }
     }
 
-    [Fact]
-    public void Streaming_ManyBlocks_PoolGrowsAndReusesBlocks_EqualsOfflineForward()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Streaming_ManyBlocks_PoolGrowsAndReusesBlocks_EqualsOfflineForward(bool inPlace)
     {
+        // inPlace: attention reads the pool where it lies (the CPU default); false: the gathered copy other devices use.
         // Streaming rows live in blocks of 16 positions in one pool per decoder: performances of up to 47 clips span three
         // blocks, a first wave's blocks are given back and reused (holding its old rows) by the second, and the second
         // wave needs more blocks than the first pool holds, so the pool grows between steps.
         var o = OptionsFor(IncrementalMode.Streaming, projected: true) with { MaxQueries = 48 };
         using var model = new TorchWeightScoreDecoder(o, seed: 21);
-        using var live = new TorchLiveDecoder(model) { StreamingPassSize = 8 };
+        using var live = new TorchLiveDecoder(model) { StreamingPassSize = 8, InPlaceAttention = inPlace };
         var firstWave = Enumerable.Range(0, 10).Select(_ => live.Start(IncrementalMode.Streaming)).ToArray();
         for (var t = 0; t < 20; t++) { live.Step(firstWave.Select((p, i) => (p, Clips(1, o.FeatureDim, 1000 + (100 * i) + t)[0])).ToList()); }
         var poolAfterFirst = live.PagedBytes;
