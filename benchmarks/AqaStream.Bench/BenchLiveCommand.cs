@@ -32,9 +32,10 @@ internal static class BenchLiveCommand
         var max = new Option<int>("--max-performances") { Description = "Stop doubling here.", DefaultValueFactory = _ => 4000 };
         var target = new Option<double>("--p99-target-ms") { Description = "A step passes when p99 clip-to-provisional latency is at most this.", DefaultValueFactory = _ => 100 };
         var lanes = new Option<int>("--lanes") { Description = "Scoring threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var timeline = new Option<bool>("--timeline") { Description = "Also print each step's latency second by second (clips published in that second of the window: count, p99, max) to stderr, to tell a steady overload from an episode." };
         var cmd = new Command("live", "Concurrent live performances one process sustains (one clip every 1.28 s each) with p99 clip-to-provisional latency under a target, per mode.")
         {
-            modes, modelDim, clips, seconds, start, max, target, lanes,
+            modes, modelDim, clips, seconds, start, max, target, lanes, timeline,
         };
         var engine = new EngineOptions().AddTo(cmd, live: true);
         cmd.SetAction(r => AqaApp.Guarded(() =>
@@ -43,7 +44,7 @@ internal static class BenchLiveCommand
             // The lanes (and the batch thread) are the parallelism: libtorch's own threads would spin beside them.
             EngineOptions.SetThreads(1);
             var chosen = r.GetValue(modes) is { Length: > 0 } m ? m : [IncrementalMode.Exact, IncrementalMode.Streaming];
-            var settings = new Settings(r.GetValue(clips), r.GetValue(seconds), r.GetValue(target), Math.Max(1, r.GetValue(lanes)), window);
+            var settings = new Settings(r.GetValue(clips), r.GetValue(seconds), r.GetValue(target), Math.Max(1, r.GetValue(lanes)), window, r.GetValue(timeline));
             if (settings.Clips < 2 || settings.Seconds <= 0) { throw new ArgumentException("--clips must be at least 2 and --seconds positive."); }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"bench live: d = {r.GetValue(modelDim)}, {settings.Clips} clips per performance, one clip every {LivePipelineOptions.ClipSeconds} s, {settings.Seconds} s windows, {settings.Lanes} lanes, target p99 <= {settings.TargetMs} ms; libtorch on {r.GetValue(engine.Device)}{(window is null ? "" : $", batches of up to {window.MaxBatch} within {window.MaxWait.TotalMilliseconds} ms")}; MB/perf: process RSS growth"));
@@ -71,7 +72,7 @@ internal static class BenchLiveCommand
         return cmd;
     }
 
-    private sealed record Settings(int Clips, double Seconds, double TargetMs, int Lanes, BatchWindow? Batch);
+    private sealed record Settings(int Clips, double Seconds, double TargetMs, int Lanes, BatchWindow? Batch, bool Timeline);
 
     private sealed record StepResult(int Clips, double P50, double P99, double Max, double ClipsPerSecond, double MegabytesPerPerformance, bool Complete);
 
@@ -101,11 +102,13 @@ internal static class BenchLiveCommand
         // sent[p][i]: timestamp clip i of performance p was published (window clips only).
         var sent = ids.Select(_ => new long[settings.Clips + perWindow]).ToArray();
         var latencies = new List<double>(performances * perWindow);
+        var published = new List<double>(performances * perWindow);   // seconds into the window each measured clip was published
         var expectedPrefill = prefill.Sum();
         var prefillDone = new TaskCompletionSource();
         var windowDone = new TaskCompletionSource();
         var index = ids.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i, StringComparer.Ordinal);
         long seenPrefill = 0;
+        long windowStart = 0;
         var reader = Task.Run(async () =>
         {
             long seenWindow = 0;
@@ -122,6 +125,7 @@ internal static class BenchLiveCommand
                     continue;
                 }
                 latencies.Add(Stopwatch.GetElapsedTime(sent[p][clip], now).TotalMilliseconds);
+                published.Add(Stopwatch.GetElapsedTime(windowStart, sent[p][clip]).TotalSeconds);
                 if (++seenWindow == (long)performances * perWindow) { windowDone.TrySetResult(); }
             }
         });
@@ -148,6 +152,7 @@ internal static class BenchLiveCommand
             .SelectMany(p => Enumerable.Range(0, perWindow).Select(j => (Due: phases[p] + (j * LivePipelineOptions.ClipSeconds), P: p, Clip: prefill[p] + j)))
             .OrderBy(x => x.Due).ToArray();
         var window = Stopwatch.StartNew();
+        windowStart = Stopwatch.GetTimestamp();
         foreach (var (due, p, clip) in schedule)
         {
             // No spinning to hit the due time exactly: latency runs from the moment of publishing (stamped below), and
@@ -165,6 +170,15 @@ internal static class BenchLiveCommand
         bus.Complete(Topics.ClipScored);
         await reader;
 
+        if (settings.Timeline)
+        {
+            foreach (var second in latencies.Zip(published).GroupBy(x => (int)x.Second).OrderBy(g => g.Key))
+            {
+                var inSecond = second.Select(x => x.First).Order().ToArray();
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {performances} performances, second {second.Key,3}: {inSecond.Length,6} clips, p99 {inSecond[Math.Min(inSecond.Length - 1, (int)(0.99 * inSecond.Length))],9:F1} ms, max {inSecond[^1],9:F1} ms"));
+            }
+        }
         var sorted = latencies.Order().ToArray();
         double At(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
         return new StepResult(sorted.Length, At(0.5), At(0.99), sorted.Length > 0 ? sorted[^1] : double.NaN, sorted.Length / elapsed, memoryPerPerformance, complete);

@@ -13,7 +13,15 @@ namespace AqaStream.Scoring.Torch;
 /// Steps of disjoint performances may read and write at once (<see cref="Reading"/>); the pool grows by adding a segment,
 /// without copying or waiting for them.
 /// </summary>
-internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, Device device) : IDisposable
+/// <param name="caches">Cached vectors per position.</param>
+/// <param name="heads">Attention heads.</param>
+/// <param name="headDim">Values per head.</param>
+/// <param name="device">Where the pool lives.</param>
+/// <param name="readsWrittenRowsOnly">Every reader reads rows it has written only (<see cref="PagedAttention"/>), so new
+/// segments need not be zeroed: allocating one is then nearly free, where zeroing 518 MB took about a second in which
+/// every step that needed a block waited (bench live at 2500 streaming performances: one episode, p99 848 ms). A
+/// gather reads whole blocks, so it needs finite values everywhere and gets zeros.</param>
+internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, Device device, bool readsWrittenRowsOnly = false) : IDisposable
 {
     /// <summary>Rows per block: 16 keeps the waste per performance under 16 rows and a gather's index short.</summary>
     public const int BlockRows = 16;
@@ -27,7 +35,8 @@ internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, 
     // Segments of [caches, heads, blocks, BlockRows, headDim], block ids numbered across them. Growing adds a segment and
     // copies nothing: a single tensor grown by copying stalled every step for seconds once the pool held gigabytes
     // (bench live at 2500 streaming performances: p99 2.3 s, one episode). Within a segment a gather of blocks along
-    // dim 2 gives each cache and head its performances' rows contiguous. Block 0 stays zeros and is never handed out.
+    // dim 2 gives each cache and head its performances' rows contiguous. Block 0 (zeros unless readsWrittenRowsOnly) is never
+    // handed out.
     private volatile Segment[] _segments = [];
     private long _capacity;
     private long _handedOut = 1;
@@ -175,7 +184,10 @@ internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, 
     {
         if (blocksNeeded <= _capacity) { return; }
         var added = Math.Max(Math.Max(InitialBlocks, blocksNeeded - _capacity), _capacity / 2);
-        var segment = new Segment(zeros([caches, heads, added, BlockRows, headDim], device: device).DetachFromDisposeScope(), _capacity, added);
+        var blocks = readsWrittenRowsOnly
+            ? empty([caches, heads, added, BlockRows, headDim], device: device)
+            : zeros([caches, heads, added, BlockRows, headDim], device: device);
+        var segment = new Segment(blocks.DetachFromDisposeScope(), _capacity, added);
         _segments = [.. _segments, segment];
         _capacity += added;
     }

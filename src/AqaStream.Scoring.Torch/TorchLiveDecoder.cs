@@ -174,7 +174,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 var o = _model.Options;
-                return CachedVectors == 0 ? null : _paged ??= new PagedKeyValueCache(CachedVectors, o.Heads, o.ModelDim / o.Heads, _model.Device);
+                return CachedVectors == 0 ? null : _paged ??= new PagedKeyValueCache(CachedVectors, o.Heads, o.ModelDim / o.Heads, _model.Device, readsWrittenRowsOnly: InPlaceAttention);
             }
         }
     }
