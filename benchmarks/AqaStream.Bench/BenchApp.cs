@@ -74,7 +74,7 @@ internal static class BenchApp
         var modes = new Option<IncrementalMode[]>("--modes") { Description = "Modes to time.", DefaultValueFactory = _ => [IncrementalMode.Exact, IncrementalMode.Streaming], AllowMultipleArgumentsPerToken = true };
         var attention = new Option<string>("--attention") { Description = "Streaming attention of the batched step, compared in one run: in-place (reads the paged pool where it lies; the CPU default), gather (a contiguous copy first; what other devices use), or both.", DefaultValueFactory = _ => "both" };
         attention.AcceptOnlyFromAmong("both", "in-place", "gather");
-        var passSize = new Option<int>("--pass-size") { Description = "Streaming performances per pass of a batched step (TorchLiveDecoder.StreamingPassSize).", DefaultValueFactory = _ => 16 };
+        var passSize = new Option<int>("--pass-size") { Description = "Streaming performances per pass of a batched step (TorchLiveDecoder.StreamingPassSize; 0: the decoder's default, 64 in place and 16 with the gather).", DefaultValueFactory = _ => 0 };
         cmd.Add(batches);
         cmd.Add(churn);
         cmd.Add(modes);
@@ -134,8 +134,9 @@ internal static class BenchApp
                     $"torchsharp streaming: {r.GetValue(churn):N0} performances opened, 8 clips each, closed: RSS {before / 1048576.0:F0} MB -> {after / 1048576.0:F0} MB ({(after - before) / 1048576.0:+0;-0} MB)"));
             }
             Console.WriteLine();
-            var pass = Math.Max(1, r.GetValue(passSize));
-            Console.WriteLine(string.Create(inv, $"batched libtorch step: B performances advanced together, each at a random point of its programme (clips 1..T); streaming passes of {pass}"));
+            var pass = r.GetValue(passSize);
+            if (pass < 0) { throw new ArgumentException($"--pass-size {pass} must be 0 (the decoder's default) or positive."); }
+            Console.WriteLine(string.Create(inv, $"batched libtorch step: B performances advanced together, each at a random point of its programme (clips 1..T); streaming passes of {(pass == 0 ? "the decoder's default" : pass)}"));
             Console.WriteLine(string.Create(inv, $"{"mode",-22}{"batch",8}{"step p50 (ms)",15}{"step p99 (ms)",15}{"clips/s",10}{"vs batch 1",12}"));
             var variants = new List<(IncrementalMode Mode, bool InPlace, string Name)>();
             foreach (var m in chosenModes)
@@ -147,7 +148,8 @@ internal static class BenchApp
             foreach (var (mode, inPlace, name) in variants)
             {
                 using var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
-                using var live = new Scoring.Torch.TorchLiveDecoder(sharp) { InPlaceAttention = inPlace, StreamingPassSize = pass };
+                using var live = pass == 0 ? new Scoring.Torch.TorchLiveDecoder(sharp) { InPlaceAttention = inPlace }
+                    : new Scoring.Torch.TorchLiveDecoder(sharp) { InPlaceAttention = inPlace, StreamingPassSize = pass };
                 double? single = null;
                 foreach (var size in batchSizes)
                 {
