@@ -21,7 +21,7 @@ namespace AqaStream.Cli.Commands;
 internal static class BenchmarkCommand
 {
     /// <summary>Methods, in report order; <c>ilt-aqa</c> is slow (minutes per fold) and so not in the default list.</summary>
-    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos", "ridge-blend", "mlp-mean", "gdlt", "cofinal", "tpt", "qgvl", "gdlt-ws", "ilt-aqa"];
+    public static readonly IReadOnlyList<string> Methods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos", "ridge-blend", "mlp-mean", "gdlt", "cofinal", "tpt", "qgvl", "gdlt-ws", "gdlt-ws-local", "ilt-aqa"];
 
     private static readonly string[] s_defaultMethods = ["constant", "ridge-mean", "ridge-mean+len", "ridge-pos", "ridge-blend"];
 
@@ -113,6 +113,8 @@ internal static class BenchmarkCommand
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
             SequenceTrainer.Defaults(name) with { Epochs = epochs }),
+        "gdlt-ws-local" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = "gdlt-ws", FeatureDim = featureDim, LocalHeads = true },
+            SequenceTrainer.Defaults("gdlt-ws") with { Epochs = epochs }),
         "ilt-aqa" => new DecoderMethod(new DecoderOptions { FeatureDim = featureDim, ModelDim = modelDim, Dropout = 0.3f, AttentionDropout = 0.1f },
             new TrainingOptions { Epochs = epochs, Patience = 30, ScoreScale = target == ScoreTarget.TES ? 43f : 40f }),
         _ => throw new ArgumentException($"unknown method '{name}'."),

@@ -71,6 +71,10 @@ internal static class TrainCommand
             Description = $"gdlt, cofinal, tpt, qgvl: weight of the auxiliary loss (grade triplet for gdlt and cofinal, part ranking + sparsity, prompt alignment; default {s.AuxiliaryWeight}).",
             DefaultValueFactory = _ => s.AuxiliaryWeight,
         };
+        var localHeads = new Option<bool>("--local-heads")
+        {
+            Description = "gdlt-ws: the weight and score heads read each clip's projection alone (before the encoder layer), so a clip's weight and score depend on that clip only.",
+        };
         var prompts = new Option<FileInfo?>("--prompt-embeddings")
         {
             Description = "qgvl: a float32 .npy [grades, E] of quality-prompt text embeddings (e.g. CLIP's) that initialises the grade prototypes; without it they are learned from a random start.",
@@ -80,13 +84,13 @@ internal static class TrainCommand
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts,
+            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts, localHeads,
         };
-        Option[] sequenceOnly = [hidden, grades, auxWeight, prompts];
+        Option[] sequenceOnly = [hidden, grades, auxWeight, prompts, localHeads];
         Option[] decoderOnly = [device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
         Option[] ridgeOnly = [lengthTerm, alphas, refitAll];
-        Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, device];
+        Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, localHeads, device];
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             var chosen = r.GetValue(method)!;
@@ -110,6 +114,10 @@ internal static class TrainCommand
                 {
                     throw new ArgumentException("--grades, --aux-weight and --heads do not apply to --method mlp-mean.");
                 }
+                if (chosen != "gdlt-ws" && r.GetResult(localHeads) is { Implicit: false })
+                {
+                    throw new ArgumentException($"--local-heads applies to --method gdlt-ws only, not {chosen}.");
+                }
                 if (chosen == "gdlt-ws" && (r.GetResult(grades) is { Implicit: false } || r.GetResult(auxWeight) is { Implicit: false }))
                 {
                     throw new ArgumentException("--grades and --aux-weight do not apply to --method gdlt-ws.");
@@ -127,7 +135,7 @@ internal static class TrainCommand
                 var promptFile = r.GetValue(prompts);
                 var sequenceArchitecture = new SequenceMethodOptions
                 {
-                    Method = chosen, Hidden = r.GetValue(hidden), Grades = r.GetValue(grades), AuxiliaryWeight = r.GetValue(auxWeight),
+                    Method = chosen, Hidden = r.GetValue(hidden), Grades = r.GetValue(grades), AuxiliaryWeight = r.GetValue(auxWeight), LocalHeads = r.GetValue(localHeads),
                     Heads = Pick(heads, s.Heads), Dropout = Pick(dropout, s.Dropout), PromptEmbeddings = promptFile?.Name,
                 };
                 return TrainSequence(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), sequenceArchitecture, training,

@@ -122,20 +122,27 @@ public sealed class ClipTrunk : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>Clip states [B, T, hidden] for features [B, T, F] and the validity mask [B, T].</summary>
-    public override Tensor forward(Tensor features, Tensor mask)
+    public override Tensor forward(Tensor features, Tensor mask) => Encode(Project(features, mask), mask);
+
+    /// <summary>Each clip's projection alone [B, T, hidden] (before the encoder layer mixes the clips).</summary>
+    public Tensor Project(Tensor features, Tensor mask)
     {
         var h = F.relu(Masked.BatchNorm(norm1, proj1.call(features), mask));
-        h = Masked.BatchNorm(norm2, proj2.call(h), mask);
-        // TorchSharp's encoder layer is sequence-first; the padding mask is true where a clip is absent.
-        return encoder.call(h.transpose(0, 1), null, mask.logical_not()).transpose(0, 1);
+        return Masked.BatchNorm(norm2, proj2.call(h), mask);
     }
+
+    /// <summary>The encoder layer over projected clips [B, T, hidden].</summary>
+    public Tensor Encode(Tensor projected, Tensor mask) =>
+        // TorchSharp's encoder layer is sequence-first; the padding mask is true where a clip is absent.
+        encoder.call(projected.transpose(0, 1), null, mask.logical_not()).transpose(0, 1);
 
 }
 
 /// <summary>
 /// <c>gdlt-ws</c> (beyond the papers): the grade-decoupled trunk with the main paper's weight-score head, so the live
 /// model is both strong and explainable: per clip a weight logit a_q and a score s_q (two-layer MLPs on the trunk's
-/// clip states), ŷ = Σ_q softmax(a)_q s_q.
+/// clip states), ŷ = Σ_q softmax(a)_q s_q. With <see cref="SequenceMethodOptions.LocalHeads"/> the heads read each clip's
+/// projection alone, so a clip's weight and score depend on that clip only (the encoder layer is then unused).
 /// </summary>
 public sealed class WeightScoreTrunkModel : SequenceModel
 {
@@ -158,7 +165,8 @@ public sealed class WeightScoreTrunkModel : SequenceModel
     /// <inheritdoc/>
     public override SequenceOutput forward(Tensor features, Tensor mask)
     {
-        var h = trunk.call(features, mask);
+        var projected = trunk.Project(features, mask);
+        var h = Options.LocalHeads ? projected : trunk.Encode(projected, mask);
         var w = Masked.Softmax(weight_head.call(h).squeeze(-1), mask);
         var s = score_head.call(h).squeeze(-1);
         return new SequenceOutput((w * s).sum(-1), w, s, null);

@@ -147,11 +147,11 @@ public sealed class SequenceTrainer
 public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, TrainingOptions training) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => architecture.Method;
+    public string Name => architecture.LocalHeads ? $"{architecture.Method}-local" : architecture.Method;
 
     /// <inheritdoc/>
     public string Description => FormattableString.Invariant(
-        $"{architecture.Method} on libtorch (hidden {architecture.Hidden}, dropout {architecture.Dropout}, crops of {training.TrainLength}), best epoch of {training.Epochs} on an inner fold");
+        $"{Name} on libtorch (hidden {architecture.Hidden}, dropout {architecture.Dropout}, crops of {training.TrainLength}), best epoch of {training.Epochs} on an inner fold");
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)

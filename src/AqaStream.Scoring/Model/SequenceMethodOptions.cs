@@ -50,6 +50,11 @@ public sealed record SequenceMethodOptions
     /// <summary>Weight of the auxiliary loss (gdlt, cofinal: grade triplet; tpt: ranking + sparsity; qgvl: prompt alignment).</summary>
     public float AuxiliaryWeight { get; init; } = 1f;
 
+    /// <summary>gdlt-ws: the weight and score heads read each clip's projection alone (before the encoder layer), so a clip's
+    /// weight and score depend on that clip only, as the main paper's local cross-attention does; otherwise they read the
+    /// encoder's clip states, which mix the clips.</summary>
+    public bool LocalHeads { get; init; }
+
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> naming the wrong one.</summary>
     public void Validate()
     {
@@ -63,5 +68,6 @@ public sealed record SequenceMethodOptions
         if (MaxClips < 1) { throw new ArgumentException($"maxClips {MaxClips} must be positive."); }
         if (!float.IsFinite(ScoreOffset) || !(ScoreSpan > 0) || !float.IsFinite(ScoreSpan)) { throw new ArgumentException($"scoreOffset {ScoreOffset} / scoreSpan {ScoreSpan}: the span must be a positive finite number."); }
         if (!(AuxiliaryWeight >= 0) || !float.IsFinite(AuxiliaryWeight)) { throw new ArgumentException($"auxiliaryWeight {AuxiliaryWeight} must be finite and ≥ 0."); }
+        if (LocalHeads && Method != "gdlt-ws") { throw new ArgumentException($"localHeads applies to gdlt-ws only, not {Method}."); }
     }
 }
