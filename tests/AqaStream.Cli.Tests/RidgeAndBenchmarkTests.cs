@@ -88,6 +88,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--method", "gdlt-ws", "--model-dim", "64" }, "--model-dim does not apply to --method gdlt-ws")]
     [InlineData(new[] { "--method", "mlp-mean", "--grades", "3" }, "--grades, --aux-weight and --heads do not apply to --method mlp-mean")]
     [InlineData(new[] { "--grades", "3" }, "--grades does not apply to --method ilt-aqa")]
+    [InlineData(new[] { "--method", "gdlt", "--local-heads" }, "--local-heads applies to --method gdlt-ws only, not gdlt")]
+    [InlineData(new[] { "--local-heads" }, "--local-heads does not apply to --method ilt-aqa")]
     [InlineData(new[] { "--method", "gdlt", "--prompt-embeddings", "p.npy" }, "--prompt-embeddings does not apply to --method gdlt (qgvl only)")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {

@@ -165,6 +165,42 @@ public class SequenceMethodTests
         Assert.Contains("method 'tpt-x' is not one of mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws", Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path)).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void GdltWs_LocalHeads_AClipsWeightAndScoreDependOnThatClipOnly(bool localHeads)
+    {
+        using var model = SequenceModel.Create(Small("gdlt-ws") with { LocalHeads = localHeads }, 6);
+        model.eval();
+        var rng = new Random(3);
+        var features = new float[1 * 10 * 12];
+        foreach (var i in Enumerable.Range(0, features.Length)) { features[i] = (float)(rng.NextDouble() * 2 - 1); }
+        using var mask = TorchSharp.torch.ones([1, 10], TorchSharp.torch.ScalarType.Bool);
+        using var _ = TorchSharp.torch.inference_mode();
+        (float[] Weights, float[] Scores) Run(float[] f)
+        {
+            using var x = TorchSharp.torch.tensor(f, [1, 10, 12]);
+            var o = model.call(x, mask);
+            return (o.Weights.data<float>().ToArray(), o.ClipScores.data<float>().ToArray());
+        }
+        var before = Run(features);
+        var changed = (float[])features.Clone();
+        for (var k = 0; k < 12; k++) { changed[(7 * 12) + k] += 2f; }   // clip 7 only
+        var after = Run(changed);
+        // Clips 0 and 1: the same score and the same weight ratio (weights renormalise over the clips) when local.
+        var scoreMoved = Math.Abs(before.Scores[0] - after.Scores[0]);
+        var ratioMoved = Math.Abs((before.Weights[0] / before.Weights[1]) - (after.Weights[0] / after.Weights[1]));
+        if (localHeads)
+        {
+            Assert.True(scoreMoved < 1e-6 && ratioMoved < 1e-5, $"clip 0 moved with clip 7: score {scoreMoved}, weight ratio {ratioMoved}");
+            Assert.NotEqual(before.Scores[7], after.Scores[7]);
+        }
+        else
+        {
+            Assert.True(scoreMoved > 1e-5, "the encoder layer mixes the clips, so clip 0's score moves with clip 7");
+        }
+    }
+
     [Fact]
     public void CoFInAl_SplitsTheTarget_IntoCoarseHundredthsAndFineDigits()
     {

@@ -116,11 +116,12 @@ public sealed class GradeDecoupledModel : SequenceModel
     public static Tensor CoarseValues(int grades, Device device) =>
         grades == 4 ? tensor(new[] { -1f, -0.8f, 0.8f, 1f }, device: device) : linspace(-1, 1, grades, device: device);
 
-    /// <summary>Each grade's membership σ(r_k·q_k) (the diagonal of <paramref name="head"/>'s K outputs), normalised over
-    /// the grades, times the Likert values: z [B].</summary>
+    /// <summary>Each grade's membership σ(r_k·q_k) (the diagonal of <paramref name="head"/>'s K outputs; with one output,
+    /// σ(r·q_k), one regressor shared by the grades), normalised over the grades, times the Likert values: z [B].</summary>
     internal static Tensor Likert(Linear head, Tensor decoded, Tensor values)
     {
-        var membership = head.call(decoded).diagonal(dim1: -2, dim2: -1).sigmoid();           // [B, K]
+        var logits = head.call(decoded);                                                       // [B, K, K] or [B, K, 1]
+        var membership = (logits.shape[^1] == 1 ? logits.squeeze(-1) : logits.diagonal(dim1: -2, dim2: -1)).sigmoid();   // [B, K]
         membership = membership / membership.sum(-1, keepdim: true);
         return (membership * values).sum(-1);
     }
