@@ -235,6 +235,6 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     {
         var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-mean,tpt-x", "--out", _dir.File("b"));
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("--methods: 'tpt-x' is not one of constant, ridge-mean, ridge-mean+len, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, ilt-aqa", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--methods: 'tpt-x' is not one of constant, ridge-mean, ridge-mean+len, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local, ilt-aqa", r.Stderr, StringComparison.Ordinal);
     }
 }
