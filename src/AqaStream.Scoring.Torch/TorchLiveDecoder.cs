@@ -268,9 +268,10 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         // copy [caches, H, B, rows, dh], the new rows written into the copy, and into the pool at the end.
         Tensor? kv = null;
         PagedKeyValueCache.View pool = default;
+        // Where each performance's new row goes (nothing is cached without a pool: one local layer).
         var blockIds = new long[bsz];
         var offsets = new long[bsz];
-        for (var b = 0; b < bsz; b++)
+        for (var b = 0; b < bsz && paged is not null; b++)
         {
             blockIds[b] = performances[b].Blocks[(int)(positions[b] / PagedKeyValueCache.BlockRows)];
             offsets[b] = positions[b] % PagedKeyValueCache.BlockRows;

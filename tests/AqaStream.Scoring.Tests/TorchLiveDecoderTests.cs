@@ -57,6 +57,11 @@ public class TorchLiveDecoderTests
         EqualsOfflineAfterEveryClip(IncrementalMode.Streaming, OptionsFor(IncrementalMode.Streaming, projected: true) with { LocalCross = true });
 
     [Fact]
+    public void Streaming_OneLayerLocalCross_CachesNothing_EqualsOfflineForwardOfClipsSoFar() =>
+        // One local layer reads the learned queries and each clip's own value row: the pool is never made.
+        EqualsOfflineAfterEveryClip(IncrementalMode.Streaming, OptionsFor(IncrementalMode.Streaming, projected: true) with { LocalCross = true, Layers = 1 });
+
+    [Fact]
     public void Streaming_ThreeLayers_UpToTheLastQueryPosition_EqualsOfflineForward()
     {
         // Layer 0 comes from the per-position table, layers 1 and 2 from the caches; every position of the table is used.
