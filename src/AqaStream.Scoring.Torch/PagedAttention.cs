@@ -12,7 +12,7 @@ namespace AqaStream.Scoring.Torch;
 /// gather into a contiguous copy first moved every cached row three times per step (read, write, read again); this
 /// reads each once. On other devices the decoder gathers instead.
 /// </summary>
-internal static unsafe class PagedAttention
+internal static class PagedAttention
 {
     /// <summary>The rows of a contiguous float32 CPU tensor as a span over its native memory (no copy).</summary>
     public static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
