@@ -10,8 +10,9 @@ namespace AqaStream.Scoring.Torch;
 /// new rows with one <c>index_put_</c>, whatever the batch size. Per-performance buffers cost a few native calls per
 /// performance and cache on every step, and doubling buffers hold up to twice the rows in use; a block wastes fewer
 /// than <see cref="BlockRows"/> rows.
-/// Steps of disjoint performances may read and write at once (<see cref="Reading"/>); the pool grows by adding a segment,
-/// without copying or waiting for them.
+/// Steps of disjoint performances may read and write at once (<see cref="Reading"/>). A pool read in place
+/// (<see cref="PagedAttention"/>) grows by adding a segment, without copying or waiting for them; a gathering pool grows
+/// by copying, waiting for them.
 /// </summary>
 /// <param name="caches">Cached vectors per position.</param>
 /// <param name="heads">Attention heads.</param>
@@ -34,8 +35,8 @@ internal sealed class PagedKeyValueCache(long caches, long heads, long headDim, 
     private readonly Stack<long> _free = new();
     // Segments of [caches, heads, blocks, BlockRows, headDim], block ids numbered across them. For in-place readers growing
     // adds a segment and copies nothing: a single tensor grown by copying stalled every step for seconds once the pool
-    // held gigabytes (bench live at 2500 streaming performances: p99 2.3 s, one episode). A gathering reader keeps one. Within a segment a gather of blocks along
-    // dim 2 gives each cache and head its performances' rows contiguous. Block 0 (zeros unless readsWrittenRowsOnly) is never
+    // held gigabytes (bench live at 2500 streaming performances: p99 2.3 s, one episode). A gathering reader keeps one
+    // segment, where a gather of blocks along dim 2 gives each cache and head its performances' rows contiguous. Block 0 (zeros unless readsWrittenRowsOnly) is never
     // handed out.
     private volatile Segment[] _segments = [];
     private long _capacity;

@@ -253,7 +253,6 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         using var scope = NewDisposeScope();
         var blocksEach = (lengths.Max() + PagedKeyValueCache.BlockRows - 1) / PagedKeyValueCache.BlockRows;
         var rows = blocksEach * PagedKeyValueCache.BlockRows;
-        var mask = KeyMask(lengths, rows, device);
         var row = m.Memory(Features(clips));
         var idx = tensor(positions, device: device);
         var performanceIndex = arange(bsz, device: device);
@@ -267,6 +266,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         // too) and attention reads the pool where it lies. Otherwise every performance's cached rows are gathered in one
         // copy [caches, H, B, rows, dh], the new rows written into the copy, and into the pool at the end.
         Tensor? kv = null;
+        Tensor? mask = null;   // the gather's padding: rows past each performance's length
         PagedKeyValueCache.View pool = default;
         // Where each performance's new row goes (nothing is cached without a pool: one local layer).
         var blockIds = new long[bsz];
@@ -287,6 +287,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
                 for (var j = 0; j < blocksEach && j < blocks.Count; j++) { table[(b * blocksEach) + j] = blocks[j]; }
             }
             kv = paged.Gather(table, bsz, rows);
+            mask = KeyMask(lengths, rows, device);
         }
         void Put(int slot, Tensor newRows)
         {
@@ -299,7 +300,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         {
             if (!inPlace)
             {
-                var (attendedOut, map) = AttendOne(name, q, Cached(keySlot), Cached(keySlot + 1), mask);
+                var (attendedOut, map) = AttendOne(name, q, Cached(keySlot), Cached(keySlot + 1), mask!);
                 if (withMap) { mapRows = map.cpu().data<float>().ToArray(); }
                 return attendedOut;
             }

@@ -81,7 +81,6 @@ public sealed class GradeDecoupledModel : SequenceModel
         var score = (coarse + 1 - reversed) / 2;
         if (!training)
         {
-            using var noGrad = no_grad();
             var digits = fine.matmul(SimplexEtf(FineClasses, FineClasses, features.device).t()).argmax(1).to_type(ScalarType.Float32);
             score = score + (digits / 10_000f);
         }
