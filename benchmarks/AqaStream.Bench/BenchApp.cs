@@ -74,11 +74,14 @@ internal static class BenchApp
         var modes = new Option<IncrementalMode[]>("--modes") { Description = "Modes to time.", DefaultValueFactory = _ => [IncrementalMode.Exact, IncrementalMode.Streaming], AllowMultipleArgumentsPerToken = true };
         var attention = new Option<string>("--attention") { Description = "Streaming attention of the batched step, compared in one run: in-place (reads the paged pool where it lies; the CPU default), gather (a contiguous copy first; what other devices use), or both.", DefaultValueFactory = _ => "both" };
         attention.AcceptOnlyFromAmong("both", "in-place", "gather");
+        var exactLayer0 = new Option<string>("--exact-layer0") { Description = "Exact mode's layer-0 table (TorchLiveDecoder.ExactLayer0Bytes: layer 0's self-attention over the learned queries, kept per performance length), compared in one run: on (the default budget), off (recomputed every step), or both.", DefaultValueFactory = _ => "both" };
+        exactLayer0.AcceptOnlyFromAmong("both", "on", "off");
         var passSize = new Option<int>("--pass-size") { Description = "Streaming performances per pass of a batched step (TorchLiveDecoder.StreamingPassSize; 0: the decoder's default, 64 in place and 16 with the gather).", DefaultValueFactory = _ => 0 };
         cmd.Add(batches);
         cmd.Add(churn);
         cmd.Add(modes);
         cmd.Add(attention);
+        cmd.Add(exactLayer0);
         cmd.Add(passSize);
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
@@ -93,11 +96,14 @@ internal static class BenchApp
             Gaussian.Fill(features, new Random(1));
             var inv = CultureInfo.InvariantCulture;
             Console.Error.WriteLine($"bench incremental: d = {d}, {t} clips per performance, {n} performances per row, {threadCount} thread(s)");
-            Console.WriteLine(string.Create(inv, $"{"engine",-12}{"mode",-12}{"p50 (ms)",10}{"p99 (ms)",10}{"max (ms)",10}{"clips/s",10}"));
-            foreach (var mode in chosenModes)
+            Console.WriteLine(string.Create(inv, $"{"engine",-12}{"mode",-24}{"p50 (ms)",10}{"p99 (ms)",10}{"max (ms)",10}{"clips/s",10}"));
+            var exactTables = r.GetValue(exactLayer0) switch { "on" => new[] { true }, "off" => [false], _ => [true, false] };
+            var rows = chosenModes.SelectMany(m => m == IncrementalMode.Exact ? exactTables.Select(table => (Mode: m, Table: table)) : [(m, true)]).ToList();
+            string Label(IncrementalMode m, bool table) => m == IncrementalMode.Exact && exactTables.Length > 1 ? (table ? "exact" : "exact, no layer-0 table") : m.ToString();
+            foreach (var (mode, table) in rows)
             {
                 using var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
-                using var live = new Scoring.Torch.TorchLiveDecoder(sharp);
+                using var live = new Scoring.Torch.TorchLiveDecoder(sharp) { ExactLayer0Bytes = table ? Scoring.Torch.TorchLiveDecoder.DefaultExactLayer0Bytes : 0 };
                 var times = new List<double>();
                 for (var p = 0; p <= n; p++)
                 {
@@ -110,7 +116,7 @@ internal static class BenchApp
                     }
                 }
                 times.Sort();
-                Console.WriteLine(string.Create(inv, $"{"torchsharp",-12}{mode,-12}{Quantile(times, 0.5),10:F3}{Quantile(times, 0.99),10:F3}{times[^1],10:F3}{1000 / times.Average(),10:F0}"));
+                Console.WriteLine(string.Create(inv, $"{"torchsharp",-12}{Label(mode, table),-24}{Quantile(times, 0.5),10:F3}{Quantile(times, 0.99),10:F3}{times[^1],10:F3}{1000 / times.Average(),10:F0}"));
             }
             // Native memory is released deterministically: open and close many performances and watch the RSS.
             using (var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = true }))
@@ -141,15 +147,22 @@ internal static class BenchApp
             var variants = new List<(IncrementalMode Mode, bool InPlace, string Name)>();
             foreach (var m in chosenModes)
             {
-                if (m == IncrementalMode.Exact) { variants.Add((m, false, "exact")); continue; }
+                if (m == IncrementalMode.Exact)
+                {
+                    // InPlace carries "with the layer-0 table" for exact rows.
+                    variants.AddRange(exactTables.Select(table => (m, table, table ? "exact" : "exact, no layer-0")));
+                    continue;
+                }
                 if (r.GetValue(attention) is "both" or "in-place") { variants.Add((m, true, "streaming in-place")); }
                 if (r.GetValue(attention) is "both" or "gather") { variants.Add((m, false, "streaming gather")); }
             }
             foreach (var (mode, inPlace, name) in variants)
             {
                 using var sharp = new Scoring.Torch.TorchWeightScoreDecoder(new DecoderOptions { ModelDim = d, Causal = mode == IncrementalMode.Streaming });
-                using var live = pass == 0 ? new Scoring.Torch.TorchLiveDecoder(sharp) { InPlaceAttention = inPlace }
-                    : new Scoring.Torch.TorchLiveDecoder(sharp) { InPlaceAttention = inPlace, StreamingPassSize = pass };
+                var exactTable = mode == IncrementalMode.Exact && !inPlace ? 0 : Scoring.Torch.TorchLiveDecoder.DefaultExactLayer0Bytes;
+                var streamingInPlace = mode == IncrementalMode.Streaming ? inPlace : true;   // exact steps never read it
+                using var live = pass == 0 ? new Scoring.Torch.TorchLiveDecoder(sharp) { InPlaceAttention = streamingInPlace, ExactLayer0Bytes = exactTable }
+                    : new Scoring.Torch.TorchLiveDecoder(sharp) { InPlaceAttention = streamingInPlace, StreamingPassSize = pass, ExactLayer0Bytes = exactTable };
                 double? single = null;
                 foreach (var size in batchSizes)
                 {

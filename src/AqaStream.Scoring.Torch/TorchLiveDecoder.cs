@@ -73,8 +73,9 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         // one pass stay a few MB (a pass of 256 at depth ~136 made 36 MB blocks that glibc maps and unmaps on every step).
         var streaming = clips.Where(c => c.Performance.Mode == IncrementalMode.Streaming).ToList();
         foreach (var pass in streaming.Chunk(StreamingPassSize)) { StepStreaming(pass); }
-        // Exact mode recomputes the whole query side: compute-bound, so a batch only adds padding. One at a time
-        // (also required without padding masks, where padding would change results).
+        // Exact mode recomputes the whole query side: one at a time. Packed passes (rows of several performances
+        // stacked for the position-wise layers, attention padded and masked) measured no faster at Fis-V depths:
+        // 290-383 clips/s against 363-365 one at a time (the padded attention and its maps outweigh taller GEMMs).
         foreach (var c in clips.Where(c => c.Performance.Mode == IncrementalMode.Exact)) { StepExact([c]); }
     }
 
@@ -134,7 +135,8 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         var lengths = performances.Select(p => (long)p.CrossKeys[0].Count).ToArray();
         var widest = lengths.Max();
         var kv = Enumerable.Range(0, o.Layers).Select(i => (Padded(performances, p => p.CrossKeys[i], widest), Padded(performances, p => p.CrossValues[i], widest))).ToArray();
-        var output = m.Decode(kv, lengths, new long[performances.Count], training: false, withAttentionLoss: false, withMaps: true);
+        var output = m.Decode(kv, lengths, new long[performances.Count], training: false, withAttentionLoss: false, withMaps: true,
+            layer0: performances.Count == 1 ? ExactLayer0(lengths[0]) : null);
         var t = lengths.Max();
         var logits = output.Logits.cpu().data<float>().ToArray();
         var scores = output.ClipScores.cpu().data<float>().ToArray();
@@ -232,6 +234,49 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
             }
             _layer0 = new Layer0Table(x1.squeeze(0).DetachFromDisposeScope(), crossQuery);
             return _layer0;
+        }
+    }
+
+    private readonly Dictionary<long, (Tensor AfterSelf, Tensor? CrossQuery)> _exactLayer0 = [];
+    private long _exactLayer0Bytes;
+
+    /// <summary>Most native bytes the exact-mode layer-0 table may hold (default 64 MB): one entry per performance
+    /// length n (n·d floats, twice with full cross-attention), about 19 MB for every n ≤ 136 at d = 256. Lengths past
+    /// the budget are computed by the forward, as without a table.</summary>
+    public long ExactLayer0Bytes { get; init; } = DefaultExactLayer0Bytes;
+
+    /// <summary>The default <see cref="ExactLayer0Bytes"/>: 64 MB.</summary>
+    public const long DefaultExactLayer0Bytes = 64L << 20;
+
+    /// <summary>Native bytes the exact-mode layer-0 table holds now.</summary>
+    public long ExactLayer0BytesInUse
+    {
+        get
+        {
+            lock (_layer0Gate) { return _exactLayer0Bytes; }
+        }
+    }
+
+    /// <summary>Exact mode: a bidirectional layer 0's self-attention over the first n learned queries (and the
+    /// cross-attention query made from it) depends on the length n alone, never on a clip, so it is computed once per
+    /// length (<see cref="TorchWeightScoreDecoder.Layer0QuerySide"/>) and reused by every performance: about a fifth of
+    /// an exact step's multiply-adds at d = 256 with two layers. Null where queries are redrawn or the budget is spent.</summary>
+    private (Tensor AfterSelf, Tensor? CrossQuery)? ExactLayer0(long n)
+    {
+        var o = _model.Options;
+        if (o.QueryInit == QueryInitialisation.RedrawEachForward) { return null; }
+        lock (_layer0Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_exactLayer0.TryGetValue(n, out var kept)) { return kept; }
+            var bytes = n * o.ModelDim * sizeof(float) * (o.LocalCross ? 1L : 2L);
+            if (_exactLayer0Bytes + bytes > ExactLayer0Bytes) { return null; }
+            using var scope = NewDisposeScope();
+            var (x1, q) = _model.Layer0QuerySide(n);
+            kept = (x1.DetachFromDisposeScope(), q?.DetachFromDisposeScope());
+            _exactLayer0[n] = kept;
+            _exactLayer0Bytes += bytes;
+            return kept;
         }
     }
 
@@ -393,6 +438,13 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
             _layer0?.AfterSelf.Dispose();
             _layer0?.CrossQuery?.Dispose();
             _layer0 = null;
+            foreach (var (x1, q) in _exactLayer0.Values)
+            {
+                x1.Dispose();
+                q?.Dispose();
+            }
+            _exactLayer0.Clear();
+            _exactLayer0Bytes = 0;
         }
     }
 }

@@ -144,12 +144,41 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     internal Tensor Memory(Tensor features) =>
         Options.HasInputProjection ? F.linear(features, this["input_proj.weight"], this["input_proj.bias"]) : features;
 
+    /// <summary>Layer 0's residual after self-attention [1, n, d] and its cross-attention query [1, n, d] (none with local
+    /// cross-attention) for one performance of <paramref name="n"/> clips from position 0: layer 0's self-attention sees
+    /// the learned queries only, never a clip, so both depend on n alone. The same operations as <see cref="Decode"/>'s
+    /// layer 0 at batch 1 (no padding), which can take them instead of recomputing them. Inference only (no dropout);
+    /// learned queries only. Runs in the caller's dispose scope.</summary>
+    internal (Tensor AfterSelf, Tensor? CrossQuery) Layer0QuerySide(long n)
+    {
+        var o = Options;
+        if (o.QueryInit == QueryInitialisation.RedrawEachForward) { throw new InvalidOperationException("Redrawn queries differ on every forward; layer 0 cannot be kept."); }
+        var idx = arange(n, device: Device);
+        var e = this["query_embed.weight"].index_select(0, idx).unsqueeze(0);
+        var pos = e.Plus(_positional.index_select(0, idx).unsqueeze(0));
+        var t1 = LayerNorm(e, "decoder.layers.0.norm1");
+        var qk = t1.Plus(pos);
+        Tensor? causal = o.Causal ? ones(n, n, dtype: ScalarType.Bool, device: Device).triu(1) : null;
+        var (sa, _) = Attention("decoder.layers.0.self_attn", qk, qk, t1, null, causal, training: false, withMap: false);
+        var x1 = sa.Plus(sa);
+        if (o.LocalCross) { return (x1, null); }
+        var (wq, bq) = InProjection("decoder.layers.0.multihead_attn", 0);
+        return (x1, F.linear(LayerNorm(x1, "decoder.layers.0.norm2").Plus(pos), wq, bq));
+    }
+
     /// <summary>The query side and the head, given each layer's cross-attention keys and values [B, T, d] of the clips
-    /// (computed from the memory, or kept by a live state). Runs in the caller's dispose scope.</summary>
-    internal TorchScorerOutput Decode((Tensor Key, Tensor Value)[] crossKeysValues, long[] lengths, long[] firstPositions, bool training, bool withAttentionLoss, bool withMaps)
+    /// (computed from the memory, or kept by a live state). Runs in the caller's dispose scope. <paramref name="layer0"/>,
+    /// when given, is <see cref="Layer0QuerySide"/> of this batch (one performance of T clips from position 0, inference):
+    /// layer 0's self-attention is not recomputed and no self-attention map is returned for it.</summary>
+    internal TorchScorerOutput Decode((Tensor Key, Tensor Value)[] crossKeysValues, long[] lengths, long[] firstPositions, bool training, bool withAttentionLoss, bool withMaps,
+        (Tensor AfterSelf, Tensor? CrossQuery)? layer0 = null)
     {
         var o = Options;
         var (bsz, t, d) = (crossKeysValues[0].Key.shape[0], crossKeysValues[0].Key.shape[1], (long)o.ModelDim);
+        if (layer0 is { } given && (training || withAttentionLoss || bsz != 1 || firstPositions[0] != 0 || given.AfterSelf.shape[1] != t))
+        {
+            throw new ArgumentException("A kept layer 0 is for inference on one performance of T clips from position 0.", nameof(layer0));
+        }
         var idx = tensor(firstPositions, device: Device).unsqueeze(1) + arange(t, device: Device).unsqueeze(0); // [B, T]
         var e = o.QueryInit == QueryInitialisation.RedrawEachForward
             ? randn(bsz, t, d, device: Device) * o.QueryInitStd
@@ -167,11 +196,22 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         for (var i = 0; i < o.Layers; i++)
         {
             var prefix = $"decoder.layers.{i}";
-            // Self-attention: q = k = LN1(x) + p, v = LN1(x); the reference keeps no residual from x: x1 = S + Dropout(S).
-            var t1 = LayerNorm(x, $"{prefix}.norm1");
-            var qk = t1.Plus(pos);
-            var (sa, sMap) = Attention($"{prefix}.self_attn", qk, qk, t1, keyMask, causal, training, withMaps);
-            var x1 = sa.Plus(F.dropout(sa, o.Dropout, training));
+            Tensor sa, x1;
+            Tensor? sMap = null;
+            var kept = i == 0 ? layer0 : null;
+            if (kept is { } k0)
+            {
+                x1 = k0.AfterSelf;
+                sa = x1;   // only read by the attention loss, which a kept layer 0 excludes
+            }
+            else
+            {
+                // Self-attention: q = k = LN1(x) + p, v = LN1(x); the reference keeps no residual from x: x1 = S + Dropout(S).
+                var t1 = LayerNorm(x, $"{prefix}.norm1");
+                var qk = t1.Plus(pos);
+                (sa, sMap) = Attention($"{prefix}.self_attn", qk, qk, t1, keyMask, causal, training, withMaps);
+                x1 = sa.Plus(F.dropout(sa, o.Dropout, training));
+            }
             Tensor c;
             Tensor? cMap;
             var (crossKey, crossValue) = crossKeysValues[i];
@@ -183,8 +223,13 @@ public sealed class TorchWeightScoreDecoder : IDisposable
             }
             else
             {
-                var (wq, bq) = InProjection($"{prefix}.multihead_attn", 0);
-                var q = F.linear(LayerNorm(x1, $"{prefix}.norm2").Plus(pos), wq, bq);
+                Tensor q;
+                if (kept is { CrossQuery: { } keptQuery }) { q = keptQuery; }
+                else
+                {
+                    var (wq, bq) = InProjection($"{prefix}.multihead_attn", 0);
+                    q = F.linear(LayerNorm(x1, $"{prefix}.norm2").Plus(pos), wq, bq);
+                }
                 (c, cMap) = AttendProjected($"{prefix}.multihead_attn", q, crossKey, crossValue, keyMask, causal, training, withMaps);
             }
             var x2 = x1.Plus(F.dropout(c, o.Dropout, training));

@@ -50,7 +50,7 @@ public class TorchLiveDecoderTests
     [Theory]
     [MemberData(nameof(Modes))]
     public void EveryClip_EqualsOfflineForwardOfClipsSoFar(IncrementalMode mode, bool projected) =>
-        EqualsOfflineAfterEveryClip(mode, OptionsFor(mode, projected));
+        _ = EqualsOfflineAfterEveryClip(mode, OptionsFor(mode, projected));
 
     [Fact]
     public void Streaming_LocalCross_EqualsOfflineForwardOfClipsSoFar() =>
@@ -69,10 +69,34 @@ public class TorchLiveDecoderTests
         EqualsOfflineAfterEveryClip(IncrementalMode.Streaming, o, clipCount: o.MaxQueries);
     }
 
-    private static void EqualsOfflineAfterEveryClip(IncrementalMode mode, DecoderOptions o, int clipCount = 13)
+    [Fact]
+    public void Exact_LocalCross_EqualsOfflineForwardOfClipsSoFar() =>
+        EqualsOfflineAfterEveryClip(IncrementalMode.Exact, OptionsFor(IncrementalMode.Exact, projected: true) with { LocalCross = true });
+
+    [Fact]
+    public void Exact_CausalModel_EqualsOfflineForwardOfClipsSoFar() =>
+        EqualsOfflineAfterEveryClip(IncrementalMode.Exact, OptionsFor(IncrementalMode.Streaming, projected: false));
+
+    [Fact]
+    public void Exact_Layer0Table_FilledPerLength_WithinItsBudget_AndNoTableGivesTheSameResults()
+    {
+        var o = OptionsFor(IncrementalMode.Exact, projected: true);
+        // One length's entry: n·d floats for the residual and as many for the cross query.
+        long Entry(int n) => n * o.ModelDim * sizeof(float) * 2L;
+        var kept = EqualsOfflineAfterEveryClip(IncrementalMode.Exact, o, clipCount: 9);
+        Assert.Equal(Enumerable.Range(1, 9).Sum(Entry), kept);
+        // A budget of four lengths keeps the first four; the rest are recomputed by the forward, with the same results.
+        kept = EqualsOfflineAfterEveryClip(IncrementalMode.Exact, o, clipCount: 9, layer0Budget: Enumerable.Range(1, 4).Sum(Entry));
+        Assert.Equal(Enumerable.Range(1, 4).Sum(Entry), kept);
+        Assert.Equal(0, EqualsOfflineAfterEveryClip(IncrementalMode.Exact, o, clipCount: 9, layer0Budget: 0));
+    }
+
+    /// <summary>Steps a performance clip by clip against the offline forward; returns the exact-mode layer-0 table's
+    /// bytes afterwards.</summary>
+    private static long EqualsOfflineAfterEveryClip(IncrementalMode mode, DecoderOptions o, int clipCount = 13, long layer0Budget = 64L << 20)
     {
         using var model = new TorchWeightScoreDecoder(o, seed: 7);
-        var live = new TorchLiveDecoder(model);
+        using var live = new TorchLiveDecoder(model) { ExactLayer0Bytes = layer0Budget };
         var clips = Clips(clipCount, o.FeatureDim, 2);
         using var p = live.Start(mode);
         for (var t = 1; t <= clips.Length; t++)
@@ -90,6 +114,7 @@ public class TorchLiveDecoderTests
             AssertClose.Equal(1f, p.LatestCrossAttention.ToArray().Sum(), absolute: 1e-5, relative: 1e-5);
             for (var j = 0; j < t; j++) { AssertClose.Equal(latestCross[j], p.LatestCrossAttention[j], absolute: 1e-5, relative: 1e-5); }
         }
+        return live.ExactLayer0BytesInUse;
     }
 
     [Theory]
@@ -100,11 +125,13 @@ public class TorchLiveDecoderTests
         BatchedEqualsAlone(mode, projected, passSize: 2); // a step of five runs as three passes
     }
 
-    private static void BatchedEqualsAlone(IncrementalMode mode, bool projected, int passSize)
+    private static void BatchedEqualsAlone(IncrementalMode mode, bool projected, int passSize) =>
+        BatchedEqualsAlone(mode, OptionsFor(mode, projected), passSize, TorchLiveDecoder.DefaultExactLayer0Bytes);
+
+    private static void BatchedEqualsAlone(IncrementalMode mode, DecoderOptions o, int passSize, long exactLayer0Bytes)
     {
-        var o = OptionsFor(mode, projected);
         using var model = new TorchWeightScoreDecoder(o, seed: 3);
-        var live = new TorchLiveDecoder(model) { StreamingPassSize = passSize };
+        using var live = new TorchLiveDecoder(model) { StreamingPassSize = passSize, ExactLayer0Bytes = exactLayer0Bytes };
         var lengths = new[] { 11, 4, 9, 1, 15 };
         var perf = lengths.Select((n, i) => Clips(n, o.FeatureDim, 10 + i)).ToArray();
         var alone = lengths.Select((_, i) =>
