@@ -237,11 +237,12 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         }
     }
 
-    private readonly Dictionary<long, (Tensor AfterSelf, Tensor? CrossQuery)> _exactLayer0 = [];
+    private readonly Dictionary<long, (Tensor AfterSelf, Tensor? CrossQuery, Tensor Positions)> _exactLayer0 = [];
     private long _exactLayer0Bytes;
 
     /// <summary>Most native bytes the exact-mode layer-0 table may hold (default 64 MB): one entry per performance
-    /// length n (n·d floats, twice with full cross-attention), about 19 MB for every n ≤ 136 at d = 256. Lengths past
+    /// length n (n·d floats for the residual, as many for the query positions and, with full cross-attention, for the
+    /// cross query), about 28 MB for every n ≤ 136 at d = 256. Lengths past
     /// the budget are computed by the forward, as without a table.</summary>
     public long ExactLayer0Bytes { get; init; } = DefaultExactLayer0Bytes;
 
@@ -261,7 +262,7 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
     /// cross-attention query made from it) depends on the length n alone, never on a clip, so it is computed once per
     /// length (<see cref="TorchWeightScoreDecoder.Layer0QuerySide"/>) and reused by every performance: about a fifth of
     /// an exact step's multiply-adds at d = 256 with two layers. Null where queries are redrawn or the budget is spent.</summary>
-    private (Tensor AfterSelf, Tensor? CrossQuery)? ExactLayer0(long n)
+    private (Tensor AfterSelf, Tensor? CrossQuery, Tensor Positions)? ExactLayer0(long n)
     {
         var o = _model.Options;
         if (o.QueryInit == QueryInitialisation.RedrawEachForward) { return null; }
@@ -269,11 +270,11 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_exactLayer0.TryGetValue(n, out var kept)) { return kept; }
-            var bytes = n * o.ModelDim * sizeof(float) * (o.LocalCross ? 1L : 2L);
+            var bytes = n * o.ModelDim * sizeof(float) * (o.LocalCross ? 2L : 3L);
             if (_exactLayer0Bytes + bytes > ExactLayer0Bytes) { return null; }
             using var scope = NewDisposeScope();
-            var (x1, q) = _model.Layer0QuerySide(n);
-            kept = (x1.DetachFromDisposeScope(), q?.DetachFromDisposeScope());
+            var (x1, q, pos) = _model.Layer0QuerySide(n);
+            kept = (x1.DetachFromDisposeScope(), q?.DetachFromDisposeScope(), pos.DetachFromDisposeScope());
             _exactLayer0[n] = kept;
             _exactLayer0Bytes += bytes;
             return kept;
@@ -438,10 +439,11 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
             _layer0?.AfterSelf.Dispose();
             _layer0?.CrossQuery?.Dispose();
             _layer0 = null;
-            foreach (var (x1, q) in _exactLayer0.Values)
+            foreach (var (x1, q, pos) in _exactLayer0.Values)
             {
                 x1.Dispose();
                 q?.Dispose();
+                pos.Dispose();
             }
             _exactLayer0.Clear();
             _exactLayer0Bytes = 0;

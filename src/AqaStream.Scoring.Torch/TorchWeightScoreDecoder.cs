@@ -144,12 +144,13 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     internal Tensor Memory(Tensor features) =>
         Options.HasInputProjection ? F.linear(features, this["input_proj.weight"], this["input_proj.bias"]) : features;
 
-    /// <summary>Layer 0's residual after self-attention [1, n, d] and its cross-attention query [1, n, d] (none with local
-    /// cross-attention) for one performance of <paramref name="n"/> clips from position 0: layer 0's self-attention sees
+    /// <summary>Layer 0's residual after self-attention [1, n, d], its cross-attention query [1, n, d] (none with local
+    /// cross-attention) and the query positions (embedding + sinusoid, [1, n, d]) for one performance of
+    /// <paramref name="n"/> clips from position 0: layer 0's self-attention sees
     /// the learned queries only, never a clip, so both depend on n alone. The same operations as <see cref="Decode"/>'s
     /// layer 0 at batch 1 (no padding), which can take them instead of recomputing them. Inference only (no dropout);
     /// learned queries only. Runs in the caller's dispose scope.</summary>
-    internal (Tensor AfterSelf, Tensor? CrossQuery) Layer0QuerySide(long n)
+    internal (Tensor AfterSelf, Tensor? CrossQuery, Tensor Positions) Layer0QuerySide(long n)
     {
         var o = Options;
         if (o.QueryInit == QueryInitialisation.RedrawEachForward) { throw new InvalidOperationException("Redrawn queries differ on every forward; layer 0 cannot be kept."); }
@@ -161,9 +162,9 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         Tensor? causal = o.Causal ? ones(n, n, dtype: ScalarType.Bool, device: Device).triu(1) : null;
         var (sa, _) = Attention("decoder.layers.0.self_attn", qk, qk, t1, null, causal, training: false, withMap: false);
         var x1 = sa.Plus(sa);
-        if (o.LocalCross) { return (x1, null); }
+        if (o.LocalCross) { return (x1, null, pos); }
         var (wq, bq) = InProjection("decoder.layers.0.multihead_attn", 0);
-        return (x1, F.linear(LayerNorm(x1, "decoder.layers.0.norm2").Plus(pos), wq, bq));
+        return (x1, F.linear(LayerNorm(x1, "decoder.layers.0.norm2").Plus(pos), wq, bq), pos);
     }
 
     /// <summary>The query side and the head, given each layer's cross-attention keys and values [B, T, d] of the clips
@@ -171,7 +172,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     /// when given, is <see cref="Layer0QuerySide"/> of this batch (one performance of T clips from position 0, inference):
     /// layer 0's self-attention is not recomputed and no self-attention map is returned for it.</summary>
     internal TorchScorerOutput Decode((Tensor Key, Tensor Value)[] crossKeysValues, long[] lengths, long[] firstPositions, bool training, bool withAttentionLoss, bool withMaps,
-        (Tensor AfterSelf, Tensor? CrossQuery)? layer0 = null)
+        (Tensor AfterSelf, Tensor? CrossQuery, Tensor Positions)? layer0 = null)
     {
         var o = Options;
         var (bsz, t, d) = (crossKeysValues[0].Key.shape[0], crossKeysValues[0].Key.shape[1], (long)o.ModelDim);
@@ -179,16 +180,25 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         {
             throw new ArgumentException("A kept layer 0 is for inference on one performance of T clips from position 0.", nameof(layer0));
         }
-        var idx = tensor(firstPositions, device: Device).unsqueeze(1) + arange(t, device: Device).unsqueeze(0); // [B, T]
-        var e = o.QueryInit == QueryInitialisation.RedrawEachForward
-            ? randn(bsz, t, d, device: Device) * o.QueryInitStd
-            : this["query_embed.weight"].index_select(0, idx.flatten()).reshape(bsz, t, d);
-        var x = e;
-        var pos = e.Plus(_positional.index_select(0, idx.flatten()).reshape(bsz, t, d));
-        var lengthTensor = tensor(lengths, device: Device);
-        var padded = arange(t, device: Device).unsqueeze(0) >= lengthTensor.unsqueeze(1); // [B, T]
+        Tensor x, pos;
+        if (layer0 is { } table)
+        {
+            // Layer 0 is kept, so the query embeddings are never read; the positions come with it.
+            (x, pos) = (table.Positions, table.Positions);
+        }
+        else
+        {
+            var idx = tensor(firstPositions, device: Device).unsqueeze(1) + arange(t, device: Device).unsqueeze(0); // [B, T]
+            var e = o.QueryInit == QueryInitialisation.RedrawEachForward
+                ? randn(bsz, t, d, device: Device) * o.QueryInitStd
+                : this["query_embed.weight"].index_select(0, idx.flatten()).reshape(bsz, t, d);
+            x = e;
+            pos = e.Plus(_positional.index_select(0, idx.flatten()).reshape(bsz, t, d));
+        }
         var anyPadded = lengths.Any(l => l < t);
-        Tensor? keyMask = o.MaskPadding && anyPadded ? padded : null;
+        Tensor? keyMask = o.MaskPadding && anyPadded
+            ? arange(t, device: Device).unsqueeze(0) >= tensor(lengths, device: Device).unsqueeze(1) // [B, T]
+            : null;
         Tensor? causal = o.Causal ? ones(t, t, dtype: ScalarType.Bool, device: Device).triu(1) : null;
         Tensor? attLoss = null;
         var selfMaps = new List<Tensor>();
@@ -210,7 +220,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
                 var t1 = LayerNorm(x, $"{prefix}.norm1");
                 var qk = t1.Plus(pos);
                 (sa, sMap) = Attention($"{prefix}.self_attn", qk, qk, t1, keyMask, causal, training, withMaps);
-                x1 = sa.Plus(F.dropout(sa, o.Dropout, training));
+                x1 = sa.Plus(Dropout(sa, o.Dropout, training));
             }
             Tensor c;
             Tensor? cMap;
@@ -232,7 +242,7 @@ public sealed class TorchWeightScoreDecoder : IDisposable
                 }
                 (c, cMap) = AttendProjected($"{prefix}.multihead_attn", q, crossKey, crossValue, keyMask, causal, training, withMaps);
             }
-            var x2 = x1.Plus(F.dropout(c, o.Dropout, training));
+            var x2 = x1.Plus(Dropout(c, o.Dropout, training));
             x = FeedForward(x2, prefix, training);
             if (sMap is not null) { selfMaps.Add(sMap); }
             if (cMap is not null) { crossMaps.Add(cMap); }
@@ -256,8 +266,8 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     internal Tensor FeedForward(Tensor x2, string prefix, bool training)
     {
         var p = Options.Dropout;
-        var hidden = F.dropout(F.relu(Linear(LayerNorm(x2, $"{prefix}.norm3"), $"{prefix}.linear1")), p, training);
-        return x2.Plus(F.dropout(Linear(hidden, $"{prefix}.linear2"), p, training));
+        var hidden = Dropout(F.relu(Linear(LayerNorm(x2, $"{prefix}.norm3"), $"{prefix}.linear1")), p, training);
+        return x2.Plus(Dropout(Linear(hidden, $"{prefix}.linear2"), p, training));
     }
 
     /// <summary>L_att of one layer summed over the batch: Σ_rows KL(softmax(C Cᵀ/d) ‖ softmax(S Sᵀ/d)), padded queries left out.</summary>
@@ -307,9 +317,13 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         if (keyMask is not null) { scores = scores.masked_fill(keyMask.view(bsz, 1, 1, tk), TorchScalars.NegativeInfinity); }
         if (causal is not null) { scores = scores.masked_fill(causal, TorchScalars.NegativeInfinity); }
         var p = F.softmax(scores, -1);
-        var attended = F.dropout(p, o.AttentionDropout, training).matmul(vh).transpose(1, 2).reshape(bsz, tq, o.ModelDim);
+        var attended = Dropout(p, o.AttentionDropout, training).matmul(vh).transpose(1, 2).reshape(bsz, tq, o.ModelDim);
         return (Linear(attended, $"{name}.out_proj"), withMap ? p : null);
     }
+
+    /// <summary>Dropout in training; the tensor itself otherwise (F.dropout in eval returns its input, through a native
+    /// call a live step can do without).</summary>
+    private static Tensor Dropout(Tensor x, double p, bool training) => training && p > 0 ? F.dropout(x, p, training: true) : x;
 
     /// <summary>Rows part·d..(part+1)·d of the packed in-projection (0 query, 1 key, 2 value).</summary>
     internal (Tensor Weight, Tensor Bias) InProjection(string name, int part)

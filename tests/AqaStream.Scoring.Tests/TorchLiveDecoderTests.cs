@@ -81,8 +81,8 @@ public class TorchLiveDecoderTests
     public void Exact_Layer0Table_FilledPerLength_WithinItsBudget_AndNoTableGivesTheSameResults()
     {
         var o = OptionsFor(IncrementalMode.Exact, projected: true);
-        // One length's entry: n·d floats for the residual and as many for the cross query.
-        long Entry(int n) => n * o.ModelDim * sizeof(float) * 2L;
+        // One length's entry: n·d floats for the residual, as many for the positions and for the cross query.
+        long Entry(int n) => n * o.ModelDim * sizeof(float) * 3L;
         var kept = EqualsOfflineAfterEveryClip(IncrementalMode.Exact, o, clipCount: 9);
         Assert.Equal(Enumerable.Range(1, 9).Sum(Entry), kept);
         // A budget of four lengths keeps the first four; the rest are recomputed by the forward, with the same results.
