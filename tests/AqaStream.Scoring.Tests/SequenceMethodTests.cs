@@ -52,6 +52,77 @@ public class SequenceMethodTests
     }
 
     [Theory]
+    [InlineData("gdlt-ws")]
+    [InlineData("cofinal")]
+    public void Train_Recalibrate_FitsTheValidationLine_SameRanks_NoWorseMse(string method)
+    {
+        var (train, val) = TrainingData.Split(Task(60, 4), 4, 0, 1);
+        var options = Quick with { Epochs = 4 };
+        var (plain, plainResult) = new SequenceTrainer(options).Train(Small(method), train, val);
+        var (fitted, fittedResult) = new SequenceTrainer(options with { Recalibrate = true }).Train(Small(method), train, val);
+        using (plain) using (fitted)
+        {
+            Assert.Null(plainResult.Recalibration);
+            var (slope, intercept) = Assert.NotNull(fittedResult.Recalibration);
+            var judged = val.Select(v => (double)v.Score!.Value).ToList();
+            var before = plain.Score(val, 1f).Select(p => (double)p.Score).ToList();
+            var after = fitted.Score(val, 1f).Select(p => (double)p.Score).ToList();
+            // The same weights (same seed, same best epoch) mapped through the fitted line.
+            for (var i = 0; i < val.Count; i++) { AssertClose.Equal((slope * before[i]) + intercept, after[i], absolute: 1e-3, relative: 1e-5); }
+            // Least squares: the residuals average zero and no line (the identity included) does better on this split.
+            AssertClose.Equal(judged.Average(), after.Average(), absolute: 1e-3, relative: 0);
+            var mse = RegressionMetrics.Evaluate(after, judged).Mse;
+            Assert.True(mse <= RegressionMetrics.Evaluate(before, judged).Mse + 1e-6);
+            AssertClose.Equal(mse, fittedResult.Best.Mse, absolute: 1e-6, relative: 1e-6);   // the result reports the recalibrated model
+            AssertClose.Equal(plainResult.Best.Spearman, fittedResult.Best.Spearman, absolute: 1e-9, relative: 0);
+            Assert.Equal(plainResult.Best.Epoch, fittedResult.Best.Epoch);
+        }
+    }
+
+    [Fact]
+    public void FitLine_LeastSquares_AndAMeanShiftWhereTheSlopeIsNotPositive()
+    {
+        var x = new[] { 1.0, 2, 3, 4 };
+        var (a, b) = SequenceTrainer.FitLine(x, [.. x.Select(v => (2 * v) + 3)]);
+        AssertClose.Equal(2.0, a, absolute: 1e-12, relative: 0);
+        AssertClose.Equal(3.0, b, absolute: 1e-12, relative: 0);
+        // Predictions that rank backwards: slope 1, and the means are matched (mean 2.5 against 25).
+        (a, b) = SequenceTrainer.FitLine(x, [40.0, 30, 20, 10]);
+        Assert.Equal(1.0, a);
+        AssertClose.Equal(22.5, b, absolute: 1e-12, relative: 0);
+        Assert.Throws<ArgumentException>(() => SequenceTrainer.FitLine([1.0], [2.0]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Methods))]
+    public void Recalibrate_MovesScoresClipScoresAndTheLiveState_Together_AndACheckpointKeepsIt(string method)
+    {
+        TorchFormats.Register();
+        using var scorer = new SequenceScorer(SequenceModel.Create(Small(method), 12));
+        var sample = TorchEngineTests.Sample("p", 10, 12, new Random(3));
+        var before = scorer.Score([sample], 1f)[0];
+        scorer.Model.Recalibrate(1.5f, -4f);
+        var after = scorer.Score([sample], 1f)[0];
+        AssertClose.Equal((1.5 * before.Score) - 4, after.Score, absolute: 1e-4, relative: 1e-5);
+        for (var q = 0; q < sample.Clips; q++)
+        {
+            AssertClose.Equal(before.Clips[q].Weight, after.Clips[q].Weight, absolute: 1e-7, relative: 0);
+            AssertClose.Equal((1.5 * before.Clips[q].Score) - 4, after.Clips[q].Score, absolute: 1e-4, relative: 1e-5);
+        }
+        var live = scorer.StartPerformance(IncrementalMode.Exact);
+        for (var t = 0; t < sample.Clips; t++) { live.Append(sample.Features.AsSpan(t * 12, 12)); }
+        AssertClose.Equal(after.Score, live.Score, absolute: 1e-5, relative: 1e-5);
+        using var dir = new TempDirectory();
+        var path = dir.File("m.safetensors");
+        CheckpointStore.Save(path, scorer, new ModelCard { Format = ModelCard.SequenceFormat, ModelId = "m", SequenceMethod = scorer.Options, Architecture = new DecoderOptions { FeatureDim = 12 } });
+        var loaded = CheckpointStore.Load(path);
+        AssertClose.Equal(after.Score, loaded.Scorer.Score([sample], loaded.Card.ScoreScale)[0].Score, absolute: 1e-5, relative: 1e-6);
+        ((IDisposable)loaded.Scorer).Dispose();
+        Assert.Throws<ArgumentException>(() => scorer.Model.Recalibrate(0f, 1f));
+        Assert.Throws<ArgumentException>(() => scorer.Model.Recalibrate(-1f, 1f));
+    }
+
+    [Theory]
     [MemberData(nameof(Methods))]
     public void Train_SameSeed_SamePredictions(string method)
     {

@@ -75,6 +75,10 @@ internal static class TrainCommand
         {
             Description = "gdlt-ws: the weight and score heads read each clip's projection alone (before the encoder layer), so a clip's weight and score depend on that clip only.",
         };
+        var noRecalibrate = new Option<bool>("--no-recalibrate")
+        {
+            Description = "mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws: keep the trained score mapping (default: after the best epoch, a line y = a·ŷ + b, a > 0, of the judges' scores on the model's is fitted on the validation split and folded into the mapping; ranks do not move).",
+        };
         var prompts = new Option<FileInfo?>("--prompt-embeddings")
         {
             Description = "qgvl: a float32 .npy [grades, E] of quality-prompt text embeddings (e.g. CLIP's) that initialises the grade prototypes; without it they are learned from a random start.",
@@ -84,13 +88,13 @@ internal static class TrainCommand
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts, localHeads,
+            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate,
         };
-        Option[] sequenceOnly = [hidden, grades, auxWeight, prompts, localHeads];
+        Option[] sequenceOnly = [hidden, grades, auxWeight, prompts, localHeads, noRecalibrate];
         Option[] decoderOnly = [device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
         Option[] ridgeOnly = [lengthTerm, alphas, refitAll];
-        Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, localHeads, device];
+        Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, device];
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             var chosen = r.GetValue(method)!;
@@ -130,7 +134,7 @@ internal static class TrainCommand
                     Epochs = Pick(epochs, SequenceTrainer.DefaultEpochs), BatchSize = Pick(batch, defaults.BatchSize), LearningRate = Pick(lr, defaults.LearningRate),
                     WeightDecay = Pick(wd, defaults.WeightDecay), Schedule = Pick(schedule, defaults.Schedule), WarmupEpochs = Pick(warmup, defaults.WarmupEpochs),
                     TrainLength = Pick(trainLength, defaults.TrainLength), Patience = Pick(patience, defaults.Patience), Folds = r.GetValue(folds),
-                    ValidationFold = r.GetValue(fold), Seed = r.GetValue(seed),
+                    ValidationFold = r.GetValue(fold), Seed = r.GetValue(seed), Recalibrate = !r.GetValue(noRecalibrate),
                 };
                 var promptFile = r.GetValue(prompts);
                 var sequenceArchitecture = new SequenceMethodOptions
@@ -354,8 +358,15 @@ internal static class TrainCommand
         Console.Error.WriteLine($"training {architecture.Method} on {tgt}: {train.Count} performances, validating on {validation.Count} ({split}); crops of {training.TrainLength} clips, {training.Epochs} epochs");
         var (scorer, result) = new SequenceTrainer(training).Train(architecture with { FeatureDim = featureDim }, train, validation, new EpochPrinter(), promptEmbeddings: promptEmbeddings);
         using var _ = scorer;
+        if (result.Recalibration is var (slope0, intercept0))
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"recalibrated on the validation split: y = {slope0:F4}·ŷ + {intercept0:F3} (--no-recalibrate keeps the trained mapping)"));
+        }
         var settings = Settings(training, result.History.Count, $"torch (cpu, libtorch {TorchSharp.torch.__version__})");
         settings["optimizer"] = "AdamW";
+        settings["recalibration"] = result.Recalibration is var (slope, intercept)
+            ? string.Create(CultureInfo.InvariantCulture, $"y = {slope:R}·ŷ + {intercept:R}, fitted on the validation split at the best epoch (the validation figures are the recalibrated model's)")
+            : "none";
         var card = new ModelCard
         {
             Format = ModelCard.SequenceFormat,

@@ -28,7 +28,16 @@ public abstract class SequenceModel : nn.Module<Tensor, Tensor, SequenceOutput>
     }
 
     /// <summary>The architecture.</summary>
-    public SequenceMethodOptions Options { get; }
+    public SequenceMethodOptions Options { get; private set; }
+
+    /// <summary>Maps the model's scores y to a·y + b by folding the line into the score mapping (offset a·offset + b,
+    /// span a·span): the performance score, every clip score and every provisional move together, and a checkpoint
+    /// saves the new mapping. <paramref name="slope"/> must be positive (ranks are kept).</summary>
+    public void Recalibrate(float slope, float intercept)
+    {
+        if (!(slope > 0) || !float.IsFinite(slope) || !float.IsFinite(intercept)) { throw new ArgumentException($"A recalibration needs a positive finite slope and a finite intercept; got {slope} and {intercept}."); }
+        Options = Options with { ScoreOffset = (slope * Options.ScoreOffset) + intercept, ScoreSpan = slope * Options.ScoreSpan };
+    }
 
     /// <summary>Whether each clip gets a score of its own (a weight-score head); else the clip scores are the final score.</summary>
     public abstract bool HasClipScores { get; }

@@ -28,7 +28,7 @@ public sealed class SequenceTrainer
     public static TrainingOptions Defaults(string method) => new()
     {
         Epochs = DefaultEpochs, BatchSize = 32, TrainLength = 68, LearningRate = method == "mlp-mean" ? 1e-3f : 5e-4f, WeightDecay = 1e-2f, WarmupEpochs = 3,
-        Schedule = LearningRateSchedule.Cosine, Patience = 0, PredictionNoiseStd = 0,
+        Schedule = LearningRateSchedule.Cosine, Patience = 0, PredictionNoiseStd = 0, Recalibrate = true,
     };
 
     /// <summary>Creates a trainer.</summary>
@@ -121,7 +121,32 @@ public sealed class SequenceTrainer
         {
             model.eval();
         }
-        return (scorer, new TrainingResult(best.Best!, history, clock.Elapsed.TotalSeconds));
+        if (!o.Recalibrate) { return (scorer, new TrainingResult(best.Best!, history, clock.Elapsed.TotalSeconds)); }
+        var predicted = scorer.Score(validation, 1f).Select(p => (double)p.Score).ToList();
+        var judged = validation.Select(s => (double)s.Score!.Value).ToList();
+        var (slope, intercept) = FitLine(predicted, judged);
+        scorer.Model.Recalibrate((float)slope, (float)intercept);
+        var after = RegressionMetrics.Evaluate(scorer.Score(validation, 1f).Select(p => (double)p.Score).ToList(), judged);
+        var recalibrated = new ValidationSummary(after.Spearman, after.Pearson, after.Mse, after.RelativeL2, after.Count, best.Best!.Epoch);
+        return (scorer, new TrainingResult(recalibrated, history, clock.Elapsed.TotalSeconds) { Recalibration = (slope, intercept) });
+    }
+
+    /// <summary>Least squares y ≈ a·x + b with a &gt; 0; where the fit's slope is not positive (a model that ranks
+    /// nothing, or backwards), a = 1 and only the mean offset is removed.</summary>
+    public static (double Slope, double Intercept) FitLine(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        if (x.Count != y.Count || x.Count < 2) { throw new ArgumentException("A line needs at least two (prediction, score) pairs."); }
+        var (mx, my) = (x.Average(), y.Average());
+        double sxy = 0, sxx = 0;
+        for (var i = 0; i < x.Count; i++)
+        {
+            sxy += (x[i] - mx) * (y[i] - my);
+            sxx += (x[i] - mx) * (x[i] - mx);
+        }
+        var slope = sxx > 0 && sxy > 0 ? sxy / sxx : 1;
+        return (slope, my - (slope * mx));
     }
 
     private (double Regression, double Auxiliary) Step(SequenceModel model, optim.Optimizer optimizer, IReadOnlyList<PerformanceSample> samples, Random rng)
@@ -162,6 +187,7 @@ public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, 
         var (scorer, result) = new SequenceTrainer(options).Train(architecture, inner, innerValidation,
             new SynchronousProgress<EpochReport>(e => { if (e.Improved || e.Epoch == e.Epochs) { progress(FormattableString.Invariant($"epoch {e.Epoch}/{e.Epochs} inner ρ {e.Validation.Spearman:F3}")); } }));
         progress(FormattableString.Invariant($"best inner epoch {result.Best.Epoch}"));
+        if (result.Recalibration is var (a, b)) { progress(FormattableString.Invariant($"recalibrated on the inner fold: {a:F3}·ŷ + {b:F2}")); }
         return (scorer, 1f, scorer.ParameterCount);
     }
 }

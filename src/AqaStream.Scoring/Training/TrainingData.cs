@@ -10,7 +10,13 @@ public sealed record EpochReport(int Epoch, int Epochs, double RegressionLoss, d
     double Seconds, bool Improved, float LearningRate);
 
 /// <summary>The outcome: the model holds the best-on-validation weights.</summary>
-public sealed record TrainingResult(ValidationSummary Best, IReadOnlyList<EpochReport> History, double Seconds);
+public sealed record TrainingResult(ValidationSummary Best, IReadOnlyList<EpochReport> History, double Seconds)
+{
+    /// <summary>The line y = a·ŷ + b folded into the model's score mapping after training
+    /// (<see cref="TrainingOptions.Recalibrate"/>); none when not asked. <see cref="Best"/> then reports the
+    /// recalibrated model on the validation split the line was fitted on.</summary>
+    public (double Slope, double Intercept)? Recalibration { get; init; }
+}
 
 /// <summary>How every trainer cuts and batches its data: the seeded k-fold split (the same folds for every method) and
 /// the random crop/pad of a training batch.</summary>

@@ -49,6 +49,12 @@ public sealed record TrainingOptions
     /// <summary>Stop after this many epochs without a better validation Spearman (0 = never).</summary>
     public int Patience { get; init; } = 30;
 
+    /// <summary>Sequence methods: after the best epoch is restored, fit a line y ≈ a·ŷ + b (least squares, a &gt; 0) of the
+    /// judges' scores on the model's predictions over the validation split and fold it into the score mapping. Ranks
+    /// within a model do not move; what it removes is each trained model's own offset and scale, which under the
+    /// benchmark differ from fold to fold and cost pooled ρ and MSE.</summary>
+    public bool Recalibrate { get; init; }
+
     /// <summary>Seed for initialisation, split, shuffles, crops and dropout.</summary>
     public int Seed { get; init; } = 42;
 
