@@ -90,6 +90,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--grades", "3" }, "--grades does not apply to --method ilt-aqa")]
     [InlineData(new[] { "--method", "gdlt", "--local-heads" }, "--local-heads applies to --method gdlt-ws only, not gdlt")]
     [InlineData(new[] { "--local-heads" }, "--local-heads does not apply to --method ilt-aqa")]
+    [InlineData(new[] { "--method", "ridge-mean", "--no-recalibrate" }, "--no-recalibrate does not apply to --method ridge-mean")]
+    [InlineData(new[] { "--no-recalibrate" }, "--no-recalibrate does not apply to --method ilt-aqa")]
     [InlineData(new[] { "--method", "gdlt", "--prompt-embeddings", "p.npy" }, "--prompt-embeddings does not apply to --method gdlt (qgvl only)")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {
@@ -228,6 +230,16 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         var html = File.ReadAllText(Path.Combine(outDir, "benchmark.html"));
         Assert.Contains("selected on the test set by their authors", html, StringComparison.Ordinal);
         Assert.Contains("ridge-mean+len", html, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--methods", "gdlt-ws", "--cross-fit", "0" }, "--cross-fit 0 must be at least 1")]
+    [InlineData(new[] { "--methods", "gdlt-ws,ridge-mean", "--cross-fit", "3" }, "--cross-fit applies to the sequence methods (mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local), not ridge-mean")]
+    public void Benchmark_CrossFitMisused_OneLineError(string[] args, string message)
+    {
+        var r = CliRunner.Run(["benchmark", "fisv", "--dataset", _dir.Path, "--out", _dir.File("b"), .. args]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(message, r.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -79,6 +79,56 @@ public class SequenceMethodTests
         }
     }
 
+    [Theory]
+    [InlineData("gdlt-ws")]
+    [InlineData("gdlt")]
+    public void Ensemble_ScoreIsTheMembersMean_ExplanationAddsUp_LiveStateEqualsOfflineAfterEveryClip(string method)
+    {
+        using var ensemble = new EnsembleScorer([new SequenceScorer(SequenceModel.Create(Small(method), 21)), new SequenceScorer(SequenceModel.Create(Small(method), 22)),
+            new SequenceScorer(SequenceModel.Create(Small(method), 23))]);
+        var samples = new[] { 11, 6 }.Select((n, i) => TorchEngineTests.Sample($"p{i}", n, 12, new Random(30 + i))).ToList();
+        var together = ensemble.Score(samples, 1f);
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var members = ensemble.Members.Select(m => m.Score([samples[i]], 1f)[0]).ToList();
+            Assert.Equal(samples[i].Id, together[i].Id);
+            AssertClose.Equal(members.Average(m => m.Score), together[i].Score, absolute: 1e-5, relative: 1e-5);
+            Assert.NotEqual(members[0].Score, members[1].Score);   // different seeds: the mean is not one member
+            AssertClose.Equal(1.0, together[i].Clips.Sum(c => c.Weight), absolute: 1e-5, relative: 0);
+            AssertClose.Equal(together[i].Score, together[i].Clips.Sum(c => c.Contribution), absolute: 1e-3, relative: 1e-5);
+            for (var q = 0; q < samples[i].Clips; q++)
+            {
+                var c = together[i].Clips[q];
+                AssertClose.Equal(members.Average(m => m.Clips[q].Weight), c.Weight, absolute: 1e-6, relative: 1e-5);
+                AssertClose.Equal(c.Contribution / c.Weight, c.Score, absolute: 1e-4, relative: 1e-5);
+            }
+        }
+        var sample = samples[0];
+        var live = ensemble.StartPerformance(IncrementalMode.Exact);
+        for (var t = 1; t <= sample.Clips; t++)
+        {
+            live.Append(sample.Features.AsSpan((t - 1) * 12, 12));
+            var offline = ensemble.Score([new PerformanceSample("p", sample.Features[..(t * 12)], t, 12, null)], 1f)[0];
+            Assert.Equal(t, live.Clips);
+            AssertClose.Equal(offline.Score, live.Score, absolute: 1e-5, relative: 1e-5);
+            var w = live.Weights();
+            for (var q = 0; q < t; q++)
+            {
+                AssertClose.Equal(offline.Clips[q].Weight, w[q], absolute: 1e-6, relative: 1e-4);
+                AssertClose.Equal(offline.Clips[q].Score, live.ClipScores[q], absolute: 1e-4, relative: 1e-4);
+            }
+            Assert.Equal(t, live.LatestCrossAttention.Length);
+        }
+        // A bad clip reaches no member: the state stays where it was and goes on.
+        var nan = new float[12];
+        nan[0] = float.NaN;
+        Assert.Contains("non-finite", Assert.Throws<ArgumentException>(() => live.Append(nan)).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => live.Append(new float[5]));
+        Assert.Equal(sample.Clips, live.Clips);
+        Assert.Contains("exact mode", Assert.Throws<InvalidOperationException>(() => ensemble.StartPerformance(IncrementalMode.Streaming)).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => new EnsembleScorer([]));
+    }
+
     [Fact]
     public void FitLine_LeastSquares_AndAMeanShiftWhereTheSlopeIsNotPositive()
     {

@@ -42,11 +42,16 @@ internal static class BenchmarkCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the folds and of every method.", DefaultValueFactory = _ => 42 };
         var epochs = new Option<int>("--epochs") { Description = "ilt-aqa: epochs per fold (the best on an inner fold is kept).", DefaultValueFactory = _ => 60 };
         var modelDim = new Option<int>("--model-dim") { Description = "ilt-aqa: decoder width (input projection 1024 → d).", DefaultValueFactory = _ => 256 };
+        var crossFit = new Option<int>("--cross-fit")
+        {
+            Description = "Sequence methods: train K models per fold, one per inner fold (each selected and recalibrated on its own), and score with their average (K times the training time; 1: one model).",
+            DefaultValueFactory = _ => 1,
+        };
         var threads = CommonOptions.Threads();
         var fisv = new Command("fisv", "Train every method on the same folds of Fis-V's train.txt, select inside the folds only, and report pooled "
             + "out-of-fold ρ and MSE (with bootstrap intervals), fold spread, time, size and the early-prediction curve.")
         {
-            dataset, methods, targets, output, folds, seed, epochs, modelDim, threads,
+            dataset, methods, targets, output, folds, seed, epochs, modelDim, crossFit, threads,
         };
         fisv.SetAction(r => AqaApp.Guarded(() =>
         {
@@ -54,6 +59,11 @@ internal static class BenchmarkCommand
             var chosen = Split(r.GetValue(methods)!, Methods, "--methods");
             var chosenTargets = Split(r.GetValue(targets)!, ["TES", "PCS"], "--targets").Select(Enum.Parse<ScoreTarget>).ToList();
             if (r.GetValue(folds) < 2) { throw new ArgumentException("--folds must be at least 2."); }
+            if (r.GetValue(crossFit) < 1) { throw new ArgumentException($"--cross-fit {r.GetValue(crossFit)} must be at least 1 (1: one model per fold)."); }
+            if (r.GetValue(crossFit) > 1 && chosen.FirstOrDefault(m => !SequenceMethodOptions.Methods.Contains(m) && m != "gdlt-ws-local") is { } other)
+            {
+                throw new ArgumentException($"--cross-fit applies to the sequence methods ({string.Join(", ", SequenceMethodOptions.Methods)}, gdlt-ws-local), not {other}.");
+            }
             var root = CommonOptions.ExistingDirectory(r.GetValue(dataset)!, "dataset directory");
             var labelsPath = Path.Combine(root, "train.txt");
             var featureDir = Path.Combine(root, "features");
@@ -70,7 +80,7 @@ internal static class BenchmarkCommand
                 var samples = FeatureStore.LoadLabelled(featureDir, labels, target, featureDim);
                 foreach (var name in chosen)
                 {
-                    var method = MethodFor(name, featureDim, r.GetValue(epochs), r.GetValue(modelDim), target);
+                    var method = MethodFor(name, featureDim, r.GetValue(epochs), r.GetValue(modelDim), target, r.GetValue(crossFit));
                     var result = CrossValidation.Run(method, target, samples, r.GetValue(folds), r.GetValue(seed), line => Console.Error.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {line}"));
                     results.Add(result);
                     var rho = result.Ranks
@@ -103,7 +113,7 @@ internal static class BenchmarkCommand
         return items.Distinct(StringComparer.Ordinal).ToList();
     }
 
-    private static IBenchmarkMethod MethodFor(string name, int featureDim, int epochs, int modelDim, ScoreTarget target) => name switch
+    private static IBenchmarkMethod MethodFor(string name, int featureDim, int epochs, int modelDim, ScoreTarget target, int crossFit) => name switch
     {
         "constant" => new ConstantMethod(),
         "ridge-mean" => new RidgeMethod(lengthTerm: false),
@@ -112,9 +122,9 @@ internal static class BenchmarkCommand
         "ridge-blend" => new RidgeBlendMethod(),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
-            SequenceTrainer.Defaults(name) with { Epochs = epochs }),
+            SequenceTrainer.Defaults(name) with { Epochs = epochs }, crossFit),
         "gdlt-ws-local" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = "gdlt-ws", FeatureDim = featureDim, LocalHeads = true },
-            SequenceTrainer.Defaults("gdlt-ws") with { Epochs = epochs }),
+            SequenceTrainer.Defaults("gdlt-ws") with { Epochs = epochs }, crossFit),
         "ilt-aqa" => new DecoderMethod(new DecoderOptions { FeatureDim = featureDim, ModelDim = modelDim, Dropout = 0.3f, AttentionDropout = 0.1f },
             new TrainingOptions { Epochs = epochs, Patience = 30, ScoreScale = target == ScoreTarget.TES ? 43f : 40f }),
         _ => throw new ArgumentException($"unknown method '{name}'."),

@@ -169,20 +169,42 @@ public sealed class SequenceTrainer
 
 /// <summary>A sequence method under the benchmark protocol: the epoch is chosen on an inner validation fold carved
 /// from the outer training part.</summary>
-public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, TrainingOptions training) : IBenchmarkMethod
+public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, TrainingOptions training, int crossFit = 1) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => architecture.LocalHeads ? $"{architecture.Method}-local" : architecture.Method;
+    public string Name => (architecture.LocalHeads ? $"{architecture.Method}-local" : architecture.Method) + (crossFit > 1 ? FormattableString.Invariant($"-x{crossFit}") : "");
 
     /// <inheritdoc/>
     public string Description => FormattableString.Invariant(
-        $"{Name} on libtorch (hidden {architecture.Hidden}, dropout {architecture.Dropout}, crops of {training.TrainLength}), best epoch of {training.Epochs} on an inner fold");
+        $"{Name} on libtorch (hidden {architecture.Hidden}, dropout {architecture.Dropout}, crops of {training.TrainLength}), best epoch of {training.Epochs} on an inner fold")
+        + (crossFit > 1 ? FormattableString.Invariant($"; the average of {crossFit} models, one per inner fold (cross-fit)") : "");
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
         var options = training with { Seed = seed };
+        if (crossFit > 1)
+        {
+            // One model per inner fold, each selected and recalibrated on its own fold; their average scores.
+            var members = new List<IClipScorer>();
+            try
+            {
+                for (var f = 0; f < crossFit; f++)
+                {
+                    var (part, held) = TrainingData.Split(train, crossFit, f, seed);
+                    var (member, r) = new SequenceTrainer(options).Train(architecture, part, held);
+                    members.Add(member);
+                    progress(FormattableString.Invariant($"member {f + 1}/{crossFit}: best inner epoch {r.Best.Epoch}, inner ρ {r.Best.Spearman:F3}"));
+                }
+            }
+            catch
+            {
+                foreach (var m in members) { ((IDisposable)m).Dispose(); }
+                throw;
+            }
+            return (new EnsembleScorer(members), 1f, members.Sum(m => ((SequenceScorer)m).ParameterCount));
+        }
         var (inner, innerValidation) = TrainingData.Split(train, options.Folds, 0, seed);
         var (scorer, result) = new SequenceTrainer(options).Train(architecture, inner, innerValidation,
             new SynchronousProgress<EpochReport>(e => { if (e.Improved || e.Epoch == e.Epochs) { progress(FormattableString.Invariant($"epoch {e.Epoch}/{e.Epochs} inner ρ {e.Validation.Spearman:F3}")); } }));
