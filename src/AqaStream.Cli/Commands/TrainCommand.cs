@@ -77,7 +77,7 @@ internal static class TrainCommand
         };
         var noRecalibrate = new Option<bool>("--no-recalibrate")
         {
-            Description = "mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws: keep the trained score mapping (default: after the best epoch, a line y = a·ŷ + b, a > 0, of the judges' scores on the model's is fitted on the validation split and folded into the mapping; ranks do not move).",
+            Description = "mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws: keep the trained score mapping (default: after the best epoch, a least-squares line y = a·ŷ + b, a > 0, of the judges' scores on the model's predictions over the validation split is folded into the mapping; ranks do not move).",
         };
         var prompts = new Option<FileInfo?>("--prompt-embeddings")
         {

@@ -187,7 +187,7 @@ public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, 
         if (crossFit > 1)
         {
             // One model per inner fold, each selected and recalibrated on its own fold; their average scores.
-            var members = new List<IClipScorer>();
+            var members = new List<SequenceScorer>();
             try
             {
                 for (var f = 0; f < crossFit; f++)
@@ -200,10 +200,10 @@ public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, 
             }
             catch
             {
-                foreach (var m in members) { ((IDisposable)m).Dispose(); }
+                foreach (var m in members) { m.Dispose(); }
                 throw;
             }
-            return (new EnsembleScorer(members), 1f, members.Sum(m => ((SequenceScorer)m).ParameterCount));
+            return (new EnsembleScorer(members), 1f, members.Sum(m => m.ParameterCount));
         }
         var (inner, innerValidation) = TrainingData.Split(train, options.Folds, 0, seed);
         var (scorer, result) = new SequenceTrainer(options).Train(architecture, inner, innerValidation,
