@@ -98,12 +98,7 @@ public sealed class EnsembleScorer : IClipScorer, IDisposable
         public override void Append(ReadOnlySpan<float> clipFeatures)
         {
             // Checked once here, so that a bad clip reaches no member (the states stay in step).
-            if (clipFeatures.Length != owner.FeatureDim) { throw new ArgumentException($"A clip has {clipFeatures.Length} feature values; the model reads {owner.FeatureDim}."); }
-            foreach (var v in clipFeatures)
-            {
-                if (!float.IsFinite(v)) { throw new ArgumentException("A clip's features hold a non-finite value."); }
-            }
-            if (Clips >= owner.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {owner.MaxClips} clips."); }
+            CheckClip(clipFeatures, owner.FeatureDim, Clips, owner.MaxClips);
             foreach (var s in states) { s.Append(clipFeatures); }
             var parts = states.Select(s =>
             {

@@ -182,12 +182,7 @@ public sealed class SequenceScorer : IClipScorer, ISavedModel, IDisposable
 
         public override void Append(ReadOnlySpan<float> clipFeatures)
         {
-            if (clipFeatures.Length != scorer.FeatureDim) { throw new ArgumentException($"A clip has {clipFeatures.Length} feature values; the model reads {scorer.FeatureDim}."); }
-            foreach (var v in clipFeatures)
-            {
-                if (!float.IsFinite(v)) { throw new ArgumentException("A clip's features hold a non-finite value."); }
-            }
-            if (Clips >= scorer.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {scorer.MaxClips} clips."); }
+            CheckClip(clipFeatures, scorer.FeatureDim, Clips, scorer.MaxClips);
             _features.AddRange(clipFeatures);
             var p = scorer.Run([_features.ToArray()])[0];
             Score = p.Score;

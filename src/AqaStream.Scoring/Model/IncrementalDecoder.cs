@@ -41,6 +41,18 @@ public abstract class IncrementalDecoder
     /// <summary>Adds the next clip's feature vector.</summary>
     public abstract void Append(ReadOnlySpan<float> clipFeatures);
 
+    /// <summary>Refuses a clip before any state changes: the wrong width, a non-finite value, or one clip past the
+    /// model's <paramref name="maxClips"/>.</summary>
+    protected static void CheckClip(ReadOnlySpan<float> clipFeatures, int featureDim, int clips, int maxClips)
+    {
+        if (clipFeatures.Length != featureDim) { throw new ArgumentException($"A clip has {clipFeatures.Length} feature values; the model reads {featureDim}."); }
+        foreach (var v in clipFeatures)
+        {
+            if (!float.IsFinite(v)) { throw new ArgumentException("A clip's features hold a non-finite value."); }
+        }
+        if (clips >= maxClips) { throw new InvalidOperationException($"The performance is over the model's {maxClips} clips."); }
+    }
+
     /// <summary>Weights w_q = softmax(a) over the clips so far.</summary>
     public float[] Weights()
     {
