@@ -144,4 +144,57 @@ public class MeanPooledRidgeTests
         AssertClose.Equal(reference.GetProperty("intercept").GetDouble(), model.Intercept, absolute: 1e-3, relative: 1e-4);
         AssertClose.Equal(reference.GetProperty("length").GetDouble(), model.LengthCoefficient, absolute: 1e-4, relative: 1e-4);
     }
+
+    /// <summary>Performances whose judged score is a noisy reading of a level that the features carry, and whose
+    /// companion score reads the same level with little noise (as PCS reads a skater's level better than TES).</summary>
+    private static List<PerformanceSample> WithCompanion(int count, int seed, int dim = 40)
+    {
+        var rng = new Random(seed);
+        var beta = Enumerable.Range(0, dim).Select(j => Math.Sin(j + 1.0)).ToArray();
+        var samples = new List<PerformanceSample>();
+        for (var i = 0; i < count; i++)
+        {
+            var clips = 5 + rng.Next(20);
+            var f = new float[clips * dim];
+            Gaussian.Fill(f, rng);
+            var level = 0.0;
+            for (var q = 0; q < clips; q++) { for (var j = 0; j < dim; j++) { level += beta[j] * f[(q * dim) + j] / clips; } }
+            var judged = 30 + (2 * level) + (3 * Gaussian.Next(rng));
+            var companion = 20 + level + (0.1 * Gaussian.Next(rng));
+            samples.Add(new PerformanceSample($"p{i}", f, clips, dim, (float)judged) { Companion = (float)companion });
+        }
+        return samples;
+    }
+
+    [Fact]
+    public void Fit_WithACompanionWeight_LearnsTheMixedLabel_AndMapsBackToTheJudgedScore()
+    {
+        var train = WithCompanion(60, seed: 20);
+        var test = WithCompanion(300, seed: 21);
+        double Mse(MeanPooledRidge m) => m.Score(test, 1f).Zip(test, (p, t) => Math.Pow(p.Score - t.Score!.Value, 2)).Average();
+        var alone = MeanPooledRidge.Fit(train, lengthTerm: false, alphas: [1, 10, 100]).Model;
+        var mixed = MeanPooledRidge.Fit(train, lengthTerm: false, alphas: [1, 10, 100], companionWeight: 2).Model;
+        // The companion's cleaner reading of the level lowers the error on unseen judged scores...
+        Assert.True(Mse(mixed) < 0.9 * Mse(alone), $"mse with the companion {Mse(mixed):F3}, without {Mse(alone):F3}");
+        // ...and the line puts the predictions on the judged scale, not the mixed label's (about 70 + 4·level).
+        var bias = mixed.Score(test, 1f).Zip(test, (p, t) => p.Score - t.Score!.Value).Average();
+        Assert.InRange(bias, -1.0, 1.0);
+        var e = Assert.Throws<ArgumentException>(() => MeanPooledRidge.Fit([.. train.Select(s => s with { Companion = null })], lengthTerm: false, companionWeight: 2));
+        Assert.Contains("p0", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => MeanPooledRidge.Fit(train, lengthTerm: false, companionWeight: -1));
+        // Weight 0 is the plain fit.
+        Assert.Equal(alone.Coefficients.ToArray(), MeanPooledRidge.Fit(train, lengthTerm: false, alphas: [1, 10, 100], companionWeight: 0).Model.Coefficients.ToArray());
+    }
+
+    [Fact]
+    public void Mapped_MovesTheScoreAndEveryClipScore_OnOneLine()
+    {
+        var model = MeanPooledRidge.Fit(Linear(60, seed: 22, noise: 1), lengthTerm: true).Model;
+        var mapped = model.Mapped(1.5, -4);
+        var sample = Linear(1, seed: 23)[0];
+        var (p, m) = (model.Score([sample], 1f)[0], mapped.Score([sample], 1f)[0]);
+        AssertClose.Equal((1.5 * p.Score) - 4, m.Score, absolute: 1e-4, relative: 1e-5);
+        foreach (var (a, b) in p.Clips.Zip(m.Clips)) { AssertClose.Equal((1.5 * a.Score) - 4, b.Score, absolute: 1e-4, relative: 1e-5); }
+        Assert.Same(model, model.Mapped(1, 0));
+    }
 }

@@ -79,6 +79,27 @@ public class SequenceMethodTests
         }
     }
 
+    [Fact]
+    public void Train_WithACompanionWeight_LearnsTheMixedLabel_AndTheLineMapsItBackToTheJudgedScore()
+    {
+        // Companion = 100 + 50·level: the mixed label 20 + 10·level + 1·companion = 120 + 60·level is six times as steep.
+        var samples = Task(60, 4).Select(s => s with { Companion = 100 + (5 * (s.Score!.Value - 20)) }).ToList();
+        var (train, val) = TrainingData.Split(samples, 4, 0, 1);
+        var options = Quick with { Epochs = 8, Recalibrate = true, CompanionWeight = 1 };
+        var (scorer, result) = new SequenceTrainer(options).Train(Small("gdlt-ws"), train, val);
+        using var _ = scorer;
+        var (slope, _) = Assert.NotNull(result.Recalibration);
+        Assert.InRange(slope, 0.08, 0.35);   // about 1/6: the model learned the mixed label's scale
+        var predicted = scorer.Score(val, 1f).Select(p => (double)p.Score).ToList();
+        var judged = val.Select(v => (double)v.Score!.Value).ToList();
+        AssertClose.Equal(judged.Average(), predicted.Average(), absolute: 1e-3, relative: 0);   // on the judged scale
+        Assert.True(result.Best.Spearman > 0.8, $"validation ρ {result.Best.Spearman}");
+        AssertClose.Equal(RegressionMetrics.Evaluate(predicted, judged).Mse, result.Best.Mse, absolute: 1e-5, relative: 1e-5);
+        Assert.Throws<ArgumentException>(() => new SequenceTrainer(options with { Recalibrate = false }));
+        var e = Assert.Throws<ArgumentException>(() => new SequenceTrainer(options).Train(Small("gdlt-ws"), [.. train.Select(s => s with { Companion = null })], val));
+        Assert.Contains("companion", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("gdlt-ws")]
     [InlineData("gdlt")]
@@ -130,17 +151,69 @@ public class SequenceMethodTests
     }
 
     [Fact]
+    public void Blend_OfACrossFitEnsembleAndARidge_WeightsTheMembers_SavesAsOneCheckpoint_AndLoadsBackTheSame()
+    {
+        var ridgeData = Task(40, 9);
+        var ridge = MeanPooledRidge.Fit(ridgeData, lengthTerm: false).Model;
+        var crossFit = new EnsembleScorer([new SequenceScorer(SequenceModel.Create(Small("gdlt-ws"), 31)), new SequenceScorer(SequenceModel.Create(Small("gdlt-ws"), 32))]);
+        using var blend = new EnsembleScorer([crossFit, ridge], method: "gdlt-ws+ridge-mean");
+        // Flattened: the cross-fit members keep half the weight between them, the ridge the other half.
+        Assert.Equal(3, blend.Members.Count);
+        Assert.Equal([0.25, 0.25, 0.5], blend.Weights);
+        Assert.Equal("gdlt-ws+ridge-mean", blend.Method);
+        var samples = new[] { 9, 14 }.Select((n, i) => TorchEngineTests.Sample($"p{i}", n, 12, new Random(40 + i))).ToList();
+        var scored = blend.Score(samples, 1f);
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var parts = blend.Members.Select(m => m.Score([samples[i]], 1f)[0].Score).ToList();
+            AssertClose.Equal((0.25 * parts[0]) + (0.25 * parts[1]) + (0.5 * parts[2]), scored[i].Score, absolute: 1e-4, relative: 1e-5);
+            AssertClose.Equal(scored[i].Score, scored[i].Clips.Sum(c => c.Contribution), absolute: 1e-3, relative: 1e-5);
+        }
+        using var dir = new TempDirectory();
+        var path = dir.File("blend.safetensors");
+        CheckpointStore.Save(path, blend, new ModelCard { ModelId = "blend", Target = ScoreTarget.TES, Architecture = new DecoderOptions { FeatureDim = 12 } });
+        var loaded = CheckpointStore.Load(path);
+        using (loaded.Scorer as IDisposable)
+        {
+            Assert.Equal(ModelCard.EnsembleFormat, loaded.Card.Format);
+            Assert.Equal("gdlt-ws+ridge-mean", loaded.Card.Method);
+            Assert.Equal([ModelCard.SequenceFormat, ModelCard.SequenceFormat, ModelCard.RidgeFormat], loaded.Card.Ensemble!.Members.Select(m => m.Card.Format));
+            var again = loaded.Scorer.Score(samples, 1f);
+            for (var i = 0; i < samples.Count; i++) { AssertClose.Equal(scored[i].Score, again[i].Score, absolute: 1e-5, relative: 1e-6); }
+            // Live (exact): after every clip, the offline score of the clips so far.
+            var live = loaded.Scorer.StartPerformance(IncrementalMode.Exact);
+            var sample = samples[1];
+            for (var t = 1; t <= sample.Clips; t++)
+            {
+                live.Append(sample.Features.AsSpan((t - 1) * 12, 12));
+                var offline = loaded.Scorer.Score([new PerformanceSample("p", sample.Features[..(t * 12)], t, 12, null)], 1f)[0];
+                AssertClose.Equal(offline.Score, live.Score, absolute: 1e-4, relative: 1e-5);
+                AssertClose.Equal(1.0, live.Weights().Sum(), absolute: 1e-5, relative: 0);
+            }
+        }
+        // A tensor that belongs to no member, or a member's missing tensor, is a one-line error naming it.
+        var file = SafeTensors.Read(path);
+        var stray = dir.File("stray.safetensors");
+        SafeTensors.Write(stray, [.. file.Tensors.Values, new NamedTensor("members.7.ridge.offsets", [0f, 0f], [2])], file.Metadata);
+        Assert.Contains("members.7.ridge.offsets", Assert.Throws<DataFormatException>(() => CheckpointStore.Load(stray)).Message, StringComparison.Ordinal);
+        var missing = dir.File("missing.safetensors");
+        SafeTensors.Write(missing, [.. file.Tensors.Values.Where(t => t.Name != "members.2.ridge.offsets")], file.Metadata);
+        Assert.Contains("member 2", Assert.Throws<DataFormatException>(() => CheckpointStore.Load(missing)).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => new EnsembleScorer([ridge, ridge], [1.0, -1.0]));
+    }
+
+    [Fact]
     public void FitLine_LeastSquares_AndAMeanShiftWhereTheSlopeIsNotPositive()
     {
         var x = new[] { 1.0, 2, 3, 4 };
-        var (a, b) = SequenceTrainer.FitLine(x, [.. x.Select(v => (2 * v) + 3)]);
+        var (a, b) = CalibrationLine.Fit(x, [.. x.Select(v => (2 * v) + 3)]);
         AssertClose.Equal(2.0, a, absolute: 1e-12, relative: 0);
         AssertClose.Equal(3.0, b, absolute: 1e-12, relative: 0);
         // Predictions that rank backwards: slope 1, and the means are matched (mean 2.5 against 25).
-        (a, b) = SequenceTrainer.FitLine(x, [40.0, 30, 20, 10]);
+        (a, b) = CalibrationLine.Fit(x, [40.0, 30, 20, 10]);
         Assert.Equal(1.0, a);
         AssertClose.Equal(22.5, b, absolute: 1e-12, relative: 0);
-        Assert.Throws<ArgumentException>(() => SequenceTrainer.FitLine([1.0], [2.0]));
+        Assert.Throws<ArgumentException>(() => CalibrationLine.Fit([1.0], [2.0]));
     }
 
     [Theory]

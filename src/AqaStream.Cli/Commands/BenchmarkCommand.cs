@@ -35,7 +35,12 @@ internal static class BenchmarkCommand
     public static Command Create()
     {
         var dataset = new Option<DirectoryInfo>("--dataset") { Description = "Fis-V directory holding features/{id}.npy and train.txt.", DefaultValueFactory = _ => new DirectoryInfo("../shared/datasets/fis-v") };
-        var methods = new Option<string>("--methods") { Description = $"Comma-separated methods: {string.Join(", ", Methods)}.", DefaultValueFactory = _ => string.Join(",", s_defaultMethods) };
+        var methods = new Option<string>("--methods")
+        {
+            Description = $"Comma-separated methods: {string.Join(", ", Methods)}. Any but constant and ilt-aqa may end in -cW (e.g. ridge-blend-c2): trained on "
+                + "the target + W × the other judged score, then mapped back to the target by a least-squares line on held-out predictions (inner folds for the ridges, the inner validation fold for the sequence methods).",
+            DefaultValueFactory = _ => string.Join(",", s_defaultMethods),
+        };
         var targets = new Option<string>("--targets") { Description = "Comma-separated targets: TES, PCS.", DefaultValueFactory = _ => "TES,PCS" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Directory for benchmark.json and benchmark.html.", Required = true };
         var folds = new Option<int>("--folds") { Description = "Folds of train.txt (seeded shuffle; identical for every method).", DefaultValueFactory = _ => 5 };
@@ -56,11 +61,12 @@ internal static class BenchmarkCommand
         fisv.SetAction(r => AqaApp.Guarded(() =>
         {
             EngineOptions.SetThreads(r.GetValue(threads));
-            var chosen = Split(r.GetValue(methods)!, Methods, "--methods");
+            var chosen = Split(r.GetValue(methods)!, Methods, "--methods", allowCompanion: true);
+            foreach (var id in chosen) { _ = Parts(id); }
             var chosenTargets = Split(r.GetValue(targets)!, ["TES", "PCS"], "--targets").Select(Enum.Parse<ScoreTarget>).ToList();
             if (r.GetValue(folds) < 2) { throw new ArgumentException("--folds must be at least 2."); }
             if (r.GetValue(crossFit) < 1) { throw new ArgumentException($"--cross-fit {r.GetValue(crossFit)} must be at least 1 (1: one model per fold)."); }
-            if (r.GetValue(crossFit) > 1 && chosen.FirstOrDefault(m => !SequenceMethodOptions.Methods.Contains(m) && m != "gdlt-ws-local") is { } other)
+            if (r.GetValue(crossFit) > 1 && chosen.FirstOrDefault(m => !Parts(m).Any(IsSequence)) is { } other)
             {
                 throw new ArgumentException($"--cross-fit applies to the sequence methods ({string.Join(", ", SequenceMethodOptions.Methods)}, gdlt-ws-local), not {other}.");
             }
@@ -102,33 +108,99 @@ internal static class BenchmarkCommand
         return new Command("benchmark", "Compare scoring methods under the honest protocol (selection on folds of the training data only).") { fisv };
     }
 
-    private static List<string> Split(string text, IReadOnlyList<string> valid, string option)
+    private static List<string> Split(string text, IReadOnlyList<string> valid, string option, bool allowCompanion = false)
     {
         var items = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
         if (items.Count == 0) { throw new ArgumentException($"{option} is empty: choose from {string.Join(", ", valid)}."); }
-        foreach (var item in items)
+        if (!allowCompanion)
         {
-            if (!valid.Contains(item, StringComparer.Ordinal)) { throw new ArgumentException($"{option}: '{item}' is not one of {string.Join(", ", valid)}."); }
+            var bad = items.FirstOrDefault(item => !valid.Contains(item, StringComparer.Ordinal));
+            if (bad is not null) { throw new ArgumentException($"{option}: '{bad}' is not one of {string.Join(", ", valid)}."); }
         }
         return items.Distinct(StringComparer.Ordinal).ToList();
     }
 
-    private static IBenchmarkMethod MethodFor(string name, int featureDim, int epochs, int modelDim, ScoreTarget target, int crossFit) => name switch
+    /// <summary>Whether a method id (without blend) names a sequence method.</summary>
+    private static bool IsSequence(string id) => SequenceMethodOptions.Methods.Contains(WithoutCompanion(id).Name) || WithoutCompanion(id).Name == "gdlt-ws-local";
+
+    /// <summary>
+    /// The parts of a method id: one id, or an equal blend <c>A+B[+C...]</c> of ids, each a method of <see cref="Methods"/>
+    /// optionally ending in <c>-cW</c> (a companion weight; not constant or ilt-aqa, which also cannot be blended).
+    /// <c>ridge-mean+len</c> is one method. Anything else is a one-line error naming the valid choices.
+    /// </summary>
+    internal static IReadOnlyList<string> Parts(string id)
     {
+        static bool Single(string part)
+        {
+            try
+            {
+                var (name, weight) = WithoutCompanion(part);
+                return Methods.Contains(name, StringComparer.Ordinal) && !(weight > 0 && name is "constant" or "ilt-aqa");
+            }
+            catch (ArgumentException) { return false; }
+        }
+        if (Single(id)) { return [id]; }
+        var pieces = id.Split('+');
+        for (var cut = 1; cut < pieces.Length; cut++)
+        {
+            var head = string.Join("+", pieces[..cut]);
+            if (!Single(head)) { continue; }
+            try
+            {
+                var rest = Parts(string.Join("+", pieces[cut..]));
+                var parts = new List<string> { head };
+                parts.AddRange(rest);
+                if (parts.Any(p => WithoutCompanion(p).Name is "constant" or "ilt-aqa")) { break; }
+                return parts;
+            }
+            catch (ArgumentException) { }
+        }
+        _ = WithoutCompanion(id);   // a malformed -cW says so
+        throw new ArgumentException($"--methods: '{id}' is not a method: choose from {string.Join(", ", Methods)}, each optionally ending in -cW (companion weight W), "
+            + "or blend them as A+B (not constant or ilt-aqa).");
+    }
+
+    /// <summary>A method id and its companion weight: <c>ridge-blend-c2</c> is (ridge-blend, 2); without a suffix, weight 0.
+    /// A malformed or non-positive weight is a one-line error.</summary>
+    internal static (string Name, double Weight) WithoutCompanion(string id)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(id, @"^(?<name>.+)-c(?<w>[^-]*)$");
+        if (!match.Success || !Methods.Contains(match.Groups["name"].Value, StringComparer.Ordinal)) { return (id, 0); }
+        if (!double.TryParse(match.Groups["w"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var w) || !(w > 0) || !double.IsFinite(w))
+        {
+            throw new ArgumentException($"--methods: '{id}': the companion weight after -c must be a positive number (e.g. {match.Groups["name"].Value}-c2).");
+        }
+        return (match.Groups["name"].Value, w);
+    }
+
+    /// <summary>The benchmark method of an id (<see cref="Parts"/>): one method, or the equal blend of its parts.</summary>
+    internal static IBenchmarkMethod MethodFor(string id, int featureDim, int epochs, int modelDim, ScoreTarget target, int crossFit)
+    {
+        var parts = Parts(id);
+        return parts.Count == 1 ? SingleMethod(parts[0], featureDim, epochs, modelDim, target, crossFit)
+            : new BlendMethod([.. parts.Select(p => SingleMethod(p, featureDim, epochs, modelDim, target, crossFit))]);
+    }
+
+    private static IBenchmarkMethod SingleMethod(string id, int featureDim, int epochs, int modelDim, ScoreTarget target, int crossFit)
+    {
+        var (name, companion) = WithoutCompanion(id);
+        return name switch
+        {
         "constant" => new ConstantMethod(),
-        "ridge-mean" => new RidgeMethod(lengthTerm: false),
-        "ridge-mean+len" => new RidgeMethod(lengthTerm: true),
-        "ridge-pos" => new PositionalRidgeMethod(),
-        "ridge-blend" => new RidgeBlendMethod(),
+        "ridge-mean" => new RidgeMethod(lengthTerm: false, companion),
+        "ridge-mean+len" => new RidgeMethod(lengthTerm: true, companion),
+        "ridge-pos" => new PositionalRidgeMethod(companion),
+        "ridge-blend" => new RidgeBlendMethod(companion),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
-            SequenceTrainer.Defaults(name) with { Epochs = epochs }, crossFit),
+            SequenceTrainer.Defaults(name) with { Epochs = epochs, CompanionWeight = (float)companion }, crossFit),
         "gdlt-ws-local" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = "gdlt-ws", FeatureDim = featureDim, LocalHeads = true },
-            SequenceTrainer.Defaults("gdlt-ws") with { Epochs = epochs }, crossFit),
+            SequenceTrainer.Defaults("gdlt-ws") with { Epochs = epochs, CompanionWeight = (float)companion }, crossFit),
         "ilt-aqa" => new DecoderMethod(new DecoderOptions { FeatureDim = featureDim, ModelDim = modelDim, Dropout = 0.3f, AttentionDropout = 0.1f },
             new TrainingOptions { Epochs = epochs, Patience = 30, ScoreScale = target == ScoreTarget.TES ? 43f : 40f }),
         _ => throw new ArgumentException($"unknown method '{name}'."),
-    };
+        };
+    }
 
     private static string Json(IReadOnlyList<MethodResult> results, string protocol, DateTimeOffset started, double seconds)
     {

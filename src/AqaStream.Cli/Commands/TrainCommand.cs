@@ -79,6 +79,13 @@ internal static class TrainCommand
         {
             Description = "mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws: keep the trained score mapping (default: after the best epoch, a least-squares line y = a·ŷ + b, a > 0, of the judges' scores on the model's predictions over the validation split is folded into the mapping; ranks do not move).",
         };
+        var companion = new Option<float>("--companion-weight")
+        {
+            Description = "ridge-mean, ridge-pos, ridge-blend and the sequence methods: learn the target plus this multiple of the other judged score (TES + W·PCS), "
+                + "then map the predictions back to the target with a least-squares line on held-out predictions (the ridges' inner folds; the sequence methods' "
+                + "validation split). The other score reads a performer's level with less noise; on Fis-V it lifts TES (README). 0: the target alone.",
+            DefaultValueFactory = _ => 0f,
+        };
         var prompts = new Option<FileInfo?>("--prompt-embeddings")
         {
             Description = "qgvl: a float32 .npy [grades, E] of quality-prompt text embeddings (e.g. CLIP's) that initialises the grade prototypes; without it they are learned from a random start.",
@@ -88,12 +95,13 @@ internal static class TrainCommand
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate,
+            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, companion,
         };
         Option[] sequenceOnly = [hidden, grades, auxWeight, prompts, localHeads, noRecalibrate];
         Option[] decoderOnly = [device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
         Option[] ridgeOnly = [lengthTerm, alphas, refitAll];
+        Option[] ridgeAndSequence = [companion];
         Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, device];
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
@@ -103,14 +111,17 @@ internal static class TrainCommand
             var isRidge = chosen is MeanPooledRidge.MethodName or PositionalRidge.MethodName or PositionalRidge.BlendMethodName;
             Option[] notForThis = isRidge ? [.. decoderOnly, .. sequenceOnly, .. (chosen != MeanPooledRidge.MethodName ? new Option[] { lengthTerm } : [])]
                 : isSequence ? [.. decoderOnly.Concat(ridgeOnly).Where(o => !sequenceApplies.Contains(o))]
-                : [.. ridgeOnly, .. sequenceOnly];
+                : [.. ridgeOnly, .. sequenceOnly, .. ridgeAndSequence];
             var notApplying = notForThis.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
             if (notApplying is not null) { throw new ArgumentException($"{notApplying.Name} does not apply to --method {chosen}."); }
+            var companionWeight = r.GetValue(companion);
+            if (!(companionWeight >= 0) || !float.IsFinite(companionWeight)) { throw new ArgumentException($"--companion-weight {companionWeight.ToString(CultureInfo.InvariantCulture)} must be 0 or more."); }
             if (isRidge)
             {
+                if (companionWeight > 0 && r.GetValue(refitAll)) { throw new ArgumentException("--refit-all does not combine with --companion-weight (the line back to the target comes from the inner folds of the fitted data)."); }
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
                     r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen != MeanPooledRidge.MethodName,
-                    blend: chosen == PositionalRidge.BlendMethodName);
+                    blend: chosen == PositionalRidge.BlendMethodName, companionWeight);
             }
             if (isSequence)
             {
@@ -134,8 +145,9 @@ internal static class TrainCommand
                     Epochs = Pick(epochs, SequenceTrainer.DefaultEpochs), BatchSize = Pick(batch, defaults.BatchSize), LearningRate = Pick(lr, defaults.LearningRate),
                     WeightDecay = Pick(wd, defaults.WeightDecay), Schedule = Pick(schedule, defaults.Schedule), WarmupEpochs = Pick(warmup, defaults.WarmupEpochs),
                     TrainLength = Pick(trainLength, defaults.TrainLength), Patience = Pick(patience, defaults.Patience), Folds = r.GetValue(folds),
-                    ValidationFold = r.GetValue(fold), Seed = r.GetValue(seed), Recalibrate = !r.GetValue(noRecalibrate),
+                    ValidationFold = r.GetValue(fold), Seed = r.GetValue(seed), Recalibrate = !r.GetValue(noRecalibrate), CompanionWeight = companionWeight,
                 };
+                if (companionWeight > 0 && !training.Recalibrate) { throw new ArgumentException("--companion-weight needs the recalibration line that maps the mixed label back to the target: drop --no-recalibrate."); }
                 var promptFile = r.GetValue(prompts);
                 var sequenceArchitecture = new SequenceMethodOptions
                 {
@@ -220,7 +232,7 @@ internal static class TrainCommand
     }
 
     private static int TrainRidge(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, int folds, int fold, int seed, bool lengthTerm,
-        List<double>? alphas, bool refitAll, bool positional, bool blend)
+        List<double>? alphas, bool refitAll, bool positional, bool blend, double companionWeight)
     {
         if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
         if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
@@ -233,18 +245,18 @@ internal static class TrainCommand
         if (positional)
         {
             PositionalRidge fitted;
-            (fitted, knots, share, alpha) = PositionalRidge.Fit(train, alphas: alphas, seed: seed);
+            (fitted, knots, share, alpha) = PositionalRidge.Fit(train, alphas: alphas, seed: seed, companionWeight: companionWeight);
             model = fitted;
             if (blend)
             {
-                (blendMean, meanAlpha) = MeanPooledRidge.Fit(train, lengthTerm: false, alphas, seed);
+                (blendMean, meanAlpha) = MeanPooledRidge.Fit(train, lengthTerm: false, alphas, seed, companionWeight: companionWeight);
                 model = PositionalRidge.Blend(blendMean, fitted);
             }
         }
         else
         {
             MeanPooledRidge fitted;
-            (fitted, alpha) = MeanPooledRidge.Fit(train, lengthTerm, alphas, seed);
+            (fitted, alpha) = MeanPooledRidge.Fit(train, lengthTerm, alphas, seed, companionWeight: companionWeight);
             model = fitted;
         }
         var predictions = model.Score(validation, 1f);
@@ -270,6 +282,7 @@ internal static class TrainCommand
             ["alphas"] = string.Join(",", (alphas ?? [.. MeanPooledRidge.DefaultAlphas]).Select(a => a.ToString(CultureInfo.InvariantCulture))),
             ["length_term"] = lengthTerm ? "true" : "false",
             ["refit_all"] = refitAll ? "true" : "false",
+            ["companion_weight"] = companionWeight.ToString(CultureInfo.InvariantCulture),
             ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
         };
         var card = new ModelCard
@@ -364,6 +377,7 @@ internal static class TrainCommand
         }
         var settings = Settings(training, result.History.Count, $"torch (cpu, libtorch {TorchSharp.torch.__version__})");
         settings["optimizer"] = "AdamW";
+        settings["companion_weight"] = training.CompanionWeight.ToString(CultureInfo.InvariantCulture);
         settings["recalibration"] = result.Recalibration is var (slope, intercept)
             ? string.Create(CultureInfo.InvariantCulture, $"y = {slope:R}·ŷ + {intercept:R}, fitted on the validation split at the best epoch (the validation figures are the recalibrated model's)")
             : "none";

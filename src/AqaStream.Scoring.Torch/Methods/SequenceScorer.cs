@@ -44,6 +44,13 @@ public sealed class SequenceScorer : IClipScorer, ISavedModel, IDisposable
     /// <inheritdoc/>
     public string Format => ModelCard.SequenceFormat;
 
+    /// <inheritdoc/>
+    public ModelCard Describe(ModelCard card)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        return card with { SequenceMethod = Options, Architecture = card.Architecture with { FeatureDim = FeatureDim, MaxQueries = MaxClips } };
+    }
+
     /// <summary>Learnable values.</summary>
     public long ParameterCount => Model.parameters().Sum(p => p.numel());
 

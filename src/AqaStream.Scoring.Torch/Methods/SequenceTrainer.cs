@@ -41,11 +41,11 @@ public sealed class SequenceTrainer
 
     /// <summary>The score mapping for <paramref name="train"/>: the grade-decoupled methods' Likert output lies in [0, 1],
     /// so z spans the training range with a 5 % margin each side; the others regress the standardised score.</summary>
-    public static SequenceMethodOptions WithScoreMapping(SequenceMethodOptions options, IReadOnlyList<PerformanceSample> train)
+    public static SequenceMethodOptions WithScoreMapping(SequenceMethodOptions options, IReadOnlyList<PerformanceSample> train, double companionWeight = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(train);
-        var scores = train.Select(s => (double)s.Score!.Value).ToList();
+        var scores = train.Select(s => s.TrainingLabel(companionWeight)).ToList();
         if (options.Method is "gdlt" or "cofinal" or "qgvl")
         {
             var (lo, hi) = (scores.Min(), scores.Max());
@@ -68,7 +68,7 @@ public sealed class SequenceTrainer
         if (train.Count < 2 || validation.Count < 2) { throw new ArgumentException("Training needs at least two training and two validation performances."); }
         if (train.Concat(validation).Any(s => s.Score is null)) { throw new ArgumentException("Every training and validation performance needs a judged score."); }
         var o = _options;
-        var mapped = WithScoreMapping(options with { FeatureDim = train[0].FeatureDim, PromptDim = promptEmbeddings?.GetLength(1) ?? options.PromptDim }, train);
+        var mapped = WithScoreMapping(options with { FeatureDim = train[0].FeatureDim, PromptDim = promptEmbeddings?.GetLength(1) ?? options.PromptDim }, train, o.CompanionWeight);
         var model = SequenceModel.Create(mapped, o.Seed, promptEmbeddings);
         var scorer = new SequenceScorer(model);
         var clock = Stopwatch.StartNew();
@@ -124,29 +124,11 @@ public sealed class SequenceTrainer
         if (!o.Recalibrate) { return (scorer, new TrainingResult(best.Best!, history, clock.Elapsed.TotalSeconds)); }
         var predicted = scorer.Score(validation, 1f).Select(p => (double)p.Score).ToList();
         var judged = validation.Select(s => (double)s.Score!.Value).ToList();
-        var (slope, intercept) = FitLine(predicted, judged);
+        var (slope, intercept) = CalibrationLine.Fit(predicted, judged);
         scorer.Model.Recalibrate((float)slope, (float)intercept);
         var after = RegressionMetrics.Evaluate(scorer.Score(validation, 1f).Select(p => (double)p.Score).ToList(), judged);
         var recalibrated = new ValidationSummary(after.Spearman, after.Pearson, after.Mse, after.RelativeL2, after.Count, best.Best!.Epoch);
         return (scorer, new TrainingResult(recalibrated, history, clock.Elapsed.TotalSeconds) { Recalibration = (slope, intercept) });
-    }
-
-    /// <summary>Least squares y ≈ a·x + b with a &gt; 0; where the fit's slope is not positive (a model that ranks
-    /// nothing, or backwards), a = 1 and only the mean offset is removed.</summary>
-    public static (double Slope, double Intercept) FitLine(IReadOnlyList<double> x, IReadOnlyList<double> y)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
-        if (x.Count != y.Count || x.Count < 2) { throw new ArgumentException("A line needs at least two (prediction, score) pairs."); }
-        var (mx, my) = (x.Average(), y.Average());
-        double sxy = 0, sxx = 0;
-        for (var i = 0; i < x.Count; i++)
-        {
-            sxy += (x[i] - mx) * (y[i] - my);
-            sxx += (x[i] - mx) * (x[i] - mx);
-        }
-        var slope = sxx > 0 && sxy > 0 ? sxy / sxx : 1;
-        return (slope, my - (slope * mx));
     }
 
     private (double Regression, double Auxiliary) Step(SequenceModel model, optim.Optimizer optimizer, IReadOnlyList<PerformanceSample> samples, Random rng)
@@ -157,7 +139,7 @@ public sealed class SequenceTrainer
         var x = tensor(batch.Features, [batch.BatchSize, batch.Clips, batch.FeatureDim]);
         var mask = arange(batch.Clips).unsqueeze(0) < tensor(batch.Lengths.Select(l => (long)l).ToArray()).unsqueeze(1);
         var output = model.call(x, mask);
-        var target = tensor(samples.Select(s => (s.Score!.Value - o.ScoreOffset) / o.ScoreSpan).ToArray());
+        var target = tensor(samples.Select(s => (float)((s.TrainingLabel(_options.CompanionWeight) - o.ScoreOffset) / o.ScoreSpan)).ToArray());
         var regression = nn.functional.mse_loss(output.Score, target);
         var loss = model.TrainingLoss(output, target);
         optimizer.zero_grad();
@@ -172,12 +154,14 @@ public sealed class SequenceTrainer
 public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, TrainingOptions training, int crossFit = 1) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => (architecture.LocalHeads ? $"{architecture.Method}-local" : architecture.Method) + (crossFit > 1 ? FormattableString.Invariant($"-x{crossFit}") : "");
+    public string Name => (architecture.LocalHeads ? $"{architecture.Method}-local" : architecture.Method) + Companion.Suffix(training.CompanionWeight)
+        + (crossFit > 1 ? FormattableString.Invariant($"-x{crossFit}") : "");
 
     /// <inheritdoc/>
     public string Description => FormattableString.Invariant(
         $"{Name} on libtorch (hidden {architecture.Hidden}, dropout {architecture.Dropout}, crops of {training.TrainLength}), best epoch of {training.Epochs} on an inner fold")
-        + (crossFit > 1 ? FormattableString.Invariant($"; the average of {crossFit} models, one per inner fold (cross-fit)") : "");
+        + (crossFit > 1 ? FormattableString.Invariant($"; the average of {crossFit} models, one per inner fold (cross-fit)") : "")
+        + Companion.Describe(training.CompanionWeight);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)

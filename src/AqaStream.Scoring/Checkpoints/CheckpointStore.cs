@@ -18,40 +18,57 @@ public static class CheckpointStore
     /// <summary>The card file path for a checkpoint path.</summary>
     public static string CardPath(string checkpointPath) => Path.ChangeExtension(checkpointPath, null) + ".card.json";
 
-    /// <summary>Writes a model of any method and its card (the card's format names the method).</summary>
+    /// <summary>Writes a model of any method and its card (the card's format names the method). An
+    /// <see cref="EnsembleScorer"/> is written with every member's tensors under <c>members.{i}.</c>; its card's
+    /// <see cref="ModelCard.Ensemble"/> is filled from the members (their cards derived from <paramref name="card"/>).</summary>
     public static void Save(string path, IClipScorer scorer, ModelCard card)
+    {
+        var (tensors, saved) = Serialize(scorer, card);
+        var json = saved.ToJson();
+        SafeTensors.Write(path, tensors, new Dictionary<string, string> { [CardMetadataKey] = json, ["format"] = "pt" });
+        File.WriteAllText(CardPath(path), json + "\n");
+    }
+
+    /// <summary>A model's tensors and its card as saved (format, scale and, for an ensemble, the members' cards set).</summary>
+    public static (IReadOnlyList<NamedTensor> Tensors, ModelCard Card) Serialize(IClipScorer scorer, ModelCard card)
     {
         ArgumentNullException.ThrowIfNull(scorer);
         ArgumentNullException.ThrowIfNull(card);
         switch (scorer)
         {
             case MeanPooledRidge ridge:
-                {
-                    var json = (card with { Format = ModelCard.RidgeFormat, ScoreScale = 1f }).ToJson();
-                    SafeTensors.Write(path,
-                        [new NamedTensor(MeanPooledRidge.CoefficientsTensor, ridge.Coefficients.ToArray(), [ridge.FeatureDim]),
+                return ([new NamedTensor(MeanPooledRidge.CoefficientsTensor, ridge.Coefficients.ToArray(), [ridge.FeatureDim]),
                          new NamedTensor(MeanPooledRidge.OffsetsTensor, [ridge.Intercept, ridge.LengthCoefficient], [2])],
-                        new Dictionary<string, string> { [CardMetadataKey] = json, ["format"] = "pt" });
-                    File.WriteAllText(CardPath(path), json + "\n");
-                    break;
-                }
+                    card with { Format = ModelCard.RidgeFormat, ScoreScale = 1f, Ensemble = null, SequenceMethod = null });
             case PositionalRidge positional:
-                {
-                    var json = (card with { Format = ModelCard.PositionalRidgeFormat, ScoreScale = 1f }).ToJson();
-                    SafeTensors.Write(path,
-                        [new NamedTensor(MeanPooledRidge.CoefficientsTensor, positional.Coefficients.ToArray(), [positional.Knots, positional.FeatureDim]),
+                return ([new NamedTensor(MeanPooledRidge.CoefficientsTensor, positional.Coefficients.ToArray(), [positional.Knots, positional.FeatureDim]),
                          new NamedTensor(MeanPooledRidge.OffsetsTensor, [positional.Intercept], [1])],
-                        new Dictionary<string, string> { [CardMetadataKey] = json, ["format"] = "pt" });
-                    File.WriteAllText(CardPath(path), json + "\n");
-                    break;
+                    card with { Format = ModelCard.PositionalRidgeFormat, ScoreScale = 1f, Ensemble = null, SequenceMethod = null });
+            case EnsembleScorer ensemble:
+                {
+                    var tensors = new List<NamedTensor>();
+                    var members = new List<EnsembleMember>();
+                    for (var i = 0; i < ensemble.Members.Count; i++)
+                    {
+                        var memberCard = new ModelCard
+                        {
+                            ModelId = FormattableString.Invariant($"{card.ModelId}.members.{i}"), Target = card.Target, Seed = card.Seed, Created = card.Created,
+                            Architecture = new Model.DecoderOptions { FeatureDim = ensemble.FeatureDim, MaxQueries = ensemble.Members[i].MaxClips },
+                        };
+                        var (t, c) = Serialize(ensemble.Members[i], memberCard);
+                        if (c.Format == ModelCard.EnsembleFormat) { throw new ArgumentException("An ensemble member cannot be an ensemble: list its members instead."); }
+                        if (ensemble.Members[i] is ISavedModel { KeepsScoreScale: true }) { throw new ArgumentException($"{ensemble.Members[i].Method} scores in model units and cannot be an ensemble member."); }
+                        tensors.AddRange(t.Select(x => x with { Name = FormattableString.Invariant($"members.{i}.{x.Name}") }));
+                        members.Add(new EnsembleMember(ensemble.Weights[i], c));
+                    }
+                    return (tensors, card with
+                    {
+                        Format = ModelCard.EnsembleFormat, ScoreScale = 1f, SequenceMethod = null, Ensemble = new EnsembleSpec(ensemble.Method, members),
+                        Architecture = card.Architecture with { FeatureDim = ensemble.FeatureDim, MaxQueries = ensemble.MaxClips },
+                    });
                 }
             case ISavedModel saved:
-                {
-                    var json = (card with { Format = saved.Format, ScoreScale = saved.KeepsScoreScale ? card.ScoreScale : 1f }).ToJson();
-                    SafeTensors.Write(path, saved.Tensors(), new Dictionary<string, string> { [CardMetadataKey] = json, ["format"] = "pt" });
-                    File.WriteAllText(CardPath(path), json + "\n");
-                    break;
-                }
+                return (saved.Tensors(), saved.Describe(card) with { Format = saved.Format, ScoreScale = saved.KeepsScoreScale ? card.ScoreScale : 1f, Ensemble = null });
             default:
                 throw new ArgumentException($"No checkpoint format for method '{scorer.Method}'.");
         }
@@ -86,13 +103,48 @@ public static class CheckpointStore
         {
             throw new DataFormatException($"{path}: no model card (neither in the file's metadata nor at {CardPath(path)}).");
         }
-        if (card.Format == ModelCard.RidgeFormat) { return new LoadedModel(LoadRidge(file, card, path), card); }
-        if (card.Format == ModelCard.PositionalRidgeFormat) { return new LoadedModel(LoadPositionalRidge(file, card, path), card); }
+        return new LoadedModel(LoadScorer(file, card, path), card);
+    }
+
+    private static IClipScorer LoadScorer(SafeTensorsFile file, ModelCard card, string path)
+    {
+        if (card.Format == ModelCard.RidgeFormat) { return LoadRidge(file, card, path); }
+        if (card.Format == ModelCard.PositionalRidgeFormat) { return LoadPositionalRidge(file, card, path); }
+        if (card.Format == ModelCard.EnsembleFormat) { return LoadEnsemble(file, card, path); }
         if (!s_loaders.TryGetValue(card.Format, out var load))
         {
             throw new DataFormatException($"{path}: a '{card.Format}' ({card.Method}) checkpoint needs the libtorch engine, which this program has not registered.");
         }
-        return new LoadedModel(load(file, card, path), card);
+        return load(file, card, path);
+    }
+
+    /// <summary>An ensemble: every member loads from its own tensors (<c>members.{i}.</c>) and card; a tensor that belongs
+    /// to no member is an error, as in every other format.</summary>
+    private static EnsembleScorer LoadEnsemble(SafeTensorsFile file, ModelCard card, string path)
+    {
+        var spec = card.Ensemble!;
+        var members = new List<IClipScorer>();
+        try
+        {
+            for (var i = 0; i < spec.Members.Count; i++)
+            {
+                var prefix = FormattableString.Invariant($"members.{i}.");
+                var own = file.Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value with { Name = kv.Key[prefix.Length..] });
+                members.Add(LoadScorer(new SafeTensorsFile(own, file.Metadata), spec.Members[i].Card, FormattableString.Invariant($"{path} (member {i}, {spec.Members[i].Card.Method})")));
+            }
+            var stray = file.Tensors.Keys.FirstOrDefault(k => !System.Text.RegularExpressions.Regex.IsMatch(k, @"^members\.\d+\.") || int.Parse(k.Split('.')[1], System.Globalization.CultureInfo.InvariantCulture) >= spec.Members.Count);
+            if (stray is not null) { throw new DataFormatException($"{path}: tensor '{stray}' belongs to none of the ensemble's {spec.Members.Count} members."); }
+            if (members.Any(m => m.FeatureDim != card.Architecture.FeatureDim))
+            {
+                throw new DataFormatException($"{path}: a member reads {members.First(m => m.FeatureDim != card.Architecture.FeatureDim).FeatureDim} features; the card says {card.Architecture.FeatureDim}.");
+            }
+            return new EnsembleScorer(members, [.. spec.Members.Select(m => m.Weight)], spec.Method);
+        }
+        catch
+        {
+            foreach (var m in members) { (m as IDisposable)?.Dispose(); }
+            throw;
+        }
     }
 
     /// <summary>
@@ -183,4 +235,8 @@ public interface ISavedModel
     /// <summary>Whether its outputs are in model units that the card's score scale turns into points (the decoder);
     /// otherwise they are points already and the saved card's scale is 1.</summary>
     bool KeepsScoreScale => false;
+
+    /// <summary>The card it saves with, from the caller's (its own architecture filled in; used for ensemble members,
+    /// whose cards the caller does not write).</summary>
+    ModelCard Describe(ModelCard card) => card;
 }

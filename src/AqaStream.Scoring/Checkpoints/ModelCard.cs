@@ -36,6 +36,10 @@ public sealed record ModelCard
     /// architecture is <see cref="SequenceMethod"/>.</summary>
     public const string SequenceFormat = "aqastream.sequence-method/1";
 
+    /// <summary>The format tag of ensembles and blends (<see cref="Ensemble"/>): each member's tensors under
+    /// <c>members.{i}.</c> and its own card inside this one.</summary>
+    public const string EnsembleFormat = "aqastream.ensemble/1";
+
     /// <summary>The method a card's format stands for.</summary>
     [JsonIgnore]
     public string Method => Format switch
@@ -43,8 +47,12 @@ public sealed record ModelCard
         RidgeFormat => MeanPooledRidge.MethodName,
         PositionalRidgeFormat => PositionalRidge.MethodName,
         SequenceFormat => SequenceMethod?.Method ?? "unknown",
+        EnsembleFormat => Ensemble?.Method ?? "unknown",
         _ => DecoderOptions.MethodName,
     };
+
+    /// <summary>The members of an ensemble (format <see cref="EnsembleFormat"/>); null otherwise.</summary>
+    public EnsembleSpec? Ensemble { get; init; }
 
     /// <summary>The architecture of a sequence method (format <see cref="SequenceFormat"/>); null otherwise.</summary>
     public SequenceMethodOptions? SequenceMethod { get; init; }
@@ -93,7 +101,7 @@ public sealed record ModelCard
         try
         {
             var card = JsonSerializer.Deserialize<ModelCard>(json, Json) ?? throw new JsonException("empty card");
-            string[] formats = [CurrentFormat, RidgeFormat, PositionalRidgeFormat, SequenceFormat];
+            string[] formats = [CurrentFormat, RidgeFormat, PositionalRidgeFormat, SequenceFormat, EnsembleFormat];
             if (!formats.Contains(card.Format, StringComparer.Ordinal))
             {
                 throw new DataFormatException($"{source}: model card format '{card.Format}' is not one of {string.Join(", ", formats.Select(f => $"'{f}'"))}.");
@@ -103,6 +111,13 @@ public sealed record ModelCard
             {
                 (card.SequenceMethod ?? throw new ArgumentException($"a '{SequenceFormat}' card needs 'sequenceMethod'.")).Validate();
             }
+            if (card.Format == EnsembleFormat)
+            {
+                var spec = card.Ensemble ?? throw new ArgumentException($"a '{EnsembleFormat}' card needs 'ensemble'.");
+                if (spec.Members is not { Count: > 0 }) { throw new ArgumentException("an ensemble card needs at least one member."); }
+                if (spec.Members.Any(m => !(m.Weight > 0) || !double.IsFinite(m.Weight) || m.Card is null)) { throw new ArgumentException("every ensemble member needs a positive weight and a card."); }
+                if (spec.Members.Any(m => m.Card.Format == EnsembleFormat)) { throw new ArgumentException("an ensemble member cannot be an ensemble."); }
+            }
             return card;
         }
         catch (Exception e) when (e is JsonException or ArgumentException)
@@ -111,3 +126,14 @@ public sealed record ModelCard
         }
     }
 }
+
+/// <summary>An ensemble's members: each one's weight (normalised when loaded) and card.</summary>
+/// <param name="Method">The ensemble's method name, e.g. <c>gdlt-ws</c> for a cross-fit ensemble or <c>gdlt-ws+ridge-mean</c>.</param>
+/// <param name="Members">The members, in tensor-prefix order (<c>members.0.</c>, <c>members.1.</c>, ...).</param>
+public sealed record EnsembleSpec(string Method, IReadOnlyList<EnsembleMember> Members);
+
+/// <summary>One member of an ensemble.</summary>
+/// <param name="Weight">Its weight in the average.</param>
+/// <param name="Card">Its own card (format, architecture, training).</param>
+public sealed record EnsembleMember(double Weight, ModelCard Card);
+

@@ -1,7 +1,25 @@
 namespace AqaStream.Scoring.Data;
 
 /// <summary>A performance's clip features [Clips, FeatureDim] and (when known) its judged score.</summary>
-public sealed record PerformanceSample(string Id, float[] Features, int Clips, int FeatureDim, float? Score);
+public sealed record PerformanceSample(string Id, float[] Features, int Clips, int FeatureDim, float? Score)
+{
+    /// <summary>The performance's other judged score (PCS when <see cref="Score"/> is TES, and the reverse), when known: a
+    /// training method may learn from it as well (<see cref="TrainingLabel"/>); it is never an input of a prediction.</summary>
+    public float? Companion { get; init; }
+
+    /// <summary>
+    /// What a method trains on: the judged score plus <paramref name="companionWeight"/> times the companion score. A
+    /// mixed label ranks performances by a less noisy quantity (the skater's level shows in both scores); the method maps
+    /// its predictions back to the judged score with a line fitted on held-out predictions. Weight 0 is the judged score.
+    /// </summary>
+    public double TrainingLabel(double companionWeight)
+    {
+        var score = Score ?? throw new ArgumentException($"{Id}: a training performance needs a judged score.");
+        if (companionWeight == 0) { return score; }
+        var companion = Companion ?? throw new ArgumentException($"{Id}: a companion weight needs the other judged score as well, and this performance has none.");
+        return score + (companionWeight * companion);
+    }
+}
 
 /// <summary>Loads per-performance clip features from a directory of <c>{id}.npy</c> files.</summary>
 public static class FeatureStore
@@ -32,5 +50,5 @@ public static class FeatureStore
 
     /// <summary>Loads every labelled performance for a target.</summary>
     public static IReadOnlyList<PerformanceSample> LoadLabelled(string directory, IEnumerable<PerformanceLabel> labels, ScoreTarget target, int featureDim) =>
-        labels.Select(l => Load(directory, l.Id, featureDim, l.Score(target))).ToList();
+        labels.Select(l => Load(directory, l.Id, featureDim, l.Score(target)) with { Companion = l.Score(target == ScoreTarget.TES ? ScoreTarget.PCS : ScoreTarget.TES) }).ToList();
 }

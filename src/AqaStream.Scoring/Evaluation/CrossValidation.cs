@@ -44,41 +44,54 @@ public sealed class ConstantMethod : IBenchmarkMethod
     }
 }
 
+/// <summary>How a method's name and description show a companion weight (<see cref="PerformanceSample.TrainingLabel"/>).</summary>
+public static class Companion
+{
+    /// <summary>The id suffix: <c>-c2</c> for weight 2, nothing for 0.</summary>
+    public static string Suffix(double weight) => weight > 0 ? FormattableString.Invariant($"-c{weight}") : "";
+
+    /// <summary>The description's tail.</summary>
+    public static string Describe(double weight) => weight > 0
+        ? FormattableString.Invariant($"; trained on the target + {weight} × the other judged score, mapped back by a line fitted on held-out predictions")
+        : "";
+}
+
 /// <summary><c>ridge-mean</c>: the linear baseline (penalty by inner cross-validation), optionally with ln T.</summary>
-public sealed class RidgeMethod(bool lengthTerm) : IBenchmarkMethod
+public sealed class RidgeMethod(bool lengthTerm, double companionWeight = 0) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName;
+    public string Name => (lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName) + Companion.Suffix(companionWeight);
 
     /// <inheritdoc/>
-    public string Description => lengthTerm
+    public string Description => (lengthTerm
         ? "ridge on mean-pooled clip features plus an unpenalised ln(clip count) term"
-        : "ridge on mean-pooled clip features (the field's linear baseline)";
+        : "ridge on mean-pooled clip features (the field's linear baseline)") + Companion.Describe(companionWeight);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (model, alpha) = MeanPooledRidge.Fit(train, lengthTerm, seed: seed);
+        var (model, alpha) = MeanPooledRidge.Fit(train, lengthTerm, seed: seed, companionWeight: companionWeight);
         progress(FormattableString.Invariant($"penalty {alpha}"));
         return (model, 1f, model.FeatureDim + (lengthTerm ? 2 : 1));
     }
 }
 
 /// <summary><c>ridge-pos</c>: the position-aware linear model (knots and penalty by inner cross-validation).</summary>
-public sealed class PositionalRidgeMethod : IBenchmarkMethod
+public sealed class PositionalRidgeMethod(double companionWeight = 0) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.MethodName;
+    public string Name => PositionalRidge.MethodName + Companion.Suffix(companionWeight);
 
     /// <inheritdoc/>
-    public string Description => "ridge on the mean and position-weighted clip means (hat functions over the relative position; knots, share and penalty by inner CV)";
+    public string Description => "ridge on the mean and position-weighted clip means (hat functions over the relative position; knots, share and penalty by inner CV)"
+        + Companion.Describe(companionWeight);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (model, knots, share, alpha) = PositionalRidge.Fit(train, seed: seed);
+        var (model, knots, share, alpha) = PositionalRidge.Fit(train, seed: seed, companionWeight: companionWeight);
         progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}"));
         return (model, 1f, model.Coefficients.Length + 1);
     }
@@ -86,23 +99,68 @@ public sealed class PositionalRidgeMethod : IBenchmarkMethod
 
 /// <summary><c>ridge-blend</c>: the equal average of ridge-mean and ridge-pos, each fitted with its own inner CV on the
 /// fold's training part (<see cref="PositionalRidge.Blend"/>).</summary>
-public sealed class RidgeBlendMethod : IBenchmarkMethod
+public sealed class RidgeBlendMethod(double companionWeight = 0) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.BlendMethodName;
+    public string Name => PositionalRidge.BlendMethodName + Companion.Suffix(companionWeight);
 
     /// <inheritdoc/>
-    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)";
+    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + Companion.Describe(companionWeight);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (mean, alpha) = MeanPooledRidge.Fit(train, lengthTerm: false, seed: seed);
-        var (positional, knots, share, positionalAlpha) = PositionalRidge.Fit(train, seed: seed);
+        var (mean, alpha) = MeanPooledRidge.Fit(train, lengthTerm: false, seed: seed, companionWeight: companionWeight);
+        var (positional, knots, share, positionalAlpha) = PositionalRidge.Fit(train, seed: seed, companionWeight: companionWeight);
         progress(FormattableString.Invariant($"ridge-mean penalty {alpha}; ridge-pos {knots} knots, share {share}, penalty {positionalAlpha}"));
         var blend = PositionalRidge.Blend(mean, positional);
         return (blend, 1f, blend.Coefficients.Length + 1);
+    }
+}
+
+/// <summary>An equal blend of methods (<c>A+B</c>): each part is trained on the same training part, and the blend scores
+/// with their average (<see cref="EnsembleScorer"/>: the explanation still adds up; live in exact mode).</summary>
+public sealed class BlendMethod : IBenchmarkMethod
+{
+    private readonly IReadOnlyList<IBenchmarkMethod> _parts;
+
+    /// <summary>Blends <paramref name="parts"/> (at least two, each scoring in points).</summary>
+    public BlendMethod(IReadOnlyList<IBenchmarkMethod> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count < 2) { throw new ArgumentException("A blend needs at least two methods."); }
+        _parts = parts;
+    }
+
+    /// <inheritdoc/>
+    public string Name => string.Join("+", _parts.Select(p => p.Name));
+
+    /// <inheritdoc/>
+    public string Description => "the equal average of " + string.Join(" and ", _parts.Select(p => $"{p.Name} ({p.Description})"));
+
+    /// <inheritdoc/>
+    public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        var scorers = new List<IClipScorer>();
+        long parameters = 0;
+        try
+        {
+            foreach (var part in _parts)
+            {
+                var (scorer, scale, count) = part.Train(train, seed, line => progress($"{part.Name}: {line}"));
+                scorers.Add(scorer);
+                if (scale != 1f) { throw new ArgumentException($"{part.Name} scores in model units (scale {scale}); a blend needs scores in points."); }
+                parameters += count;
+            }
+        }
+        catch
+        {
+            foreach (var s in scorers) { (s as IDisposable)?.Dispose(); }
+            throw;
+        }
+        return (new EnsembleScorer(scorers, method: Name), 1f, parameters);
     }
 }
 

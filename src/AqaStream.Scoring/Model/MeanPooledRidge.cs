@@ -115,36 +115,55 @@ public sealed class MeanPooledRidge : IClipScorer
     /// Fits on labelled performances. Features are standardised on the training data; the penalty α (on the features
     /// only; intercept and length term are unpenalised, partialled out first) is chosen from <paramref name="alphas"/>
     /// by <see cref="InnerFolds"/>-fold cross-validation on the same data (lowest MSE) unless one is given.
+    /// With a <paramref name="companionWeight"/> c &gt; 0 the ridge learns the mixed label score + c·companion
+    /// (<see cref="PerformanceSample.TrainingLabel"/>), and its inner out-of-fold predictions give the least-squares line
+    /// back to the judged score (<see cref="Metrics.CalibrationLine"/>), folded into the coefficients; the penalty is
+    /// then the one whose recalibrated out-of-fold predictions have the lowest MSE on the judged score.
     /// </summary>
     public static (MeanPooledRidge Model, double Alpha) Fit(IReadOnlyList<PerformanceSample> samples, bool lengthTerm, IReadOnlyList<double>? alphas = null,
-        int seed = 42, int maxClips = DefaultMaxClips)
+        int seed = 42, int maxClips = DefaultMaxClips, double companionWeight = 0)
     {
         ArgumentNullException.ThrowIfNull(samples);
         if (samples.Count < InnerFolds * 2) { throw new ArgumentException($"Ridge needs at least {InnerFolds * 2} labelled performances; got {samples.Count}."); }
         if (samples.Any(s => s.Score is null)) { throw new ArgumentException("Every training performance needs a judged score."); }
+        if (!(companionWeight >= 0) || !double.IsFinite(companionWeight)) { throw new ArgumentException($"The companion weight must be 0 or more; got {companionWeight}."); }
         var grid = alphas is { Count: > 0 } ? alphas : DefaultAlphas;
         if (grid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
+        var labels = samples.Select(s => s.TrainingLabel(companionWeight)).ToArray();
+        var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
         var alpha = grid[0];
-        if (grid.Count > 1)
+        var line = (Slope: 1.0, Intercept: 0.0);
+        if (grid.Count > 1 || companionWeight > 0)
         {
             var best = double.PositiveInfinity;
             foreach (var a in grid)
             {
-                var sse = 0.0;
+                var outOfFold = new double[samples.Count];
                 for (var f = 0; f < InnerFolds; f++)
                 {
-                    var (train, validation) = Training.TrainingData.Split(samples, InnerFolds, f, seed);
-                    var model = Solve(train, lengthTerm, a, maxClips);
-                    sse += model.Score(validation, 1f).Zip(validation, (p, v) => Math.Pow(p.Score - v.Score!.Value, 2)).Sum();
+                    var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), InnerFolds, f, seed);
+                    var model = Solve([.. train.Select(i => samples[i])], lengthTerm, a, maxClips, [.. train.Select(i => labels[i])]);
+                    var predicted = model.Score([.. validation.Select(i => samples[i])], 1f);
+                    for (var k = 0; k < validation.Count; k++) { outOfFold[validation[k]] = predicted[k].Score; }
                 }
-                if (sse < best) { best = sse; alpha = a; }
+                var sse = companionWeight > 0 ? Metrics.CalibrationLine.FittedSse(outOfFold, judged) : outOfFold.Zip(judged, (p, y) => (p - y) * (p - y)).Sum();
+                if (sse < best)
+                {
+                    best = sse;
+                    alpha = a;
+                    if (companionWeight > 0) { line = Metrics.CalibrationLine.Fit(outOfFold, judged); }
+                }
             }
         }
-        return (Solve(samples, lengthTerm, alpha, maxClips), alpha);
+        return (Solve(samples, lengthTerm, alpha, maxClips, labels).Mapped(line.Slope, line.Intercept), alpha);
     }
 
+    /// <summary>The model whose every clip score is a·s + b (so is the performance score: the weights sum to 1).</summary>
+    public MeanPooledRidge Mapped(double slope, double intercept) => slope == 1 && intercept == 0 ? this
+        : new MeanPooledRidge([.. _coefficients.Select(c => (float)(c * slope))], (float)((Intercept * slope) + intercept), (float)(LengthCoefficient * slope), MaxClips);
+
     /// <summary>The ridge solution for one penalty (dual form: an n×n system, n performances ≪ feature width).</summary>
-    public static MeanPooledRidge Solve(IReadOnlyList<PerformanceSample> samples, bool lengthTerm, double alpha, int maxClips = DefaultMaxClips)
+    public static MeanPooledRidge Solve(IReadOnlyList<PerformanceSample> samples, bool lengthTerm, double alpha, int maxClips = DefaultMaxClips, IReadOnlyList<double>? labels = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         var n = samples.Count;
@@ -163,7 +182,7 @@ public sealed class MeanPooledRidge : IClipScorer
         var mean = pooled.ColumnSums() / n;
         var sd = Vector<double>.Build.Dense(d, j => Math.Sqrt(pooled.Column(j).Subtract(mean[j]).PointwisePower(2).Sum() / n) + 1e-8);
         var z = Matrix<double>.Build.Dense(n, d, (i, j) => (pooled[i, j] - mean[j]) / sd[j]);
-        var y = Vector<double>.Build.Dense(n, i => samples[i].Score!.Value);
+        var y = Vector<double>.Build.Dense(n, i => labels?[i] ?? samples[i].Score!.Value);
         // Unpenalised part U = [1, ln T]: project it out of Z and y, ridge on the rest, then least squares for U.
         var u = Matrix<double>.Build.Dense(n, lengthTerm ? 2 : 1, (i, k) => k == 0 ? 1.0 : Math.Log(samples[i].Clips));
         var utu = u.TransposeThisAndMultiply(u);

@@ -138,10 +138,12 @@ public sealed class PositionalRidge : IClipScorer
     /// Fits on labelled performances: the knot count from <paramref name="knots"/>, the shared part's share from
     /// <paramref name="shares"/> and the penalty from <paramref name="alphas"/> (scaled by the knot count, since the
     /// features widen with it) by <see cref="MeanPooledRidge.InnerFolds"/>-fold cross-validation on the same data
-    /// (lowest MSE).
+    /// (lowest MSE). A <paramref name="companionWeight"/> works as in <see cref="MeanPooledRidge.Fit"/>: the mixed label is
+    /// learned and the line back to the judged score, fitted on the inner out-of-fold predictions, is folded in.
     /// </summary>
     public static (PositionalRidge Model, int Knots, double Share, double Alpha) Fit(IReadOnlyList<PerformanceSample> samples, IReadOnlyList<int>? knots = null,
-        IReadOnlyList<double>? alphas = null, IReadOnlyList<double>? shares = null, int seed = 42, int maxClips = MeanPooledRidge.DefaultMaxClips)
+        IReadOnlyList<double>? alphas = null, IReadOnlyList<double>? shares = null, int seed = 42, int maxClips = MeanPooledRidge.DefaultMaxClips,
+        double companionWeight = 0)
     {
         ArgumentNullException.ThrowIfNull(samples);
         var folds = MeanPooledRidge.InnerFolds;
@@ -153,8 +155,11 @@ public sealed class PositionalRidge : IClipScorer
         if (alphaGrid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
         var shareGrid = shares is { Count: > 0 } ? shares : DefaultShares;
         if (shareGrid.Any(c => !(c >= 0))) { throw new ArgumentException("Shares must be 0 (no shared part) or more."); }
-        var y = samples.Select(s => (double)s.Score!.Value).ToArray();
+        if (!(companionWeight >= 0) || !double.IsFinite(companionWeight)) { throw new ArgumentException($"The companion weight must be 0 or more; got {companionWeight}."); }
+        var y = samples.Select(s => s.TrainingLabel(companionWeight)).ToArray();
+        var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
         var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Sse: double.PositiveInfinity);
+        var line = (Slope: 1.0, Intercept: 0.0);
         foreach (var k in knotGrid)
         {
             var pooled = samples.Select(s => PooledFeatures(s, k, withMean: true)).ToArray();
@@ -162,23 +167,29 @@ public sealed class PositionalRidge : IClipScorer
             foreach (var share in shareGrid)
             {
                 var weights = ColumnWeights(samples[0].FeatureDim, k, share);
-                var sse = new double[scaled.Length];
+                var outOfFold = new double[scaled.Length][];
+                for (var a = 0; a < scaled.Length; a++) { outOfFold[a] = new double[samples.Count]; }
                 for (var f = 0; f < folds; f++)
                 {
                     var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), folds, f, seed);
                     var solutions = RidgeSolver.Solve(train.Select(i => pooled[i]).ToArray(), train.Select(i => y[i]).ToArray(), scaled, weights);
                     for (var a = 0; a < scaled.Length; a++)
                     {
-                        foreach (var i in validation) { sse[a] += Math.Pow(solutions[a].Predict(pooled[i]) - y[i], 2); }
+                        foreach (var i in validation) { outOfFold[a][i] = solutions[a].Predict(pooled[i]); }
                     }
                 }
                 for (var a = 0; a < scaled.Length; a++)
                 {
-                    if (sse[a] < best.Sse) { best = (k, share, scaled[a], sse[a]); }
+                    var sse = companionWeight > 0 ? Metrics.CalibrationLine.FittedSse(outOfFold[a], judged) : outOfFold[a].Zip(judged, (p, t) => (p - t) * (p - t)).Sum();
+                    if (sse < best.Sse)
+                    {
+                        best = (k, share, scaled[a], sse);
+                        if (companionWeight > 0) { line = Metrics.CalibrationLine.Fit(outOfFold[a], judged); }
+                    }
                 }
             }
         }
-        return (Solve(samples, best.Knots, best.Alpha, best.Share, maxClips), best.Knots, best.Share, best.Alpha);
+        return (Solve(samples, best.Knots, best.Alpha, best.Share, maxClips, y).Mapped(line.Slope, line.Intercept), best.Knots, best.Share, best.Alpha);
     }
 
     private static double[] ColumnWeights(int featureDim, int knots, double share)
@@ -190,12 +201,13 @@ public sealed class PositionalRidge : IClipScorer
     }
 
     /// <summary>The ridge solution for one knot count, share of the shared part and penalty, folded into one β_k per knot.</summary>
-    public static PositionalRidge Solve(IReadOnlyList<PerformanceSample> samples, int knots, double alpha, double share = 0, int maxClips = MeanPooledRidge.DefaultMaxClips)
+    public static PositionalRidge Solve(IReadOnlyList<PerformanceSample> samples, int knots, double alpha, double share = 0, int maxClips = MeanPooledRidge.DefaultMaxClips,
+        IReadOnlyList<double>? labels = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         var d = samples[0].FeatureDim;
         if (samples.Any(s => s.FeatureDim != d)) { throw new ArgumentException("Every performance needs the same feature width."); }
-        var solution = RidgeSolver.Solve([.. samples.Select(s => PooledFeatures(s, knots, withMean: true))], [.. samples.Select(s => (double)s.Score!.Value)], [alpha],
+        var solution = RidgeSolver.Solve([.. samples.Select(s => PooledFeatures(s, knots, withMean: true))], labels is null ? [.. samples.Select(s => (double)s.Score!.Value)] : [.. labels], [alpha],
             ColumnWeights(d, knots, share))[0];
         // Σ_k Φ_k = mean, so β̄·mean + Σ_k δ_k·Φ_k = Σ_k (β̄ + δ_k)·Φ_k.
         var coefficients = new float[knots * d];
@@ -205,6 +217,10 @@ public sealed class PositionalRidge : IClipScorer
         }
         return new PositionalRidge(coefficients, knots, (float)solution.Intercept, maxClips);
     }
+
+    /// <summary>The model whose every clip score is a·s + b (so is the performance score: the position weights sum to 1).</summary>
+    public PositionalRidge Mapped(double slope, double intercept) => slope == 1 && intercept == 0 ? this
+        : new PositionalRidge([.. _coefficients.Select(c => (float)(c * slope))], Knots, (float)((Intercept * slope) + intercept), MaxClips);
 
     /// <summary>The method name of the equal blend of ridge-mean and ridge-pos (saved as a ridge-pos model).</summary>
     public const string BlendMethodName = "ridge-blend";

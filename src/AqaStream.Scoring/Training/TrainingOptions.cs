@@ -55,6 +55,11 @@ public sealed record TrainingOptions
     /// benchmark differ from fold to fold and cost pooled ρ and MSE.</summary>
     public bool Recalibrate { get; init; }
 
+    /// <summary>Sequence methods: train on the judged score plus this multiple of the other judged score
+    /// (<see cref="Data.PerformanceSample.TrainingLabel"/>); the epoch is still chosen by the judged score's validation ρ,
+    /// and the recalibration line (required) maps the predictions back to the judged score. 0: the judged score alone.</summary>
+    public float CompanionWeight { get; init; }
+
     /// <summary>Seed for initialisation, split, shuffles, crops and dropout.</summary>
     public int Seed { get; init; } = 42;
 
@@ -78,6 +83,8 @@ public sealed record TrainingOptions
     {
         if (Epochs <= 0 || BatchSize <= 0 || TrainLength <= 0) { throw new ArgumentException("Epochs, batch size and training length must be positive."); }
         if (LearningRate <= 0) { throw new ArgumentException("The learning rate must be positive."); }
+        if (!(CompanionWeight >= 0) || !float.IsFinite(CompanionWeight)) { throw new ArgumentException($"The companion weight must be 0 or more; got {CompanionWeight}."); }
+        if (CompanionWeight > 0 && !Recalibrate) { throw new ArgumentException("A companion weight needs the recalibration line, which maps the mixed label back to the judged score."); }
         if (Folds < 2) { throw new ArgumentException("At least 2 folds are needed to hold one out for validation."); }
         if (ValidationFold < 0 || ValidationFold >= Folds) { throw new ArgumentException($"Validation fold {ValidationFold} is not in 0..{Folds - 1}."); }
         if (ScoreScale <= 0) { throw new ArgumentException("The score scale must be positive."); }
