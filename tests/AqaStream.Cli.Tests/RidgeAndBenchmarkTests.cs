@@ -93,6 +93,10 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--method", "ridge-mean", "--no-recalibrate" }, "--no-recalibrate does not apply to --method ridge-mean")]
     [InlineData(new[] { "--no-recalibrate" }, "--no-recalibrate does not apply to --method ilt-aqa")]
     [InlineData(new[] { "--method", "gdlt", "--prompt-embeddings", "p.npy" }, "--prompt-embeddings does not apply to --method gdlt (qgvl only)")]
+    [InlineData(new[] { "--method", "ridge-mean", "--companion-weight", "-1" }, "--companion-weight -1 must be 0 or more")]
+    [InlineData(new[] { "--method", "ridge-mean", "--companion-weight", "2", "--refit-all" }, "--refit-all does not combine with --companion-weight")]
+    [InlineData(new[] { "--method", "gdlt-ws", "--companion-weight", "2", "--no-recalibrate" }, "--companion-weight needs the recalibration line")]
+    [InlineData(new[] { "--companion-weight", "2" }, "--companion-weight does not apply to --method ilt-aqa")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {
         var r = CliRunner.Run(["train", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), .. extra]);
@@ -247,6 +251,67 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     {
         var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-mean,tpt-x", "--out", _dir.File("b"));
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("--methods: 'tpt-x' is not one of constant, ridge-mean, ridge-mean+len, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local, ilt-aqa", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("--methods: 'tpt-x' is not a method: choose from constant, ridge-mean, ridge-mean+len, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local, ilt-aqa", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ridge-mean-cx", "the companion weight after -c must be a positive number (e.g. ridge-mean-c2)")]
+    [InlineData("ridge-mean-c0", "the companion weight after -c must be a positive number")]
+    [InlineData("constant-c1", "'constant-c1' is not a method")]
+    [InlineData("ilt-aqa+ridge-mean", "'ilt-aqa+ridge-mean' is not a method")]
+    [InlineData("ridge-mean+", "'ridge-mean+' is not a method")]
+    public void Benchmark_BadCompanionOrBlend_OneLineError(string id, string message)
+    {
+        var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", id, "--out", _dir.File("b"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(message, r.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>A companion weight and a blend under the benchmark: the blend's out-of-fold prediction is the average of its
+    /// parts' (each trained on the same fold), and the companion's line keeps the predictions on the target's scale.</summary>
+    [Fact]
+    public void Benchmark_CompanionAndBlend_BlendIsThePartsAverage_OutOfFold()
+    {
+        var outDir = Path.Combine(_dir.Path, "bench-blend");
+        var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "constant,ridge-mean-c1,ridge-pos,ridge-mean-c1+ridge-pos", "--targets", "TES", "--out", outDir);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "benchmark.json"))).RootElement.GetProperty("results").EnumerateArray().ToList();
+        JsonElement Result(string method) => results.Single(m => m.GetProperty("method").GetString() == method);
+        Dictionary<string, double> OutOfFold(string method) => Result(method).GetProperty("outOfFold").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
+        var (a, b, blend) = (OutOfFold("ridge-mean-c1"), OutOfFold("ridge-pos"), OutOfFold("ridge-mean-c1+ridge-pos"));
+        Assert.Equal(60, blend.Count);
+        foreach (var (id, v) in blend) { AssertClose.Equal((a[id] + b[id]) / 2, v, absolute: 1e-3, relative: 1e-5); }
+        Assert.Contains("the other judged score", Result("ridge-mean-c1").GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.True(Result("ridge-mean-c1").GetProperty("pooled").GetProperty("spearman").GetDouble() > 0.8);
+        Assert.True(Result("ridge-mean-c1").GetProperty("pooled").GetProperty("mse").GetDouble() < 0.5 * Result("constant").GetProperty("pooled").GetProperty("mse").GetDouble());
+    }
+
+    /// <summary><c>aqa train</c> with a blend of a cross-fit sequence ensemble (companion weight) and a ridge: one ensemble
+    /// checkpoint whose members and weights are on its card, and whose live replay equals its offline evaluation.</summary>
+    [Fact]
+    public void TrainBlend_CrossFitEnsembleAndRidge_OneCheckpoint_ReplayEqualsEval()
+    {
+        var outPath = _dir.File("blend-xf.safetensors");
+        var r = CliRunner.Run("train", "--method", "gdlt-ws-c1+ridge-mean", "--cross-fit", "2", "--epochs", "3", "--dataset", _dir.Path, "--target", "TES", "--out", outPath);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("member 2/2", r.Stderr, StringComparison.Ordinal);
+        Scoring.Torch.TorchFormats.Register();
+        var loaded = CheckpointStore.Load(outPath);
+        Assert.Equal(ModelCard.EnsembleFormat, loaded.Card.Format);
+        Assert.Equal("gdlt-ws-c1-x2+ridge-mean", loaded.Scorer.Method);
+        Assert.Equal([0.25, 0.25, 0.5], loaded.Card.Ensemble!.Members.Select(m => m.Weight));
+        Assert.Equal("gdlt-ws", loaded.Card.Ensemble.Members[0].Card.SequenceMethod!.Method);
+        Assert.Equal(ModelCard.RidgeFormat, loaded.Card.Ensemble.Members[2].Card.Format);
+        Assert.Equal("2", loaded.Card.Training!.Settings["cross_fit"]);
+        Assert.Equal(48, loaded.Card.Training.TrainCount);
+        Assert.Equal(12, loaded.Card.Validation!.Count);
+        (loaded.Scorer as IDisposable)?.Dispose();
+        AssertReplayEqualsEval(outPath);
+        var bad = CliRunner.Run("train", "--method", "ridge-mean+ridge-pos", "--cross-fit", "2", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("y.safetensors"));
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--cross-fit applies to the sequence methods", bad.Stderr, StringComparison.Ordinal);
+        bad = CliRunner.Run("train", "--method", "ridge-mean+ridge-pos", "--hidden", "8", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("y.safetensors"));
+        Assert.Contains("--hidden does not apply to --method ridge-mean+ridge-pos", bad.Stderr, StringComparison.Ordinal);
     }
 }

@@ -86,6 +86,12 @@ internal static class TrainCommand
                 + "validation split). The other score reads a performer's level with less noise; on Fis-V it lifts TES (README). 0: the target alone.",
             DefaultValueFactory = _ => 0f,
         };
+        var crossFit = new Option<int>("--cross-fit")
+        {
+            Description = "Sequence methods, alone or in a blend: train K models on the training split, one per inner fold (each selected and recalibrated on its own), "
+                + "and save their average as one ensemble checkpoint (K times the training time; 1: one model).",
+            DefaultValueFactory = _ => 1,
+        };
         var prompts = new Option<FileInfo?>("--prompt-embeddings")
         {
             Description = "qgvl: a float32 .npy [grades, E] of quality-prompt text embeddings (e.g. CLIP's) that initialises the grade prototypes; without it they are learned from a random start.",
@@ -95,7 +101,7 @@ internal static class TrainCommand
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, companion,
+            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, companion, crossFit,
         };
         Option[] sequenceOnly = [hidden, grades, auxWeight, prompts, localHeads, noRecalibrate];
         Option[] decoderOnly = [device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
@@ -106,7 +112,26 @@ internal static class TrainCommand
         cmd.SetAction(r => AqaApp.Guarded(() =>
         {
             var chosen = r.GetValue(method)!;
-            if (!Methods.Contains(chosen)) { throw new ArgumentException($"--method '{chosen}' is not a method: choose one of {string.Join(", ", Methods)}."); }
+            if (r.GetValue(crossFit) < 1) { throw new ArgumentException($"--cross-fit {r.GetValue(crossFit)} must be at least 1 (1: one model)."); }
+            if (!Methods.Contains(chosen) || r.GetValue(crossFit) > 1)
+            {
+                // A blend (A+B), a method with a companion suffix (-cW) or a cross-fit ensemble: the benchmark's methods, trained
+                // on the training split and validated on the held-out fold.
+                IReadOnlyList<string> parts;
+                try { parts = BenchmarkCommand.Parts(chosen); }
+                catch (ArgumentException e) { throw new ArgumentException($"--method '{chosen}' is not a method: choose one of {string.Join(", ", Methods)}, A-cW (companion weight W) or a blend A+B ({e.Message.Split(": ", 2)[0]}).", e); }
+                Option[] applies = [epochs, folds, fold, seed, crossFit, threads];
+                var extra = cmd.Options.FirstOrDefault(o => o != dataset && o != target && o != output && o != modelId && o != method && !applies.Contains(o) && r.GetResult(o) is { Implicit: false });
+                if (extra is not null) { throw new ArgumentException($"{extra.Name} does not apply to --method {chosen} (a blend, a -cW method or --cross-fit takes --epochs, --folds, --val-fold, --seed, --cross-fit, --threads)."); }
+                if (r.GetValue(crossFit) > 1 && !parts.Any(p => SequenceMethodOptions.Methods.Contains(BenchmarkCommand.WithoutCompanion(p).Name) || BenchmarkCommand.WithoutCompanion(p).Name == "gdlt-ws-local"))
+                {
+                    throw new ArgumentException($"--cross-fit applies to the sequence methods ({string.Join(", ", SequenceMethodOptions.Methods)}, gdlt-ws-local), and {chosen} has none.");
+                }
+                EngineOptions.SetThreads(r.GetValue(threads));
+                var epochCount = r.GetResult(epochs) is { Implicit: false } ? r.GetValue(epochs) : SequenceTrainer.DefaultEpochs;
+                return TrainComposite(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), chosen, r.GetValue(crossFit), epochCount,
+                    r.GetValue(folds), r.GetValue(fold), r.GetValue(seed));
+            }
             var isSequence = SequenceMethodOptions.Methods.Contains(chosen);
             var isRidge = chosen is MeanPooledRidge.MethodName or PositionalRidge.MethodName or PositionalRidge.BlendMethodName;
             Option[] notForThis = isRidge ? [.. decoderOnly, .. sequenceOnly, .. (chosen != MeanPooledRidge.MethodName ? new Option[] { lengthTerm } : [])]
@@ -300,6 +325,49 @@ internal static class TrainCommand
         };
         CheckpointStore.Save(outPath, model, card);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"validation spearman {report.Spearman:F4}  mse {report.Mse:F3}  rl2 {report.RelativeL2:F5}  n {report.Count}  (penalty {alpha})"));
+        Console.WriteLine($"wrote {outPath} and {CheckpointStore.CardPath(outPath)}");
+        return 0;
+    }
+
+    /// <summary>A benchmark method id (a blend, a -cW method, a cross-fit ensemble) trained on the training split as the
+    /// benchmark trains it on one fold, validated on the held-out fold, saved as one checkpoint.</summary>
+    private static int TrainComposite(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, string id, int crossFit, int epochs, int folds, int fold, int seed)
+    {
+        if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
+        if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
+        if (epochs < 1) { throw new ArgumentException($"--epochs {epochs} must be at least 1."); }
+        var (root, featureDim, _, train, validation, split) = LoadSplit(datasetDir, tgt, folds, fold, seed);
+        var method = BenchmarkCommand.MethodFor(id, featureDim, epochs, 256, tgt, crossFit);
+        Console.Error.WriteLine($"training {method.Name} on {tgt}: {train.Count} performances, validating on {validation.Count} ({split})");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (scorer, scale, parameters) = method.Train(train, seed, line => Console.Error.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {line}"));
+        using var _ = scorer as IDisposable;
+        if (scale != 1f) { throw new ArgumentException($"{method.Name} scores in model units; train it with its own --method options."); }
+        var predictions = scorer.Score(validation, 1f);
+        var report = Scoring.Metrics.RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(v => (double)v.Score!.Value).ToList());
+        var settings = new Dictionary<string, string>
+        {
+            ["method"] = method.Name,
+            ["description"] = method.Description,
+            ["cross_fit"] = crossFit.ToString(CultureInfo.InvariantCulture),
+            ["epochs"] = epochs.ToString(CultureInfo.InvariantCulture),
+            ["parameters"] = parameters.ToString(CultureInfo.InvariantCulture),
+            ["engine"] = $"torch (cpu, libtorch {TorchSharp.torch.__version__})",
+            ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+        };
+        var card = new ModelCard
+        {
+            ModelId = modelId ?? Path.GetFileNameWithoutExtension(outPath),
+            Architecture = new DecoderOptions { FeatureDim = featureDim, MaxQueries = scorer.MaxClips },
+            Target = tgt,
+            ScoreScale = 1f,
+            Seed = seed,
+            Training = new TrainingProvenance(Path.GetFileName(root.TrimEnd('/')), train.Count, validation.Count, split, settings,
+                Math.Round(clock.Elapsed.TotalSeconds, 1), validation.Select(v => v.Id).ToList()),
+            Validation = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, 0),
+        };
+        CheckpointStore.Save(outPath, scorer, card);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{method.Name}: validation spearman {report.Spearman:F4}  mse {report.Mse:F3}  rl2 {report.RelativeL2:F5}  n {report.Count}  ({clock.Elapsed.TotalSeconds:F0} s)"));
         Console.WriteLine($"wrote {outPath} and {CheckpointStore.CardPath(outPath)}");
         return 0;
     }
