@@ -133,6 +133,23 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         AssertReplayEqualsEval(outPath);
     }
 
+    [Fact]
+    public void TrainRidgeBlend_CompanionWeight_OnTheTargetsScale_CardRecordsIt_ReplayEqualsEval()
+    {
+        var outPath = _dir.File("blend-c.safetensors");
+        var r = CliRunner.Run("train", "--method", "ridge-blend", "--companion-weight", "1.5", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--alphas", "1,10");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var loaded = CheckpointStore.Load(outPath);
+        Assert.Equal("1.5", loaded.Card.Training!.Settings["companion_weight"]);
+        Assert.True(loaded.Card.Validation!.Spearman > 0.8, $"validation ρ {loaded.Card.Validation.Spearman}");
+        // Trained on TES + 1.5·PCS (about 40 + 45·level) but scoring TES (about 10 + 30·level): the line maps it back.
+        var labels = File.ReadAllLines(Path.Combine(_dir.Path, "train.txt")).Select(l => l.Split(' ')).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+        var validation = loaded.Card.Training.ValidationIds.Select(id => FeatureStore.Load(Path.Combine(_dir.Path, "features"), id, Dim, (float)labels[id])).ToList();
+        var bias = loaded.Scorer.Score(validation, 1f).Zip(validation, (p, v) => p.Score - v.Score!.Value).Average();
+        Assert.InRange(bias, -2.0, 2.0);
+        AssertReplayEqualsEval(outPath);
+    }
+
     [Theory]
     [InlineData("gdlt-ws")]
     [InlineData("gdlt")]
