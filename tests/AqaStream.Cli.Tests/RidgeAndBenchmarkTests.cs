@@ -255,7 +255,7 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
 
     [Theory]
     [InlineData(new[] { "--methods", "gdlt-ws", "--cross-fit", "0" }, "--cross-fit 0 must be at least 1")]
-    [InlineData(new[] { "--methods", "gdlt-ws,ridge-mean", "--cross-fit", "3" }, "--cross-fit applies to the sequence methods (mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local), not ridge-mean")]
+    [InlineData(new[] { "--methods", "ridge-pos,ridge-mean", "--cross-fit", "3" }, "--cross-fit applies to the sequence methods (mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local), alone or in a blend, and none of ridge-pos, ridge-mean has one")]
     public void Benchmark_CrossFitMisused_OneLineError(string[] args, string message)
     {
         var r = CliRunner.Run(["benchmark", "fisv", "--dataset", _dir.Path, "--out", _dir.File("b"), .. args]);

@@ -49,7 +49,7 @@ internal static class BenchmarkCommand
         var modelDim = new Option<int>("--model-dim") { Description = "ilt-aqa: decoder width (input projection 1024 → d).", DefaultValueFactory = _ => 256 };
         var crossFit = new Option<int>("--cross-fit")
         {
-            Description = "Sequence methods: train K models per fold, one per inner fold (each selected and recalibrated on its own), and score with their average (K times the training time; 1: one model).",
+            Description = "Sequence methods, alone or in a blend (the others ignore it): train K models per fold, one per inner fold (each selected and recalibrated on its own), and score with their average (K times the training time; 1: one model).",
             DefaultValueFactory = _ => 1,
         };
         var threads = CommonOptions.Threads();
@@ -66,9 +66,9 @@ internal static class BenchmarkCommand
             var chosenTargets = Split(r.GetValue(targets)!, ["TES", "PCS"], "--targets").Select(Enum.Parse<ScoreTarget>).ToList();
             if (r.GetValue(folds) < 2) { throw new ArgumentException("--folds must be at least 2."); }
             if (r.GetValue(crossFit) < 1) { throw new ArgumentException($"--cross-fit {r.GetValue(crossFit)} must be at least 1 (1: one model per fold)."); }
-            if (r.GetValue(crossFit) > 1 && chosen.FirstOrDefault(m => !Parts(m).Any(IsSequence)) is { } other)
+            if (r.GetValue(crossFit) > 1 && !chosen.Any(m => Parts(m).Any(IsSequence)))
             {
-                throw new ArgumentException($"--cross-fit applies to the sequence methods ({string.Join(", ", SequenceMethodOptions.Methods)}, gdlt-ws-local), not {other}.");
+                throw new ArgumentException($"--cross-fit applies to the sequence methods ({string.Join(", ", SequenceMethodOptions.Methods)}, gdlt-ws-local), alone or in a blend, and none of {string.Join(", ", chosen)} has one.");
             }
             var root = CommonOptions.ExistingDirectory(r.GetValue(dataset)!, "dataset directory");
             var labelsPath = Path.Combine(root, "train.txt");
