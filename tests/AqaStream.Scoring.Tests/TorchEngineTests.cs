@@ -32,6 +32,48 @@ public class TorchEngineTests
         // test's own output; CI runs it on a fresh clone.
     }
 
+    /// <summary>The Fis-V live defaults load and reproduce their cards' held-out figures on the real validation fold
+    /// (the judged scores of train.txt's fold 0; the test split is never read): TES the companion-trained ridge-blend,
+    /// PCS the blend of five cross-fit gdlt-ws models and ridge-blend, whose explanation adds up.</summary>
+    [Theory]
+    [InlineData("fisv-tes", ScoreTarget.TES)]
+    [InlineData("fisv-pcs", ScoreTarget.PCS)]
+    public void ShippedFisvDefaults_ReproduceTheirCardsValidation(string name, ScoreTarget target)
+    {
+        TorchFormats.Register();
+        var loaded = CheckpointStore.Load(Path.Combine(RepositoryRoot.Path, "models", name + ".safetensors"));
+        using var _ = loaded.Scorer as IDisposable;
+        var card = loaded.Card;
+        Assert.Equal(target, card.Target);
+        var root = Path.Combine(RepositoryRoot.SharedDirectory, "datasets", "fis-v");
+        var labels = ScoreLabels.ReadFile(Path.Combine(root, "train.txt")).ToDictionary(l => l.Id);
+        var validation = card.Training!.ValidationIds.Select(id => FeatureStore.Load(Path.Combine(root, "features"), id, 1024, labels[id].Score(target))).ToList();
+        Assert.Equal(80, validation.Count);
+        var predicted = loaded.Scorer.Score(validation, card.ScoreScale);
+        var report = RegressionMetrics.Evaluate([.. predicted.Select(p => (double)p.Score)], [.. validation.Select(v => (double)v.Score!.Value)]);
+        AssertClose.Equal(card.Validation!.Spearman, report.Spearman, absolute: 1e-6, relative: 0);
+        AssertClose.Equal(card.Validation.Mse, report.Mse, absolute: 1e-3, relative: 1e-4);
+        foreach (var p in predicted)
+        {
+            AssertClose.Equal(1.0, p.Clips.Sum(c => c.Weight), absolute: 1e-4, relative: 0);
+            AssertClose.Equal(p.Score, p.Clips.Sum(c => c.Contribution), absolute: 1e-2, relative: 1e-4);
+        }
+        if (target == ScoreTarget.TES)
+        {
+            Assert.Equal(ModelCard.PositionalRidgeFormat, card.Format);
+            Assert.Equal("2", card.Training.Settings["companion_weight"]);
+        }
+        else
+        {
+            var ensemble = Assert.IsType<EnsembleScorer>(loaded.Scorer);
+            Assert.Equal("gdlt-ws-x5+ridge-blend", ensemble.Method);
+            Assert.Equal([0.1, 0.1, 0.1, 0.1, 0.1, 0.5], ensemble.Weights.Select(w => Math.Round(w, 9)));
+            // The learned part weighs clips unevenly (ridge alone would give exactly 1/T to each).
+            var weights = predicted[0].Clips.Select(c => (double)c.Weight).ToList();
+            Assert.True(weights.Max() > 1.05 / weights.Count, $"largest weight {weights.Max()} against 1/T = {1.0 / weights.Count}");
+        }
+    }
+
     /// <summary>The shipped decoder checkpoints load on libtorch and score as the PyTorch reference does with the same
     /// file (tools/reference/score_checkpoint.py): final score, every clip weight and clip score, batched with padding.</summary>
     [Theory]
