@@ -97,6 +97,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--method", "ridge-mean", "--companion-weight", "2", "--refit-all" }, "--refit-all does not combine with --companion-weight")]
     [InlineData(new[] { "--method", "gdlt-ws", "--companion-weight", "2", "--no-recalibrate" }, "--companion-weight needs the recalibration line")]
     [InlineData(new[] { "--companion-weight", "2" }, "--companion-weight does not apply to --method ilt-aqa")]
+    [InlineData(new[] { "--method", "gdlt-ws", "--companion-weight", "auto" }, "--companion-weight auto applies to the ridges (ridge-mean, ridge-pos, ridge-blend); give --method gdlt-ws a number")]
+    [InlineData(new[] { "--method", "ridge-mean", "--companion-weight", "lots" }, "--companion-weight lots must be 0 or more, or auto")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {
         var r = CliRunner.Run(["train", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), .. extra]);
@@ -141,6 +143,9 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.True(r.ExitCode == 0, r.Stderr);
         var loaded = CheckpointStore.Load(outPath);
         Assert.Equal("1.5", loaded.Card.Training!.Settings["companion_weight"]);
+        var auto = CliRunner.Run("train", "--method", "ridge-blend", "--companion-weight", "auto", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("blend-auto.safetensors"), "--alphas", "1,10");
+        Assert.True(auto.ExitCode == 0, auto.Stderr);
+        Assert.StartsWith("auto from 0,1,2,3: ridge-mean ", CheckpointStore.Load(_dir.File("blend-auto.safetensors")).Card.Training!.Settings["companion_weight"], StringComparison.Ordinal);
         Assert.True(loaded.Card.Validation!.Spearman > 0.8, $"validation ρ {loaded.Card.Validation.Spearman}");
         // Trained on TES + 1.5·PCS (about 40 + 45·level) but scoring TES (about 10 + 30·level): the line maps it back.
         var labels = File.ReadAllLines(Path.Combine(_dir.Path, "train.txt")).Select(l => l.Split(' ')).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
@@ -272,7 +277,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     }
 
     [Theory]
-    [InlineData("ridge-mean-cx", "the companion weight after -c must be a positive number (e.g. ridge-mean-c2)")]
+    [InlineData("ridge-mean-cx", "the companion weight after -c must be a positive number or auto (e.g. ridge-mean-c2)")]
+    [InlineData("gdlt-ws-cauto", "-cauto applies to the ridges (ridge-mean, ridge-mean+len, ridge-pos, ridge-blend); give gdlt-ws a weight (e.g. gdlt-ws-c2)")]
     [InlineData("ridge-mean-c0", "the companion weight after -c must be a positive number")]
     [InlineData("constant-c1", "'constant-c1' is not a method")]
     [InlineData("ilt-aqa+ridge-mean", "'ilt-aqa+ridge-mean' is not a method")]

@@ -187,6 +187,22 @@ public class MeanPooledRidgeTests
     }
 
     [Fact]
+    public void FitChoosingCompanion_TakesTheCompanionWhereItHelps_AndLeavesItWhereItIsNoise()
+    {
+        var informative = WithCompanion(80, seed: 24);
+        var (_, _, chosen) = MeanPooledRidge.FitChoosingCompanion(informative, lengthTerm: false, [0, 1, 2, 3], alphas: [1, 10, 100]);
+        Assert.True(chosen > 0, $"chose {chosen} where the companion reads the level with little noise");
+        // A companion that is pure noise: the inner folds see that learning it hurts.
+        var rng = new Random(25);
+        var noise = informative.Select(s => s with { Companion = 100 * Gaussian.Next(rng) }).ToList();
+        var (_, _, none) = MeanPooledRidge.FitChoosingCompanion(noise, lengthTerm: false, [0, 1, 2, 3], alphas: [1, 10, 100]);
+        Assert.Equal(0, none);
+        var (_, _, _, _, positionalChosen) = PositionalRidge.FitChoosingCompanion(informative, [0, 2], knots: [2], alphas: [1, 10], shares: [4]);
+        Assert.Equal(2, positionalChosen);
+        Assert.Throws<ArgumentException>(() => MeanPooledRidge.FitChoosingCompanion(informative, lengthTerm: false, []));
+    }
+
+    [Fact]
     public void Mapped_MovesTheScoreAndEveryClipScore_OnOneLine()
     {
         var model = MeanPooledRidge.Fit(Linear(60, seed: 22, noise: 1), lengthTerm: true).Model;

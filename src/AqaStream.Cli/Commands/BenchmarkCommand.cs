@@ -161,17 +161,30 @@ internal static class BenchmarkCommand
     }
 
     /// <summary>A method id and its companion weight: <c>ridge-blend-c2</c> is (ridge-blend, 2); without a suffix, weight 0.
-    /// A malformed or non-positive weight is a one-line error.</summary>
+    /// <c>-cauto</c> (the ridges only) is weight NaN: chosen from <see cref="Companion.AutoGrid"/> by the inner folds. A
+    /// malformed or non-positive weight is a one-line error.</summary>
     internal static (string Name, double Weight) WithoutCompanion(string id)
     {
         var match = System.Text.RegularExpressions.Regex.Match(id, @"^(?<name>.+)-c(?<w>[^-]*)$");
         if (!match.Success || !Methods.Contains(match.Groups["name"].Value, StringComparer.Ordinal)) { return (id, 0); }
+        var name = match.Groups["name"].Value;
+        if (match.Groups["w"].Value == "auto")
+        {
+            if (name is not ("ridge-mean" or "ridge-mean+len" or "ridge-pos" or "ridge-blend"))
+            {
+                throw new ArgumentException($"--methods: '{id}': -cauto applies to the ridges (ridge-mean, ridge-mean+len, ridge-pos, ridge-blend); give {name} a weight (e.g. {name}-c2).");
+            }
+            return (name, double.NaN);
+        }
         if (!double.TryParse(match.Groups["w"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var w) || !(w > 0) || !double.IsFinite(w))
         {
-            throw new ArgumentException($"--methods: '{id}': the companion weight after -c must be a positive number (e.g. {match.Groups["name"].Value}-c2).");
+            throw new ArgumentException($"--methods: '{id}': the companion weight after -c must be a positive number or auto (e.g. {name}-c2).");
         }
-        return (match.Groups["name"].Value, w);
+        return (name, w);
     }
+
+    /// <summary>The weights a ridge chooses from for a parsed companion weight (NaN: <c>auto</c>).</summary>
+    private static IReadOnlyList<double> Grid(double weight) => double.IsNaN(weight) ? Companion.AutoGrid : [weight];
 
     /// <summary>The benchmark method of an id (<see cref="Parts"/>): one method, or the equal blend of its parts.</summary>
     internal static IBenchmarkMethod MethodFor(string id, int featureDim, int epochs, int modelDim, ScoreTarget target, int crossFit)
@@ -187,10 +200,10 @@ internal static class BenchmarkCommand
         return name switch
         {
         "constant" => new ConstantMethod(),
-        "ridge-mean" => new RidgeMethod(lengthTerm: false, companion),
-        "ridge-mean+len" => new RidgeMethod(lengthTerm: true, companion),
-        "ridge-pos" => new PositionalRidgeMethod(companion),
-        "ridge-blend" => new RidgeBlendMethod(companion),
+        "ridge-mean" => new RidgeMethod(lengthTerm: false, Grid(companion)),
+        "ridge-mean+len" => new RidgeMethod(lengthTerm: true, Grid(companion)),
+        "ridge-pos" => new PositionalRidgeMethod(Grid(companion)),
+        "ridge-blend" => new RidgeBlendMethod(Grid(companion)),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
             SequenceTrainer.Defaults(name) with { Epochs = epochs, CompanionWeight = (float)companion }, crossFit),

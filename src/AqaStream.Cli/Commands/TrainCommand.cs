@@ -79,12 +79,13 @@ internal static class TrainCommand
         {
             Description = "mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws: keep the trained score mapping (default: after the best epoch, a least-squares line y = a·ŷ + b, a > 0, of the judges' scores on the model's predictions over the validation split is folded into the mapping; ranks do not move).",
         };
-        var companion = new Option<float>("--companion-weight")
+        var companion = new Option<string>("--companion-weight")
         {
             Description = "ridge-mean, ridge-pos, ridge-blend and the sequence methods: learn the target plus this multiple of the other judged score (TES + W·PCS), "
                 + "then map the predictions back to the target with a least-squares line on held-out predictions (the ridges' inner folds; the sequence methods' "
-                + "validation split). The other score reads a performer's level with less noise; on Fis-V it lifts TES (README). 0: the target alone.",
-            DefaultValueFactory = _ => 0f,
+                + "validation split). The other score reads a performer's level with less noise; on Fis-V it lifts TES (README). 0: the target alone; "
+                + "auto (the ridges): W from 0, 1, 2, 3, chosen with the penalty by the inner folds.",
+            DefaultValueFactory = _ => "0",
         };
         var crossFit = new Option<int>("--cross-fit")
         {
@@ -139,14 +140,20 @@ internal static class TrainCommand
                 : [.. ridgeOnly, .. sequenceOnly, .. ridgeAndSequence];
             var notApplying = notForThis.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
             if (notApplying is not null) { throw new ArgumentException($"{notApplying.Name} does not apply to --method {chosen}."); }
-            var companionWeight = r.GetValue(companion);
-            if (!(companionWeight >= 0) || !float.IsFinite(companionWeight)) { throw new ArgumentException($"--companion-weight {companionWeight.ToString(CultureInfo.InvariantCulture)} must be 0 or more."); }
+            var companionText = r.GetValue(companion)!;
+            var companionAuto = companionText == "auto";
+            var companionWeight = 0f;
+            if (!companionAuto && (!float.TryParse(companionText, NumberStyles.Float, CultureInfo.InvariantCulture, out companionWeight) || !(companionWeight >= 0) || !float.IsFinite(companionWeight)))
+            {
+                throw new ArgumentException($"--companion-weight {companionText} must be 0 or more, or auto.");
+            }
+            if (companionAuto && !isRidge) { throw new ArgumentException($"--companion-weight auto applies to the ridges (ridge-mean, ridge-pos, ridge-blend); give --method {chosen} a number."); }
             if (isRidge)
             {
-                if (companionWeight > 0 && r.GetValue(refitAll)) { throw new ArgumentException("--refit-all does not combine with --companion-weight (the line back to the target comes from the inner folds of the fitted data)."); }
+                if ((companionWeight > 0 || companionAuto) && r.GetValue(refitAll)) { throw new ArgumentException("--refit-all does not combine with --companion-weight (the line back to the target comes from the inner folds of the fitted data)."); }
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
                     r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen != MeanPooledRidge.MethodName,
-                    blend: chosen == PositionalRidge.BlendMethodName, companionWeight);
+                    blend: chosen == PositionalRidge.BlendMethodName, companionAuto ? Scoring.Evaluation.Companion.AutoGrid : [companionWeight]);
             }
             if (isSequence)
             {
@@ -257,7 +264,7 @@ internal static class TrainCommand
     }
 
     private static int TrainRidge(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, int folds, int fold, int seed, bool lengthTerm,
-        List<double>? alphas, bool refitAll, bool positional, bool blend, double companionWeight)
+        List<double>? alphas, bool refitAll, bool positional, bool blend, IReadOnlyList<double> companionWeights)
     {
         if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
         if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
@@ -266,22 +273,23 @@ internal static class TrainCommand
         IClipScorer model;
         double alpha;
         var (knots, share, meanAlpha) = (1, 0.0, 0.0);
+        var (meanWeight, positionalWeight) = (0.0, 0.0);
         MeanPooledRidge? blendMean = null;
         if (positional)
         {
             PositionalRidge fitted;
-            (fitted, knots, share, alpha) = PositionalRidge.Fit(train, alphas: alphas, seed: seed, companionWeight: companionWeight);
+            (fitted, knots, share, alpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights, alphas: alphas, seed: seed);
             model = fitted;
             if (blend)
             {
-                (blendMean, meanAlpha) = MeanPooledRidge.Fit(train, lengthTerm: false, alphas, seed, companionWeight: companionWeight);
+                (blendMean, meanAlpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, companionWeights, alphas, seed);
                 model = PositionalRidge.Blend(blendMean, fitted);
             }
         }
         else
         {
             MeanPooledRidge fitted;
-            (fitted, alpha) = MeanPooledRidge.Fit(train, lengthTerm, alphas, seed, companionWeight: companionWeight);
+            (fitted, alpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights, alphas, seed);
             model = fitted;
         }
         var predictions = model.Score(validation, 1f);
@@ -307,7 +315,9 @@ internal static class TrainCommand
             ["alphas"] = string.Join(",", (alphas ?? [.. MeanPooledRidge.DefaultAlphas]).Select(a => a.ToString(CultureInfo.InvariantCulture))),
             ["length_term"] = lengthTerm ? "true" : "false",
             ["refit_all"] = refitAll ? "true" : "false",
-            ["companion_weight"] = companionWeight.ToString(CultureInfo.InvariantCulture),
+            ["companion_weight"] = companionWeights is [var only] ? only.ToString(CultureInfo.InvariantCulture)
+                : $"auto from {string.Join(",", companionWeights.Select(w => w.ToString(CultureInfo.InvariantCulture)))}: "
+                  + (positional ? $"{(blend ? $"ridge-mean {meanWeight.ToString(CultureInfo.InvariantCulture)}, " : "")}ridge-pos {positionalWeight.ToString(CultureInfo.InvariantCulture)}" : meanWeight.ToString(CultureInfo.InvariantCulture)),
             ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
         };
         var card = new ModelCard

@@ -154,14 +154,14 @@ public sealed class SequenceTrainer
 public sealed class SequenceBenchmarkMethod(SequenceMethodOptions architecture, TrainingOptions training, int crossFit = 1) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => (architecture.LocalHeads ? $"{architecture.Method}-local" : architecture.Method) + Companion.Suffix(training.CompanionWeight)
+    public string Name => (architecture.LocalHeads ? $"{architecture.Method}-local" : architecture.Method) + Companion.Suffix([training.CompanionWeight])
         + (crossFit > 1 ? FormattableString.Invariant($"-x{crossFit}") : "");
 
     /// <inheritdoc/>
     public string Description => FormattableString.Invariant(
         $"{Name} on libtorch (hidden {architecture.Hidden}, dropout {architecture.Dropout}, crops of {training.TrainLength}), best epoch of {training.Epochs} on an inner fold")
         + (crossFit > 1 ? FormattableString.Invariant($"; the average of {crossFit} models, one per inner fold (cross-fit)") : "")
-        + Companion.Describe(training.CompanionWeight);
+        + Companion.Describe([training.CompanionWeight]);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)

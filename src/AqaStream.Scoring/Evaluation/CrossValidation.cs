@@ -44,76 +44,92 @@ public sealed class ConstantMethod : IBenchmarkMethod
     }
 }
 
-/// <summary>How a method's name and description show a companion weight (<see cref="PerformanceSample.TrainingLabel"/>).</summary>
+/// <summary>Companion weights (<see cref="PerformanceSample.TrainingLabel"/>) as the methods take them: one weight, or
+/// a grid the ridges choose from by their inner folds (<c>auto</c>).</summary>
 public static class Companion
 {
-    /// <summary>The id suffix: <c>-c2</c> for weight 2, nothing for 0.</summary>
-    public static string Suffix(double weight) => weight > 0 ? FormattableString.Invariant($"-c{weight}") : "";
+    /// <summary>The weights <c>auto</c> chooses from.</summary>
+    public static readonly IReadOnlyList<double> AutoGrid = [0, 1, 2, 3];
+
+    /// <summary>No companion: the judged score alone.</summary>
+    public static readonly IReadOnlyList<double> None = [0];
+
+    /// <summary>The id suffix: <c>-c2</c> for weight 2, <c>-cauto</c> for a grid, nothing for 0.</summary>
+    public static string Suffix(IReadOnlyList<double>? weights) => weights switch
+    {
+        null or [0] => "",
+        [var w] => FormattableString.Invariant($"-c{w}"),
+        _ => "-cauto",
+    };
 
     /// <summary>The description's tail.</summary>
-    public static string Describe(double weight) => weight > 0
-        ? FormattableString.Invariant($"; trained on the target + {weight} × the other judged score, mapped back by a line fitted on held-out predictions")
-        : "";
+    public static string Describe(IReadOnlyList<double>? weights) => weights switch
+    {
+        null or [0] => "",
+        [var w] => FormattableString.Invariant($"; trained on the target + {w} × the other judged score, mapped back by a line fitted on held-out predictions"),
+        _ => FormattableString.Invariant($"; trained on the target + W × the other judged score, W in {string.Join(", ", weights)} chosen with the penalty by the inner folds, mapped back by a line fitted on held-out predictions"),
+    };
 }
 
 /// <summary><c>ridge-mean</c>: the linear baseline (penalty by inner cross-validation), optionally with ln T.</summary>
-public sealed class RidgeMethod(bool lengthTerm, double companionWeight = 0) : IBenchmarkMethod
+public sealed class RidgeMethod(bool lengthTerm, IReadOnlyList<double>? companionWeights = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => (lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName) + Companion.Suffix(companionWeight);
+    public string Name => (lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
     public string Description => (lengthTerm
         ? "ridge on mean-pooled clip features plus an unpenalised ln(clip count) term"
-        : "ridge on mean-pooled clip features (the field's linear baseline)") + Companion.Describe(companionWeight);
+        : "ridge on mean-pooled clip features (the field's linear baseline)") + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (model, alpha) = MeanPooledRidge.Fit(train, lengthTerm, seed: seed, companionWeight: companionWeight);
-        progress(FormattableString.Invariant($"penalty {alpha}"));
+        var (model, alpha, weight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights ?? Companion.None, seed: seed);
+        progress(FormattableString.Invariant($"penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}"));
         return (model, 1f, model.FeatureDim + (lengthTerm ? 2 : 1));
     }
 }
 
 /// <summary><c>ridge-pos</c>: the position-aware linear model (knots and penalty by inner cross-validation).</summary>
-public sealed class PositionalRidgeMethod(double companionWeight = 0) : IBenchmarkMethod
+public sealed class PositionalRidgeMethod(IReadOnlyList<double>? companionWeights = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.MethodName + Companion.Suffix(companionWeight);
+    public string Name => PositionalRidge.MethodName + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
     public string Description => "ridge on the mean and position-weighted clip means (hat functions over the relative position; knots, share and penalty by inner CV)"
-        + Companion.Describe(companionWeight);
+        + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (model, knots, share, alpha) = PositionalRidge.Fit(train, seed: seed, companionWeight: companionWeight);
-        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}"));
+        var (model, knots, share, alpha, weight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed);
+        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}"));
         return (model, 1f, model.Coefficients.Length + 1);
     }
 }
 
 /// <summary><c>ridge-blend</c>: the equal average of ridge-mean and ridge-pos, each fitted with its own inner CV on the
 /// fold's training part (<see cref="PositionalRidge.Blend"/>).</summary>
-public sealed class RidgeBlendMethod(double companionWeight = 0) : IBenchmarkMethod
+public sealed class RidgeBlendMethod(IReadOnlyList<double>? companionWeights = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.BlendMethodName + Companion.Suffix(companionWeight);
+    public string Name => PositionalRidge.BlendMethodName + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
-    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + Companion.Describe(companionWeight);
+    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (mean, alpha) = MeanPooledRidge.Fit(train, lengthTerm: false, seed: seed, companionWeight: companionWeight);
-        var (positional, knots, share, positionalAlpha) = PositionalRidge.Fit(train, seed: seed, companionWeight: companionWeight);
-        progress(FormattableString.Invariant($"ridge-mean penalty {alpha}; ridge-pos {knots} knots, share {share}, penalty {positionalAlpha}"));
+        var (mean, alpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, companionWeights ?? Companion.None, seed: seed);
+        var (positional, knots, share, positionalAlpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed);
+        progress(FormattableString.Invariant($"ridge-mean penalty {alpha}; ridge-pos {knots} knots, share {share}, penalty {positionalAlpha}")
+            + (companionWeights is { Count: > 1 } ? FormattableString.Invariant($"; companion weights {meanWeight} and {positionalWeight}") : ""));
         var blend = PositionalRidge.Blend(mean, positional);
         return (blend, 1f, blend.Coefficients.Length + 1);
     }

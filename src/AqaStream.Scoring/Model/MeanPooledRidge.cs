@@ -123,39 +123,61 @@ public sealed class MeanPooledRidge : IClipScorer
     public static (MeanPooledRidge Model, double Alpha) Fit(IReadOnlyList<PerformanceSample> samples, bool lengthTerm, IReadOnlyList<double>? alphas = null,
         int seed = 42, int maxClips = DefaultMaxClips, double companionWeight = 0)
     {
+        var (model, alpha, _) = FitChoosingCompanion(samples, lengthTerm, [companionWeight], alphas, seed, maxClips);
+        return (model, alpha);
+    }
+
+    /// <summary>
+    /// <see cref="Fit"/> with the companion weight chosen as well, from <paramref name="companionWeights"/>, by the same
+    /// inner folds: every (weight, penalty) pair's out-of-fold predictions are mapped to the judged score by their own
+    /// line, and the pair with the lowest MSE wins (with one weight of 0 and no other, exactly <see cref="Fit"/> without a
+    /// companion). Returns the model, its penalty and its companion weight.
+    /// </summary>
+    public static (MeanPooledRidge Model, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples, bool lengthTerm,
+        IReadOnlyList<double> companionWeights, IReadOnlyList<double>? alphas = null, int seed = 42, int maxClips = DefaultMaxClips)
+    {
         ArgumentNullException.ThrowIfNull(samples);
+        ArgumentNullException.ThrowIfNull(companionWeights);
         if (samples.Count < InnerFolds * 2) { throw new ArgumentException($"Ridge needs at least {InnerFolds * 2} labelled performances; got {samples.Count}."); }
         if (samples.Any(s => s.Score is null)) { throw new ArgumentException("Every training performance needs a judged score."); }
-        if (!(companionWeight >= 0) || !double.IsFinite(companionWeight)) { throw new ArgumentException($"The companion weight must be 0 or more; got {companionWeight}."); }
+        if (companionWeights.Count == 0 || companionWeights.Any(w => !(w >= 0) || !double.IsFinite(w)))
+        {
+            throw new ArgumentException($"The companion weight must be 0 or more; got {string.Join(", ", companionWeights)}.");
+        }
         var grid = alphas is { Count: > 0 } ? alphas : DefaultAlphas;
         if (grid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
-        var labels = samples.Select(s => s.TrainingLabel(companionWeight)).ToArray();
+        // With a lone weight of 0 the judged score is fitted as is (no line); otherwise every candidate gets its line.
+        var plain = companionWeights is [0];
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
-        var alpha = grid[0];
+        var (alpha, weight) = (grid[0], companionWeights[0]);
         var line = (Slope: 1.0, Intercept: 0.0);
-        if (grid.Count > 1 || companionWeight > 0)
+        if (grid.Count > 1 || !plain)
         {
             var best = double.PositiveInfinity;
-            foreach (var a in grid)
+            foreach (var w in companionWeights)
             {
-                var outOfFold = new double[samples.Count];
-                for (var f = 0; f < InnerFolds; f++)
+                var labels = samples.Select(s => s.TrainingLabel(w)).ToArray();
+                foreach (var a in grid)
                 {
-                    var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), InnerFolds, f, seed);
-                    var model = Solve([.. train.Select(i => samples[i])], lengthTerm, a, maxClips, [.. train.Select(i => labels[i])]);
-                    var predicted = model.Score([.. validation.Select(i => samples[i])], 1f);
-                    for (var k = 0; k < validation.Count; k++) { outOfFold[validation[k]] = predicted[k].Score; }
-                }
-                var sse = companionWeight > 0 ? Metrics.CalibrationLine.FittedSse(outOfFold, judged) : outOfFold.Zip(judged, (p, y) => (p - y) * (p - y)).Sum();
-                if (sse < best)
-                {
-                    best = sse;
-                    alpha = a;
-                    if (companionWeight > 0) { line = Metrics.CalibrationLine.Fit(outOfFold, judged); }
+                    var outOfFold = new double[samples.Count];
+                    for (var f = 0; f < InnerFolds; f++)
+                    {
+                        var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), InnerFolds, f, seed);
+                        var model = Solve([.. train.Select(i => samples[i])], lengthTerm, a, maxClips, [.. train.Select(i => labels[i])]);
+                        var predicted = model.Score([.. validation.Select(i => samples[i])], 1f);
+                        for (var k = 0; k < validation.Count; k++) { outOfFold[validation[k]] = predicted[k].Score; }
+                    }
+                    var sse = plain ? outOfFold.Zip(judged, (p, y) => (p - y) * (p - y)).Sum() : Metrics.CalibrationLine.FittedSse(outOfFold, judged);
+                    if (sse < best)
+                    {
+                        (best, alpha, weight) = (sse, a, w);
+                        line = plain ? (1.0, 0.0) : Metrics.CalibrationLine.Fit(outOfFold, judged);
+                    }
                 }
             }
         }
-        return (Solve(samples, lengthTerm, alpha, maxClips, labels).Mapped(line.Slope, line.Intercept), alpha);
+        var chosen = samples.Select(s => s.TrainingLabel(weight)).ToArray();
+        return (Solve(samples, lengthTerm, alpha, maxClips, chosen).Mapped(line.Slope, line.Intercept), alpha, weight);
     }
 
     /// <summary>The model whose every clip score is a·s + b (so is the performance score: the weights sum to 1).</summary>

@@ -145,7 +145,18 @@ public sealed class PositionalRidge : IClipScorer
         IReadOnlyList<double>? alphas = null, IReadOnlyList<double>? shares = null, int seed = 42, int maxClips = MeanPooledRidge.DefaultMaxClips,
         double companionWeight = 0)
     {
+        var (model, k, share, alpha, _) = FitChoosingCompanion(samples, [companionWeight], knots, alphas, shares, seed, maxClips);
+        return (model, k, share, alpha);
+    }
+
+    /// <summary><see cref="Fit"/> with the companion weight chosen from <paramref name="companionWeights"/> by the same
+    /// inner folds, as <see cref="MeanPooledRidge.FitChoosingCompanion"/> does.</summary>
+    public static (PositionalRidge Model, int Knots, double Share, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples,
+        IReadOnlyList<double> companionWeights, IReadOnlyList<int>? knots = null, IReadOnlyList<double>? alphas = null, IReadOnlyList<double>? shares = null, int seed = 42,
+        int maxClips = MeanPooledRidge.DefaultMaxClips)
+    {
         ArgumentNullException.ThrowIfNull(samples);
+        ArgumentNullException.ThrowIfNull(companionWeights);
         var folds = MeanPooledRidge.InnerFolds;
         if (samples.Count < folds * 2) { throw new ArgumentException($"Ridge needs at least {folds * 2} labelled performances; got {samples.Count}."); }
         if (samples.Any(s => s.Score is null)) { throw new ArgumentException("Every training performance needs a judged score."); }
@@ -155,10 +166,13 @@ public sealed class PositionalRidge : IClipScorer
         if (alphaGrid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
         var shareGrid = shares is { Count: > 0 } ? shares : DefaultShares;
         if (shareGrid.Any(c => !(c >= 0))) { throw new ArgumentException("Shares must be 0 (no shared part) or more."); }
-        if (!(companionWeight >= 0) || !double.IsFinite(companionWeight)) { throw new ArgumentException($"The companion weight must be 0 or more; got {companionWeight}."); }
-        var y = samples.Select(s => s.TrainingLabel(companionWeight)).ToArray();
+        if (companionWeights.Count == 0 || companionWeights.Any(w => !(w >= 0) || !double.IsFinite(w)))
+        {
+            throw new ArgumentException($"The companion weight must be 0 or more; got {string.Join(", ", companionWeights)}.");
+        }
+        var plain = companionWeights is [0];
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
-        var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Sse: double.PositiveInfinity);
+        var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Weight: companionWeights[0], Sse: double.PositiveInfinity);
         var line = (Slope: 1.0, Intercept: 0.0);
         foreach (var k in knotGrid)
         {
@@ -167,29 +181,34 @@ public sealed class PositionalRidge : IClipScorer
             foreach (var share in shareGrid)
             {
                 var weights = ColumnWeights(samples[0].FeatureDim, k, share);
-                var outOfFold = new double[scaled.Length][];
-                for (var a = 0; a < scaled.Length; a++) { outOfFold[a] = new double[samples.Count]; }
-                for (var f = 0; f < folds; f++)
+                foreach (var companion in companionWeights)
                 {
-                    var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), folds, f, seed);
-                    var solutions = RidgeSolver.Solve(train.Select(i => pooled[i]).ToArray(), train.Select(i => y[i]).ToArray(), scaled, weights);
+                    var y = samples.Select(s => s.TrainingLabel(companion)).ToArray();
+                    var outOfFold = new double[scaled.Length][];
+                    for (var a = 0; a < scaled.Length; a++) { outOfFold[a] = new double[samples.Count]; }
+                    for (var f = 0; f < folds; f++)
+                    {
+                        var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), folds, f, seed);
+                        var solutions = RidgeSolver.Solve(train.Select(i => pooled[i]).ToArray(), train.Select(i => y[i]).ToArray(), scaled, weights);
+                        for (var a = 0; a < scaled.Length; a++)
+                        {
+                            foreach (var i in validation) { outOfFold[a][i] = solutions[a].Predict(pooled[i]); }
+                        }
+                    }
                     for (var a = 0; a < scaled.Length; a++)
                     {
-                        foreach (var i in validation) { outOfFold[a][i] = solutions[a].Predict(pooled[i]); }
-                    }
-                }
-                for (var a = 0; a < scaled.Length; a++)
-                {
-                    var sse = companionWeight > 0 ? Metrics.CalibrationLine.FittedSse(outOfFold[a], judged) : outOfFold[a].Zip(judged, (p, t) => (p - t) * (p - t)).Sum();
-                    if (sse < best.Sse)
-                    {
-                        best = (k, share, scaled[a], sse);
-                        if (companionWeight > 0) { line = Metrics.CalibrationLine.Fit(outOfFold[a], judged); }
+                        var sse = plain ? outOfFold[a].Zip(judged, (p, t) => (p - t) * (p - t)).Sum() : Metrics.CalibrationLine.FittedSse(outOfFold[a], judged);
+                        if (sse < best.Sse)
+                        {
+                            best = (k, share, scaled[a], companion, sse);
+                            line = plain ? (1.0, 0.0) : Metrics.CalibrationLine.Fit(outOfFold[a], judged);
+                        }
                     }
                 }
             }
         }
-        return (Solve(samples, best.Knots, best.Alpha, best.Share, maxClips, y).Mapped(line.Slope, line.Intercept), best.Knots, best.Share, best.Alpha);
+        var chosen = samples.Select(s => s.TrainingLabel(best.Weight)).ToArray();
+        return (Solve(samples, best.Knots, best.Alpha, best.Share, maxClips, chosen).Mapped(line.Slope, line.Intercept), best.Knots, best.Share, best.Alpha, best.Weight);
     }
 
     private static double[] ColumnWeights(int featureDim, int knots, double share)
