@@ -129,9 +129,10 @@ public sealed class MeanPooledRidge : IClipScorer
 
     /// <summary>
     /// <see cref="Fit"/> with the companion weight chosen as well, from <paramref name="companionWeights"/>, by the same
-    /// inner folds: every (weight, penalty) pair's out-of-fold predictions are mapped to the judged score by their own
-    /// line, and the pair with the lowest MSE wins (with one weight of 0 and no other, exactly <see cref="Fit"/> without a
-    /// companion). Returns the model, its penalty and its companion weight.
+    /// inner folds: a positive weight's out-of-fold predictions are mapped to the judged score by their own line (weight
+    /// 0's are the judged score's already), and the (weight, penalty) pair with the lowest MSE on the judged score wins, so
+    /// the candidates compare as they would ship (weight 0 alone is exactly <see cref="Fit"/> without a companion).
+    /// Returns the model, its penalty and its companion weight.
     /// </summary>
     public static (MeanPooledRidge Model, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples, bool lengthTerm,
         IReadOnlyList<double> companionWeights, IReadOnlyList<double>? alphas = null, int seed = 42, int maxClips = DefaultMaxClips)
@@ -146,7 +147,8 @@ public sealed class MeanPooledRidge : IClipScorer
         }
         var grid = alphas is { Count: > 0 } ? alphas : DefaultAlphas;
         if (grid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
-        // With a lone weight of 0 the judged score is fitted as is (no line); otherwise every candidate gets its line.
+        // Weight 0 is the judged score fitted as is (no line); every other weight's candidates get their own line, and
+        // the candidates compare by the MSE of what would be shipped.
         var plain = companionWeights is [0];
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
         var (alpha, weight) = (grid[0], companionWeights[0]);
@@ -167,11 +169,11 @@ public sealed class MeanPooledRidge : IClipScorer
                         var predicted = model.Score([.. validation.Select(i => samples[i])], 1f);
                         for (var k = 0; k < validation.Count; k++) { outOfFold[validation[k]] = predicted[k].Score; }
                     }
-                    var sse = plain ? outOfFold.Zip(judged, (p, y) => (p - y) * (p - y)).Sum() : Metrics.CalibrationLine.FittedSse(outOfFold, judged);
+                    var sse = w == 0 ? outOfFold.Zip(judged, (p, y) => (p - y) * (p - y)).Sum() : Metrics.CalibrationLine.FittedSse(outOfFold, judged);
                     if (sse < best)
                     {
                         (best, alpha, weight) = (sse, a, w);
-                        line = plain ? (1.0, 0.0) : Metrics.CalibrationLine.Fit(outOfFold, judged);
+                        line = w == 0 ? (1.0, 0.0) : Metrics.CalibrationLine.Fit(outOfFold, judged);
                     }
                 }
             }

@@ -170,7 +170,6 @@ public sealed class PositionalRidge : IClipScorer
         {
             throw new ArgumentException($"The companion weight must be 0 or more; got {string.Join(", ", companionWeights)}.");
         }
-        var plain = companionWeights is [0];
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
         var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Weight: companionWeights[0], Sse: double.PositiveInfinity);
         var line = (Slope: 1.0, Intercept: 0.0);
@@ -197,11 +196,11 @@ public sealed class PositionalRidge : IClipScorer
                     }
                     for (var a = 0; a < scaled.Length; a++)
                     {
-                        var sse = plain ? outOfFold[a].Zip(judged, (p, t) => (p - t) * (p - t)).Sum() : Metrics.CalibrationLine.FittedSse(outOfFold[a], judged);
+                        var sse = companion == 0 ? outOfFold[a].Zip(judged, (p, t) => (p - t) * (p - t)).Sum() : Metrics.CalibrationLine.FittedSse(outOfFold[a], judged);
                         if (sse < best.Sse)
                         {
                             best = (k, share, scaled[a], companion, sse);
-                            line = plain ? (1.0, 0.0) : Metrics.CalibrationLine.Fit(outOfFold[a], judged);
+                            line = companion == 0 ? (1.0, 0.0) : Metrics.CalibrationLine.Fit(outOfFold[a], judged);
                         }
                     }
                 }
