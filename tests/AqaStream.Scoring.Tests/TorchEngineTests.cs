@@ -61,7 +61,7 @@ public class TorchEngineTests
         if (target == ScoreTarget.TES)
         {
             Assert.Equal(ModelCard.PositionalRidgeFormat, card.Format);
-            Assert.Equal("2", card.Training.Settings["companion_weight"]);
+            Assert.Equal("auto from 0,1,2,3: ridge-mean 2, ridge-pos 1", card.Training.Settings["companion_weight"]);
         }
         else
         {
