@@ -99,6 +99,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--companion-weight", "2" }, "--companion-weight does not apply to --method ilt-aqa")]
     [InlineData(new[] { "--method", "gdlt-ws", "--companion-weight", "auto" }, "--companion-weight auto applies to the ridges (ridge-mean, ridge-pos, ridge-blend); give --method gdlt-ws a number")]
     [InlineData(new[] { "--method", "ridge-mean", "--companion-weight", "lots" }, "--companion-weight lots must be 0 or more, or auto")]
+    [InlineData(new[] { "--method", "bogus+ridge-mean" }, "--method 'bogus+ridge-mean' is not a method: choose one of ilt-aqa, ridge-mean, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, NAME-cW")]
+    [InlineData(new[] { "--method", "gdlt-ws-cauto" }, "--method 'gdlt-ws-cauto': -cauto applies to the ridges")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {
         var r = CliRunner.Run(["train", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), .. extra]);

@@ -120,7 +120,11 @@ internal static class TrainCommand
                 // on the training split and validated on the held-out fold.
                 IReadOnlyList<string> parts;
                 try { parts = BenchmarkCommand.Parts(chosen); }
-                catch (ArgumentException e) { throw new ArgumentException($"--method '{chosen}' is not a method: choose one of {string.Join(", ", Methods)}, A-cW (companion weight W) or a blend A+B ({e.Message.Split(": ", 2)[0]}).", e); }
+                catch (ArgumentException e) when (e.Message.Contains("is not a method", StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"--method '{chosen}' is not a method: choose one of {string.Join(", ", Methods)}, NAME-cW (companion weight W; auto for the ridges) or a blend A+B of them.", e);
+                }
+                catch (ArgumentException e) { throw new ArgumentException(e.Message.Replace("--methods: ", "--method ", StringComparison.Ordinal), e); }
                 Option[] applies = [epochs, folds, fold, seed, crossFit, threads];
                 var extra = cmd.Options.FirstOrDefault(o => o != dataset && o != target && o != output && o != modelId && o != method && !applies.Contains(o) && r.GetResult(o) is { Implicit: false });
                 if (extra is not null) { throw new ArgumentException($"{extra.Name} does not apply to --method {chosen} (a blend, a -cW method or --cross-fit takes --epochs, --folds, --val-fold, --seed, --cross-fit, --threads)."); }
