@@ -94,7 +94,6 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--no-recalibrate" }, "--no-recalibrate does not apply to --method ilt-aqa")]
     [InlineData(new[] { "--method", "gdlt", "--prompt-embeddings", "p.npy" }, "--prompt-embeddings does not apply to --method gdlt (qgvl only)")]
     [InlineData(new[] { "--method", "ridge-mean", "--companion-weight", "-1" }, "--companion-weight -1 must be 0 or more")]
-    [InlineData(new[] { "--method", "ridge-mean", "--companion-weight", "2", "--refit-all" }, "--refit-all does not combine with --companion-weight")]
     [InlineData(new[] { "--method", "gdlt-ws", "--companion-weight", "2", "--no-recalibrate" }, "--companion-weight needs the recalibration line")]
     [InlineData(new[] { "--companion-weight", "2" }, "--companion-weight does not apply to --method ilt-aqa")]
     [InlineData(new[] { "--method", "gdlt-ws", "--companion-weight", "auto" }, "--companion-weight auto applies to the ridges (ridge-mean, ridge-pos, ridge-blend); give --method gdlt-ws a number")]
@@ -145,15 +144,23 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.True(r.ExitCode == 0, r.Stderr);
         var loaded = CheckpointStore.Load(outPath);
         Assert.Equal("1.5", loaded.Card.Training!.Settings["companion_weight"]);
-        var auto = CliRunner.Run("train", "--method", "ridge-blend", "--companion-weight", "auto", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("blend-auto.safetensors"), "--alphas", "1,10");
-        Assert.True(auto.ExitCode == 0, auto.Stderr);
-        Assert.StartsWith("auto from 0,1,2,3: ridge-mean ", CheckpointStore.Load(_dir.File("blend-auto.safetensors")).Card.Training!.Settings["companion_weight"], StringComparison.Ordinal);
         Assert.True(loaded.Card.Validation!.Spearman > 0.8, $"validation ρ {loaded.Card.Validation.Spearman}");
         // Trained on TES + 1.5·PCS (about 40 + 45·level) but scoring TES (about 10 + 30·level): the line maps it back.
         var labels = File.ReadAllLines(Path.Combine(_dir.Path, "train.txt")).Select(l => l.Split(' ')).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
         var validation = loaded.Card.Training.ValidationIds.Select(id => FeatureStore.Load(Path.Combine(_dir.Path, "features"), id, Dim, (float)labels[id])).ToList();
         var bias = loaded.Scorer.Score(validation, 1f).Zip(validation, (p, v) => p.Score - v.Score!.Value).Average();
         Assert.InRange(bias, -2.0, 2.0);
+        var auto = CliRunner.Run("train", "--method", "ridge-blend", "--companion-weight", "auto", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("blend-auto.safetensors"), "--alphas", "1,10");
+        Assert.True(auto.ExitCode == 0, auto.Stderr);
+        Assert.StartsWith("auto from 0,1,2,3: ridge-mean ", CheckpointStore.Load(_dir.File("blend-auto.safetensors")).Card.Training!.Settings["companion_weight"], StringComparison.Ordinal);
+        // Refit on every performance with the chosen weights and penalties: still on the target's scale, no validation ids left.
+        var refit = CliRunner.Run("train", "--method", "ridge-blend", "--companion-weight", "auto", "--refit-all", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("blend-refit.safetensors"), "--alphas", "1,10");
+        Assert.True(refit.ExitCode == 0, refit.Stderr);
+        var refitted = CheckpointStore.Load(_dir.File("blend-refit.safetensors"));
+        Assert.Empty(refitted.Card.Training!.ValidationIds);
+        Assert.Contains("companion weight", refitted.Card.Training.Split, StringComparison.Ordinal);
+        var refitBias = refitted.Scorer.Score(validation, 1f).Zip(validation, (p, v) => p.Score - v.Score!.Value).Average();
+        Assert.InRange(refitBias, -2.0, 2.0);
         AssertReplayEqualsEval(outPath);
     }
 

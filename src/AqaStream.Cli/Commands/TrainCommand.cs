@@ -154,7 +154,6 @@ internal static class TrainCommand
             if (companionAuto && !isRidge) { throw new ArgumentException($"--companion-weight auto applies to the ridges (ridge-mean, ridge-pos, ridge-blend); give --method {chosen} a number."); }
             if (isRidge)
             {
-                if ((companionWeight > 0 || companionAuto) && r.GetValue(refitAll)) { throw new ArgumentException("--refit-all does not combine with --companion-weight (the line back to the target comes from the inner folds of the fitted data)."); }
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
                     r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen != MeanPooledRidge.MethodName,
                     blend: chosen == PositionalRidge.BlendMethodName, companionAuto ? Scoring.Evaluation.Companion.AutoGrid : [companionWeight]);
@@ -304,10 +303,22 @@ internal static class TrainCommand
             $"{name} on {tgt}: penalty {alpha} (inner {MeanPooledRidge.InnerFolds}-fold CV on {train.Count}); validation spearman {report.Spearman:F4} mse {report.Mse:F3} on {validation.Count}"));
         if (refitAll)
         {
-            model = !positional ? MeanPooledRidge.Solve(samples, lengthTerm, alpha)
-                : blend ? PositionalRidge.Blend(MeanPooledRidge.Solve(samples, false, meanAlpha), PositionalRidge.Solve(samples, knots, alpha, share))
-                : PositionalRidge.Solve(samples, knots, alpha, share);
-            split += $"; then refit on all {samples.Count} with that penalty";
+            var companion = companionWeights is not [0];
+            if (!companion)
+            {
+                model = !positional ? MeanPooledRidge.Solve(samples, lengthTerm, alpha)
+                    : blend ? PositionalRidge.Blend(MeanPooledRidge.Solve(samples, false, meanAlpha), PositionalRidge.Solve(samples, knots, alpha, share))
+                    : PositionalRidge.Solve(samples, knots, alpha, share);
+            }
+            else
+            {
+                // The chosen weights and penalties, refitted on every performance; the line back to the target comes from
+                // the inner folds of all of them (the same procedure, on more data).
+                MeanPooledRidge RefitMean(double a) => MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm, [meanWeight], [a], seed).Model;
+                PositionalRidge RefitPositional() => PositionalRidge.FitChoosingCompanion(samples, [positionalWeight], knots: [knots], alphas: [alpha / knots], shares: [share], seed: seed).Model;
+                model = !positional ? RefitMean(alpha) : blend ? PositionalRidge.Blend(RefitMean(meanAlpha), RefitPositional()) : RefitPositional();
+            }
+            split += $"; then refit on all {samples.Count} with that penalty{(companion ? " and companion weight (its line from the inner folds of all of them)" : "")}";
         }
         var settings = new Dictionary<string, string>
         {
