@@ -462,6 +462,11 @@ internal static class TrainCommand
         EngineOptions.SetThreads(threads);
         var (root, featureDim, _, train, validation, split) = LoadSplit(datasetDir, tgt, training.Folds, training.ValidationFold, training.Seed);
         Console.Error.WriteLine($"training {architecture.Method} on {tgt}: {train.Count} performances, validating on {validation.Count} ({split}); crops of {training.TrainLength} clips, {training.Epochs} epochs");
+        if (training.CompanionWeight > 0)
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"learning {tgt} + {training.CompanionWeight}·{(tgt == ScoreTarget.TES ? ScoreTarget.PCS : ScoreTarget.TES)}: the epochs' validation ρ is against {tgt} (it picks the epoch); their MSE is of the mixed-label predictions until the line at the end maps them back"));
+        }
         var (scorer, result) = new SequenceTrainer(training).Train(architecture with { FeatureDim = featureDim }, train, validation, new EpochPrinter(), promptEmbeddings: promptEmbeddings);
         using var _ = scorer;
         if (result.Recalibration is var (slope0, intercept0))
