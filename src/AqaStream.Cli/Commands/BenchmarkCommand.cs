@@ -121,7 +121,7 @@ internal static class BenchmarkCommand
     }
 
     /// <summary>Whether a method id (without blend) names a sequence method.</summary>
-    private static bool IsSequence(string id) => SequenceMethodOptions.Methods.Contains(WithoutCompanion(id).Name) || WithoutCompanion(id).Name == "gdlt-ws-local";
+    internal static bool IsSequence(string id) => SequenceMethodOptions.Methods.Contains(WithoutCompanion(id).Name) || WithoutCompanion(id).Name == "gdlt-ws-local";
 
     /// <summary>
     /// The parts of a method id: one id, or an equal blend <c>A+B[+C...]</c> of ids, each a method of <see cref="Methods"/>
@@ -134,8 +134,8 @@ internal static class BenchmarkCommand
         {
             try
             {
-                var (name, weight) = WithoutCompanion(part);
-                return Methods.Contains(name, StringComparer.Ordinal) && !(weight > 0 && name is "constant" or "ilt-aqa");
+                var (name, weights) = WithoutCompanion(part);
+                return Methods.Contains(name, StringComparer.Ordinal) && !(weights is not [0] && name is "constant" or "ilt-aqa");
             }
             catch (ArgumentException) { return false; }
         }
@@ -160,13 +160,13 @@ internal static class BenchmarkCommand
             + "or blend them as A+B (not constant or ilt-aqa).");
     }
 
-    /// <summary>A method id and its companion weight: <c>ridge-blend-c2</c> is (ridge-blend, 2); without a suffix, weight 0.
-    /// <c>-cauto</c> (the ridges only) is weight NaN: chosen from <see cref="Companion.AutoGrid"/> by the inner folds. A
-    /// malformed or non-positive weight is a one-line error.</summary>
-    internal static (string Name, double Weight) WithoutCompanion(string id)
+    /// <summary>A method id and its companion weights: <c>ridge-blend-c2</c> is (ridge-blend, [2]); without a suffix, [0];
+    /// <c>-cauto</c> (the ridges only) is <see cref="Companion.AutoGrid"/>, chosen from by the inner folds. A malformed or
+    /// non-positive weight is a one-line error.</summary>
+    internal static (string Name, IReadOnlyList<double> Weights) WithoutCompanion(string id)
     {
         var match = System.Text.RegularExpressions.Regex.Match(id, @"^(?<name>.+)-c(?<w>[^-]*)$");
-        if (!match.Success || !Methods.Contains(match.Groups["name"].Value, StringComparer.Ordinal)) { return (id, 0); }
+        if (!match.Success || !Methods.Contains(match.Groups["name"].Value, StringComparer.Ordinal)) { return (id, Companion.None); }
         var name = match.Groups["name"].Value;
         if (match.Groups["w"].Value == "auto")
         {
@@ -174,17 +174,14 @@ internal static class BenchmarkCommand
             {
                 throw new ArgumentException($"--methods: '{id}': -cauto applies to the ridges (ridge-mean, ridge-mean+len, ridge-pos, ridge-blend); give {name} a weight (e.g. {name}-c2).");
             }
-            return (name, double.NaN);
+            return (name, Companion.AutoGrid);
         }
         if (!double.TryParse(match.Groups["w"].Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var w) || !(w > 0) || !double.IsFinite(w))
         {
             throw new ArgumentException($"--methods: '{id}': the companion weight after -c must be a positive number or auto (e.g. {name}-c2).");
         }
-        return (name, w);
+        return (name, [w]);
     }
-
-    /// <summary>The weights a ridge chooses from for a parsed companion weight (NaN: <c>auto</c>).</summary>
-    private static IReadOnlyList<double> Grid(double weight) => double.IsNaN(weight) ? Companion.AutoGrid : [weight];
 
     /// <summary>The benchmark method of an id (<see cref="Parts"/>): one method, or the equal blend of its parts.</summary>
     internal static IBenchmarkMethod MethodFor(string id, int featureDim, int epochs, int modelDim, ScoreTarget target, int crossFit)
@@ -200,15 +197,15 @@ internal static class BenchmarkCommand
         return name switch
         {
         "constant" => new ConstantMethod(),
-        "ridge-mean" => new RidgeMethod(lengthTerm: false, Grid(companion)),
-        "ridge-mean+len" => new RidgeMethod(lengthTerm: true, Grid(companion)),
-        "ridge-pos" => new PositionalRidgeMethod(Grid(companion)),
-        "ridge-blend" => new RidgeBlendMethod(Grid(companion)),
+        "ridge-mean" => new RidgeMethod(lengthTerm: false, companion),
+        "ridge-mean+len" => new RidgeMethod(lengthTerm: true, companion),
+        "ridge-pos" => new PositionalRidgeMethod(companion),
+        "ridge-blend" => new RidgeBlendMethod(companion),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
-            SequenceTrainer.Defaults(name) with { Epochs = epochs, CompanionWeight = (float)companion }, crossFit),
+            SequenceTrainer.Defaults(name) with { Epochs = epochs, CompanionWeight = (float)companion[0] }, crossFit),
         "gdlt-ws-local" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = "gdlt-ws", FeatureDim = featureDim, LocalHeads = true },
-            SequenceTrainer.Defaults("gdlt-ws") with { Epochs = epochs, CompanionWeight = (float)companion }, crossFit),
+            SequenceTrainer.Defaults("gdlt-ws") with { Epochs = epochs, CompanionWeight = (float)companion[0] }, crossFit),
         "ilt-aqa" => new DecoderMethod(new DecoderOptions { FeatureDim = featureDim, ModelDim = modelDim, Dropout = 0.3f, AttentionDropout = 0.1f },
             new TrainingOptions { Epochs = epochs, Patience = 30, ScoreScale = target == ScoreTarget.TES ? 43f : 40f }),
         _ => throw new ArgumentException($"unknown method '{name}'."),

@@ -128,7 +128,7 @@ internal static class TrainCommand
                 Option[] applies = [epochs, folds, fold, seed, crossFit, threads];
                 var extra = cmd.Options.FirstOrDefault(o => o != dataset && o != target && o != output && o != modelId && o != method && !applies.Contains(o) && r.GetResult(o) is { Implicit: false });
                 if (extra is not null) { throw new ArgumentException($"{extra.Name} does not apply to --method {chosen} (a blend, a -cW method or --cross-fit takes --epochs, --folds, --val-fold, --seed, --cross-fit, --threads)."); }
-                if (r.GetValue(crossFit) > 1 && !parts.Any(p => SequenceMethodOptions.Methods.Contains(BenchmarkCommand.WithoutCompanion(p).Name) || BenchmarkCommand.WithoutCompanion(p).Name == "gdlt-ws-local"))
+                if (r.GetValue(crossFit) > 1 && !parts.Any(BenchmarkCommand.IsSequence))
                 {
                     throw new ArgumentException($"--cross-fit applies to the sequence methods ({string.Join(", ", SequenceMethodOptions.Methods)}, gdlt-ws-local), and {chosen} has none.");
                 }

@@ -7,6 +7,16 @@ public sealed record PerformanceSample(string Id, float[] Features, int Clips, i
     /// training method may learn from it as well (<see cref="TrainingLabel"/>); it is never an input of a prediction.</summary>
     public float? Companion { get; init; }
 
+    /// <summary>Throws a one-line <see cref="ArgumentException"/> unless there is at least one weight and every one is finite and 0 or more.</summary>
+    public static void CheckCompanionWeights(IReadOnlyList<double> weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (weights.Count == 0 || weights.Any(w => !(w >= 0) || !double.IsFinite(w)))
+        {
+            throw new ArgumentException($"The companion weight must be 0 or more; got {(weights.Count == 0 ? "none" : string.Join(", ", weights))}.");
+        }
+    }
+
     /// <summary>
     /// What a method trains on: the judged score plus <paramref name="companionWeight"/> times the companion score. A
     /// mixed label ranks performances by a less noisy quantity (the skater's level shows in both scores); the method maps

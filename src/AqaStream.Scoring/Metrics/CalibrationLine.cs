@@ -24,12 +24,18 @@ public static class CalibrationLine
         return (slope, my - (slope * mx));
     }
 
-    /// <summary>Sum of squared errors of the fitted line's predictions.</summary>
-    public static double FittedSse(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    /// <summary>
+    /// How a candidate's held-out predictions <paramref name="x"/> of the judged scores <paramref name="y"/> would ship:
+    /// as they are (<paramref name="mapBack"/> false: the identity line) or through their fitted line; and the sum of
+    /// squared errors of what would ship, by which the ridges choose their companion weight and penalty.
+    /// </summary>
+    public static (double Sse, double Slope, double Intercept) AsShipped(IReadOnlyList<double> x, IReadOnlyList<double> y, bool mapBack)
     {
-        var (a, b) = Fit(x, y);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        var (a, b) = mapBack ? Fit(x, y) : (1.0, 0.0);
         var sse = 0.0;
         for (var i = 0; i < x.Count; i++) { sse += Math.Pow((a * x[i]) + b - y[i], 2); }
-        return sse;
+        return (sse, a, b);
     }
 }

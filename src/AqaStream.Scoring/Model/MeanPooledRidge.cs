@@ -141,10 +141,7 @@ public sealed class MeanPooledRidge : IClipScorer
         ArgumentNullException.ThrowIfNull(companionWeights);
         if (samples.Count < InnerFolds * 2) { throw new ArgumentException($"Ridge needs at least {InnerFolds * 2} labelled performances; got {samples.Count}."); }
         if (samples.Any(s => s.Score is null)) { throw new ArgumentException("Every training performance needs a judged score."); }
-        if (companionWeights.Count == 0 || companionWeights.Any(w => !(w >= 0) || !double.IsFinite(w)))
-        {
-            throw new ArgumentException($"The companion weight must be 0 or more; got {string.Join(", ", companionWeights)}.");
-        }
+        PerformanceSample.CheckCompanionWeights(companionWeights);
         var grid = alphas is { Count: > 0 } ? alphas : DefaultAlphas;
         if (grid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
         // Weight 0 is the judged score fitted as is (no line); every other weight's candidates get their own line, and
@@ -169,12 +166,8 @@ public sealed class MeanPooledRidge : IClipScorer
                         var predicted = model.Score([.. validation.Select(i => samples[i])], 1f);
                         for (var k = 0; k < validation.Count; k++) { outOfFold[validation[k]] = predicted[k].Score; }
                     }
-                    var sse = w == 0 ? outOfFold.Zip(judged, (p, y) => (p - y) * (p - y)).Sum() : Metrics.CalibrationLine.FittedSse(outOfFold, judged);
-                    if (sse < best)
-                    {
-                        (best, alpha, weight) = (sse, a, w);
-                        line = w == 0 ? (1.0, 0.0) : Metrics.CalibrationLine.Fit(outOfFold, judged);
-                    }
+                    var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(outOfFold, judged, mapBack: w != 0);
+                    if (sse < best) { (best, alpha, weight, line) = (sse, a, w, (slope, intercept)); }
                 }
             }
         }

@@ -166,10 +166,7 @@ public sealed class PositionalRidge : IClipScorer
         if (alphaGrid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
         var shareGrid = shares is { Count: > 0 } ? shares : DefaultShares;
         if (shareGrid.Any(c => !(c >= 0))) { throw new ArgumentException("Shares must be 0 (no shared part) or more."); }
-        if (companionWeights.Count == 0 || companionWeights.Any(w => !(w >= 0) || !double.IsFinite(w)))
-        {
-            throw new ArgumentException($"The companion weight must be 0 or more; got {string.Join(", ", companionWeights)}.");
-        }
+        PerformanceSample.CheckCompanionWeights(companionWeights);
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
         var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Weight: companionWeights[0], Sse: double.PositiveInfinity);
         var line = (Slope: 1.0, Intercept: 0.0);
@@ -196,12 +193,8 @@ public sealed class PositionalRidge : IClipScorer
                     }
                     for (var a = 0; a < scaled.Length; a++)
                     {
-                        var sse = companion == 0 ? outOfFold[a].Zip(judged, (p, t) => (p - t) * (p - t)).Sum() : Metrics.CalibrationLine.FittedSse(outOfFold[a], judged);
-                        if (sse < best.Sse)
-                        {
-                            best = (k, share, scaled[a], companion, sse);
-                            line = companion == 0 ? (1.0, 0.0) : Metrics.CalibrationLine.Fit(outOfFold[a], judged);
-                        }
+                        var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(outOfFold[a], judged, mapBack: companion != 0);
+                        if (sse < best.Sse) { (best, line) = ((k, share, scaled[a], companion, sse), (slope, intercept)); }
                     }
                 }
             }
