@@ -141,14 +141,15 @@ public sealed class TorchLiveDecoder(TorchWeightScoreDecoder model) : IDisposabl
         var logits = output.Logits.cpu().data<float>().ToArray();
         var scores = output.ClipScores.cpu().data<float>().ToArray();
         var totals = output.Score.cpu().data<float>().ToArray();
-        // The newest query's attention in the last layer, averaged over heads: [B, T].
-        var latest = output.CrossAttention[^1].mean([1]).cpu().data<float>().ToArray(); // [B, T, T]
+        // The newest query's attention in the last layer, averaged over heads: [B, T] (row n - 1 of each map only).
+        var newest = tensor(lengths.Select(n => n - 1).ToArray(), device: m.Device).view(-1, 1, 1, 1).expand(-1, o.Heads, 1, t);
+        var latest = output.CrossAttention[^1].gather(2, newest).mean([1, 2]).cpu().data<float>().ToArray(); // [B, T]
         for (var b = 0; b < performances.Count; b++)
         {
             var n = (int)lengths[b];
             var p = performances[b];
             p.SetExact(logits.AsSpan((int)(b * t), n).ToArray(), scores.AsSpan((int)(b * t), n).ToArray(), totals[b],
-                latest.AsSpan((int)((b * t + n - 1) * t), n).ToArray());
+                latest.AsSpan((int)(b * t), n).ToArray());
         }
     }
 

@@ -266,8 +266,9 @@ public sealed class TorchWeightScoreDecoder : IDisposable
     internal Tensor FeedForward(Tensor x2, string prefix, bool training)
     {
         var p = Options.Dropout;
-        var hidden = Dropout(F.relu(Linear(LayerNorm(x2, $"{prefix}.norm3"), $"{prefix}.linear1")), p, training);
-        return x2.Plus(Dropout(Linear(hidden, $"{prefix}.linear2"), p, training));
+        // In place on each linear's fresh output (autograd keeps what it needs: addmm its inputs, relu its result).
+        var hidden = Dropout(Linear(LayerNorm(x2, $"{prefix}.norm3"), $"{prefix}.linear1").relu_(), p, training);
+        return Dropout(Linear(hidden, $"{prefix}.linear2"), p, training).add_(x2, TorchScalars.One);
     }
 
     /// <summary>L_att of one layer summed over the batch: Σ_rows KL(softmax(C Cᵀ/d) ‖ softmax(S Sᵀ/d)), padded queries left out.</summary>
@@ -313,9 +314,9 @@ public sealed class TorchWeightScoreDecoder : IDisposable
         var qh = q.view(bsz, tq, heads, dh).transpose(1, 2);
         var kh = k.view(bsz, tk, heads, dh).transpose(1, 2);
         var vh = v.view(bsz, tk, heads, dh).transpose(1, 2);
-        var scores = qh.matmul(kh.transpose(-1, -2)).div(TorchScalars.Of(Math.Sqrt(dh))); // [B, H, Tq, Tk]
-        if (keyMask is not null) { scores = scores.masked_fill(keyMask.view(bsz, 1, 1, tk), TorchScalars.NegativeInfinity); }
-        if (causal is not null) { scores = scores.masked_fill(causal, TorchScalars.NegativeInfinity); }
+        var scores = qh.matmul(kh.transpose(-1, -2)).div_(TorchScalars.Of(Math.Sqrt(dh))); // [B, H, Tq, Tk]
+        if (keyMask is not null) { scores.masked_fill_(keyMask.view(bsz, 1, 1, tk), TorchScalars.NegativeInfinity); }
+        if (causal is not null) { scores.masked_fill_(causal, TorchScalars.NegativeInfinity); }
         var p = F.softmax(scores, -1);
         var attended = Dropout(p, o.AttentionDropout, training).matmul(vh).transpose(1, 2).reshape(bsz, tq, o.ModelDim);
         return (Linear(attended, $"{name}.out_proj"), withMap ? p : null);
@@ -338,8 +339,8 @@ public sealed class TorchWeightScoreDecoder : IDisposable
 
     internal Tensor Mlp(Tensor h, string kind)
     {
-        var a = F.relu(Linear(h, $"head.layer1_{kind}"));
-        var b = F.relu(Linear(a, $"head.layer2_{kind}"));
+        var a = Linear(h, $"head.layer1_{kind}").relu_();
+        var b = Linear(a, $"head.layer2_{kind}").relu_();
         return Linear(b, $"head.layer3_{kind}").squeeze(-1);
     }
 

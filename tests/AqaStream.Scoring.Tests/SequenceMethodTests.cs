@@ -5,6 +5,7 @@ using AqaStream.Scoring.Model;
 using AqaStream.Scoring.Torch;
 using AqaStream.Scoring.Torch.Methods;
 using AqaStream.Scoring.Training;
+using TorchSharp;
 using Xunit;
 
 namespace AqaStream.Scoring.Tests;
@@ -288,6 +289,20 @@ public class SequenceMethodTests
     public void LiveExactState_EqualsTheOfflineScoreOfThePrefix_AfterEveryClip(string method)
     {
         using var scorer = new SequenceScorer(SequenceModel.Create(Small(method), 6));
+        // A live state keeps each clip's embedding (SequenceModel.EmbedClips): batch norms with statistics far from
+        // (0, 1), so that a clip embedded alone and the same clip embedded among others would differ if the embedding
+        // were not per clip.
+        using (torch.no_grad())
+        {
+            var rng = new Random(3);
+            var statistics = scorer.Model.named_buffers().Where(b => b.name.EndsWith("running_mean", StringComparison.Ordinal) || b.name.EndsWith("running_var", StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(statistics);
+            foreach (var (name, buffer) in statistics)
+            {
+                var values = Enumerable.Range(0, (int)buffer.numel()).Select(_ => name.EndsWith("var", StringComparison.Ordinal) ? 0.2f + (float)rng.NextDouble() : (float)rng.NextDouble() - 0.5f).ToArray();
+                buffer.copy_(torch.tensor(values));
+            }
+        }
         var sample = TorchEngineTests.Sample("p", 12, 12, new Random(2));
         var live = scorer.StartPerformance(IncrementalMode.Exact);
         for (var t = 1; t <= sample.Clips; t++)
@@ -310,6 +325,39 @@ public class SequenceMethodTests
         var nan = new float[12];
         nan[3] = float.NaN;
         Assert.Contains("non-finite", Assert.Throws<ArgumentException>(() => live.Append(nan)).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("gdlt-ws")]
+    [InlineData("cofinal")]
+    public async System.Threading.Tasks.Task LiveStates_OnTwoThreadsAtOnce_EqualOneAtATime(string method)
+    {
+        // One scorer, no lock: two lanes advance their own performances at the same time, and offline scoring runs beside them.
+        using var scorer = new SequenceScorer(SequenceModel.Create(Small(method), 7));
+        var samples = Enumerable.Range(0, 6).Select(i => TorchEngineTests.Sample($"p{i}", 20 + i, 12, new Random(10 + i))).ToList();
+        float[][] Replay(IEnumerable<PerformanceSample> which) => [.. which.Select(p =>
+        {
+            var live = scorer.StartPerformance(IncrementalMode.Exact);
+            var scores = new float[p.Clips];
+            for (var t = 0; t < p.Clips; t++)
+            {
+                live.Append(p.Features.AsSpan(t * 12, 12));
+                scores[t] = live.Score;
+            }
+            return scores;
+        })];
+        var alone = Replay(samples);
+        var lanes = new[] { samples.Where((_, i) => i % 2 == 0), samples.Where((_, i) => i % 2 == 1) }
+            .Select(lane => System.Threading.Tasks.Task.Run(() => Replay(lane))).ToArray();
+        var offline = System.Threading.Tasks.Task.Run(() => Enumerable.Range(0, 20).Select(_ => scorer.Score(samples, 1f)).Last());
+        var laneScores = await System.Threading.Tasks.Task.WhenAll(lanes);
+        var offlineScores = await offline;
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var together = laneScores[i % 2][i / 2];
+            Assert.Equal(alone[i], together);
+            AssertClose.Equal(offlineScores[i].Score, together[^1], absolute: 1e-5, relative: 1e-5);
+        }
     }
 
     [Theory]
@@ -357,6 +405,44 @@ public class SequenceMethodTests
         var wrongMethod = (card with { SequenceMethod = card.SequenceMethod! with { Method = "tpt-x" } }).ToJson();
         SafeTensors.Write(path, tensors, new Dictionary<string, string> { [CheckpointStore.CardMetadataKey] = wrongMethod });
         Assert.Contains("method 'tpt-x' is not one of mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws", Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path)).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ClipTrunk_EncodeInEvaluation_EqualsTorchSharpsEncoderLayer_WithAndWithoutPadding(int heads)
+    {
+        // Without dropout the module's training forward is its evaluation forward: the reference for the written-out layer.
+        using var trunk = new ClipTrunk(Small("gdlt") with { Heads = heads, Dropout = 0f });
+        var rng = new Random(heads);
+        var values = Enumerable.Range(0, 3 * 9 * 16).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        using var x = torch.tensor(values, [3, 9, 16]);
+        var lengths = new long[] { 9, 5, 1 };
+        using var mask = torch.arange(9).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1);
+        using var full = torch.ones([3, 9], torch.ScalarType.Bool);
+        using var __ = torch.no_grad();
+        foreach (var m in new[] { full, mask })
+        {
+            trunk.train();
+            using var module = trunk.Encode(x, m);
+            trunk.eval();
+            using var written = trunk.Encode(x, m);
+            for (var b = 0; b < 3; b++)
+            {
+                var valid = ReferenceEquals(m, full) ? 9 : lengths[b];
+                var expected = module[b, ..(int)valid].data<float>().ToArray();
+                var actual = written[b, ..(int)valid].data<float>().ToArray();
+                Assert.Equal(expected.Length, actual.Length);
+                for (var i = 0; i < expected.Length; i++) { AssertClose.Equal(expected[i], actual[i], absolute: 1e-5, relative: 1e-5); }
+            }
+        }
+        // Padding is left out: the valid rows do not move when the padded clips change.
+        trunk.eval();
+        using var before = trunk.Encode(x, mask);
+        using var changed = x.clone();
+        changed[1, 5..].add_(3f);
+        using var after = trunk.Encode(changed, mask);
+        Assert.Equal(before[1, ..5].data<float>().ToArray(), after[1, ..5].data<float>().ToArray());
     }
 
     [Theory]

@@ -62,17 +62,20 @@ public sealed class GradeDecoupledModel : SequenceModel
     public override bool HasClipScores => false;
 
     /// <inheritdoc/>
-    public override SequenceOutput forward(Tensor features, Tensor mask)
+    public override Tensor EmbedClips(Tensor features, Tensor mask) => trunk.Project(features, mask);
+
+    /// <inheritdoc/>
+    public override SequenceOutput Aggregate(Tensor clips, Tensor mask)
     {
         var o = Options;
-        var (decoded, attention) = decoder.call(prototypes, trunk.call(features, mask), mask);   // [B, K, h], [B, K, T]
+        var (decoded, attention) = decoder.call(prototypes, trunk.Encode(clips, mask), mask);    // [B, K, h], [B, K, T]
         var weights = attention.mean([1]);
         if (!_coarse)
         {
-            var z = Likert(regressor, decoded, linspace(0, 1, o.Grades, device: features.device));
+            var z = Likert(regressor, decoded, linspace(0, 1, o.Grades, device: clips.device));
             return new SequenceOutput(z, weights, z.unsqueeze(1).expand_as(weights), training ? GradeTriplet(decoded) : null);
         }
-        var values = CoarseValues(o.Grades, features.device);
+        var values = CoarseValues(o.Grades, clips.device);
         var coarse = Likert(regressor, decoded, values);
         var reversed = Likert(reversed_regressor!, decoded, values.flip(0));
         var q = decoded.transpose(0, 1);                                                            // [K, B, h]
@@ -81,7 +84,7 @@ public sealed class GradeDecoupledModel : SequenceModel
         var score = (coarse + 1 - reversed) / 2;
         if (!training)
         {
-            var digits = fine.matmul(SimplexEtf(FineClasses, FineClasses, features.device).t()).argmax(1).to_type(ScalarType.Float32);
+            var digits = fine.matmul(SimplexEtf(FineClasses, FineClasses, clips.device).t()).argmax(1).to_type(ScalarType.Float32);
             score = score + (digits / 10_000f);
         }
         Tensor? auxiliary = training ? GradeTriplet(decoded) : null;

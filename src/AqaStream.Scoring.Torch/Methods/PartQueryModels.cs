@@ -39,16 +39,19 @@ public sealed class TemporalPartsModel : SequenceModel
     public override bool HasClipScores => false;
 
     /// <inheritdoc/>
-    public override SequenceOutput forward(Tensor features, Tensor mask)
+    public override Tensor EmbedClips(Tensor features, Tensor mask) => trunk.Project(features, mask);
+
+    /// <inheritdoc/>
+    public override SequenceOutput Aggregate(Tensor clips, Tensor mask)
     {
-        var (decoded, attention) = decoder.call(parts, trunk.call(features, mask), mask);
+        var (decoded, attention) = decoder.call(parts, trunk.Encode(clips, mask), mask);
         var weights = attention.mean([1]);
         var z = head.call(decoded.mean([1])).squeeze(-1);
         Tensor? auxiliary = null;
         if (training)
         {
             var lengths = mask.sum(-1, keepdim: true).to_type(ScalarType.Float32);              // [B, 1]
-            var position = (arange(features.shape[1], device: features.device).to_type(ScalarType.Float32) + 0.5f).unsqueeze(0) / lengths; // [B, T]
+            var position = (arange(clips.shape[1], device: clips.device).to_type(ScalarType.Float32) + 0.5f).unsqueeze(0) / lengths; // [B, T]
             var centres = (attention * position.unsqueeze(1)).sum(-1);                           // [B, K]
             var ranking = F.relu(centres[.., ..^1] - centres[.., 1..] + RankingMargin).mean();
             var spread = (attention * (position.unsqueeze(1) - centres.unsqueeze(-1)).pow(2)).sum(-1).mean();
@@ -95,12 +98,15 @@ public sealed class QualityPromptModel : SequenceModel
     public override bool HasClipScores => false;
 
     /// <inheritdoc/>
-    public override SequenceOutput forward(Tensor features, Tensor mask)
+    public override Tensor EmbedClips(Tensor features, Tensor mask) => trunk.Project(features, mask);
+
+    /// <inheritdoc/>
+    public override SequenceOutput Aggregate(Tensor clips, Tensor mask)
     {
         var projected = prompt_projection.call(prompts);                                     // [K, h]
-        var (decoded, attention) = decoder.call(projected, trunk.call(features, mask), mask);  // [B, K, h], [B, K, T]
+        var (decoded, attention) = decoder.call(projected, trunk.Encode(clips, mask), mask);   // [B, K, h], [B, K, T]
         var weights = attention.mean([1]);
-        var z = GradeDecoupledModel.Likert(regressor, decoded, linspace(0, 1, Options.Grades, device: features.device));
+        var z = GradeDecoupledModel.Likert(regressor, decoded, linspace(0, 1, Options.Grades, device: clips.device));
         Tensor? auxiliary = null;
         if (training)
         {

@@ -42,6 +42,17 @@ public abstract class SequenceModel : nn.Module<Tensor, Tensor, SequenceOutput>
     /// <summary>Whether each clip gets a score of its own (a weight-score head); else the clip scores are the final score.</summary>
     public abstract bool HasClipScores { get; }
 
+    /// <summary>The forward pass: <see cref="Aggregate"/> of <see cref="EmbedClips"/>.</summary>
+    public sealed override SequenceOutput forward(Tensor features, Tensor mask) => Aggregate(EmbedClips(features, mask), mask);
+
+    /// <summary>Each clip's state [B, T, W] from features [B, T, F] and the validity mask [B, T]: in evaluation mode a
+    /// clip's row depends on that clip alone (per-clip maps; batch norms use their running statistics), so a live
+    /// performance computes it once per clip and keeps it. The default is the features themselves.</summary>
+    public virtual Tensor EmbedClips(Tensor features, Tensor mask) => features;
+
+    /// <summary>The method's output from the clips' states [B, T, W] (<see cref="EmbedClips"/>) and the mask [B, T].</summary>
+    public abstract SequenceOutput Aggregate(Tensor clips, Tensor mask);
+
     /// <summary>The loss to minimise for normalised targets <paramref name="target"/> [B]: MSE of z plus the auxiliary
     /// loss times <see cref="SequenceMethodOptions.AuxiliaryWeight"/>, unless the method says otherwise.</summary>
     public virtual Tensor TrainingLoss(SequenceOutput output, Tensor target)
@@ -98,9 +109,9 @@ public sealed class MlpMeanModel : SequenceModel
     public override bool HasClipScores => true;
 
     /// <inheritdoc/>
-    public override SequenceOutput forward(Tensor features, Tensor mask)
+    public override SequenceOutput Aggregate(Tensor clips, Tensor mask)
     {
-        var h = input_dropout.call(Masked.BatchNorm(input, features, mask));
+        var h = input_dropout.call(Masked.BatchNorm(input, clips, mask));
         var s = score.call(hidden_dropout.call(F.gelu(hidden.call(h)))).squeeze(-1);
         var w = Masked.Uniform(mask);
         return new SequenceOutput((w * s).sum(-1), w, s, null);
@@ -118,10 +129,12 @@ public sealed class ClipTrunk : nn.Module<Tensor, Tensor, Tensor>
     private readonly Linear proj2;
     private readonly BatchNorm1d norm2;
     private readonly TransformerEncoderLayer encoder;
+    private readonly int _heads;
 
     /// <summary>Creates the trunk.</summary>
     public ClipTrunk(SequenceMethodOptions o) : base("trunk")
     {
+        _heads = o.Heads;
         proj1 = nn.Linear(o.FeatureDim, o.ProjectionHidden);
         norm1 = nn.BatchNorm1d(o.ProjectionHidden);
         proj2 = nn.Linear(o.ProjectionHidden, o.Hidden);
@@ -140,10 +153,34 @@ public sealed class ClipTrunk : nn.Module<Tensor, Tensor, Tensor>
         return Masked.BatchNorm(norm2, proj2.call(h), mask);
     }
 
-    /// <summary>The encoder layer over projected clips [B, T, hidden].</summary>
+    /// <summary>The encoder layer over projected clips [B, T, hidden]. In training, TorchSharp's
+    /// <see cref="TransformerEncoderLayer"/> (its dropouts); in evaluation the same layer written out on its parameters
+    /// (<see cref="EncodeInference"/>): the same values, in half the time.</summary>
     public Tensor Encode(Tensor projected, Tensor mask) =>
-        // TorchSharp's encoder layer is sequence-first; the padding mask is true where a clip is absent.
-        encoder.call(projected.transpose(0, 1), null, mask.logical_not()).transpose(0, 1);
+        training
+            // TorchSharp's encoder layer is sequence-first; the padding mask is true where a clip is absent.
+            ? encoder.call(projected.transpose(0, 1), null, mask.logical_not()).transpose(0, 1)
+            : EncodeInference(projected, mask);
+
+    /// <summary>The encoder layer in evaluation (no dropout) as PyTorch's post-norm <c>TransformerEncoderLayer</c>
+    /// computes it, x ← LN1(x + SelfAttention(x)), x ← LN2(x + W2·ReLU(W1·x)), in batched matrix products on its own
+    /// parameters. TorchSharp's module took 1.7-1.8 ms at 68 clips where this takes 0.8-0.9 (hidden 256, one head,
+    /// 1 thread), and every live clip of a sequence method runs it. Keys outside <paramref name="mask"/> are left out;
+    /// rows outside it are computed and ignored downstream, as with the module.</summary>
+    public Tensor EncodeInference(Tensor projected, Tensor mask)
+    {
+        var (b, t, d) = (projected.shape[0], projected.shape[1], projected.shape[2]);
+        var dh = d / _heads;
+        Tensor P(string name) => encoder.get_parameter(name) ?? throw new InvalidOperationException($"The encoder layer has no parameter {name}.");
+        var qkv = F.linear(projected, P("self_attn.in_proj_weight"), P("self_attn.in_proj_bias"))
+            .view(b, t, 3, _heads, dh).permute(2, 0, 3, 1, 4);                                        // [3, B, H, T, dh]
+        var scores = qkv[0].matmul(qkv[1].transpose(-1, -2)).div_(TorchScalars.Of(Math.Sqrt(dh)));   // [B, H, T, T]
+        if (t > 1 && !mask.all().item<bool>()) { scores.masked_fill_(mask.logical_not().view(b, 1, 1, t), TorchScalars.NegativeInfinity); }
+        var attended = F.softmax(scores, -1).matmul(qkv[2]).transpose(1, 2).reshape(b, t, d);
+        var x = F.layer_norm(F.linear(attended, P("self_attn.out_proj.weight"), P("self_attn.out_proj.bias")).add_(projected), [d], P("norm1.weight"), P("norm1.bias"), 1e-5);
+        var feedForward = F.linear(F.linear(x, P("linear1.weight"), P("linear1.bias")).relu_(), P("linear2.weight"), P("linear2.bias"));
+        return F.layer_norm(feedForward.add_(x), [d], P("norm2.weight"), P("norm2.bias"), 1e-5);
+    }
 
 }
 
@@ -172,10 +209,12 @@ public sealed class WeightScoreTrunkModel : SequenceModel
     public override bool HasClipScores => true;
 
     /// <inheritdoc/>
-    public override SequenceOutput forward(Tensor features, Tensor mask)
+    public override Tensor EmbedClips(Tensor features, Tensor mask) => trunk.Project(features, mask);
+
+    /// <inheritdoc/>
+    public override SequenceOutput Aggregate(Tensor clips, Tensor mask)
     {
-        var projected = trunk.Project(features, mask);
-        var h = Options.LocalHeads ? projected : trunk.Encode(projected, mask);
+        var h = Options.LocalHeads ? clips : trunk.Encode(clips, mask);
         var w = Masked.Softmax(weight_head.call(h).squeeze(-1), mask);
         var s = score_head.call(h).squeeze(-1);
         return new SequenceOutput((w * s).sum(-1), w, s, null);
@@ -187,7 +226,7 @@ internal static class Masked
 {
     /// <summary>Softmax of <paramref name="logits"/> [B, T] over the valid clips only.</summary>
     public static Tensor Softmax(Tensor logits, Tensor mask) =>
-        logits.masked_fill(mask.logical_not(), float.NegativeInfinity).softmax(-1);
+        logits.masked_fill(mask.logical_not(), TorchScalars.NegativeInfinity).softmax(-1);
 
     /// <summary>Uniform weights 1/T over the valid clips.</summary>
     public static Tensor Uniform(Tensor mask)
@@ -201,6 +240,11 @@ internal static class Masked
     public static Tensor BatchNorm(BatchNorm1d norm, Tensor x, Tensor mask)
     {
         var (b, t, c) = (x.shape[0], x.shape[1], x.shape[2]);
+        if (!norm.training)
+        {
+            // Running statistics: each row alone, so the padded rows need not be left out, only zeroed.
+            return norm.call(x.reshape(b * t, c)).reshape(b, t, c).mul_(mask.unsqueeze(-1));
+        }
         var index = mask.reshape(b * t).nonzero().squeeze(1);
         var normed = norm.call(x.reshape(b * t, c).index_select(0, index));
         return zeros(b * t, c, dtype: normed.dtype, device: normed.device).index_copy(0, index, normed).reshape(b, t, c);
