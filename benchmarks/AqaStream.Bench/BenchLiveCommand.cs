@@ -33,9 +33,10 @@ internal static class BenchLiveCommand
         var target = new Option<double>("--p99-target-ms") { Description = "A step passes when p99 clip-to-provisional latency is at most this.", DefaultValueFactory = _ => 100 };
         var lanes = new Option<int>("--lanes") { Description = "Scoring threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var timeline = new Option<bool>("--timeline") { Description = "Also print each step's latency second by second (clips published in that second of the window: count, p99, max) to stderr, to tell a steady overload from an episode." };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Measure this checkpoint (any method, e.g. models/fisv-pcs.safetensors) instead of a weight-score decoder of width --model-dim drawn at random; its modes are what it allows (default: Exact, plus Streaming for a causal model)." };
         var cmd = new Command("live", "Concurrent live performances one process sustains (one clip every 1.28 s each) with p99 clip-to-provisional latency under a target, per mode.")
         {
-            modes, modelDim, clips, seconds, start, max, target, lanes, timeline,
+            modes, modelDim, clips, seconds, start, max, target, lanes, timeline, checkpoint,
         };
         var engine = new EngineOptions().AddTo(cmd, live: true);
         cmd.SetAction(r => AqaApp.Guarded(() =>
@@ -43,16 +44,25 @@ internal static class BenchLiveCommand
             var window = engine.Window(r);
             // The lanes (and the batch thread) are the parallelism: libtorch's own threads would spin beside them.
             EngineOptions.SetThreads(1);
-            var chosen = r.GetValue(modes) is { Length: > 0 } m ? m : [IncrementalMode.Exact, IncrementalMode.Streaming];
+            var path = r.GetValue(checkpoint);
+            var loaded = path is null ? null : ScoringModel.Load(CommonOptions.ExistingFile(new FileInfo(path), "checkpoint"));
+            var allowed = loaded is null || loaded.Scorer.Causal ? new[] { IncrementalMode.Exact, IncrementalMode.Streaming } : [IncrementalMode.Exact];
+            var chosen = r.GetValue(modes) is { Length: > 0 } m ? m : allowed;
+            if (!chosen.All(allowed.Contains))
+            {
+                throw new ArgumentException($"--mode Streaming: {path} is not causal, so it scores in exact mode only.");
+            }
             var settings = new Settings(r.GetValue(clips), r.GetValue(seconds), r.GetValue(target), Math.Max(1, r.GetValue(lanes)), window, r.GetValue(timeline));
             if (settings.Clips < 2 || settings.Seconds <= 0) { throw new ArgumentException("--clips must be at least 2 and --seconds positive."); }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bench live: d = {r.GetValue(modelDim)}, {settings.Clips} clips per performance, one clip every {LivePipelineOptions.ClipSeconds} s, {settings.Seconds} s windows, {settings.Lanes} lanes, target p99 <= {settings.TargetMs} ms; libtorch on {r.GetValue(engine.Device)}{(window is null ? "" : $", batches of up to {window.MaxBatch} within {window.MaxWait.TotalMilliseconds} ms")}; MB/perf: process RSS growth"));
+                $"bench live: {(loaded is null ? $"d = {r.GetValue(modelDim)}" : $"{path} ({loaded.Scorer.Method})")}, {settings.Clips} clips per performance, one clip every {LivePipelineOptions.ClipSeconds} s, {settings.Seconds} s windows, {settings.Lanes} lanes, target p99 <= {settings.TargetMs} ms; libtorch on {r.GetValue(engine.Device)}{(window is null ? "" : $", batches of up to {window.MaxBatch} within {window.MaxWait.TotalMilliseconds} ms")}; MB/perf: process RSS growth"));
             Console.WriteLine($"{"mode",-10}{"live",7}{"clips",8}{"p50 ms",9}{"p99 ms",9}{"max ms",9}{"clips/s",9}{"MB/perf",9}  result");
             foreach (var mode in chosen)
             {
                 var options = new DecoderOptions { ModelDim = r.GetValue(modelDim), Causal = mode == IncrementalMode.Streaming, MaxQueries = Math.Max(320, settings.Clips) };
-                var model = engine.Apply(r, new ScoringModel(new Scoring.Torch.TorchClipScorer(new Scoring.Torch.TorchWeightScoreDecoder(options, seed: 1)), new ModelCard { ModelId = $"bench-{mode}", Architecture = options }, "bench", mode));
+                var model = engine.Apply(r, loaded is null
+                    ? new ScoringModel(new Scoring.Torch.TorchClipScorer(new Scoring.Torch.TorchWeightScoreDecoder(options, seed: 1)), new ModelCard { ModelId = $"bench-{mode}", Architecture = options }, "bench", mode)
+                    : new ScoringModel(loaded.Scorer, loaded.Card, loaded.Version, mode));
                 var sustained = 0;
                 for (var n = Math.Max(1, r.GetValue(start)); n <= r.GetValue(max); n *= 2)
                 {

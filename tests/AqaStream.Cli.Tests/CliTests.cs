@@ -248,6 +248,27 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void BenchLive_Checkpoint_MeasuresTheShippedPcsDefault_InExactModeOnly()
+    {
+        // The live default for PCS (a blend of five gdlt-ws models and a ridge): bidirectional, so exact mode only.
+        var pcs = Path.Combine(RepositoryRoot.Path, "models", "fisv-pcs.safetensors");
+        var r = CliRunner.Bench("live", "--checkpoint", pcs, "--clips", "12", "--seconds", "2", "--start", "4", "--max-performances", "4");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"bench live: {pcs} (gdlt-ws-x5+ridge-blend)", r.Stdout, StringComparison.Ordinal);
+        var rows = r.Stdout.Split('\n').Where(l => l.StartsWith("Exact ", StringComparison.Ordinal)).ToList();
+        var row = Assert.Single(rows).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("4", row[1]);
+        Assert.DoesNotContain(r.Stdout.Split('\n'), l => l.StartsWith("Streaming", StringComparison.Ordinal));
+
+        var streaming = CliRunner.Bench("live", "--checkpoint", pcs, "--mode", "Streaming", "--start", "4", "--max-performances", "4");
+        Assert.Equal(1, streaming.ExitCode);
+        Assert.Equal($"error: --mode Streaming: {pcs} is not causal, so it scores in exact mode only.", streaming.Stderr.Trim());
+        var missing = CliRunner.Bench("live", "--checkpoint", Path.Combine(_dir.Path, "nothing.safetensors"));
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("nothing.safetensors", missing.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BenchLive_SmallRun_PrintsLatencyRowsPerStepAndVerdictPerMode()
     {
         // Correctness only: the figures (and whether a step met its latency target) depend on the machine's load and
