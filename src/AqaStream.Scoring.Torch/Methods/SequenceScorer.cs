@@ -93,44 +93,40 @@ public sealed class SequenceScorer : IClipScorer, ISavedModel, IDisposable
     internal PerformancePrediction[] Run(IReadOnlyList<float[]> sequences)
     {
         var batch = ScorerBatch.FromSequences(sequences, FeatureDim);
-        float[] z, w, s;
-        {
-            using var _ = inference_mode();
-            using var scope = NewDisposeScope();
-            var x = tensor(batch.Features, [batch.BatchSize, batch.Clips, batch.FeatureDim]);
-            var mask = arange(batch.Clips).unsqueeze(0) < tensor(batch.Lengths.Select(l => (long)l).ToArray()).unsqueeze(1);
-            var output = Model.call(x, mask);
-            z = output.Score.cpu().data<float>().ToArray();
-            w = output.Weights.cpu().data<float>().ToArray();
-            s = output.ClipScores.cpu().data<float>().ToArray();
-        }
+        using var _ = inference_mode();
+        using var scope = NewDisposeScope();
+        var x = tensor(batch.Features, [batch.BatchSize, batch.Clips, batch.FeatureDim]);
+        var mask = arange(batch.Clips).unsqueeze(0) < tensor(batch.Lengths.Select(l => (long)l).ToArray()).unsqueeze(1);
+        var output = Model.call(x, mask);
+        var z = output.Score.cpu().data<float>().ToArray();
+        var w = output.Weights.cpu().data<float>().ToArray();
+        var s = output.ClipScores.cpu().data<float>().ToArray();
         var results = new PerformancePrediction[batch.BatchSize];
         for (var b = 0; b < batch.BatchSize; b++) { results[b] = Prediction(z[b], w.AsSpan(b * batch.Clips, batch.Lengths[b]), s.AsSpan(b * batch.Clips, batch.Lengths[b])); }
         return results;
     }
 
     /// <summary>One live step: embeds <paramref name="clip"/> alone (<see cref="SequenceModel.EmbedClips"/>), appends
-    /// its state to <paramref name="states"/> (a performance's kept rows, <paramref name="width"/> values each; 0 before
-    /// the first clip), and aggregates every row so far: the offline forward of the clips so far, without re-embedding
-    /// them.</summary>
-    internal PerformancePrediction Advance(List<float> states, ref int width, ReadOnlySpan<float> clip)
+    /// its row to <paramref name="states"/> (a performance's kept rows, one after another), and aggregates every row so
+    /// far: the offline forward of the clips so far, without re-embedding them.</summary>
+    internal PerformancePrediction Advance(List<float> states, ReadOnlySpan<float> clip)
     {
-        float z;
-        float[] w, s;
+        using var _ = inference_mode();
+        using var scope = NewDisposeScope();
+        var embedded = Model.EmbedClips(tensor(clip.ToArray(), [1, 1, FeatureDim]), ones(1, 1, dtype: ScalarType.Bool));
+        var row = embedded.cpu().data<float>().ToArray();
+        states.AddRange(row);
+        try
         {
-            using var _ = inference_mode();
-            using var scope = NewDisposeScope();
-            var one = ones(1, 1, dtype: ScalarType.Bool);
-            var embedded = Model.EmbedClips(tensor(clip.ToArray(), [1, 1, FeatureDim]), one);
-            width = (int)embedded.shape[2];
-            states.AddRange(embedded.cpu().data<float>().ToArray());
-            var n = states.Count / width;
-            var output = Model.Aggregate(tensor((IList<float>)states, new long[] { 1, n, width }), ones(1, n, dtype: ScalarType.Bool));
-            z = output.Score.cpu().item<float>();
-            w = output.Weights.cpu().data<float>().ToArray();
-            s = output.ClipScores.cpu().data<float>().ToArray();
+            var n = states.Count / row.Length;
+            var output = Model.Aggregate(tensor((IList<float>)states, new long[] { 1, n, row.Length }), ones(1, n, dtype: ScalarType.Bool));
+            return Prediction(output.Score.cpu().item<float>(), output.Weights.cpu().data<float>().ToArray(), output.ClipScores.cpu().data<float>().ToArray());
         }
-        return Prediction(z, w, s);
+        catch
+        {
+            states.RemoveRange(states.Count - row.Length, row.Length);   // a failed step leaves the performance as it was
+            throw;
+        }
     }
 
     /// <summary>A performance's prediction in points from the model's normalised score and its clips' weights and scores.</summary>
@@ -198,13 +194,11 @@ public sealed class SequenceScorer : IClipScorer, ISavedModel, IDisposable
     private sealed class RecomputeState(SequenceScorer scorer) : IncrementalDecoder
     {
         private readonly List<float> _states = [];
-        private int _width;
-        private int _clips;
         private float[] _logits = [];
         private float[] _scores = [];
         private float[] _attention = [];
 
-        public override int Clips => _clips;
+        public override int Clips => _scores.Length;
 
         public override float Score { get; protected set; }
 
@@ -219,8 +213,7 @@ public sealed class SequenceScorer : IClipScorer, ISavedModel, IDisposable
         public override void Append(ReadOnlySpan<float> clipFeatures)
         {
             CheckClip(clipFeatures, scorer.FeatureDim, Clips, scorer.MaxClips);
-            var p = scorer.Advance(_states, ref _width, clipFeatures);
-            _clips++;
+            var p = scorer.Advance(_states, clipFeatures);
             Score = p.Score;
             _scores = [.. p.Clips.Select(c => c.Score)];
             _attention = [.. p.Clips.Select(c => c.Weight)];
