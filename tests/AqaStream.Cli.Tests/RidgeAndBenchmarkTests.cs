@@ -100,6 +100,9 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--method", "ridge-mean", "--companion-weight", "lots" }, "--companion-weight lots must be 0 or more, or auto")]
     [InlineData(new[] { "--method", "bogus+ridge-mean" }, "--method 'bogus+ridge-mean' is not a method: choose one of ilt-aqa, ridge-mean, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, NAME-cW")]
     [InlineData(new[] { "--method", "gdlt-ws-cauto" }, "--method 'gdlt-ws-cauto': -cauto applies to the ridges")]
+    [InlineData(new[] { "--method", "ridge-blend", "--motion", "sometimes" }, "--motion 'sometimes' is not one of off, on, auto")]
+    [InlineData(new[] { "--method", "gdlt", "--motion", "on" }, "--motion does not apply to --method gdlt")]
+    [InlineData(new[] { "--motion", "auto" }, "--motion does not apply to --method ilt-aqa")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {
         var r = CliRunner.Run(["train", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), .. extra]);
@@ -162,6 +165,36 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         var refitBias = refitted.Scorer.Score(validation, 1f).Zip(validation, (p, v) => p.Score - v.Score!.Value).Average();
         Assert.InRange(refitBias, -2.0, 2.0);
         AssertReplayEqualsEval(outPath);
+    }
+
+    /// <summary><c>--motion</c>: the chosen term is saved with the model and on its card, live replay equals offline
+    /// evaluation, and the benchmark names the -m / -mauto variants and describes them.</summary>
+    [Fact]
+    public void TrainRidgeBlend_Motion_SavedAndOnTheCard_ReplayEqualsEval_BenchmarkNamesTheVariants()
+    {
+        var outPath = _dir.File("blend-m.safetensors");
+        var r = CliRunner.Run("train", "--method", "ridge-blend", "--motion", "on", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--alphas", "1,10");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("(motion: ridge-mean on, ridge-pos on)", r.Stderr, StringComparison.Ordinal);
+        var loaded = CheckpointStore.Load(outPath);
+        Assert.True(loaded.Scorer is PositionalRidge { HasMotion: true }, "the blend keeps the motion term");
+        Assert.Equal("on", loaded.Card.Training!.Settings["motion"]);
+        Assert.True(loaded.Card.Validation!.Spearman > 0.8, $"validation ρ {loaded.Card.Validation.Spearman}");
+        AssertReplayEqualsEval(outPath);
+        var auto = CliRunner.Run("train", "--method", "ridge-mean", "--motion", "auto", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("mean-mauto.safetensors"), "--alphas", "1,10");
+        Assert.True(auto.ExitCode == 0, auto.Stderr);
+        Assert.Matches("^auto: (on|off)$", CheckpointStore.Load(_dir.File("mean-mauto.safetensors")).Card.Training!.Settings["motion"]);
+
+        var outDir = Path.Combine(_dir.Path, "bench-motion");
+        var b = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-mean-m,ridge-blend-mauto-c1", "--targets", "PCS", "--out", outDir);
+        Assert.True(b.ExitCode == 0, b.Stderr);
+        Assert.Matches("ridge-blend-mauto-c1 PCS fold 1/5: ridge-mean penalty [0-9.]+, motion (on|off); ridge-pos", b.Stderr);
+        var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "benchmark.json"))).RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(["ridge-mean-m", "ridge-blend-mauto-c1"], results.Select(m => m.GetProperty("method").GetString()));
+        Assert.Contains("with the motion term", results[0].GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Contains("chosen with the penalty by the inner folds", results[1].GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2 * Dim + 1, results[0].GetProperty("parameters").GetInt64());
+        Assert.True(results[0].GetProperty("pooled").GetProperty("spearman").GetDouble() > 0.8);
     }
 
     [Theory]
@@ -292,6 +325,9 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData("constant-c1", "'constant-c1' is not a method")]
     [InlineData("ilt-aqa+ridge-mean", "'ilt-aqa+ridge-mean' is not a method")]
     [InlineData("ridge-mean+", "'ridge-mean+' is not a method")]
+    [InlineData("gdlt-m", "'gdlt-m' is not a method: choose from constant, ridge-mean, ridge-mean+len, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local, ilt-aqa, each optionally ending in -cW (companion weight W), the ridges also in -m or -mauto before it")]
+    [InlineData("ridge-mean-mx", "'ridge-mean-mx' is not a method")]
+    [InlineData("ridge-blend-m-cx", "the companion weight after -c must be a positive number or auto (e.g. ridge-blend-m-c2)")]
     public void Benchmark_BadCompanionOrBlend_OneLineError(string id, string message)
     {
         var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", id, "--out", _dir.File("b"));

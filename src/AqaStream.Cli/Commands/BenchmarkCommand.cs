@@ -38,7 +38,8 @@ internal static class BenchmarkCommand
         var methods = new Option<string>("--methods")
         {
             Description = $"Comma-separated methods: {string.Join(", ", Methods)}. Any but constant and ilt-aqa may end in -cW (e.g. ridge-blend-c2): trained on "
-                + "the target + W × the other judged score, then mapped back to the target by a least-squares line on held-out predictions (inner folds for the ridges, the inner validation fold for the sequence methods).",
+                + "the target + W × the other judged score, then mapped back to the target by a least-squares line on held-out predictions (inner folds for the ridges, the inner validation fold for the sequence methods). "
+                + "The ridges may carry -m (the motion term: the mean change of each feature from clip to clip, beside the mean) or -mauto (in or out, chosen by the inner folds) before it, e.g. ridge-blend-mauto-cauto.",
             DefaultValueFactory = _ => string.Join(",", s_defaultMethods),
         };
         var targets = new Option<string>("--targets") { Description = "Comma-separated targets: TES, PCS.", DefaultValueFactory = _ => "TES,PCS" };
@@ -135,7 +136,7 @@ internal static class BenchmarkCommand
             try
             {
                 var (name, weights) = WithoutCompanion(part);
-                return Methods.Contains(name, StringComparer.Ordinal) && !(weights is not [0] && name is "constant" or "ilt-aqa");
+                return Methods.Contains(BaseName(name), StringComparer.Ordinal) && !(weights is not [0] && name is "constant" or "ilt-aqa");
             }
             catch (ArgumentException) { return false; }
         }
@@ -157,7 +158,23 @@ internal static class BenchmarkCommand
         }
         _ = WithoutCompanion(id);   // a malformed -cW says so
         throw new ArgumentException($"--methods: '{id}' is not a method: choose from {string.Join(", ", Methods)}, each optionally ending in -cW (companion weight W), "
-            + "or blend them as A+B (not constant or ilt-aqa).");
+            + "the ridges also in -m or -mauto before it (the motion term on, or chosen by the inner folds: ridge-blend-mauto-cauto), or blend them as A+B (not constant or ilt-aqa).");
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex s_motionSuffix = new(@"^(?<name>ridge-mean|ridge-mean\+len|ridge-pos|ridge-blend)-m(?<auto>auto)?$");
+
+    /// <summary>A method name without its motion suffix: <c>ridge-blend-mauto</c> is ridge-blend; a name without one is itself.</summary>
+    internal static string BaseName(string name)
+    {
+        var match = s_motionSuffix.Match(name);
+        return match.Success ? match.Groups["name"].Value : name;
+    }
+
+    /// <summary>A ridge name's motion choices: <c>-m</c> on, <c>-mauto</c> off or on by the inner folds, none off.</summary>
+    internal static IReadOnlyList<bool> MotionOf(string name)
+    {
+        var match = s_motionSuffix.Match(name);
+        return !match.Success ? ClipMotion.Off : match.Groups["auto"].Success ? ClipMotion.Auto : ClipMotion.On;
     }
 
     /// <summary>A method id and its companion weights: <c>ridge-blend-c2</c> is (ridge-blend, [2]); without a suffix, [0];
@@ -166,11 +183,11 @@ internal static class BenchmarkCommand
     internal static (string Name, IReadOnlyList<double> Weights) WithoutCompanion(string id)
     {
         var match = System.Text.RegularExpressions.Regex.Match(id, @"^(?<name>.+)-c(?<w>[^-]*)$");
-        if (!match.Success || !Methods.Contains(match.Groups["name"].Value, StringComparer.Ordinal)) { return (id, Companion.None); }
+        if (!match.Success || !Methods.Contains(BaseName(match.Groups["name"].Value), StringComparer.Ordinal)) { return (id, Companion.None); }
         var name = match.Groups["name"].Value;
         if (match.Groups["w"].Value == "auto")
         {
-            if (name is not ("ridge-mean" or "ridge-mean+len" or "ridge-pos" or "ridge-blend"))
+            if (BaseName(name) is not ("ridge-mean" or "ridge-mean+len" or "ridge-pos" or "ridge-blend"))
             {
                 throw new ArgumentException($"--methods: '{id}': -cauto applies to the ridges (ridge-mean, ridge-mean+len, ridge-pos, ridge-blend); give {name} a weight (e.g. {name}-c2).");
             }
@@ -193,14 +210,16 @@ internal static class BenchmarkCommand
 
     private static IBenchmarkMethod SingleMethod(string id, int featureDim, int epochs, int modelDim, ScoreTarget target, int crossFit)
     {
-        var (name, companion) = WithoutCompanion(id);
+        var (suffixed, companion) = WithoutCompanion(id);
+        var motion = MotionOf(suffixed);
+        var name = BaseName(suffixed);
         return name switch
         {
         "constant" => new ConstantMethod(),
-        "ridge-mean" => new RidgeMethod(lengthTerm: false, companion),
-        "ridge-mean+len" => new RidgeMethod(lengthTerm: true, companion),
-        "ridge-pos" => new PositionalRidgeMethod(companion),
-        "ridge-blend" => new RidgeBlendMethod(companion),
+        "ridge-mean" => new RidgeMethod(lengthTerm: false, companion, motion),
+        "ridge-mean+len" => new RidgeMethod(lengthTerm: true, companion, motion),
+        "ridge-pos" => new PositionalRidgeMethod(companion, motion),
+        "ridge-blend" => new RidgeBlendMethod(companion, motion),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
             SequenceTrainer.Defaults(name) with { Epochs = epochs, CompanionWeight = (float)companion[0] }, crossFit),

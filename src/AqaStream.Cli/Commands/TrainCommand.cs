@@ -58,6 +58,12 @@ internal static class TrainCommand
         {
             Description = $"ridge-mean, ridge-pos: penalties to choose from by inner {MeanPooledRidge.InnerFolds}-fold cross-validation (default {string.Join(",", MeanPooledRidge.DefaultAlphas)}).",
         };
+        var motion = new Option<string>("--motion")
+        {
+            Description = "ridge-mean, ridge-pos, ridge-blend: the motion term, the mean change of each feature from one clip to the next, read beside the mean "
+                + "with its own coefficients (each clip's score gains μ·|x_q − x_{q−1}|: still exact per-clip contributions). off, on, or auto (in or out, chosen with the penalty by the inner folds).",
+            DefaultValueFactory = _ => "off",
+        };
         var refitAll = new Option<bool>("--refit-all")
         {
             Description = "ridge-mean, ridge-pos: after validating on the held-out fold, refit on every performance of train.txt with the chosen penalty (the card keeps the held-out figures).",
@@ -102,12 +108,12 @@ internal static class TrainCommand
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, companion, crossFit,
+            lengthTerm, alphas, motion, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, companion, crossFit,
         };
         Option[] sequenceOnly = [hidden, grades, auxWeight, prompts, localHeads, noRecalibrate];
         Option[] decoderOnly = [device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
-        Option[] ridgeOnly = [lengthTerm, alphas, refitAll];
+        Option[] ridgeOnly = [lengthTerm, alphas, motion, refitAll];
         Option[] ridgeAndSequence = [companion];
         Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, device];
         cmd.SetAction(r => AqaApp.Guarded(() =>
@@ -154,9 +160,10 @@ internal static class TrainCommand
             if (companionAuto && !isRidge) { throw new ArgumentException($"--companion-weight auto applies to the ridges (ridge-mean, ridge-pos, ridge-blend); give --method {chosen} a number."); }
             if (isRidge)
             {
+                var motionChoices = ClipMotion.Parse(r.GetValue(motion)!);
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
                     r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen != MeanPooledRidge.MethodName,
-                    blend: chosen == PositionalRidge.BlendMethodName, companionAuto ? Scoring.Evaluation.Companion.AutoGrid : [companionWeight]);
+                    blend: chosen == PositionalRidge.BlendMethodName, companionAuto ? Scoring.Evaluation.Companion.AutoGrid : [companionWeight], motionChoices);
             }
             if (isSequence)
             {
@@ -267,7 +274,7 @@ internal static class TrainCommand
     }
 
     private static int TrainRidge(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, int folds, int fold, int seed, bool lengthTerm,
-        List<double>? alphas, bool refitAll, bool positional, bool blend, IReadOnlyList<double> companionWeights)
+        List<double>? alphas, bool refitAll, bool positional, bool blend, IReadOnlyList<double> companionWeights, IReadOnlyList<bool> motion)
     {
         if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
         if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
@@ -278,27 +285,35 @@ internal static class TrainCommand
         var (knots, share, meanAlpha) = (1, 0.0, 0.0);
         var (meanWeight, positionalWeight) = (0.0, 0.0);
         MeanPooledRidge? blendMean = null;
+        var (meanMotion, positionalMotion) = (false, false);
         if (positional)
         {
             PositionalRidge fitted;
-            (fitted, knots, share, alpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights, alphas: alphas, seed: seed);
+            (fitted, knots, share, alpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights, alphas: alphas, seed: seed, motion: motion);
+            positionalMotion = fitted.HasMotion;
             model = fitted;
             if (blend)
             {
-                (blendMean, meanAlpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, companionWeights, alphas, seed);
+                (blendMean, meanAlpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, companionWeights, alphas, seed, motion: motion);
+                meanMotion = blendMean.HasMotion;
                 model = PositionalRidge.Blend(blendMean, fitted);
             }
         }
         else
         {
             MeanPooledRidge fitted;
-            (fitted, alpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights, alphas, seed);
+            (fitted, alpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights, alphas, seed, motion: motion);
+            meanMotion = fitted.HasMotion;
             model = fitted;
         }
         var predictions = model.Score(validation, 1f);
         var report = Scoring.Metrics.RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(v => (double)v.Score!.Value).ToList());
         var name = positional ? $"{(blend ? $"{PositionalRidge.BlendMethodName}: ridge-mean (penalty {meanAlpha.ToString(CultureInfo.InvariantCulture)}) and " : "")}{PositionalRidge.MethodName} ({knots} knots, share {share.ToString(CultureInfo.InvariantCulture)})"
             : MeanPooledRidge.MethodName + (lengthTerm ? " + ln T" : "");
+        if (meanMotion || positionalMotion)
+        {
+            name += positional && blend ? $" (motion: ridge-mean {(meanMotion ? "on" : "off")}, ridge-pos {(positionalMotion ? "on" : "off")})" : " + motion";
+        }
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{name} on {tgt}: penalty {alpha} (inner {MeanPooledRidge.InnerFolds}-fold CV on {train.Count}); validation spearman {report.Spearman:F4} mse {report.Mse:F3} on {validation.Count}"));
         if (refitAll)
@@ -306,19 +321,20 @@ internal static class TrainCommand
             var companion = companionWeights is not [0];
             if (!companion)
             {
-                model = !positional ? MeanPooledRidge.Solve(samples, lengthTerm, alpha)
-                    : blend ? PositionalRidge.Blend(MeanPooledRidge.Solve(samples, false, meanAlpha), PositionalRidge.Solve(samples, knots, alpha, share))
-                    : PositionalRidge.Solve(samples, knots, alpha, share);
+                model = !positional ? MeanPooledRidge.Solve(samples, lengthTerm, alpha, motion: meanMotion)
+                    : blend ? PositionalRidge.Blend(MeanPooledRidge.Solve(samples, false, meanAlpha, motion: meanMotion), PositionalRidge.Solve(samples, knots, alpha, share, motion: positionalMotion))
+                    : PositionalRidge.Solve(samples, knots, alpha, share, motion: positionalMotion);
             }
             else
             {
                 // The chosen weights and penalties, refitted on every performance; the line back to the target comes from
                 // the inner folds of all of them (the same procedure, on more data).
-                MeanPooledRidge RefitMean(double a) => MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm, [meanWeight], [a], seed).Model;
-                PositionalRidge RefitPositional() => PositionalRidge.FitChoosingCompanion(samples, [positionalWeight], knots: [knots], alphas: [alpha / knots], shares: [share], seed: seed).Model;
+                MeanPooledRidge RefitMean(double a) => MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm, [meanWeight], [a], seed, motion: [meanMotion]).Model;
+                PositionalRidge RefitPositional() => PositionalRidge.FitChoosingCompanion(samples, [positionalWeight], knots: [knots], alphas: [alpha / knots], shares: [share], seed: seed,
+                    motion: [positionalMotion]).Model;
                 model = !positional ? RefitMean(alpha) : blend ? PositionalRidge.Blend(RefitMean(meanAlpha), RefitPositional()) : RefitPositional();
             }
-            split += $"; then refit on all {samples.Count} with that penalty{(companion ? " and companion weight (its line from the inner folds of all of them)" : "")}";
+            split += $"; then refit on all {samples.Count} with that penalty{(companion ? " and companion weight (its line from the inner folds of all of them)" : "")}{(motion is [true] || motion.Count > 1 ? " and motion choice" : "")}";
         }
         var settings = new Dictionary<string, string>
         {
@@ -329,6 +345,9 @@ internal static class TrainCommand
             ["alpha"] = alpha.ToString(CultureInfo.InvariantCulture),
             ["alphas"] = string.Join(",", (alphas ?? [.. MeanPooledRidge.DefaultAlphas]).Select(a => a.ToString(CultureInfo.InvariantCulture))),
             ["length_term"] = lengthTerm ? "true" : "false",
+            ["motion"] = motion.Count > 1
+                ? $"auto: {(positional ? $"{(blend ? $"ridge-mean {(meanMotion ? "on" : "off")}, " : "")}ridge-pos {(positionalMotion ? "on" : "off")}" : meanMotion ? "on" : "off")}"
+                : ClipMotion.Describe(motion),
             ["refit_all"] = refitAll ? "true" : "false",
             ["companion_weight"] = companionWeights is [var only] ? only.ToString(CultureInfo.InvariantCulture)
                 : $"auto from {string.Join(",", companionWeights.Select(w => w.ToString(CultureInfo.InvariantCulture)))}: "

@@ -38,11 +38,13 @@ public static class CheckpointStore
         {
             case MeanPooledRidge ridge:
                 return ([new NamedTensor(MeanPooledRidge.CoefficientsTensor, ridge.Coefficients.ToArray(), [ridge.FeatureDim]),
-                         new NamedTensor(MeanPooledRidge.OffsetsTensor, [ridge.Intercept, ridge.LengthCoefficient], [2])],
+                         new NamedTensor(MeanPooledRidge.OffsetsTensor, [ridge.Intercept, ridge.LengthCoefficient], [2]),
+                         .. MotionTensor(ridge.MotionCoefficients)],
                     card with { Format = ModelCard.RidgeFormat, ScoreScale = 1f, Ensemble = null, SequenceMethod = null });
             case PositionalRidge positional:
                 return ([new NamedTensor(MeanPooledRidge.CoefficientsTensor, positional.Coefficients.ToArray(), [positional.Knots, positional.FeatureDim]),
-                         new NamedTensor(MeanPooledRidge.OffsetsTensor, [positional.Intercept], [1])],
+                         new NamedTensor(MeanPooledRidge.OffsetsTensor, [positional.Intercept], [1]),
+                         .. MotionTensor(positional.MotionCoefficients)],
                     card with { Format = ModelCard.PositionalRidgeFormat, ScoreScale = 1f, Ensemble = null, SequenceMethod = null });
             case EnsembleScorer ensemble:
                 {
@@ -179,13 +181,33 @@ public static class CheckpointStore
         }
     }
 
+    // The ridges' motion coefficients, saved only when the model has the motion term.
+    private static NamedTensor[] MotionTensor(ReadOnlySpan<float> motion) => motion.IsEmpty ? [] : [new NamedTensor(MeanPooledRidge.MotionTensor, motion.ToArray(), [motion.Length])];
+
+    // The motion tensor when there is one ([featureDim]), or null; a ridge checkpoint holds nothing else beside its two.
+    private static float[]? LoadMotion(SafeTensorsFile file, ModelCard card, string source, string method)
+    {
+        var expected = file.Tensors.ContainsKey(MeanPooledRidge.MotionTensor) ? 3 : 2;
+        if (file.Tensors.Count != expected)
+        {
+            throw new DataFormatException($"{source}: a {method} checkpoint holds '{MeanPooledRidge.CoefficientsTensor}', '{MeanPooledRidge.OffsetsTensor}' and optionally "
+                + $"'{MeanPooledRidge.MotionTensor}'; this one has {file.Tensors.Count} tensors ({string.Join(", ", file.Tensors.Keys.Order(StringComparer.Ordinal))}).");
+        }
+        if (!file.Tensors.TryGetValue(MeanPooledRidge.MotionTensor, out var motion)) { return null; }
+        if (motion.Shape is not [var width] || width != card.Architecture.FeatureDim)
+        {
+            throw new DataFormatException($"{source}: tensor '{MeanPooledRidge.MotionTensor}' has shape [{string.Join(", ", motion.Shape)}]; the motion term needs [{card.Architecture.FeatureDim}] (card featureDim).");
+        }
+        return motion.Data;
+    }
+
     private static MeanPooledRidge LoadRidge(SafeTensorsFile file, ModelCard card, string source)
     {
         if (!file.Tensors.TryGetValue(MeanPooledRidge.CoefficientsTensor, out var coefficients) || !file.Tensors.TryGetValue(MeanPooledRidge.OffsetsTensor, out var offsets))
         {
             throw new DataFormatException($"{source}: a {MeanPooledRidge.MethodName} checkpoint needs tensors '{MeanPooledRidge.CoefficientsTensor}' and '{MeanPooledRidge.OffsetsTensor}'.");
         }
-        if (file.Tensors.Count != 2) { throw new DataFormatException($"{source}: a {MeanPooledRidge.MethodName} checkpoint holds exactly two tensors; this one has {file.Tensors.Count}."); }
+        var motion = LoadMotion(file, card, source, MeanPooledRidge.MethodName);
         if (coefficients.Shape.Length != 1 || coefficients.Shape[0] != card.Architecture.FeatureDim || offsets.Shape is not [2])
         {
             throw new DataFormatException($"{source}: tensor shapes [{string.Join(", ", coefficients.Shape)}] and [{string.Join(", ", offsets.Shape)}] do not match "
@@ -193,7 +215,7 @@ public static class CheckpointStore
         }
         try
         {
-            return new MeanPooledRidge(coefficients.Data, offsets.Data[0], offsets.Data[1], card.Architecture.MaxQueries);
+            return new MeanPooledRidge(coefficients.Data, offsets.Data[0], offsets.Data[1], card.Architecture.MaxQueries, motion);
         }
         catch (ArgumentException e)
         {
@@ -203,10 +225,11 @@ public static class CheckpointStore
 
     private static PositionalRidge LoadPositionalRidge(SafeTensorsFile file, ModelCard card, string source)
     {
-        if (!file.Tensors.TryGetValue(MeanPooledRidge.CoefficientsTensor, out var coefficients) || !file.Tensors.TryGetValue(MeanPooledRidge.OffsetsTensor, out var offsets) || file.Tensors.Count != 2)
+        if (!file.Tensors.TryGetValue(MeanPooledRidge.CoefficientsTensor, out var coefficients) || !file.Tensors.TryGetValue(MeanPooledRidge.OffsetsTensor, out var offsets))
         {
-            throw new DataFormatException($"{source}: a {PositionalRidge.MethodName} checkpoint holds exactly the tensors '{MeanPooledRidge.CoefficientsTensor}' and '{MeanPooledRidge.OffsetsTensor}'.");
+            throw new DataFormatException($"{source}: a {PositionalRidge.MethodName} checkpoint holds the tensors '{MeanPooledRidge.CoefficientsTensor}' and '{MeanPooledRidge.OffsetsTensor}'.");
         }
+        var motion = LoadMotion(file, card, source, PositionalRidge.MethodName);
         if (coefficients.Shape.Length != 2 || coefficients.Shape[0] < 2 || coefficients.Shape[1] != card.Architecture.FeatureDim || offsets.Shape is not [1])
         {
             throw new DataFormatException($"{source}: tensor shapes [{string.Join(", ", coefficients.Shape)}] and [{string.Join(", ", offsets.Shape)}] do not match "
@@ -214,7 +237,7 @@ public static class CheckpointStore
         }
         try
         {
-            return new PositionalRidge(coefficients.Data, coefficients.Shape[0], offsets.Data[0], card.Architecture.MaxQueries);
+            return new PositionalRidge(coefficients.Data, coefficients.Shape[0], offsets.Data[0], card.Architecture.MaxQueries, motion);
         }
         catch (ArgumentException e)
         {

@@ -71,67 +71,92 @@ public static class Companion
     };
 }
 
-/// <summary><c>ridge-mean</c>: the linear baseline (penalty by inner cross-validation), optionally with ln T.</summary>
-public sealed class RidgeMethod(bool lengthTerm, IReadOnlyList<double>? companionWeights = null) : IBenchmarkMethod
+/// <summary>The ridges' motion term (<see cref="ClipMotion"/>) as the methods take it: off, on, or chosen by the inner
+/// folds (<c>auto</c>).</summary>
+public static class Motion
+{
+    /// <summary>The id suffix: <c>-m</c> on, <c>-mauto</c> chosen by the inner folds, nothing off.</summary>
+    public static string Suffix(IReadOnlyList<bool>? choices) => choices switch
+    {
+        null or [false] => "",
+        [true] => "-m",
+        _ => "-mauto",
+    };
+
+    /// <summary>The description's tail.</summary>
+    public static string Describe(IReadOnlyList<bool>? choices) => choices switch
+    {
+        null or [false] => "",
+        [true] => "; with the motion term (the mean change of each feature from clip to clip)",
+        _ => "; the motion term (the mean change of each feature from clip to clip) in or out, chosen with the penalty by the inner folds",
+    };
+
+    /// <summary>Whether a fitted model's motion term shows in its progress line (only when it was chosen).</summary>
+    internal static string Chosen(IReadOnlyList<bool>? choices, bool chosen) => choices is { Count: > 1 } ? (chosen ? ", motion on" : ", motion off") : "";
+}
+
+/// <summary><c>ridge-mean</c>: the linear baseline (penalty by inner cross-validation), optionally with ln T and the
+/// motion term.</summary>
+public sealed class RidgeMethod(bool lengthTerm, IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => (lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName) + Companion.Suffix(companionWeights);
+    public string Name => (lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName) + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
     public string Description => (lengthTerm
         ? "ridge on mean-pooled clip features plus an unpenalised ln(clip count) term"
-        : "ridge on mean-pooled clip features (the field's linear baseline)") + Companion.Describe(companionWeights);
+        : "ridge on mean-pooled clip features (the field's linear baseline)") + Motion.Describe(motion) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (model, alpha, weight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights ?? Companion.None, seed: seed);
-        progress(FormattableString.Invariant($"penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}"));
-        return (model, 1f, model.FeatureDim + (lengthTerm ? 2 : 1));
+        var (model, alpha, weight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights ?? Companion.None, seed: seed, motion: motion);
+        progress(FormattableString.Invariant($"penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{Motion.Chosen(motion, model.HasMotion)}"));
+        return (model, 1f, model.FeatureDim + model.MotionCoefficients.Length + (lengthTerm ? 2 : 1));
     }
 }
 
 /// <summary><c>ridge-pos</c>: the position-aware linear model (knots and penalty by inner cross-validation).</summary>
-public sealed class PositionalRidgeMethod(IReadOnlyList<double>? companionWeights = null) : IBenchmarkMethod
+public sealed class PositionalRidgeMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.MethodName + Companion.Suffix(companionWeights);
+    public string Name => PositionalRidge.MethodName + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
     public string Description => "ridge on the mean and position-weighted clip means (hat functions over the relative position; knots, share and penalty by inner CV)"
-        + Companion.Describe(companionWeights);
+        + Motion.Describe(motion) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (model, knots, share, alpha, weight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed);
-        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}"));
-        return (model, 1f, model.Coefficients.Length + 1);
+        var (model, knots, share, alpha, weight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed, motion: motion);
+        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{Motion.Chosen(motion, model.HasMotion)}"));
+        return (model, 1f, model.Coefficients.Length + model.MotionCoefficients.Length + 1);
     }
 }
 
 /// <summary><c>ridge-blend</c>: the equal average of ridge-mean and ridge-pos, each fitted with its own inner CV on the
 /// fold's training part (<see cref="PositionalRidge.Blend"/>).</summary>
-public sealed class RidgeBlendMethod(IReadOnlyList<double>? companionWeights = null) : IBenchmarkMethod
+public sealed class RidgeBlendMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.BlendMethodName + Companion.Suffix(companionWeights);
+    public string Name => PositionalRidge.BlendMethodName + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
-    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + Companion.Describe(companionWeights);
+    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + Motion.Describe(motion) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (mean, alpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, companionWeights ?? Companion.None, seed: seed);
-        var (positional, knots, share, positionalAlpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed);
-        progress(FormattableString.Invariant($"ridge-mean penalty {alpha}; ridge-pos {knots} knots, share {share}, penalty {positionalAlpha}")
+        var (mean, alpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, companionWeights ?? Companion.None, seed: seed, motion: motion);
+        var (positional, knots, share, positionalAlpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed, motion: motion);
+        progress(FormattableString.Invariant($"ridge-mean penalty {alpha}{Motion.Chosen(motion, mean.HasMotion)}; ridge-pos {knots} knots, share {share}, penalty {positionalAlpha}{Motion.Chosen(motion, positional.HasMotion)}")
             + (companionWeights is { Count: > 1 } ? FormattableString.Invariant($"; companion weights {meanWeight} and {positionalWeight}") : ""));
         var blend = PositionalRidge.Blend(mean, positional);
-        return (blend, 1f, blend.Coefficients.Length + 1);
+        return (blend, 1f, blend.Coefficients.Length + blend.MotionCoefficients.Length + 1);
     }
 }
 

@@ -5,7 +5,7 @@ namespace AqaStream.Scoring.Model;
 
 /// <summary>
 /// The field's linear baseline, <c>ridge-mean</c>: ridge regression on the mean of a performance's clip features,
-/// optionally with log(clip count) as an unpenalised term. It is itself a weight-score model (ARCHITECTURE.md): every
+/// optionally with log(clip count) as an unpenalised term and with the motion term (<see cref="ClipMotion"/>). It is itself a weight-score model (ARCHITECTURE.md): every
 /// clip weighs w_q = 1/T and scores s_q = β·x_q + b + γ·ln T, so ŷ = Σ_q w_q s_q = β·mean(x) + b + γ·ln T; the per-clip
 /// scores are exact contributions, and the provisional after t clips is the same formula on the clips so far. Any
 /// model shipped as a live default must beat it.
@@ -21,6 +21,9 @@ public sealed class MeanPooledRidge : IClipScorer
     /// <summary>Intercept and length coefficient, in that order.</summary>
     public const string OffsetsTensor = "ridge.offsets";
 
+    /// <summary>The motion coefficients μ (<see cref="ClipMotion"/>), present only in a model with the motion term.</summary>
+    public const string MotionTensor = "ridge.motion";
+
     /// <summary>The penalties tried when none is given, chosen by inner cross-validation on the training data.</summary>
     public static readonly IReadOnlyList<double> DefaultAlphas = [30, 100, 300, 1000];
 
@@ -28,17 +31,24 @@ public sealed class MeanPooledRidge : IClipScorer
     public const int InnerFolds = 5;
 
     private readonly float[] _coefficients;
+    private readonly float[]? _motion;
 
-    /// <summary>A fitted model on raw (unstandardised) features.</summary>
-    public MeanPooledRidge(float[] coefficients, float intercept, float lengthCoefficient, int maxClips = DefaultMaxClips)
+    /// <summary>A fitted model on raw (unstandardised) features; <paramref name="motion"/>: the motion coefficients μ
+    /// (one per feature), or null without the motion term.</summary>
+    public MeanPooledRidge(float[] coefficients, float intercept, float lengthCoefficient, int maxClips = DefaultMaxClips, float[]? motion = null)
     {
         ArgumentNullException.ThrowIfNull(coefficients);
         if (coefficients.Length == 0) { throw new ArgumentException("A ridge model needs at least one coefficient."); }
-        if (!coefficients.All(float.IsFinite) || !float.IsFinite(intercept) || !float.IsFinite(lengthCoefficient))
+        if (!coefficients.All(float.IsFinite) || !float.IsFinite(intercept) || !float.IsFinite(lengthCoefficient) || (motion is not null && !motion.All(float.IsFinite)))
         {
             throw new ArgumentException("Ridge coefficients must be finite.");
         }
+        if (motion is not null && motion.Length != coefficients.Length)
+        {
+            throw new ArgumentException($"{motion.Length} motion coefficients for {coefficients.Length} features: the motion term needs one per feature.");
+        }
         _coefficients = coefficients;
+        _motion = motion;
         Intercept = intercept;
         LengthCoefficient = lengthCoefficient;
         MaxClips = maxClips;
@@ -68,20 +78,31 @@ public sealed class MeanPooledRidge : IClipScorer
     /// <summary>γ, points per unit of ln(clip count); 0 without the length term.</summary>
     public float LengthCoefficient { get; }
 
+    /// <summary>Whether the model has the motion term (<see cref="ClipMotion"/>).</summary>
+    public bool HasMotion => _motion is not null;
+
+    /// <summary>μ, per raw feature; empty without the motion term.</summary>
+    public ReadOnlySpan<float> MotionCoefficients => _motion;
+
     /// <summary>s_q for one clip of a performance that has <paramref name="clips"/> clips so far, in points.</summary>
-    public float ClipScore(ReadOnlySpan<float> clip, int clips)
+    public float ClipScore(ReadOnlySpan<float> clip, int clips) => ClipScore(clip, [], clips);
+
+    /// <summary>s_q for one clip after <paramref name="previous"/> (empty for the first clip) of a performance that has
+    /// <paramref name="clips"/> clips so far, in points: the motion term reads the change between the two.</summary>
+    public float ClipScore(ReadOnlySpan<float> clip, ReadOnlySpan<float> previous, int clips)
     {
         if (clip.Length != FeatureDim) { throw new ArgumentException($"A clip has {clip.Length} feature values; the model reads {FeatureDim}."); }
         var s = (double)Intercept + (LengthCoefficient == 0f ? 0 : LengthCoefficient * Math.Log(clips));
         for (var j = 0; j < clip.Length; j++) { s += _coefficients[j] * clip[j]; }
-        return (float)s;
+        return (float)(s + ClipMotion.Dot(_motion, clip, previous));
     }
 
     /// <inheritdoc/>
     public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<PerformanceSample> samples, float scoreScale)
     {
         ArgumentNullException.ThrowIfNull(samples);
-        return [.. samples.Select(sample => UniformlyWeighted(sample, FeatureDim, q => ClipScore(sample.Features.AsSpan(q * FeatureDim, FeatureDim), sample.Clips) * scoreScale))];
+        return [.. samples.Select(sample => UniformlyWeighted(sample, FeatureDim,
+            q => ClipScore(sample.Features.AsSpan(q * FeatureDim, FeatureDim), HasMotion ? ClipMotion.Previous(sample, q) : [], sample.Clips) * scoreScale))];
     }
 
     /// <summary>A prediction whose clips all weigh 1/T, with the clip scores <paramref name="clipScore"/> gives (points):
@@ -134,8 +155,11 @@ public sealed class MeanPooledRidge : IClipScorer
     /// the candidates compare as they would ship (weight 0 alone is exactly <see cref="Fit"/> without a companion).
     /// Returns the model, its penalty and its companion weight.
     /// </summary>
+    /// <remarks><paramref name="motion"/>: whether to read the motion term (<see cref="ClipMotion"/>); two choices are
+    /// compared by the same inner folds, with the weight and the penalty (the model's <see cref="HasMotion"/> says which
+    /// won). Default: without.</remarks>
     public static (MeanPooledRidge Model, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples, bool lengthTerm,
-        IReadOnlyList<double> companionWeights, IReadOnlyList<double>? alphas = null, int seed = 42, int maxClips = DefaultMaxClips)
+        IReadOnlyList<double> companionWeights, IReadOnlyList<double>? alphas = null, int seed = 42, int maxClips = DefaultMaxClips, IReadOnlyList<bool>? motion = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(companionWeights);
@@ -146,59 +170,72 @@ public sealed class MeanPooledRidge : IClipScorer
         if (grid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
         // Weight 0 is the judged score fitted as is (no line); every other weight's candidates get their own line, and
         // the candidates compare by the MSE of what would be shipped.
+        var motionGrid = motion is { Count: > 0 } ? motion : ClipMotion.Off;
         var plain = companionWeights is [0];
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
-        var (alpha, weight) = (grid[0], companionWeights[0]);
+        var (alpha, weight, withMotion) = (grid[0], companionWeights[0], motionGrid[0]);
         var line = (Slope: 1.0, Intercept: 0.0);
-        if (grid.Count > 1 || !plain)
+        if (grid.Count > 1 || !plain || motionGrid.Count > 1)
         {
             var best = double.PositiveInfinity;
-            foreach (var w in companionWeights)
+            foreach (var m in motionGrid)
             {
-                var labels = samples.Select(s => s.TrainingLabel(w)).ToArray();
-                foreach (var a in grid)
+                foreach (var w in companionWeights)
                 {
-                    var outOfFold = new double[samples.Count];
-                    for (var f = 0; f < InnerFolds; f++)
+                    var labels = samples.Select(s => s.TrainingLabel(w)).ToArray();
+                    foreach (var a in grid)
                     {
-                        var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), InnerFolds, f, seed);
-                        var model = Solve([.. train.Select(i => samples[i])], lengthTerm, a, maxClips, [.. train.Select(i => labels[i])]);
-                        var predicted = model.Score([.. validation.Select(i => samples[i])], 1f);
-                        for (var k = 0; k < validation.Count; k++) { outOfFold[validation[k]] = predicted[k].Score; }
+                        var outOfFold = new double[samples.Count];
+                        for (var f = 0; f < InnerFolds; f++)
+                        {
+                            var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), InnerFolds, f, seed);
+                            var model = Solve([.. train.Select(i => samples[i])], lengthTerm, a, maxClips, [.. train.Select(i => labels[i])], m);
+                            var predicted = model.Score([.. validation.Select(i => samples[i])], 1f);
+                            for (var k = 0; k < validation.Count; k++) { outOfFold[validation[k]] = predicted[k].Score; }
+                        }
+                        var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(outOfFold, judged, mapBack: w != 0);
+                        if (sse < best) { (best, alpha, weight, withMotion, line) = (sse, a, w, m, (slope, intercept)); }
                     }
-                    var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(outOfFold, judged, mapBack: w != 0);
-                    if (sse < best) { (best, alpha, weight, line) = (sse, a, w, (slope, intercept)); }
                 }
             }
         }
         var chosen = samples.Select(s => s.TrainingLabel(weight)).ToArray();
-        return (Solve(samples, lengthTerm, alpha, maxClips, chosen).Mapped(line.Slope, line.Intercept), alpha, weight);
+        return (Solve(samples, lengthTerm, alpha, maxClips, chosen, withMotion).Mapped(line.Slope, line.Intercept), alpha, weight);
     }
 
     /// <summary>The model whose every clip score is a·s + b (so is the performance score: the weights sum to 1).</summary>
     public MeanPooledRidge Mapped(double slope, double intercept) => slope == 1 && intercept == 0 ? this
-        : new MeanPooledRidge([.. _coefficients.Select(c => (float)(c * slope))], (float)((Intercept * slope) + intercept), (float)(LengthCoefficient * slope), MaxClips);
+        : new MeanPooledRidge([.. _coefficients.Select(c => (float)(c * slope))], (float)((Intercept * slope) + intercept), (float)(LengthCoefficient * slope), MaxClips,
+            _motion is null ? null : [.. _motion.Select(c => (float)(c * slope))]);
 
-    /// <summary>The ridge solution for one penalty (dual form: an n×n system, n performances ≪ feature width).</summary>
-    public static MeanPooledRidge Solve(IReadOnlyList<PerformanceSample> samples, bool lengthTerm, double alpha, int maxClips = DefaultMaxClips, IReadOnlyList<double>? labels = null)
+    /// <summary>The ridge solution for one penalty (dual form: an n×n system, n performances ≪ feature width); with
+    /// <paramref name="motion"/>, the pooled motion term (<see cref="ClipMotion"/>) is read beside the mean, standardised
+    /// and penalised the same way.</summary>
+    public static MeanPooledRidge Solve(IReadOnlyList<PerformanceSample> samples, bool lengthTerm, double alpha, int maxClips = DefaultMaxClips, IReadOnlyList<double>? labels = null,
+        bool motion = false)
     {
         ArgumentNullException.ThrowIfNull(samples);
         var n = samples.Count;
         var d = samples[0].FeatureDim;
-        var pooled = Matrix<double>.Build.Dense(n, d);
+        var width = motion ? 2 * d : d;
+        var pooled = Matrix<double>.Build.Dense(n, width);
+        var row = new double[width];
         for (var i = 0; i < n; i++)
         {
             var s = samples[i];
             if (s.FeatureDim != d) { throw new ArgumentException($"{s.Id}: {s.FeatureDim} feature values per clip, others have {d}."); }
+            Array.Clear(row);
             for (var q = 0; q < s.Clips; q++)
             {
-                for (var j = 0; j < d; j++) { pooled[i, j] += s.Features[(q * d) + j]; }
+                for (var j = 0; j < d; j++) { row[j] += s.Features[(q * d) + j]; }
             }
-            pooled.SetRow(i, pooled.Row(i) / s.Clips);
+            for (var j = 0; j < d; j++) { row[j] /= s.Clips; }
+            if (motion) { ClipMotion.Pool(s, row, d); }
+            pooled.SetRow(i, row);
         }
         var mean = pooled.ColumnSums() / n;
-        var sd = Vector<double>.Build.Dense(d, j => Math.Sqrt(pooled.Column(j).Subtract(mean[j]).PointwisePower(2).Sum() / n) + 1e-8);
-        var z = Matrix<double>.Build.Dense(n, d, (i, j) => (pooled[i, j] - mean[j]) / sd[j]);
+        var sd = Vector<double>.Build.Dense(width, j => Math.Sqrt(pooled.Column(j).Subtract(mean[j]).PointwisePower(2).Sum() / n) + 1e-8);
+        var z = Matrix<double>.Build.Dense(n, width, (i, j) => (pooled[i, j] - mean[j]) / sd[j]);
         var y = Vector<double>.Build.Dense(n, i => labels?[i] ?? samples[i].Score!.Value);
         // Unpenalised part U = [1, ln T]: project it out of Z and y, ridge on the rest, then least squares for U.
         var u = Matrix<double>.Build.Dense(n, lengthTerm ? 2 : 1, (i, k) => k == 0 ? 1.0 : Math.Log(samples[i].Clips));
@@ -209,21 +246,22 @@ public sealed class MeanPooledRidge : IClipScorer
         var gram = zr.TransposeAndMultiply(zr) + (Matrix<double>.Build.DenseIdentity(n) * alpha);
         var beta = zr.TransposeThisAndMultiply(gram.Cholesky().Solve(yr));
         var gamma = utu.Solve(u.TransposeThisAndMultiply(y - (z * beta)));
-        // Back to raw features: s = Σ_j β_j (x_j − μ_j)/σ_j + γ0 + γ1 ln T.
-        var coefficients = new float[d];
+        // Back to raw features: s = Σ_j β_j (x_j − μ_j)/σ_j + γ0 + γ1 ln T (the motion columns after the mean's).
+        var coefficients = new float[width];
         var intercept = gamma[0];
-        for (var j = 0; j < d; j++)
+        for (var j = 0; j < width; j++)
         {
             coefficients[j] = (float)(beta[j] / sd[j]);
             intercept -= beta[j] * mean[j] / sd[j];
         }
-        return new MeanPooledRidge(coefficients, (float)intercept, lengthTerm ? (float)gamma[1] : 0f, maxClips);
+        return new MeanPooledRidge(coefficients[..d], (float)intercept, lengthTerm ? (float)gamma[1] : 0f, maxClips, motion ? coefficients[d..] : null);
     }
 
     /// <summary>A live performance: running clip scores; weights uniform; each clip "attends" to itself only.</summary>
     private sealed class LiveState(MeanPooledRidge model, IncrementalMode mode) : IncrementalDecoder
     {
-        private readonly List<float> _base = [];   // β·x_q + b per clip (points)
+        private readonly List<float> _base = [];   // β·x_q + μ·m_q + b per clip (points)
+        private float[] _previous = [];
         private float[] _scores = [];
         private float[] _logits = [];
         private float[] _attention = [];
@@ -243,7 +281,8 @@ public sealed class MeanPooledRidge : IClipScorer
         public override void Append(ReadOnlySpan<float> clipFeatures)
         {
             if (_base.Count >= model.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {model.MaxClips} clips."); }
-            _base.Add(model.ClipScore(clipFeatures, 1));   // ln 1 = 0: the length term is added below for the current count
+            _base.Add(model.ClipScore(clipFeatures, _previous, 1));   // ln 1 = 0: the length term is added below for the current count
+            if (model.HasMotion) { _previous = clipFeatures.ToArray(); }
             var t = _base.Count;
             var length = model.LengthCoefficient == 0f ? 0f : (float)(model.LengthCoefficient * Math.Log(t));
             _scores = [.. _base.Select(b => b + length)];

@@ -11,7 +11,8 @@ namespace AqaStream.Scoring.Model;
 /// chosen share c, its standardised block is scaled by √c), so the knots depart from ridge-mean only where the data
 /// say so. Since Σ_k Φ_k = mean, the fit folds into one β_k per knot. It is a weight-score model with exact contributions: w_q = 1/T and
 /// s_q = b + Σ_k φ_k(r_q) β_k·x_q, so ŷ = Σ_q w_q s_q. K = 1 would be <c>ridge-mean</c>. Because r_q moves as clips
-/// arrive, the provisional after t clips is the same formula on the t clips so far (exact mode).
+/// arrive, the provisional after t clips is the same formula on the t clips so far (exact mode). With the motion term
+/// (<see cref="ClipMotion"/>), the pooled motion is read beside the knots, position-free: s_q gains μ·|x_q − x_{q−1}|.
 /// </summary>
 public sealed class PositionalRidge : IClipScorer
 {
@@ -25,15 +26,22 @@ public sealed class PositionalRidge : IClipScorer
     public static readonly IReadOnlyList<double> DefaultShares = [2, 4, 8, 16];
 
     private readonly float[] _coefficients;   // [K, D] on raw features
+    private readonly float[]? _motion;        // [D] on raw feature changes, or none
 
-    /// <summary>A fitted model: <paramref name="coefficients"/> [knots × featureDim] on raw features, and the intercept.</summary>
-    public PositionalRidge(float[] coefficients, int knots, float intercept, int maxClips = MeanPooledRidge.DefaultMaxClips)
+    /// <summary>A fitted model: <paramref name="coefficients"/> [knots × featureDim] on raw features, the intercept, and
+    /// the motion coefficients μ [featureDim] (null without the motion term).</summary>
+    public PositionalRidge(float[] coefficients, int knots, float intercept, int maxClips = MeanPooledRidge.DefaultMaxClips, float[]? motion = null)
     {
         ArgumentNullException.ThrowIfNull(coefficients);
         if (knots < 2) { throw new ArgumentException($"A positional ridge needs at least 2 knots; got {knots}."); }
         if (coefficients.Length == 0 || coefficients.Length % knots != 0) { throw new ArgumentException($"{coefficients.Length} coefficients do not split into {knots} knots."); }
-        if (!coefficients.All(float.IsFinite) || !float.IsFinite(intercept)) { throw new ArgumentException("Ridge coefficients must be finite."); }
+        if (!coefficients.All(float.IsFinite) || !float.IsFinite(intercept) || (motion is not null && !motion.All(float.IsFinite))) { throw new ArgumentException("Ridge coefficients must be finite."); }
+        if (motion is not null && motion.Length != coefficients.Length / knots)
+        {
+            throw new ArgumentException($"{motion.Length} motion coefficients for {coefficients.Length / knots} features: the motion term needs one per feature.");
+        }
         _coefficients = coefficients;
+        _motion = motion;
         Knots = knots;
         Intercept = intercept;
         MaxClips = maxClips;
@@ -60,6 +68,12 @@ public sealed class PositionalRidge : IClipScorer
     /// <summary>b, points.</summary>
     public float Intercept { get; }
 
+    /// <summary>Whether the model has the motion term (<see cref="ClipMotion"/>).</summary>
+    public bool HasMotion => _motion is not null;
+
+    /// <summary>μ, per raw feature; empty without the motion term.</summary>
+    public ReadOnlySpan<float> MotionCoefficients => _motion;
+
     /// <summary>φ_k(r) for the hat basis of <paramref name="knots"/> knots.</summary>
     public static double Hat(int k, int knots, double r) => Math.Max(0, 1 - (Math.Abs(r - ((double)k / (knots - 1))) * (knots - 1)));
 
@@ -78,10 +92,10 @@ public sealed class PositionalRidge : IClipScorer
         return dots;
     }
 
-    private float ClipScore(double[] dots, int q, int clips)
+    private float ClipScore(double[] dots, double motion, int q, int clips)
     {
         var r = (q + 0.5) / clips;
-        var s = (double)Intercept;
+        var s = Intercept + motion;
         for (var k = 0; k < Knots; k++) { s += Hat(k, Knots, r) * dots[k]; }
         return (float)s;
     }
@@ -91,7 +105,8 @@ public sealed class PositionalRidge : IClipScorer
     {
         ArgumentNullException.ThrowIfNull(samples);
         return [.. samples.Select(sample => MeanPooledRidge.UniformlyWeighted(sample, FeatureDim,
-            q => ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), q, sample.Clips) * scoreScale))];
+            q => ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), ClipMotion.Dot(_motion, sample.Features.AsSpan(q * FeatureDim, FeatureDim), ClipMotion.Previous(sample, q)),
+                q, sample.Clips) * scoreScale))];
     }
 
     /// <inheritdoc/>
@@ -105,13 +120,14 @@ public sealed class PositionalRidge : IClipScorer
     }
 
     /// <summary>The position-weighted means Φ [K·D] of one performance, after the plain mean [D] when
-    /// <paramref name="withMean"/>.</summary>
-    public static double[] PooledFeatures(PerformanceSample sample, int knots, bool withMean = false)
+    /// <paramref name="withMean"/>, and followed by the pooled motion [D] when <paramref name="withMotion"/>.</summary>
+    public static double[] PooledFeatures(PerformanceSample sample, int knots, bool withMean = false, bool withMotion = false)
     {
         ArgumentNullException.ThrowIfNull(sample);
         var d = sample.FeatureDim;
         var offset = withMean ? d : 0;
-        var pooled = new double[offset + (knots * d)];
+        var pooled = new double[offset + (knots * d) + (withMotion ? d : 0)];
+        if (withMotion) { ClipMotion.Pool(sample, pooled, offset + (knots * d)); }
         if (withMean)
         {
             for (var q = 0; q < sample.Clips; q++)
@@ -151,9 +167,11 @@ public sealed class PositionalRidge : IClipScorer
 
     /// <summary><see cref="Fit"/> with the companion weight chosen from <paramref name="companionWeights"/> by the same
     /// inner folds, as <see cref="MeanPooledRidge.FitChoosingCompanion"/> does.</summary>
+    /// <remarks><paramref name="motion"/>: whether to read the motion term; two choices are compared by the same inner
+    /// folds (the model's <see cref="HasMotion"/> says which won). Default: without.</remarks>
     public static (PositionalRidge Model, int Knots, double Share, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples,
         IReadOnlyList<double> companionWeights, IReadOnlyList<int>? knots = null, IReadOnlyList<double>? alphas = null, IReadOnlyList<double>? shares = null, int seed = 42,
-        int maxClips = MeanPooledRidge.DefaultMaxClips)
+        int maxClips = MeanPooledRidge.DefaultMaxClips, IReadOnlyList<bool>? motion = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(companionWeights);
@@ -167,16 +185,17 @@ public sealed class PositionalRidge : IClipScorer
         var shareGrid = shares is { Count: > 0 } ? shares : DefaultShares;
         if (shareGrid.Any(c => !(c >= 0))) { throw new ArgumentException("Shares must be 0 (no shared part) or more."); }
         PerformanceSample.CheckCompanionWeights(companionWeights);
+        var motionGrid = motion is { Count: > 0 } ? motion : ClipMotion.Off;
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
-        var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Weight: companionWeights[0], Sse: double.PositiveInfinity);
+        var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Weight: companionWeights[0], Motion: motionGrid[0], Sse: double.PositiveInfinity);
         var line = (Slope: 1.0, Intercept: 0.0);
-        foreach (var k in knotGrid)
+        foreach (var (k, withMotion) in knotGrid.SelectMany(k => motionGrid.Select(m => (k, m))))
         {
-            var pooled = samples.Select(s => PooledFeatures(s, k, withMean: true)).ToArray();
+            var pooled = samples.Select(s => PooledFeatures(s, k, withMean: true, withMotion)).ToArray();
             var scaled = alphaGrid.Select(a => a * k).ToArray();
             foreach (var share in shareGrid)
             {
-                var weights = ColumnWeights(samples[0].FeatureDim, k, share);
+                var weights = ColumnWeights(samples[0].FeatureDim, k, share, withMotion);
                 foreach (var companion in companionWeights)
                 {
                     var y = samples.Select(s => s.TrainingLabel(companion)).ToArray();
@@ -194,18 +213,19 @@ public sealed class PositionalRidge : IClipScorer
                     for (var a = 0; a < scaled.Length; a++)
                     {
                         var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(outOfFold[a], judged, mapBack: companion != 0);
-                        if (sse < best.Sse) { (best, line) = ((k, share, scaled[a], companion, sse), (slope, intercept)); }
+                        if (sse < best.Sse) { (best, line) = ((k, share, scaled[a], companion, withMotion, sse), (slope, intercept)); }
                     }
                 }
             }
         }
         var chosen = samples.Select(s => s.TrainingLabel(best.Weight)).ToArray();
-        return (Solve(samples, best.Knots, best.Alpha, best.Share, maxClips, chosen).Mapped(line.Slope, line.Intercept), best.Knots, best.Share, best.Alpha, best.Weight);
+        return (Solve(samples, best.Knots, best.Alpha, best.Share, maxClips, chosen, best.Motion).Mapped(line.Slope, line.Intercept), best.Knots, best.Share, best.Alpha, best.Weight);
     }
 
-    private static double[] ColumnWeights(int featureDim, int knots, double share)
+    // The shared mean's block weighs √share, the knots' and the motion's 1.
+    private static double[] ColumnWeights(int featureDim, int knots, double share, bool motion = false)
     {
-        var w = new double[featureDim * (knots + 1)];
+        var w = new double[featureDim * (knots + 1 + (motion ? 1 : 0))];
         Array.Fill(w, 1.0);
         Array.Fill(w, Math.Sqrt(share), 0, featureDim);
         return w;
@@ -213,25 +233,27 @@ public sealed class PositionalRidge : IClipScorer
 
     /// <summary>The ridge solution for one knot count, share of the shared part and penalty, folded into one β_k per knot.</summary>
     public static PositionalRidge Solve(IReadOnlyList<PerformanceSample> samples, int knots, double alpha, double share = 0, int maxClips = MeanPooledRidge.DefaultMaxClips,
-        IReadOnlyList<double>? labels = null)
+        IReadOnlyList<double>? labels = null, bool motion = false)
     {
         ArgumentNullException.ThrowIfNull(samples);
         var d = samples[0].FeatureDim;
         if (samples.Any(s => s.FeatureDim != d)) { throw new ArgumentException("Every performance needs the same feature width."); }
-        var solution = RidgeSolver.Solve([.. samples.Select(s => PooledFeatures(s, knots, withMean: true))], labels is null ? [.. samples.Select(s => (double)s.Score!.Value)] : [.. labels], [alpha],
-            ColumnWeights(d, knots, share))[0];
+        var solution = RidgeSolver.Solve([.. samples.Select(s => PooledFeatures(s, knots, withMean: true, motion))], labels is null ? [.. samples.Select(s => (double)s.Score!.Value)] : [.. labels], [alpha],
+            ColumnWeights(d, knots, share, motion))[0];
         // Σ_k Φ_k = mean, so β̄·mean + Σ_k δ_k·Φ_k = Σ_k (β̄ + δ_k)·Φ_k.
         var coefficients = new float[knots * d];
         for (var k = 0; k < knots; k++)
         {
             for (var j = 0; j < d; j++) { coefficients[(k * d) + j] = (float)(solution.Coefficients[j] + solution.Coefficients[d + (k * d) + j]); }
         }
-        return new PositionalRidge(coefficients, knots, (float)solution.Intercept, maxClips);
+        float[]? motionCoefficients = motion ? [.. solution.Coefficients.AsSpan((knots + 1) * d, d).ToArray().Select(c => (float)c)] : null;
+        return new PositionalRidge(coefficients, knots, (float)solution.Intercept, maxClips, motionCoefficients);
     }
 
     /// <summary>The model whose every clip score is a·s + b (so is the performance score: the position weights sum to 1).</summary>
     public PositionalRidge Mapped(double slope, double intercept) => slope == 1 && intercept == 0 ? this
-        : new PositionalRidge([.. _coefficients.Select(c => (float)(c * slope))], Knots, (float)((Intercept * slope) + intercept), MaxClips);
+        : new PositionalRidge([.. _coefficients.Select(c => (float)(c * slope))], Knots, (float)((Intercept * slope) + intercept), MaxClips,
+            _motion is null ? null : [.. _motion.Select(c => (float)(c * slope))]);
 
     /// <summary>The method name of the equal blend of ridge-mean and ridge-pos (saved as a ridge-pos model).</summary>
     public const string BlendMethodName = "ridge-blend";
@@ -239,7 +261,8 @@ public sealed class PositionalRidge : IClipScorer
     /// <summary>
     /// <c>ridge-blend</c>: the equal average of a ridge-mean and a ridge-pos model, each fitted with its own inner CV.
     /// Since Σ_k φ_k = 1, ½(b₁ + β·mean) + ½(b₂ + Σ_k β_k·Φ_k) = ½(b₁ + b₂) + Σ_k ½(β + β_k)·Φ_k: one positional ridge,
-    /// so the blend keeps the exact per-clip explanation and the live state.
+    /// so the blend keeps the exact per-clip explanation and the live state. The motion terms average the same way (a part
+    /// without one counts as μ = 0).
     /// </summary>
     public static PositionalRidge Blend(MeanPooledRidge mean, PositionalRidge positional)
     {
@@ -253,13 +276,21 @@ public sealed class PositionalRidge : IClipScorer
         {
             for (var j = 0; j < d; j++) { coefficients[(k * d) + j] = 0.5f * (mean.Coefficients[j] + positional.Coefficients[(k * d) + j]); }
         }
-        return new PositionalRidge(coefficients, positional.Knots, 0.5f * (mean.Intercept + positional.Intercept), positional.MaxClips);
+        float[]? motion = null;
+        if (mean.HasMotion || positional.HasMotion)
+        {
+            motion = new float[d];
+            for (var j = 0; j < d; j++) { motion[j] = 0.5f * ((mean.HasMotion ? mean.MotionCoefficients[j] : 0f) + (positional.HasMotion ? positional.MotionCoefficients[j] : 0f)); }
+        }
+        return new PositionalRidge(coefficients, positional.Knots, 0.5f * (mean.Intercept + positional.Intercept), positional.MaxClips, motion);
     }
 
     /// <summary>A live performance: each clip's K knot products are kept; every clip's score is re-placed as t grows.</summary>
     private sealed class LiveState(PositionalRidge model) : IncrementalDecoder
     {
         private readonly List<double[]> _dots = [];
+        private readonly List<double> _motion = [];   // μ·m_q per clip
+        private float[] _previous = [];
         private float[] _scores = [];
         private float[] _logits = [];
         private float[] _attention = [];
@@ -280,8 +311,10 @@ public sealed class PositionalRidge : IClipScorer
         {
             if (_dots.Count >= model.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {model.MaxClips} clips."); }
             _dots.Add(model.KnotDots(clipFeatures));
+            _motion.Add(ClipMotion.Dot(model._motion, clipFeatures, _previous));
+            if (model.HasMotion) { _previous = clipFeatures.ToArray(); }
             var t = _dots.Count;
-            _scores = [.. _dots.Select((d, q) => model.ClipScore(d, q, t))];
+            _scores = [.. _dots.Select((d, q) => model.ClipScore(d, _motion[q], q, t))];
             _logits = new float[t];
             _attention = new float[t];
             _attention[t - 1] = 1f;
