@@ -254,7 +254,7 @@ public sealed class CliTests : IDisposable
         var pcs = Path.Combine(RepositoryRoot.Path, "models", "fisv-pcs.safetensors");
         var r = CliRunner.Bench("live", "--checkpoint", pcs, "--clips", "12", "--seconds", "2", "--start", "4", "--max-performances", "4");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Contains($"bench live: {pcs} (gdlt-ws-x5+ridge-blend)", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"bench live: {pcs} (gdlt-ws-x5+ridge-blend-mauto)", r.Stdout, StringComparison.Ordinal);
         var rows = r.Stdout.Split('\n').Where(l => l.StartsWith("Exact ", StringComparison.Ordinal)).ToList();
         var row = Assert.Single(rows).Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("4", row[1]);

@@ -34,7 +34,7 @@ public class TorchEngineTests
 
     /// <summary>The Fis-V live defaults load and reproduce their cards' held-out figures on the real validation fold
     /// (the judged scores of train.txt's fold 0; the test split is never read): TES the companion-trained ridge-blend,
-    /// PCS the blend of five cross-fit gdlt-ws models and ridge-blend, whose explanation adds up.</summary>
+    /// PCS the blend of five cross-fit gdlt-ws models and ridge-blend (motion term chosen by its inner folds), whose explanation adds up.</summary>
     [Theory]
     [InlineData("fisv-tes", ScoreTarget.TES)]
     [InlineData("fisv-pcs", ScoreTarget.PCS)]
@@ -66,8 +66,10 @@ public class TorchEngineTests
         else
         {
             var ensemble = Assert.IsType<EnsembleScorer>(loaded.Scorer);
-            Assert.Equal("gdlt-ws-x5+ridge-blend", ensemble.Method);
+            Assert.Equal("gdlt-ws-x5+ridge-blend-mauto", ensemble.Method);
             Assert.Equal([0.1, 0.1, 0.1, 0.1, 0.1, 0.5], ensemble.Weights.Select(w => Math.Round(w, 9)));
+            // The ridge part's inner folds took the motion term (for its ridge-pos half): it is saved and read back.
+            Assert.True(ensemble.Members[5] is PositionalRidge { HasMotion: true }, "the ridge-blend member keeps its motion term");
             // The learned part weighs clips unevenly (ridge alone would give exactly 1/T to each).
             var weights = predicted[0].Clips.Select(c => (double)c.Weight).ToList();
             Assert.True(weights.Max() > 1.05 / weights.Count, $"largest weight {weights.Max()} against 1/T = {1.0 / weights.Count}");
