@@ -372,6 +372,9 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.Equal("gdlt-ws", loaded.Card.Ensemble.Members[0].Card.SequenceMethod!.Method);
         Assert.Equal(ModelCard.RidgeFormat, loaded.Card.Ensemble.Members[2].Card.Format);
         Assert.Equal("2", loaded.Card.Training!.Settings["cross_fit"]);
+        // The card keeps what the training part chose: each member's epoch and the ridge's penalty.
+        Assert.Matches(@"gdlt-ws-c1-x2: member 1/2: best inner epoch [1-3], .* \| gdlt-ws-c1-x2: member 2/2: best inner epoch [1-3], .* \| ridge-mean: penalty (30|100|300|1000)$",
+            loaded.Card.Training.Settings["selection"]);
         Assert.Equal(48, loaded.Card.Training.TrainCount);
         Assert.Equal(12, loaded.Card.Validation!.Count);
         (loaded.Scorer as IDisposable)?.Dispose();

@@ -384,7 +384,13 @@ internal static class TrainCommand
         var method = BenchmarkCommand.MethodFor(id, featureDim, epochs, 256, tgt, crossFit);
         Console.Error.WriteLine($"training {method.Name} on {tgt}: {train.Count} performances, validating on {validation.Count} ({split})");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var (scorer, scale, parameters) = method.Train(train, seed, line => Console.Error.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {line}"));
+        // What the training part chose (epochs, penalties, companion weights, the motion term) goes on the card as well.
+        var selection = new List<string>();
+        var (scorer, scale, parameters) = method.Train(train, seed, line =>
+        {
+            selection.Add(line);
+            Console.Error.WriteLine($"[{clock.Elapsed:hh\\:mm\\:ss}] {line}");
+        });
         using var _ = scorer as IDisposable;
         if (scale != 1f) { throw new ArgumentException($"{method.Name} scores in model units; train it with its own --method options."); }
         var predictions = scorer.Score(validation, 1f);
@@ -396,6 +402,7 @@ internal static class TrainCommand
             ["cross_fit"] = crossFit.ToString(CultureInfo.InvariantCulture),
             ["epochs"] = epochs.ToString(CultureInfo.InvariantCulture),
             ["parameters"] = parameters.ToString(CultureInfo.InvariantCulture),
+            ["selection"] = string.Join(" | ", selection),
             ["engine"] = $"torch (cpu, libtorch {TorchSharp.torch.__version__})",
             ["command"] = "./aqa " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
         };
