@@ -1,6 +1,5 @@
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
-using AqaStream.Scoring.Evaluation;
 using AqaStream.Scoring.Model;
 using Xunit;
 
@@ -107,15 +106,7 @@ public class ClipMotionTests
             for (var j = 0; q > 0 && j < Dim; j++) { part += motion[j] * Math.Abs(sample.Features[(q * Dim) + j] - sample.Features[((q - 1) * Dim) + j]); }
             AssertClose.Equal(still.Clips[q].Score + part, offline.Clips[q].Score, absolute: 1e-4, relative: 1e-5);
         }
-        var live = model.StartPerformance(mode);
-        for (var t = 1; t <= sample.Clips; t++)
-        {
-            live.Append(sample.Features.AsSpan((t - 1) * Dim, Dim));
-            var prefix = model.Score([CrossValidation.Prefix(sample, t / (double)sample.Clips)], 1f)[0];
-            Assert.Equal(t, live.Clips);
-            AssertClose.Equal(prefix.Score, live.Score, absolute: 1e-4, relative: 1e-5);
-            for (var q = 0; q < t; q++) { AssertClose.Equal(prefix.Clips[q].Score, live.ClipScores[q], absolute: 1e-4, relative: 1e-5); }
-        }
+        LivePrefix.AssertEqualsOffline(model, sample, mode, tolerance: 1e-4);
     }
 
     [Fact]

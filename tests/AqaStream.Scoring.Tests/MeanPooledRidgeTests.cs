@@ -68,17 +68,7 @@ public class MeanPooledRidgeTests
     public void LiveState_AfterEveryClip_EqualsTheOfflineScoreOfTheClipsSoFar(bool lengthTerm, IncrementalMode mode)
     {
         var model = MeanPooledRidge.Fit(Linear(60, seed: 6, lengthCoefficient: lengthTerm ? 2 : 0, noise: 1), lengthTerm).Model;
-        var sample = Linear(1, seed: 7)[0];
-        var live = model.StartPerformance(mode);
-        for (var t = 1; t <= sample.Clips; t++)
-        {
-            live.Append(sample.Features.AsSpan((t - 1) * Dim, Dim));
-            var offline = model.Score([CrossValidation.Prefix(sample, t / (double)sample.Clips)], 1f)[0];
-            Assert.Equal(t, live.Clips);
-            AssertClose.Equal(offline.Score, live.Score, absolute: 1e-5, relative: 1e-5);
-            for (var q = 0; q < t; q++) { AssertClose.Equal(offline.Clips[q].Score, live.ClipScores[q], absolute: 1e-5, relative: 1e-5); }
-            Assert.Equal(1f, live.LatestCrossAttention[t - 1]);   // a clip-local model: each clip from its own features
-        }
+        LivePrefix.AssertEqualsOffline(model, Linear(1, seed: 7)[0], mode, tolerance: 1e-5);
     }
 
     [Fact]
