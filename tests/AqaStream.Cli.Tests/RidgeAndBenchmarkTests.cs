@@ -103,6 +103,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--method", "ridge-blend", "--motion", "sometimes" }, "--motion 'sometimes' is not one of off, on, auto")]
     [InlineData(new[] { "--method", "gdlt", "--motion", "on" }, "--motion does not apply to --method gdlt")]
     [InlineData(new[] { "--motion", "auto" }, "--motion does not apply to --method ilt-aqa")]
+    [InlineData(new[] { "--method", "ridge-pos", "--squash", "yes" }, "--squash 'yes' is not one of off, on, auto")]
+    [InlineData(new[] { "--method", "mlp-mean", "--squash", "on" }, "--squash does not apply to --method mlp-mean")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {
         var r = CliRunner.Run(["train", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), .. extra]);
@@ -194,6 +196,39 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.Contains("with the motion term", results[0].GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.Contains("chosen with the penalty by the inner folds", results[1].GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.Equal(2 * Dim + 1, results[0].GetProperty("parameters").GetInt64());
+        Assert.True(results[0].GetProperty("pooled").GetProperty("spearman").GetDouble() > 0.8);
+    }
+
+    /// <summary><c>--squash</c>: the squash's centres and spreads are saved with the model and on its card, live replay
+    /// equals offline evaluation (the pipeline squashes each clip as it arrives), a refit squashes with all the clips, and
+    /// the benchmark runs the -s / -sauto ids.</summary>
+    [Fact]
+    public void TrainRidgeBlend_Squash_SavedAndOnTheCard_ReplayEqualsEval_BenchmarkRunsTheVariants()
+    {
+        var outPath = _dir.File("blend-s.safetensors");
+        var r = CliRunner.Run("train", "--method", "ridge-blend", "--squash", "on", "--motion", "on", "--dataset", _dir.Path, "--target", "PCS", "--out", outPath, "--alphas", "1,10");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("on squashed clips", r.Stderr, StringComparison.Ordinal);
+        var loaded = CheckpointStore.Load(outPath);
+        var scorer = Assert.IsType<PositionalRidge>(loaded.Scorer);
+        Assert.NotNull(scorer.Squash);
+        Assert.True(scorer.HasMotion);
+        Assert.Equal("on", loaded.Card.Training!.Settings["squash"]);
+        Assert.True(loaded.Card.Validation!.Spearman > 0.8, $"validation ρ {loaded.Card.Validation.Spearman}");
+        AssertReplayEqualsEval(outPath);
+        var refit = CliRunner.Run("train", "--method", "ridge-mean", "--squash", "auto", "--refit-all", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("mean-s.safetensors"), "--alphas", "1,10");
+        Assert.True(refit.ExitCode == 0, refit.Stderr);
+        var card = CheckpointStore.Load(_dir.File("mean-s.safetensors")).Card;
+        Assert.Matches("^auto: (on|off)$", card.Training!.Settings["squash"]);
+        Assert.Empty(card.Training.ValidationIds);
+
+        var outDir = Path.Combine(_dir.Path, "bench-squash");
+        var b = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-pos-s,ridge-blend-sauto-mauto", "--targets", "TES", "--out", outDir);
+        Assert.True(b.ExitCode == 0, b.Stderr);
+        Assert.Matches("ridge-blend-sauto-mauto TES fold 1/5: ridge-mean penalty [0-9.]+, motion (on|off); ridge-pos .*, motion (on|off); squash (on|off)", b.Stderr);
+        var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "benchmark.json"))).RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(["ridge-pos-s", "ridge-blend-sauto-mauto"], results.Select(m => m.GetProperty("method").GetString()));
+        Assert.Contains("on squashed clips", results[0].GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.True(results[0].GetProperty("pooled").GetProperty("spearman").GetDouble() > 0.8);
     }
 
@@ -325,8 +360,9 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData("constant-c1", "'constant-c1' is not a method")]
     [InlineData("ilt-aqa+ridge-mean", "'ilt-aqa+ridge-mean' is not a method")]
     [InlineData("ridge-mean+", "'ridge-mean+' is not a method")]
-    [InlineData("gdlt-m", "'gdlt-m' is not a method: choose from constant, ridge-mean, ridge-mean+len, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local, ilt-aqa, each optionally ending in -cW (companion weight W), the ridges also in -m or -mauto before it")]
+    [InlineData("gdlt-m", "'gdlt-m' is not a method: choose from constant, ridge-mean, ridge-mean+len, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local, ilt-aqa, each optionally ending in -cW (companion weight W), the ridges also in -s or -sauto (the squash) then -m or -mauto (the motion term) before it")]
     [InlineData("ridge-mean-mx", "'ridge-mean-mx' is not a method")]
+    [InlineData("ridge-blend-m-s", "'ridge-blend-m-s' is not a method")]
     [InlineData("ridge-blend-m-cx", "the companion weight after -c must be a positive number or auto (e.g. ridge-blend-m-c2)")]
     public void Benchmark_BadCompanionOrBlend_OneLineError(string id, string message)
     {

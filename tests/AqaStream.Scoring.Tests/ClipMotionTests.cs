@@ -157,6 +157,6 @@ public class ClipMotionTests
         var file = SafeTensors.Read(path);
         SafeTensors.Write(path, file.Tensors.Values.Select(t => t.Name == MeanPooledRidge.MotionTensor ? t with { Data = new float[Dim + 1], Shape = [Dim + 1] } : t), file.Metadata);
         var e = Assert.Throws<DataFormatException>(() => CheckpointStore.Load(path));
-        Assert.Contains($"tensor 'ridge.motion' has shape [{Dim + 1}]; the motion term needs [{Dim}]", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"tensor 'ridge.motion' has shape [{Dim + 1}]; it needs [{Dim}]", e.Message, StringComparison.Ordinal);
     }
 }

@@ -39,7 +39,8 @@ internal static class BenchmarkCommand
         {
             Description = $"Comma-separated methods: {string.Join(", ", Methods)}. Any but constant and ilt-aqa may end in -cW (e.g. ridge-blend-c2): trained on "
                 + "the target + W × the other judged score, then mapped back to the target by a least-squares line on held-out predictions (inner folds for the ridges, the inner validation fold for the sequence methods). "
-                + "The ridges may carry -m (the motion term: the mean change of each feature from clip to clip, beside the mean) or -mauto (in or out, chosen by the inner folds) before it, e.g. ridge-blend-mauto-cauto.",
+                + "The ridges may carry -s (the squash: tanh of each clip's standardised features before pooling) or -sauto, then -m (the motion term: the mean change of each feature "
+                + "from clip to clip, beside the mean) or -mauto (auto: in or out, chosen by the inner folds) before it, e.g. ridge-blend-sauto-mauto-cauto.",
             DefaultValueFactory = _ => string.Join(",", s_defaultMethods),
         };
         var targets = new Option<string>("--targets") { Description = "Comma-separated targets: TES, PCS.", DefaultValueFactory = _ => "TES,PCS" };
@@ -158,23 +159,32 @@ internal static class BenchmarkCommand
         }
         _ = WithoutCompanion(id);   // a malformed -cW says so
         throw new ArgumentException($"--methods: '{id}' is not a method: choose from {string.Join(", ", Methods)}, each optionally ending in -cW (companion weight W), "
-            + "the ridges also in -m or -mauto before it (the motion term on, or chosen by the inner folds: ridge-blend-mauto-cauto), or blend them as A+B (not constant or ilt-aqa).");
+            + "the ridges also in -s or -sauto (the squash) then -m or -mauto (the motion term) before it (on, or chosen by the inner folds: ridge-blend-sauto-mauto-cauto), or blend them as A+B (not constant or ilt-aqa).");
     }
 
-    private static readonly System.Text.RegularExpressions.Regex s_motionSuffix = new(@"^(?<name>ridge-mean|ridge-mean\+len|ridge-pos|ridge-blend)-m(?<auto>auto)?$");
+    private static readonly System.Text.RegularExpressions.Regex s_ridgeSuffixes =
+        new(@"^(?<name>ridge-mean|ridge-mean\+len|ridge-pos|ridge-blend)(?<s>-s(?<sauto>auto)?)?(?<m>-m(?<mauto>auto)?)?$");
 
-    /// <summary>A method name without its motion suffix: <c>ridge-blend-mauto</c> is ridge-blend; a name without one is itself.</summary>
+    /// <summary>A method name without its squash and motion suffixes: <c>ridge-blend-s-mauto</c> is ridge-blend; a name
+    /// without them is itself.</summary>
     internal static string BaseName(string name)
     {
-        var match = s_motionSuffix.Match(name);
+        var match = s_ridgeSuffixes.Match(name);
         return match.Success ? match.Groups["name"].Value : name;
     }
 
     /// <summary>A ridge name's motion choices: <c>-m</c> on, <c>-mauto</c> off or on by the inner folds, none off.</summary>
     internal static IReadOnlyList<bool> MotionOf(string name)
     {
-        var match = s_motionSuffix.Match(name);
-        return !match.Success ? ClipMotion.Off : match.Groups["auto"].Success ? ClipMotion.Auto : ClipMotion.On;
+        var match = s_ridgeSuffixes.Match(name);
+        return !match.Success || !match.Groups["m"].Success ? ClipMotion.Off : match.Groups["mauto"].Success ? ClipMotion.Auto : ClipMotion.On;
+    }
+
+    /// <summary>A ridge name's squash choices: <c>-s</c> on, <c>-sauto</c> off or on by the inner folds, none off.</summary>
+    internal static IReadOnlyList<bool> SquashOf(string name)
+    {
+        var match = s_ridgeSuffixes.Match(name);
+        return !match.Success || !match.Groups["s"].Success ? ClipSquash.Off : match.Groups["sauto"].Success ? ClipSquash.Auto : ClipSquash.On;
     }
 
     /// <summary>A method id and its companion weights: <c>ridge-blend-c2</c> is (ridge-blend, [2]); without a suffix, [0];
@@ -212,14 +222,15 @@ internal static class BenchmarkCommand
     {
         var (suffixed, companion) = WithoutCompanion(id);
         var motion = MotionOf(suffixed);
+        var squash = SquashOf(suffixed);
         var name = BaseName(suffixed);
         return name switch
         {
         "constant" => new ConstantMethod(),
-        "ridge-mean" => new RidgeMethod(lengthTerm: false, companion, motion),
-        "ridge-mean+len" => new RidgeMethod(lengthTerm: true, companion, motion),
-        "ridge-pos" => new PositionalRidgeMethod(companion, motion),
-        "ridge-blend" => new RidgeBlendMethod(companion, motion),
+        "ridge-mean" => new RidgeMethod(lengthTerm: false, companion, motion, squash),
+        "ridge-mean+len" => new RidgeMethod(lengthTerm: true, companion, motion, squash),
+        "ridge-pos" => new PositionalRidgeMethod(companion, motion, squash),
+        "ridge-blend" => new RidgeBlendMethod(companion, motion, squash),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
             SequenceTrainer.Defaults(name) with { Epochs = epochs, CompanionWeight = (float)companion[0] }, crossFit),

@@ -64,6 +64,13 @@ internal static class TrainCommand
                 + "with its own coefficients (each clip's score gains μ·|x_q − x_{q−1}|: still exact per-clip contributions). off, on, or auto (in or out, chosen with the penalty by the inner folds).",
             DefaultValueFactory = _ => "off",
         };
+        var squash = new Option<string>("--squash")
+        {
+            Description = "ridge-mean, ridge-pos, ridge-blend: read each clip through tanh((x − c)/σ) per feature (c, σ: the training clips' mean and spread, saved with the model) "
+                + "before pooling, so a few extreme values stop dominating a performance's mean; still exact per-clip contributions. off, on, or auto (chosen with the penalty by the inner folds; "
+                + "ridge-blend: by ridge-pos's, and ridge-mean follows).",
+            DefaultValueFactory = _ => "off",
+        };
         var refitAll = new Option<bool>("--refit-all")
         {
             Description = "ridge-mean, ridge-pos: after validating on the held-out fold, refit on every performance of train.txt with the chosen penalty (the card keeps the held-out figures).",
@@ -108,12 +115,12 @@ internal static class TrainCommand
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, motion, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, companion, crossFit,
+            lengthTerm, alphas, motion, squash, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, companion, crossFit,
         };
         Option[] sequenceOnly = [hidden, grades, auxWeight, prompts, localHeads, noRecalibrate];
         Option[] decoderOnly = [device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
-        Option[] ridgeOnly = [lengthTerm, alphas, motion, refitAll];
+        Option[] ridgeOnly = [lengthTerm, alphas, motion, squash, refitAll];
         Option[] ridgeAndSequence = [companion];
         Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, device];
         cmd.SetAction(r => AqaApp.Guarded(() =>
@@ -161,9 +168,10 @@ internal static class TrainCommand
             if (isRidge)
             {
                 var motionChoices = ClipMotion.Parse(r.GetValue(motion)!);
+                var squashChoices = ClipSquash.Parse(r.GetValue(squash)!);
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
                     r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen != MeanPooledRidge.MethodName,
-                    blend: chosen == PositionalRidge.BlendMethodName, companionAuto ? Scoring.Evaluation.Companion.AutoGrid : [companionWeight], motionChoices);
+                    blend: chosen == PositionalRidge.BlendMethodName, companionAuto ? Scoring.Evaluation.Companion.AutoGrid : [companionWeight], motionChoices, squashChoices);
             }
             if (isSequence)
             {
@@ -274,7 +282,7 @@ internal static class TrainCommand
     }
 
     private static int TrainRidge(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, int folds, int fold, int seed, bool lengthTerm,
-        List<double>? alphas, bool refitAll, bool positional, bool blend, IReadOnlyList<double> companionWeights, IReadOnlyList<bool> motion)
+        List<double>? alphas, bool refitAll, bool positional, bool blend, IReadOnlyList<double> companionWeights, IReadOnlyList<bool> motion, IReadOnlyList<bool> squash)
     {
         if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
         if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
@@ -285,31 +293,33 @@ internal static class TrainCommand
         var (knots, share, meanAlpha) = (1, 0.0, 0.0);
         var (meanWeight, positionalWeight) = (0.0, 0.0);
         MeanPooledRidge? blendMean = null;
-        var (meanMotion, positionalMotion) = (false, false);
-        if (positional)
+        var (meanMotion, positionalMotion, squashed) = (false, false, false);
+        if (blend)
+        {
+            var fit = PositionalRidge.FitBlend(train, companionWeights, motion, squash, seed, alphas);
+            (blendMean, meanAlpha, meanWeight, knots, share, alpha, positionalWeight) = (fit.Mean, fit.MeanAlpha, fit.MeanWeight, fit.Knots, fit.Share, fit.PositionalAlpha, fit.PositionalWeight);
+            (meanMotion, positionalMotion, squashed) = (fit.Mean.HasMotion, fit.Positional.HasMotion, fit.Blend.Squash is not null);
+            model = fit.Blend;
+        }
+        else if (positional)
         {
             PositionalRidge fitted;
-            (fitted, knots, share, alpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights, alphas: alphas, seed: seed, motion: motion);
-            positionalMotion = fitted.HasMotion;
+            (fitted, knots, share, alpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights, alphas: alphas, seed: seed, motion: motion, squash: squash);
+            (positionalMotion, squashed) = (fitted.HasMotion, fitted.Squash is not null);
             model = fitted;
-            if (blend)
-            {
-                (blendMean, meanAlpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, companionWeights, alphas, seed, motion: motion);
-                meanMotion = blendMean.HasMotion;
-                model = PositionalRidge.Blend(blendMean, fitted);
-            }
         }
         else
         {
             MeanPooledRidge fitted;
-            (fitted, alpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights, alphas, seed, motion: motion);
-            meanMotion = fitted.HasMotion;
+            (fitted, alpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights, alphas, seed, motion: motion, squash: squash);
+            (meanMotion, squashed) = (fitted.HasMotion, fitted.Squash is not null);
             model = fitted;
         }
         var predictions = model.Score(validation, 1f);
         var report = Scoring.Metrics.RegressionMetrics.Evaluate(predictions.Select(p => (double)p.Score).ToList(), validation.Select(v => (double)v.Score!.Value).ToList());
         var name = positional ? $"{(blend ? $"{PositionalRidge.BlendMethodName}: ridge-mean (penalty {meanAlpha.ToString(CultureInfo.InvariantCulture)}) and " : "")}{PositionalRidge.MethodName} ({knots} knots, share {share.ToString(CultureInfo.InvariantCulture)})"
             : MeanPooledRidge.MethodName + (lengthTerm ? " + ln T" : "");
+        if (squashed) { name += " on squashed clips"; }
         if (meanMotion || positionalMotion)
         {
             name += positional && blend ? $" (motion: ridge-mean {(meanMotion ? "on" : "off")}, ridge-pos {(positionalMotion ? "on" : "off")})" : " + motion";
@@ -319,22 +329,14 @@ internal static class TrainCommand
         if (refitAll)
         {
             var companion = companionWeights is not [0];
-            if (!companion)
-            {
-                model = !positional ? MeanPooledRidge.Solve(samples, lengthTerm, alpha, motion: meanMotion)
-                    : blend ? PositionalRidge.Blend(MeanPooledRidge.Solve(samples, false, meanAlpha, motion: meanMotion), PositionalRidge.Solve(samples, knots, alpha, share, motion: positionalMotion))
-                    : PositionalRidge.Solve(samples, knots, alpha, share, motion: positionalMotion);
-            }
-            else
-            {
-                // The chosen weights and penalties, refitted on every performance; the line back to the target comes from
-                // the inner folds of all of them (the same procedure, on more data).
-                MeanPooledRidge RefitMean(double a) => MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm, [meanWeight], [a], seed, motion: [meanMotion]).Model;
-                PositionalRidge RefitPositional() => PositionalRidge.FitChoosingCompanion(samples, [positionalWeight], knots: [knots], alphas: [alpha / knots], shares: [share], seed: seed,
-                    motion: [positionalMotion]).Model;
-                model = !positional ? RefitMean(alpha) : blend ? PositionalRidge.Blend(RefitMean(meanAlpha), RefitPositional()) : RefitPositional();
-            }
-            split += $"; then refit on all {samples.Count} with that penalty{(companion ? " and companion weight (its line from the inner folds of all of them)" : "")}{(motion is [true] || motion.Count > 1 ? " and motion choice" : "")}";
+            // The chosen weights, penalties, motion and squash, refitted on every performance (the squash's c and σ from
+            // all their clips); with a companion the line back to the target comes from the inner folds of all of them
+            // (the same procedure, on more data).
+            MeanPooledRidge RefitMean(double a) => MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm, [meanWeight], [a], seed, motion: [meanMotion], squash: [squashed]).Model;
+            PositionalRidge RefitPositional() => PositionalRidge.FitChoosingCompanion(samples, [positionalWeight], knots: [knots], alphas: [alpha / knots], shares: [share], seed: seed,
+                motion: [positionalMotion], squash: [squashed]).Model;
+            model = !positional ? RefitMean(alpha) : blend ? PositionalRidge.Blend(RefitMean(meanAlpha), RefitPositional()) : RefitPositional();
+            split += $"; then refit on all {samples.Count} with that penalty{(companion ? " and companion weight (its line from the inner folds of all of them)" : "")}{(motion is [true] || motion.Count > 1 ? " and motion choice" : "")}{(squashed ? " and squash (refitted on all their clips)" : "")}";
         }
         var settings = new Dictionary<string, string>
         {
@@ -348,6 +350,7 @@ internal static class TrainCommand
             ["motion"] = motion.Count > 1
                 ? $"auto: {(positional ? $"{(blend ? $"ridge-mean {(meanMotion ? "on" : "off")}, " : "")}ridge-pos {(positionalMotion ? "on" : "off")}" : meanMotion ? "on" : "off")}"
                 : ClipMotion.Describe(motion),
+            ["squash"] = squash.Count > 1 ? $"auto: {(squashed ? "on" : "off")}" : ClipSquash.Describe(squash),
             ["refit_all"] = refitAll ? "true" : "false",
             ["companion_weight"] = companionWeights is [var only] ? only.ToString(CultureInfo.InvariantCulture)
                 : $"auto from {string.Join(",", companionWeights.Select(w => w.ToString(CultureInfo.InvariantCulture)))}: "

@@ -39,12 +39,12 @@ public static class CheckpointStore
             case MeanPooledRidge ridge:
                 return ([new NamedTensor(MeanPooledRidge.CoefficientsTensor, ridge.Coefficients.ToArray(), [ridge.FeatureDim]),
                          new NamedTensor(MeanPooledRidge.OffsetsTensor, [ridge.Intercept, ridge.LengthCoefficient], [2]),
-                         .. MotionTensor(ridge.MotionCoefficients)],
+                         .. MotionTensor(ridge.MotionCoefficients), .. SquashTensors(ridge.Squash)],
                     card with { Format = ModelCard.RidgeFormat, ScoreScale = 1f, Ensemble = null, SequenceMethod = null });
             case PositionalRidge positional:
                 return ([new NamedTensor(MeanPooledRidge.CoefficientsTensor, positional.Coefficients.ToArray(), [positional.Knots, positional.FeatureDim]),
                          new NamedTensor(MeanPooledRidge.OffsetsTensor, [positional.Intercept], [1]),
-                         .. MotionTensor(positional.MotionCoefficients)],
+                         .. MotionTensor(positional.MotionCoefficients), .. SquashTensors(positional.Squash)],
                     card with { Format = ModelCard.PositionalRidgeFormat, ScoreScale = 1f, Ensemble = null, SequenceMethod = null });
             case EnsembleScorer ensemble:
                 {
@@ -184,21 +184,43 @@ public static class CheckpointStore
     // The ridges' motion coefficients, saved only when the model has the motion term.
     private static NamedTensor[] MotionTensor(ReadOnlySpan<float> motion) => motion.IsEmpty ? [] : [new NamedTensor(MeanPooledRidge.MotionTensor, motion.ToArray(), [motion.Length])];
 
-    // The motion tensor when there is one ([featureDim]), or null; a ridge checkpoint holds nothing else beside its two.
-    private static float[]? LoadMotion(SafeTensorsFile file, ModelCard card, string source, string method)
+    // The squash's two tensors, saved only when the model squashes.
+    private static NamedTensor[] SquashTensors(ClipSquash? squash) => squash is null ? []
+        : [new NamedTensor(MeanPooledRidge.SquashCenterTensor, squash.Center.ToArray(), [squash.FeatureDim]), new NamedTensor(MeanPooledRidge.SquashSpreadTensor, squash.Spread.ToArray(), [squash.FeatureDim])];
+
+    // The optional tensors of a ridge checkpoint beside its two: the motion coefficients and the squash (both of its
+    // tensors or neither), each [featureDim]; anything else is refused, naming what a ridge holds.
+    private static (float[]? Motion, ClipSquash? Squash) LoadRidgeOptions(SafeTensorsFile file, ModelCard card, string source, string method)
     {
-        var expected = file.Tensors.ContainsKey(MeanPooledRidge.MotionTensor) ? 3 : 2;
-        if (file.Tensors.Count != expected)
+        string[] optional = [MeanPooledRidge.MotionTensor, MeanPooledRidge.SquashCenterTensor, MeanPooledRidge.SquashSpreadTensor];
+        var unknown = file.Tensors.Keys.Where(k => k != MeanPooledRidge.CoefficientsTensor && k != MeanPooledRidge.OffsetsTensor && !optional.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        if (unknown.Count > 0)
         {
             throw new DataFormatException($"{source}: a {method} checkpoint holds '{MeanPooledRidge.CoefficientsTensor}', '{MeanPooledRidge.OffsetsTensor}' and optionally "
-                + $"'{MeanPooledRidge.MotionTensor}'; this one has {file.Tensors.Count} tensors ({string.Join(", ", file.Tensors.Keys.Order(StringComparer.Ordinal))}).");
+                + $"{string.Join(", ", optional.Select(o => $"'{o}'"))}; this one also has {string.Join(", ", unknown)}.");
         }
-        if (!file.Tensors.TryGetValue(MeanPooledRidge.MotionTensor, out var motion)) { return null; }
-        if (motion.Shape is not [var width] || width != card.Architecture.FeatureDim)
+        float[]? Vector(string name)
         {
-            throw new DataFormatException($"{source}: tensor '{MeanPooledRidge.MotionTensor}' has shape [{string.Join(", ", motion.Shape)}]; the motion term needs [{card.Architecture.FeatureDim}] (card featureDim).");
+            if (!file.Tensors.TryGetValue(name, out var t)) { return null; }
+            if (t.Shape is not [var width] || width != card.Architecture.FeatureDim)
+            {
+                throw new DataFormatException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}]; it needs [{card.Architecture.FeatureDim}] (card featureDim).");
+            }
+            return t.Data;
         }
-        return motion.Data;
+        var (center, spread) = (Vector(MeanPooledRidge.SquashCenterTensor), Vector(MeanPooledRidge.SquashSpreadTensor));
+        if ((center is null) != (spread is null))
+        {
+            throw new DataFormatException($"{source}: a squash needs both '{MeanPooledRidge.SquashCenterTensor}' and '{MeanPooledRidge.SquashSpreadTensor}'; this checkpoint has one.");
+        }
+        try
+        {
+            return (Vector(MeanPooledRidge.MotionTensor), center is null ? null : new ClipSquash(center, spread!));
+        }
+        catch (ArgumentException e)
+        {
+            throw new DataFormatException($"{source}: {e.Message}", e);
+        }
     }
 
     private static MeanPooledRidge LoadRidge(SafeTensorsFile file, ModelCard card, string source)
@@ -207,7 +229,7 @@ public static class CheckpointStore
         {
             throw new DataFormatException($"{source}: a {MeanPooledRidge.MethodName} checkpoint needs tensors '{MeanPooledRidge.CoefficientsTensor}' and '{MeanPooledRidge.OffsetsTensor}'.");
         }
-        var motion = LoadMotion(file, card, source, MeanPooledRidge.MethodName);
+        var (motion, squash) = LoadRidgeOptions(file, card, source, MeanPooledRidge.MethodName);
         if (coefficients.Shape.Length != 1 || coefficients.Shape[0] != card.Architecture.FeatureDim || offsets.Shape is not [2])
         {
             throw new DataFormatException($"{source}: tensor shapes [{string.Join(", ", coefficients.Shape)}] and [{string.Join(", ", offsets.Shape)}] do not match "
@@ -215,7 +237,7 @@ public static class CheckpointStore
         }
         try
         {
-            return new MeanPooledRidge(coefficients.Data, offsets.Data[0], offsets.Data[1], card.Architecture.MaxQueries, motion);
+            return new MeanPooledRidge(coefficients.Data, offsets.Data[0], offsets.Data[1], card.Architecture.MaxQueries, motion, squash);
         }
         catch (ArgumentException e)
         {
@@ -229,7 +251,7 @@ public static class CheckpointStore
         {
             throw new DataFormatException($"{source}: a {PositionalRidge.MethodName} checkpoint holds the tensors '{MeanPooledRidge.CoefficientsTensor}' and '{MeanPooledRidge.OffsetsTensor}'.");
         }
-        var motion = LoadMotion(file, card, source, PositionalRidge.MethodName);
+        var (motion, squash) = LoadRidgeOptions(file, card, source, PositionalRidge.MethodName);
         if (coefficients.Shape.Length != 2 || coefficients.Shape[0] < 2 || coefficients.Shape[1] != card.Architecture.FeatureDim || offsets.Shape is not [1])
         {
             throw new DataFormatException($"{source}: tensor shapes [{string.Join(", ", coefficients.Shape)}] and [{string.Join(", ", offsets.Shape)}] do not match "
@@ -237,7 +259,7 @@ public static class CheckpointStore
         }
         try
         {
-            return new PositionalRidge(coefficients.Data, coefficients.Shape[0], offsets.Data[0], card.Architecture.MaxQueries, motion);
+            return new PositionalRidge(coefficients.Data, coefficients.Shape[0], offsets.Data[0], card.Architecture.MaxQueries, motion, squash);
         }
         catch (ArgumentException e)
         {

@@ -95,68 +95,89 @@ public static class Motion
     internal static string Chosen(IReadOnlyList<bool>? choices, bool chosen) => choices is { Count: > 1 } ? (chosen ? ", motion on" : ", motion off") : "";
 }
 
-/// <summary><c>ridge-mean</c>: the linear baseline (penalty by inner cross-validation), optionally with ln T and the
-/// motion term.</summary>
-public sealed class RidgeMethod(bool lengthTerm, IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null) : IBenchmarkMethod
+/// <summary>The ridges' squash (<see cref="ClipSquash"/>) as the methods take it: off, on, or chosen by the inner folds.</summary>
+public static class Squash
+{
+    /// <summary>The id suffix: <c>-s</c> on, <c>-sauto</c> chosen by the inner folds, nothing off.</summary>
+    public static string Suffix(IReadOnlyList<bool>? choices) => choices switch
+    {
+        null or [false] => "",
+        [true] => "-s",
+        _ => "-sauto",
+    };
+
+    /// <summary>The description's tail.</summary>
+    public static string Describe(IReadOnlyList<bool>? choices) => choices switch
+    {
+        null or [false] => "",
+        [true] => "; on squashed clips (tanh of the standardised features)",
+        _ => "; on squashed clips (tanh of the standardised features) or as they are, chosen with the penalty by the inner folds",
+    };
+
+    /// <summary>Whether a fitted model's squash shows in its progress line (only when it was chosen).</summary>
+    internal static string Chosen(IReadOnlyList<bool>? choices, ClipSquash? chosen) => choices is { Count: > 1 } ? (chosen is not null ? ", squash on" : ", squash off") : "";
+}
+
+/// <summary><c>ridge-mean</c>: the linear baseline (penalty by inner cross-validation), optionally with ln T, the
+/// motion term and the squash.</summary>
+public sealed class RidgeMethod(bool lengthTerm, IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => (lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName) + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
+    public string Name => (lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName) + Squash.Suffix(squash) + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
     public string Description => (lengthTerm
         ? "ridge on mean-pooled clip features plus an unpenalised ln(clip count) term"
-        : "ridge on mean-pooled clip features (the field's linear baseline)") + Motion.Describe(motion) + Companion.Describe(companionWeights);
+        : "ridge on mean-pooled clip features (the field's linear baseline)") + Squash.Describe(squash) + Motion.Describe(motion) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (model, alpha, weight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights ?? Companion.None, seed: seed, motion: motion);
-        progress(FormattableString.Invariant($"penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{Motion.Chosen(motion, model.HasMotion)}"));
-        return (model, 1f, model.FeatureDim + model.MotionCoefficients.Length + (lengthTerm ? 2 : 1));
+        var (model, alpha, weight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights ?? Companion.None, seed: seed, motion: motion, squash: squash);
+        progress(FormattableString.Invariant($"penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{Motion.Chosen(motion, model.HasMotion)}{Squash.Chosen(squash, model.Squash)}"));
+        return (model, 1f, model.FeatureDim + model.MotionCoefficients.Length + (model.Squash is null ? 0 : 2 * model.FeatureDim) + (lengthTerm ? 2 : 1));
     }
 }
 
 /// <summary><c>ridge-pos</c>: the position-aware linear model (knots and penalty by inner cross-validation).</summary>
-public sealed class PositionalRidgeMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null) : IBenchmarkMethod
+public sealed class PositionalRidgeMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.MethodName + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
+    public string Name => PositionalRidge.MethodName + Squash.Suffix(squash) + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
     public string Description => "ridge on the mean and position-weighted clip means (hat functions over the relative position; knots, share and penalty by inner CV)"
-        + Motion.Describe(motion) + Companion.Describe(companionWeights);
+        + Squash.Describe(squash) + Motion.Describe(motion) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (model, knots, share, alpha, weight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed, motion: motion);
-        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{Motion.Chosen(motion, model.HasMotion)}"));
-        return (model, 1f, model.Coefficients.Length + model.MotionCoefficients.Length + 1);
+        var (model, knots, share, alpha, weight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed, motion: motion, squash: squash);
+        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{Motion.Chosen(motion, model.HasMotion)}{Squash.Chosen(squash, model.Squash)}"));
+        return (model, 1f, model.Coefficients.Length + model.MotionCoefficients.Length + (model.Squash is null ? 0 : 2 * model.FeatureDim) + 1);
     }
 }
 
 /// <summary><c>ridge-blend</c>: the equal average of ridge-mean and ridge-pos, each fitted with its own inner CV on the
 /// fold's training part (<see cref="PositionalRidge.Blend"/>).</summary>
-public sealed class RidgeBlendMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null) : IBenchmarkMethod
+public sealed class RidgeBlendMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.BlendMethodName + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
+    public string Name => PositionalRidge.BlendMethodName + Squash.Suffix(squash) + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
-    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + Motion.Describe(motion) + Companion.Describe(companionWeights);
+    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + Squash.Describe(squash) + Motion.Describe(motion) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (mean, alpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, companionWeights ?? Companion.None, seed: seed, motion: motion);
-        var (positional, knots, share, positionalAlpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed, motion: motion);
-        progress(FormattableString.Invariant($"ridge-mean penalty {alpha}{Motion.Chosen(motion, mean.HasMotion)}; ridge-pos {knots} knots, share {share}, penalty {positionalAlpha}{Motion.Chosen(motion, positional.HasMotion)}")
-            + (companionWeights is { Count: > 1 } ? FormattableString.Invariant($"; companion weights {meanWeight} and {positionalWeight}") : ""));
-        var blend = PositionalRidge.Blend(mean, positional);
-        return (blend, 1f, blend.Coefficients.Length + blend.MotionCoefficients.Length + 1);
+        var fit = PositionalRidge.FitBlend(train, companionWeights ?? Companion.None, motion, squash, seed);
+        progress(fit.Describe(companionWeights ?? Companion.None, motion, squash));
+        var blend = fit.Blend;
+        return (blend, 1f, blend.Coefficients.Length + blend.MotionCoefficients.Length + (blend.Squash is null ? 0 : 2 * blend.FeatureDim) + 1);
     }
 }
 

@@ -5,7 +5,8 @@ namespace AqaStream.Scoring.Model;
 
 /// <summary>
 /// The field's linear baseline, <c>ridge-mean</c>: ridge regression on the mean of a performance's clip features,
-/// optionally with log(clip count) as an unpenalised term and with the motion term (<see cref="ClipMotion"/>). It is itself a weight-score model (ARCHITECTURE.md): every
+/// optionally with log(clip count) as an unpenalised term, with the motion term (<see cref="ClipMotion"/>) and on squashed
+/// clip features (<see cref="ClipSquash"/>: the formulas below then read φ(x_q) for x_q). It is itself a weight-score model (ARCHITECTURE.md): every
 /// clip weighs w_q = 1/T and scores s_q = β·x_q + b + γ·ln T, so ŷ = Σ_q w_q s_q = β·mean(x) + b + γ·ln T; the per-clip
 /// scores are exact contributions, and the provisional after t clips is the same formula on the clips so far. Any
 /// model shipped as a live default must beat it.
@@ -24,6 +25,12 @@ public sealed class MeanPooledRidge : IClipScorer
     /// <summary>The motion coefficients μ (<see cref="ClipMotion"/>), present only in a model with the motion term.</summary>
     public const string MotionTensor = "ridge.motion";
 
+    /// <summary>The squash's centres and spreads (<see cref="ClipSquash"/>), present only in a model that squashes.</summary>
+    public const string SquashCenterTensor = "ridge.squash_center";
+
+    /// <inheritdoc cref="SquashCenterTensor"/>
+    public const string SquashSpreadTensor = "ridge.squash_spread";
+
     /// <summary>The penalties tried when none is given, chosen by inner cross-validation on the training data.</summary>
     public static readonly IReadOnlyList<double> DefaultAlphas = [30, 100, 300, 1000];
 
@@ -32,10 +39,12 @@ public sealed class MeanPooledRidge : IClipScorer
 
     private readonly float[] _coefficients;
     private readonly float[]? _motion;
+    private readonly ClipSquash? _squash;
 
     /// <summary>A fitted model on raw (unstandardised) features; <paramref name="motion"/>: the motion coefficients μ
-    /// (one per feature), or null without the motion term.</summary>
-    public MeanPooledRidge(float[] coefficients, float intercept, float lengthCoefficient, int maxClips = DefaultMaxClips, float[]? motion = null)
+    /// (one per feature), or null without the motion term; <paramref name="squash"/>: the per-clip map the coefficients
+    /// read, or null for the features as they are.</summary>
+    public MeanPooledRidge(float[] coefficients, float intercept, float lengthCoefficient, int maxClips = DefaultMaxClips, float[]? motion = null, ClipSquash? squash = null)
     {
         ArgumentNullException.ThrowIfNull(coefficients);
         if (coefficients.Length == 0) { throw new ArgumentException("A ridge model needs at least one coefficient."); }
@@ -47,8 +56,13 @@ public sealed class MeanPooledRidge : IClipScorer
         {
             throw new ArgumentException($"{motion.Length} motion coefficients for {coefficients.Length} features: the motion term needs one per feature.");
         }
+        if (squash is not null && squash.FeatureDim != coefficients.Length)
+        {
+            throw new ArgumentException($"The squash reads {squash.FeatureDim} features; the model has {coefficients.Length} coefficients.");
+        }
         _coefficients = coefficients;
         _motion = motion;
+        _squash = squash;
         Intercept = intercept;
         LengthCoefficient = lengthCoefficient;
         MaxClips = maxClips;
@@ -84,6 +98,12 @@ public sealed class MeanPooledRidge : IClipScorer
     /// <summary>μ, per raw feature; empty without the motion term.</summary>
     public ReadOnlySpan<float> MotionCoefficients => _motion;
 
+    /// <summary>The per-clip squash the coefficients read, or null.</summary>
+    public ClipSquash? Squash => _squash;
+
+    /// <summary>The same model reading clips through <paramref name="squash"/> (its coefficients fitted on squashed clips).</summary>
+    public MeanPooledRidge WithSquash(ClipSquash? squash) => new([.. _coefficients], Intercept, LengthCoefficient, MaxClips, _motion, squash);
+
     /// <summary>s_q for one clip of a performance that has <paramref name="clips"/> clips so far, in points.</summary>
     public float ClipScore(ReadOnlySpan<float> clip, int clips) => ClipScore(clip, [], clips);
 
@@ -92,6 +112,12 @@ public sealed class MeanPooledRidge : IClipScorer
     public float ClipScore(ReadOnlySpan<float> clip, ReadOnlySpan<float> previous, int clips)
     {
         if (clip.Length != FeatureDim) { throw new ArgumentException($"A clip has {clip.Length} feature values; the model reads {FeatureDim}."); }
+        return _squash is null ? MappedClipScore(clip, previous, clips) : MappedClipScore(_squash.Apply(clip), previous.IsEmpty ? [] : _squash.Apply(previous), clips);
+    }
+
+    // s_q on clips already through the squash (when there is one).
+    private float MappedClipScore(ReadOnlySpan<float> clip, ReadOnlySpan<float> previous, int clips)
+    {
         var s = (double)Intercept + (LengthCoefficient == 0f ? 0 : LengthCoefficient * Math.Log(clips));
         for (var j = 0; j < clip.Length; j++) { s += _coefficients[j] * clip[j]; }
         return (float)(s + ClipMotion.Dot(_motion, clip, previous));
@@ -101,8 +127,12 @@ public sealed class MeanPooledRidge : IClipScorer
     public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<PerformanceSample> samples, float scoreScale)
     {
         ArgumentNullException.ThrowIfNull(samples);
-        return [.. samples.Select(sample => UniformlyWeighted(sample, FeatureDim,
-            q => ClipScore(sample.Features.AsSpan(q * FeatureDim, FeatureDim), HasMotion ? ClipMotion.Previous(sample, q) : [], sample.Clips) * scoreScale))];
+        return [.. samples.Select(raw =>
+        {
+            var sample = raw.FeatureDim == FeatureDim && _squash is not null ? _squash.Apply(raw) : raw;
+            return UniformlyWeighted(sample, FeatureDim,
+                q => MappedClipScore(sample.Features.AsSpan(q * FeatureDim, FeatureDim), HasMotion ? ClipMotion.Previous(sample, q) : [], sample.Clips) * scoreScale);
+        })];
     }
 
     /// <summary>A prediction whose clips all weigh 1/T, with the clip scores <paramref name="clipScore"/> gives (points):
@@ -158,8 +188,12 @@ public sealed class MeanPooledRidge : IClipScorer
     /// <remarks><paramref name="motion"/>: whether to read the motion term (<see cref="ClipMotion"/>); two choices are
     /// compared by the same inner folds, with the weight and the penalty (the model's <see cref="HasMotion"/> says which
     /// won). Default: without.</remarks>
+    /// <remarks><paramref name="squash"/>: whether to read the clips through a <see cref="ClipSquash"/> fitted on
+    /// <paramref name="samples"/>' clips; two choices are compared by the same inner folds (the model's
+    /// <see cref="Squash"/> says which won).</remarks>
     public static (MeanPooledRidge Model, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples, bool lengthTerm,
-        IReadOnlyList<double> companionWeights, IReadOnlyList<double>? alphas = null, int seed = 42, int maxClips = DefaultMaxClips, IReadOnlyList<bool>? motion = null)
+        IReadOnlyList<double> companionWeights, IReadOnlyList<double>? alphas = null, int seed = 42, int maxClips = DefaultMaxClips, IReadOnlyList<bool>? motion = null,
+        IReadOnlyList<bool>? squash = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(companionWeights);
@@ -171,15 +205,19 @@ public sealed class MeanPooledRidge : IClipScorer
         // Weight 0 is the judged score fitted as is (no line); every other weight's candidates get their own line, and
         // the candidates compare by the MSE of what would be shipped.
         var motionGrid = motion is { Count: > 0 } ? motion : ClipMotion.Off;
+        var squashGrid = squash is { Count: > 0 } ? squash : ClipSquash.Off;
+        var fittedSquash = squashGrid.Contains(true) ? ClipSquash.Fit(samples) : null;
+        var squashed = fittedSquash is null ? null : samples.Select(fittedSquash.Apply).ToList();
         var plain = companionWeights is [0];
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
-        var (alpha, weight, withMotion) = (grid[0], companionWeights[0], motionGrid[0]);
+        var (alpha, weight, withMotion, withSquash) = (grid[0], companionWeights[0], motionGrid[0], squashGrid[0]);
         var line = (Slope: 1.0, Intercept: 0.0);
-        if (grid.Count > 1 || !plain || motionGrid.Count > 1)
+        if (grid.Count > 1 || !plain || motionGrid.Count > 1 || squashGrid.Count > 1)
         {
             var best = double.PositiveInfinity;
-            foreach (var m in motionGrid)
+            foreach (var (sq, m) in squashGrid.SelectMany(sq => motionGrid.Select(m => (sq, m))))
             {
+                var input = sq ? squashed! : samples;
                 foreach (var w in companionWeights)
                 {
                     var labels = samples.Select(s => s.TrainingLabel(w)).ToArray();
@@ -189,24 +227,25 @@ public sealed class MeanPooledRidge : IClipScorer
                         for (var f = 0; f < InnerFolds; f++)
                         {
                             var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), InnerFolds, f, seed);
-                            var model = Solve([.. train.Select(i => samples[i])], lengthTerm, a, maxClips, [.. train.Select(i => labels[i])], m);
-                            var predicted = model.Score([.. validation.Select(i => samples[i])], 1f);
+                            var model = Solve([.. train.Select(i => input[i])], lengthTerm, a, maxClips, [.. train.Select(i => labels[i])], m);
+                            var predicted = model.Score([.. validation.Select(i => input[i])], 1f);
                             for (var k = 0; k < validation.Count; k++) { outOfFold[validation[k]] = predicted[k].Score; }
                         }
                         var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(outOfFold, judged, mapBack: w != 0);
-                        if (sse < best) { (best, alpha, weight, withMotion, line) = (sse, a, w, m, (slope, intercept)); }
+                        if (sse < best) { (best, alpha, weight, withMotion, withSquash, line) = (sse, a, w, m, sq, (slope, intercept)); }
                     }
                 }
             }
         }
         var chosen = samples.Select(s => s.TrainingLabel(weight)).ToArray();
-        return (Solve(samples, lengthTerm, alpha, maxClips, chosen, withMotion).Mapped(line.Slope, line.Intercept), alpha, weight);
+        var fitted = Solve(withSquash ? squashed! : samples, lengthTerm, alpha, maxClips, chosen, withMotion).Mapped(line.Slope, line.Intercept);
+        return (withSquash ? fitted.WithSquash(fittedSquash) : fitted, alpha, weight);
     }
 
     /// <summary>The model whose every clip score is a·s + b (so is the performance score: the weights sum to 1).</summary>
     public MeanPooledRidge Mapped(double slope, double intercept) => slope == 1 && intercept == 0 ? this
         : new MeanPooledRidge([.. _coefficients.Select(c => (float)(c * slope))], (float)((Intercept * slope) + intercept), (float)(LengthCoefficient * slope), MaxClips,
-            _motion is null ? null : [.. _motion.Select(c => (float)(c * slope))]);
+            _motion is null ? null : [.. _motion.Select(c => (float)(c * slope))], _squash);
 
     /// <summary>The ridge solution for one penalty (dual form: an n×n system, n performances ≪ feature width); with
     /// <paramref name="motion"/>, the pooled motion term (<see cref="ClipMotion"/>) is read beside the mean, standardised
@@ -281,8 +320,10 @@ public sealed class MeanPooledRidge : IClipScorer
         public override void Append(ReadOnlySpan<float> clipFeatures)
         {
             if (_base.Count >= model.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {model.MaxClips} clips."); }
-            _base.Add(model.ClipScore(clipFeatures, _previous, 1));   // ln 1 = 0: the length term is added below for the current count
-            if (model.HasMotion) { _previous = clipFeatures.ToArray(); }
+            if (clipFeatures.Length != model.FeatureDim) { throw new ArgumentException($"A clip has {clipFeatures.Length} feature values; the model reads {model.FeatureDim}."); }
+            ReadOnlySpan<float> clip = model._squash is null ? clipFeatures : model._squash.Apply(clipFeatures);
+            _base.Add(model.MappedClipScore(clip, _previous, 1));   // ln 1 = 0: the length term is added below for the current count
+            if (model.HasMotion) { _previous = clip.ToArray(); }
             var t = _base.Count;
             var length = model.LengthCoefficient == 0f ? 0f : (float)(model.LengthCoefficient * Math.Log(t));
             _scores = [.. _base.Select(b => b + length)];

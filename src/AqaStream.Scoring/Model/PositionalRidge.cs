@@ -13,6 +13,7 @@ namespace AqaStream.Scoring.Model;
 /// s_q = b + Σ_k φ_k(r_q) β_k·x_q, so ŷ = Σ_q w_q s_q. K = 1 would be <c>ridge-mean</c>. Because r_q moves as clips
 /// arrive, the provisional after t clips is the same formula on the t clips so far (exact mode). With the motion term
 /// (<see cref="ClipMotion"/>), the pooled motion is read beside the knots, position-free: s_q gains μ·|x_q − x_{q−1}|.
+/// With a squash (<see cref="ClipSquash"/>) every formula reads φ(x_q) for x_q.
 /// </summary>
 public sealed class PositionalRidge : IClipScorer
 {
@@ -27,10 +28,11 @@ public sealed class PositionalRidge : IClipScorer
 
     private readonly float[] _coefficients;   // [K, D] on raw features
     private readonly float[]? _motion;        // [D] on raw feature changes, or none
+    private readonly ClipSquash? _squash;     // the per-clip map the coefficients read, or none
 
     /// <summary>A fitted model: <paramref name="coefficients"/> [knots × featureDim] on raw features, the intercept, and
     /// the motion coefficients μ [featureDim] (null without the motion term).</summary>
-    public PositionalRidge(float[] coefficients, int knots, float intercept, int maxClips = MeanPooledRidge.DefaultMaxClips, float[]? motion = null)
+    public PositionalRidge(float[] coefficients, int knots, float intercept, int maxClips = MeanPooledRidge.DefaultMaxClips, float[]? motion = null, ClipSquash? squash = null)
     {
         ArgumentNullException.ThrowIfNull(coefficients);
         if (knots < 2) { throw new ArgumentException($"A positional ridge needs at least 2 knots; got {knots}."); }
@@ -40,8 +42,13 @@ public sealed class PositionalRidge : IClipScorer
         {
             throw new ArgumentException($"{motion.Length} motion coefficients for {coefficients.Length / knots} features: the motion term needs one per feature.");
         }
+        if (squash is not null && squash.FeatureDim != coefficients.Length / knots)
+        {
+            throw new ArgumentException($"The squash reads {squash.FeatureDim} features; the model reads {coefficients.Length / knots}.");
+        }
         _coefficients = coefficients;
         _motion = motion;
+        _squash = squash;
         Knots = knots;
         Intercept = intercept;
         MaxClips = maxClips;
@@ -74,10 +81,17 @@ public sealed class PositionalRidge : IClipScorer
     /// <summary>μ, per raw feature; empty without the motion term.</summary>
     public ReadOnlySpan<float> MotionCoefficients => _motion;
 
+    /// <summary>The per-clip squash the coefficients read, or null.</summary>
+    public ClipSquash? Squash => _squash;
+
+    /// <summary>The same model reading clips through <paramref name="squash"/> (its coefficients fitted on squashed clips).</summary>
+    public PositionalRidge WithSquash(ClipSquash? squash) => new([.. _coefficients], Knots, Intercept, MaxClips, _motion, squash);
+
     /// <summary>φ_k(r) for the hat basis of <paramref name="knots"/> knots.</summary>
     public static double Hat(int k, int knots, double r) => Math.Max(0, 1 - (Math.Abs(r - ((double)k / (knots - 1))) * (knots - 1)));
 
-    /// <summary>β_k·x for every knot k: a clip's part of the score before its position is known.</summary>
+    /// <summary>β_k·x for every knot k: a clip's part of the score before its position is known (x already through the
+    /// squash when the model has one).</summary>
     public double[] KnotDots(ReadOnlySpan<float> clip)
     {
         if (clip.Length != FeatureDim) { throw new ArgumentException($"A clip has {clip.Length} feature values; the model reads {FeatureDim}."); }
@@ -104,7 +118,7 @@ public sealed class PositionalRidge : IClipScorer
     public IReadOnlyList<PerformancePrediction> Score(IReadOnlyList<PerformanceSample> samples, float scoreScale)
     {
         ArgumentNullException.ThrowIfNull(samples);
-        return [.. samples.Select(sample => MeanPooledRidge.UniformlyWeighted(sample, FeatureDim,
+        return [.. samples.Select(raw => raw.FeatureDim == FeatureDim && _squash is not null ? _squash.Apply(raw) : raw).Select(sample => MeanPooledRidge.UniformlyWeighted(sample, FeatureDim,
             q => ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), ClipMotion.Dot(_motion, sample.Features.AsSpan(q * FeatureDim, FeatureDim), ClipMotion.Previous(sample, q)),
                 q, sample.Clips) * scoreScale))];
     }
@@ -171,7 +185,7 @@ public sealed class PositionalRidge : IClipScorer
     /// folds (the model's <see cref="HasMotion"/> says which won). Default: without.</remarks>
     public static (PositionalRidge Model, int Knots, double Share, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples,
         IReadOnlyList<double> companionWeights, IReadOnlyList<int>? knots = null, IReadOnlyList<double>? alphas = null, IReadOnlyList<double>? shares = null, int seed = 42,
-        int maxClips = MeanPooledRidge.DefaultMaxClips, IReadOnlyList<bool>? motion = null)
+        int maxClips = MeanPooledRidge.DefaultMaxClips, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(companionWeights);
@@ -186,12 +200,15 @@ public sealed class PositionalRidge : IClipScorer
         if (shareGrid.Any(c => !(c >= 0))) { throw new ArgumentException("Shares must be 0 (no shared part) or more."); }
         PerformanceSample.CheckCompanionWeights(companionWeights);
         var motionGrid = motion is { Count: > 0 } ? motion : ClipMotion.Off;
+        var squashGrid = squash is { Count: > 0 } ? squash : ClipSquash.Off;
+        var fittedSquash = squashGrid.Contains(true) ? ClipSquash.Fit(samples) : null;
+        var squashed = fittedSquash is null ? null : samples.Select(fittedSquash.Apply).ToList();
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
-        var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Weight: companionWeights[0], Motion: motionGrid[0], Sse: double.PositiveInfinity);
+        var best = (Knots: knotGrid[0], Share: shareGrid[0], Alpha: alphaGrid[0] * knotGrid[0], Weight: companionWeights[0], Motion: motionGrid[0], Squash: squashGrid[0], Sse: double.PositiveInfinity);
         var line = (Slope: 1.0, Intercept: 0.0);
-        foreach (var (k, withMotion) in knotGrid.SelectMany(k => motionGrid.Select(m => (k, m))))
+        foreach (var (k, withMotion, withSquash) in knotGrid.SelectMany(k => squashGrid.SelectMany(sq => motionGrid.Select(m => (k, m, sq)))))
         {
-            var pooled = samples.Select(s => PooledFeatures(s, k, withMean: true, withMotion)).ToArray();
+            var pooled = (withSquash ? squashed! : samples).Select(s => PooledFeatures(s, k, withMean: true, withMotion)).ToArray();
             var scaled = alphaGrid.Select(a => a * k).ToArray();
             foreach (var share in shareGrid)
             {
@@ -213,13 +230,14 @@ public sealed class PositionalRidge : IClipScorer
                     for (var a = 0; a < scaled.Length; a++)
                     {
                         var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(outOfFold[a], judged, mapBack: companion != 0);
-                        if (sse < best.Sse) { (best, line) = ((k, share, scaled[a], companion, withMotion, sse), (slope, intercept)); }
+                        if (sse < best.Sse) { (best, line) = ((k, share, scaled[a], companion, withMotion, withSquash, sse), (slope, intercept)); }
                     }
                 }
             }
         }
         var chosen = samples.Select(s => s.TrainingLabel(best.Weight)).ToArray();
-        return (Solve(samples, best.Knots, best.Alpha, best.Share, maxClips, chosen, best.Motion).Mapped(line.Slope, line.Intercept), best.Knots, best.Share, best.Alpha, best.Weight);
+        var fitted = Solve(best.Squash ? squashed! : samples, best.Knots, best.Alpha, best.Share, maxClips, chosen, best.Motion).Mapped(line.Slope, line.Intercept);
+        return (best.Squash ? fitted.WithSquash(fittedSquash) : fitted, best.Knots, best.Share, best.Alpha, best.Weight);
     }
 
     // The shared mean's block weighs √share, the knots' and the motion's 1.
@@ -253,7 +271,7 @@ public sealed class PositionalRidge : IClipScorer
     /// <summary>The model whose every clip score is a·s + b (so is the performance score: the position weights sum to 1).</summary>
     public PositionalRidge Mapped(double slope, double intercept) => slope == 1 && intercept == 0 ? this
         : new PositionalRidge([.. _coefficients.Select(c => (float)(c * slope))], Knots, (float)((Intercept * slope) + intercept), MaxClips,
-            _motion is null ? null : [.. _motion.Select(c => (float)(c * slope))]);
+            _motion is null ? null : [.. _motion.Select(c => (float)(c * slope))], _squash);
 
     /// <summary>The method name of the equal blend of ridge-mean and ridge-pos (saved as a ridge-pos model).</summary>
     public const string BlendMethodName = "ridge-blend";
@@ -270,6 +288,10 @@ public sealed class PositionalRidge : IClipScorer
         ArgumentNullException.ThrowIfNull(positional);
         if (mean.LengthCoefficient != 0) { throw new ArgumentException("A blend needs a ridge-mean without the length term."); }
         if (mean.FeatureDim != positional.FeatureDim) { throw new ArgumentException($"ridge-mean reads {mean.FeatureDim} features, ridge-pos {positional.FeatureDim}."); }
+        if ((mean.Squash is null) != (positional.Squash is null) || (mean.Squash is not null && !mean.Squash.SameAs(positional.Squash)))
+        {
+            throw new ArgumentException("A blend needs ridge-mean and ridge-pos to read the clips alike: both through the same squash, or neither.");
+        }
         var d = positional.FeatureDim;
         var coefficients = new float[positional.Knots * d];
         for (var k = 0; k < positional.Knots; k++)
@@ -282,7 +304,34 @@ public sealed class PositionalRidge : IClipScorer
             motion = new float[d];
             for (var j = 0; j < d; j++) { motion[j] = 0.5f * ((mean.HasMotion ? mean.MotionCoefficients[j] : 0f) + (positional.HasMotion ? positional.MotionCoefficients[j] : 0f)); }
         }
-        return new PositionalRidge(coefficients, positional.Knots, 0.5f * (mean.Intercept + positional.Intercept), positional.MaxClips, motion);
+        return new PositionalRidge(coefficients, positional.Knots, 0.5f * (mean.Intercept + positional.Intercept), positional.MaxClips, motion, positional.Squash);
+    }
+
+    /// <summary>What <see cref="FitBlend"/> fitted: the blend and its two parts with what each chose.</summary>
+    public sealed record BlendFit(PositionalRidge Blend, MeanPooledRidge Mean, double MeanAlpha, double MeanWeight, PositionalRidge Positional, int Knots, double Share,
+        double PositionalAlpha, double PositionalWeight)
+    {
+        /// <summary>The one-line account of the choices, for progress lines and cards.</summary>
+        public string Describe(IReadOnlyList<double> companionWeights, IReadOnlyList<bool>? motion, IReadOnlyList<bool>? squash) =>
+            FormattableString.Invariant($"ridge-mean penalty {MeanAlpha}{Chosen(motion, Mean.HasMotion, "motion")}; ridge-pos {Knots} knots, share {Share}, penalty {PositionalAlpha}{Chosen(motion, Positional.HasMotion, "motion")}")
+            + (companionWeights is { Count: > 1 } ? FormattableString.Invariant($"; companion weights {MeanWeight} and {PositionalWeight}") : "")
+            + (squash is { Count: > 1 } ? $"; squash {(Blend.Squash is null ? "off" : "on")}" : "");
+
+        private static string Chosen(IReadOnlyList<bool>? choices, bool chosen, string what) => choices is { Count: > 1 } ? $", {what} {(chosen ? "on" : "off")}" : "";
+    }
+
+    /// <summary>
+    /// <c>ridge-blend</c> fitted: ridge-pos and ridge-mean each with their own inner CV over <paramref name="companionWeights"/>,
+    /// <paramref name="motion"/> and the penalties. The squash is chosen once, by ridge-pos's inner folds, and ridge-mean
+    /// then reads the clips the same way (one blended model has one per-clip map).
+    /// </summary>
+    public static BlendFit FitBlend(IReadOnlyList<PerformanceSample> samples, IReadOnlyList<double> companionWeights, IReadOnlyList<bool>? motion = null,
+        IReadOnlyList<bool>? squash = null, int seed = 42, IReadOnlyList<double>? alphas = null)
+    {
+        var (positional, knots, share, positionalAlpha, positionalWeight) = FitChoosingCompanion(samples, companionWeights, alphas: alphas, seed: seed, motion: motion, squash: squash);
+        var (mean, meanAlpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm: false, companionWeights, alphas, seed, motion: motion,
+            squash: positional.Squash is null ? ClipSquash.Off : ClipSquash.On);
+        return new BlendFit(Blend(mean, positional), mean, meanAlpha, meanWeight, positional, knots, share, positionalAlpha, positionalWeight);
     }
 
     /// <summary>A live performance: each clip's K knot products are kept; every clip's score is re-placed as t grows.</summary>
@@ -310,9 +359,11 @@ public sealed class PositionalRidge : IClipScorer
         public override void Append(ReadOnlySpan<float> clipFeatures)
         {
             if (_dots.Count >= model.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {model.MaxClips} clips."); }
-            _dots.Add(model.KnotDots(clipFeatures));
-            _motion.Add(ClipMotion.Dot(model._motion, clipFeatures, _previous));
-            if (model.HasMotion) { _previous = clipFeatures.ToArray(); }
+            if (clipFeatures.Length != model.FeatureDim) { throw new ArgumentException($"A clip has {clipFeatures.Length} feature values; the model reads {model.FeatureDim}."); }
+            ReadOnlySpan<float> clip = model._squash is null ? clipFeatures : model._squash.Apply(clipFeatures);
+            _dots.Add(model.KnotDots(clip));
+            _motion.Add(ClipMotion.Dot(model._motion, clip, _previous));
+            if (model.HasMotion) { _previous = clip.ToArray(); }
             var t = _dots.Count;
             _scores = [.. _dots.Select((d, q) => model.ClipScore(d, _motion[q], q, t))];
             _logits = new float[t];
