@@ -33,7 +33,7 @@ public class TorchEngineTests
     }
 
     /// <summary>The Fis-V live defaults load and reproduce their cards' held-out figures on the real validation fold
-    /// (the judged scores of train.txt's fold 0; the test split is never read): TES the companion-trained ridge-blend,
+    /// (the judged scores of train.txt's fold 0; the test split is never read): TES the companion-trained ridge-blend on squashed clips,
     /// PCS the blend of five cross-fit gdlt-ws models and ridge-blend (motion term chosen by its inner folds), whose explanation adds up.</summary>
     [Theory]
     [InlineData("fisv-tes", ScoreTarget.TES)]
@@ -62,6 +62,9 @@ public class TorchEngineTests
         {
             Assert.Equal(ModelCard.PositionalRidgeFormat, card.Format);
             Assert.Equal("auto from 0,1,2,3: ridge-mean 2, ridge-pos 1", card.Training.Settings["companion_weight"]);
+            // Its inner folds chose the squash: the model reads each clip through tanh((x − c)/σ), saved with it.
+            Assert.Equal("auto: on", card.Training.Settings["squash"]);
+            Assert.NotNull(Assert.IsType<PositionalRidge>(loaded.Scorer).Squash);
         }
         else
         {
