@@ -169,6 +169,18 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         AssertReplayEqualsEval(outPath);
     }
 
+    /// <summary>Runs <c>aqa benchmark fisv</c> on <paramref name="methods"/> for one target; returns its progress (stderr)
+    /// and its results, whose methods are those asked for, in order.</summary>
+    private (string Progress, List<JsonElement> Results) Benchmark(string outName, string target, params string[] methods)
+    {
+        var outDir = Path.Combine(_dir.Path, outName);
+        var r = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", string.Join(",", methods), "--targets", target, "--out", outDir);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "benchmark.json"))).RootElement.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal(methods, results.Select(m => m.GetProperty("method").GetString()));
+        return (r.Stderr, results);
+    }
+
     /// <summary><c>--motion</c>: the chosen term is saved with the model and on its card, live replay equals offline
     /// evaluation, and the benchmark names the -m / -mauto variants and describes them.</summary>
     [Fact]
@@ -187,12 +199,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.True(auto.ExitCode == 0, auto.Stderr);
         Assert.Matches("^auto: (on|off)$", CheckpointStore.Load(_dir.File("mean-mauto.safetensors")).Card.Training!.Settings["motion"]);
 
-        var outDir = Path.Combine(_dir.Path, "bench-motion");
-        var b = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-mean-m,ridge-blend-mauto-c1", "--targets", "PCS", "--out", outDir);
-        Assert.True(b.ExitCode == 0, b.Stderr);
-        Assert.Matches("ridge-blend-mauto-c1 PCS fold 1/5: ridge-mean penalty [0-9.]+, motion (on|off); ridge-pos", b.Stderr);
-        var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "benchmark.json"))).RootElement.GetProperty("results").EnumerateArray().ToList();
-        Assert.Equal(["ridge-mean-m", "ridge-blend-mauto-c1"], results.Select(m => m.GetProperty("method").GetString()));
+        var (progress, results) = Benchmark("bench-motion", "PCS", "ridge-mean-m", "ridge-blend-mauto-c1");
+        Assert.Matches("ridge-blend-mauto-c1 PCS fold 1/5: ridge-mean penalty [0-9.]+, motion (on|off); ridge-pos", progress);
         Assert.Contains("with the motion term", results[0].GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.Contains("chosen with the penalty by the inner folds", results[1].GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.Equal(2 * Dim + 1, results[0].GetProperty("parameters").GetInt64());
@@ -222,13 +230,9 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.Matches("^auto: (on|off)$", card.Training!.Settings["squash"]);
         Assert.Empty(card.Training.ValidationIds);
 
-        var outDir = Path.Combine(_dir.Path, "bench-squash");
-        var b = CliRunner.Run("benchmark", "fisv", "--dataset", _dir.Path, "--methods", "ridge-pos-s,ridge-blend-sauto-mauto", "--targets", "TES", "--out", outDir);
-        Assert.True(b.ExitCode == 0, b.Stderr);
-        Assert.Matches("ridge-blend-sauto-mauto TES fold 1/5: ridge-mean penalty [0-9.]+, motion (on|off); ridge-pos .*, motion (on|off); squash (on|off)", b.Stderr);
-        var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "benchmark.json"))).RootElement.GetProperty("results").EnumerateArray().ToList();
-        Assert.Equal(["ridge-pos-s", "ridge-blend-sauto-mauto"], results.Select(m => m.GetProperty("method").GetString()));
-        Assert.Contains("on squashed clips", results[0].GetProperty("description").GetString(), StringComparison.Ordinal);
+        var (progress, results) = Benchmark("bench-squash", "TES", "ridge-pos-s", "ridge-blend-sauto-mauto");
+        Assert.Matches("ridge-blend-sauto-mauto TES fold 1/5: ridge-mean penalty [0-9.]+, motion (on|off); ridge-pos .*, motion (on|off); squash (on|off)", progress);
+        Assert.Contains("with the squash", results[0].GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.True(results[0].GetProperty("pooled").GetProperty("spearman").GetDouble() > 0.8);
     }
 

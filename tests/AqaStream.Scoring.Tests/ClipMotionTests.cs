@@ -36,13 +36,10 @@ public class ClipMotionTests
         var samples = new List<PerformanceSample>();
         for (var i = 0; i < count; i++)
         {
-            var clips = 6 + rng.Next(30);
-            var f = new float[clips * Dim];
-            Gaussian.Fill(f, rng);
+            var s = RandomClips.Performance(rng, $"p{i}", Dim);
             var jitter = rng.NextDouble() * 2;
             var level = Gaussian.Next(rng);
-            for (var q = 0; q < clips; q++) { f[(q * Dim) + 1] = (float)(level + (jitter * Gaussian.Next(rng))); }
-            var s = new PerformanceSample($"p{i}", f, clips, Dim, null);
+            for (var q = 0; q < s.Clips; q++) { s.Features[(q * Dim) + 1] = (float)(level + (jitter * Gaussian.Next(rng))); }
             samples.Add(s with { Score = (float)(10 + (2 * MeanOf(s, 0)) + (motionWeight * MotionOf(s, 1)) + (noise * Gaussian.Next(rng))) });
         }
         return samples;
@@ -130,13 +127,13 @@ public class ClipMotionTests
     public void Fit_MotionAuto_TakesItWhereItHelps_AndLeavesItWhereItIsNoise()
     {
         var moving = Moving(80, 7, noise: 0.3);
-        Assert.True(MeanPooledRidge.FitChoosingCompanion(moving, lengthTerm: false, [0], alphas: [0.1, 1], motion: ClipMotion.Auto).Model.HasMotion);
-        Assert.True(PositionalRidge.FitChoosingCompanion(moving, [0], knots: [2], alphas: [0.1, 1], shares: [4], motion: ClipMotion.Auto).Model.HasMotion);
+        Assert.True(MeanPooledRidge.FitChoosingCompanion(moving, lengthTerm: false, [0], alphas: [0.1, 1], motion: OnOffAuto.Auto).Model.HasMotion);
+        Assert.True(PositionalRidge.FitChoosingCompanion(moving, [0], knots: [2], alphas: [0.1, 1], shares: [4], motion: OnOffAuto.Auto).Model.HasMotion);
         // Scores from the mean alone: five more columns of pure noise only cost the inner folds.
         var still = Moving(40, 8, noise: 0.3, motionWeight: 0);
-        Assert.False(MeanPooledRidge.FitChoosingCompanion(still, lengthTerm: false, [0], alphas: [0.01, 0.1], motion: ClipMotion.Auto).Model.HasMotion);
-        Assert.Throws<ArgumentException>(() => ClipMotion.Parse("sometimes"));
-        Assert.Equal(ClipMotion.Auto, ClipMotion.Parse("auto"));
+        Assert.False(MeanPooledRidge.FitChoosingCompanion(still, lengthTerm: false, [0], alphas: [0.01, 0.1], motion: OnOffAuto.Auto).Model.HasMotion);
+        Assert.Throws<ArgumentException>(() => OnOffAuto.Parse("sometimes", "--motion"));
+        Assert.Equal(OnOffAuto.Auto, OnOffAuto.Parse("auto", "--motion"));
     }
 
     [Theory]

@@ -21,11 +21,9 @@ public class ClipSquashTests
         var samples = new List<PerformanceSample>();
         for (var i = 0; i < count; i++)
         {
-            var clips = 6 + rng.Next(30);
-            var f = new float[clips * Dim];
-            Gaussian.Fill(f, rng);
-            for (var k = 0; k < f.Length; k++) { if (rng.NextDouble() < 0.08) { f[k] *= 12; } }
-            samples.Add(new PerformanceSample($"p{i}", f, clips, Dim, null));
+            var s = RandomClips.Performance(rng, $"p{i}", Dim);
+            for (var k = 0; k < s.Features.Length; k++) { if (rng.NextDouble() < 0.08) { s.Features[k] *= 12; } }
+            samples.Add(s);
         }
         var reference = ClipSquash.Fit(samples);
         return [.. samples.Select(s =>
@@ -54,7 +52,7 @@ public class ClipSquashTests
         for (var j = 0; j < Dim; j++) { AssertClose.Equal(Math.Tanh((clip[j] - squash.Center[j]) / squash.Spread[j]), phi[j], absolute: 1e-6, relative: 1e-6); }
         Assert.InRange(phi[3], 0.999f, 1f);   // an extreme value saturates
         Assert.Contains("spreads positive", Assert.Throws<ArgumentException>(() => new ClipSquash([0f], [0f])).Message, StringComparison.Ordinal);
-        Assert.Contains("is not one of off, on, auto", Assert.Throws<ArgumentException>(() => ClipSquash.Parse("maybe")).Message, StringComparison.Ordinal);
+        Assert.Contains("is not one of off, on, auto", Assert.Throws<ArgumentException>(() => OnOffAuto.Parse("maybe", "--squash")).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -63,13 +61,13 @@ public class ClipSquashTests
         var train = HeavyTailed(200, 2);
         var test = HeavyTailed(40, 3);
         static double Error(IClipScorer m, List<PerformanceSample> test) => m.Score(test, 1f).Zip(test).Average(x => Math.Abs(x.First.Score - x.Second.Score!.Value));
-        var squashed = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, [0], alphas: [1e-6], squash: ClipSquash.On).Model;
+        var squashed = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, [0], alphas: [1e-6], squash: OnOffAuto.On).Model;
         var raw = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, [0], alphas: [1e-6]).Model;
         Assert.NotNull(squashed.Squash);
         Assert.Null(raw.Squash);
         Assert.True(Error(squashed, test) < 0.05, $"squashed error {Error(squashed, test)}");
         Assert.True(Error(raw, test) > 5 * Error(squashed, test), $"raw error {Error(raw, test)} against {Error(squashed, test)} squashed");
-        var positional = PositionalRidge.FitChoosingCompanion(train, [0], knots: [2], alphas: [1e-6], shares: [4], squash: ClipSquash.On).Model;
+        var positional = PositionalRidge.FitChoosingCompanion(train, [0], knots: [2], alphas: [1e-6], shares: [4], squash: OnOffAuto.On).Model;
         Assert.True(Error(positional, test) < 0.05, $"ridge-pos squashed error {Error(positional, test)}");
     }
 
@@ -88,9 +86,9 @@ public class ClipSquashTests
         var train = HeavyTailed(60, 4, noise: 0.3);
         IClipScorer model = method switch
         {
-            "ridge-mean" => MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, [0], alphas: [0.5], motion: ClipMotion.On, squash: ClipSquash.On).Model,
-            "ridge-pos" => PositionalRidge.FitChoosingCompanion(train, [0], knots: [3], alphas: [0.5], shares: [2], motion: ClipMotion.On, squash: ClipSquash.On).Model,
-            _ => PositionalRidge.FitBlend(train, [0], ClipMotion.On, ClipSquash.On, alphas: [0.5]).Blend,
+            "ridge-mean" => MeanPooledRidge.FitChoosingCompanion(train, lengthTerm: false, [0], alphas: [0.5], motion: OnOffAuto.On, squash: OnOffAuto.On).Model,
+            "ridge-pos" => PositionalRidge.FitChoosingCompanion(train, [0], knots: [3], alphas: [0.5], shares: [2], motion: OnOffAuto.On, squash: OnOffAuto.On).Model,
+            _ => PositionalRidge.FitBlend(train, [0], OnOffAuto.On, OnOffAuto.On, alphas: [0.5]).Blend,
         };
         var sample = HeavyTailed(1, 5)[0];
         var offline = model.Score([sample], 1f)[0];
@@ -110,11 +108,11 @@ public class ClipSquashTests
     [Fact]
     public void Fit_SquashAuto_TakesItWhereItHelps_AndLeavesItWhereTheScoreIsLinear()
     {
-        Assert.NotNull(MeanPooledRidge.FitChoosingCompanion(HeavyTailed(80, 6, noise: 0.2), lengthTerm: false, [0], alphas: [0.01, 0.1], squash: ClipSquash.Auto).Model.Squash);
+        Assert.NotNull(MeanPooledRidge.FitChoosingCompanion(HeavyTailed(80, 6, noise: 0.2), lengthTerm: false, [0], alphas: [0.01, 0.1], squash: OnOffAuto.Auto).Model.Squash);
         // A score linear in the raw mean: squashing the clips only bends it.
         var linear = HeavyTailed(80, 7).Select(s => s with { Score = (float)(10 + (2 * Enumerable.Range(0, s.Clips).Average(q => (double)s.Features[q * Dim]))) }).ToList();
-        Assert.Null(MeanPooledRidge.FitChoosingCompanion(linear, lengthTerm: false, [0], alphas: [0.01, 0.1], squash: ClipSquash.Auto).Model.Squash);
-        var blend = PositionalRidge.FitBlend(HeavyTailed(80, 6, noise: 0.2), [0], squash: ClipSquash.Auto, alphas: [0.01, 0.1]);
+        Assert.Null(MeanPooledRidge.FitChoosingCompanion(linear, lengthTerm: false, [0], alphas: [0.01, 0.1], squash: OnOffAuto.Auto).Model.Squash);
+        var blend = PositionalRidge.FitBlend(HeavyTailed(80, 6, noise: 0.2), [0], squash: OnOffAuto.Auto, alphas: [0.01, 0.1]);
         Assert.NotNull(blend.Blend.Squash);
         Assert.True(blend.Mean.Squash!.SameAs(blend.Positional.Squash), "ridge-mean follows ridge-pos's choice, with the same c and σ");
     }
@@ -123,7 +121,7 @@ public class ClipSquashTests
     public void Blend_RefusesPartsThatReadTheClipsDifferently()
     {
         var train = HeavyTailed(40, 8, noise: 0.3);
-        var squashed = PositionalRidge.FitChoosingCompanion(train, [0], knots: [2], alphas: [0.5], shares: [2], squash: ClipSquash.On).Model;
+        var squashed = PositionalRidge.FitChoosingCompanion(train, [0], knots: [2], alphas: [0.5], shares: [2], squash: OnOffAuto.On).Model;
         var raw = MeanPooledRidge.Solve(train, lengthTerm: false, alpha: 0.5);
         Assert.Contains("both through the same squash, or neither", Assert.Throws<ArgumentException>(() => PositionalRidge.Blend(raw, squashed)).Message, StringComparison.Ordinal);
     }
@@ -133,7 +131,7 @@ public class ClipSquashTests
     {
         using var dir = new TempDirectory();
         var path = dir.File("squash.safetensors");
-        var model = PositionalRidge.FitBlend(HeavyTailed(40, 9, noise: 0.3), [0], squash: ClipSquash.On, alphas: [0.5]).Blend;
+        var model = PositionalRidge.FitBlend(HeavyTailed(40, 9, noise: 0.3), [0], squash: OnOffAuto.On, alphas: [0.5]).Blend;
         CheckpointStore.Save(path, model, new ModelCard { ModelId = "squash", Architecture = new DecoderOptions { FeatureDim = Dim, MaxQueries = 500 } });
         var loaded = CheckpointStore.Load(path);
         var test = HeavyTailed(5, 10);

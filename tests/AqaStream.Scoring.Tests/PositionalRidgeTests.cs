@@ -18,10 +18,7 @@ public class PositionalRidgeTests
         var samples = new List<PerformanceSample>();
         for (var i = 0; i < count; i++)
         {
-            var clips = 6 + rng.Next(30);
-            var f = new float[clips * Dim];
-            Gaussian.Fill(f, rng);
-            var s = new PerformanceSample($"p{i}", f, clips, Dim, null);
+            var s = RandomClips.Performance(rng, $"p{i}", Dim);
             var phi = PositionalRidge.PooledFeatures(s, 3);
             samples.Add(s with { Score = (float)(10 + (3 * phi[0]) - (2 * phi[(2 * Dim) + 1])) });
         }

@@ -177,14 +177,14 @@ internal static class BenchmarkCommand
     internal static IReadOnlyList<bool> MotionOf(string name)
     {
         var match = s_ridgeSuffixes.Match(name);
-        return !match.Success || !match.Groups["m"].Success ? ClipMotion.Off : match.Groups["mauto"].Success ? ClipMotion.Auto : ClipMotion.On;
+        return !match.Success || !match.Groups["m"].Success ? OnOffAuto.Off : match.Groups["mauto"].Success ? OnOffAuto.Auto : OnOffAuto.On;
     }
 
     /// <summary>A ridge name's squash choices: <c>-s</c> on, <c>-sauto</c> off or on by the inner folds, none off.</summary>
     internal static IReadOnlyList<bool> SquashOf(string name)
     {
         var match = s_ridgeSuffixes.Match(name);
-        return !match.Success || !match.Groups["s"].Success ? ClipSquash.Off : match.Groups["sauto"].Success ? ClipSquash.Auto : ClipSquash.On;
+        return !match.Success || !match.Groups["s"].Success ? OnOffAuto.Off : match.Groups["sauto"].Success ? OnOffAuto.Auto : OnOffAuto.On;
     }
 
     /// <summary>A method id and its companion weights: <c>ridge-blend-c2</c> is (ridge-blend, [2]); without a suffix, [0];

@@ -167,8 +167,8 @@ internal static class TrainCommand
             if (companionAuto && !isRidge) { throw new ArgumentException($"--companion-weight auto applies to the ridges (ridge-mean, ridge-pos, ridge-blend); give --method {chosen} a number."); }
             if (isRidge)
             {
-                var motionChoices = ClipMotion.Parse(r.GetValue(motion)!);
-                var squashChoices = ClipSquash.Parse(r.GetValue(squash)!);
+                var motionChoices = OnOffAuto.Parse(r.GetValue(motion)!, "--motion");
+                var squashChoices = OnOffAuto.Parse(r.GetValue(squash)!, "--squash");
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
                     r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen != MeanPooledRidge.MethodName,
                     blend: chosen == PositionalRidge.BlendMethodName, companionAuto ? Scoring.Evaluation.Companion.AutoGrid : [companionWeight], motionChoices, squashChoices);
@@ -349,8 +349,8 @@ internal static class TrainCommand
             ["length_term"] = lengthTerm ? "true" : "false",
             ["motion"] = motion.Count > 1
                 ? $"auto: {(positional ? $"{(blend ? $"ridge-mean {(meanMotion ? "on" : "off")}, " : "")}ridge-pos {(positionalMotion ? "on" : "off")}" : meanMotion ? "on" : "off")}"
-                : ClipMotion.Describe(motion),
-            ["squash"] = squash.Count > 1 ? $"auto: {(squashed ? "on" : "off")}" : ClipSquash.Describe(squash),
+                : OnOffAuto.Describe(motion),
+            ["squash"] = squash.Count > 1 ? $"auto: {(squashed ? "on" : "off")}" : OnOffAuto.Describe(squash),
             ["refit_all"] = refitAll ? "true" : "false",
             ["companion_weight"] = companionWeights is [var only] ? only.ToString(CultureInfo.InvariantCulture)
                 : $"auto from {string.Join(",", companionWeights.Select(w => w.ToString(CultureInfo.InvariantCulture)))}: "

@@ -71,51 +71,34 @@ public static class Companion
     };
 }
 
-/// <summary>The ridges' motion term (<see cref="ClipMotion"/>) as the methods take it: off, on, or chosen by the inner
-/// folds (<c>auto</c>).</summary>
-public static class Motion
+/// <summary>A ridge option as the methods take it (<see cref="OnOffAuto"/>): its id suffix, its description and the
+/// progress line's account of what the inner folds chose.</summary>
+public sealed class RidgeOption(string letter, string label, string what)
 {
-    /// <summary>The id suffix: <c>-m</c> on, <c>-mauto</c> chosen by the inner folds, nothing off.</summary>
-    public static string Suffix(IReadOnlyList<bool>? choices) => choices switch
+    /// <summary>The motion term (<see cref="ClipMotion"/>): <c>-m</c> / <c>-mauto</c>.</summary>
+    public static readonly RidgeOption Motion = new("m", "motion", "the motion term (the mean change of each feature from clip to clip)");
+
+    /// <summary>The squash (<see cref="ClipSquash"/>): <c>-s</c> / <c>-sauto</c>.</summary>
+    public static readonly RidgeOption Squash = new("s", "squash", "the squash (tanh of each clip's standardised features before pooling)");
+
+    /// <summary>The id suffix: <c>-x</c> on, <c>-xauto</c> chosen by the inner folds, nothing off.</summary>
+    public string Suffix(IReadOnlyList<bool>? choices) => choices switch
     {
         null or [false] => "",
-        [true] => "-m",
-        _ => "-mauto",
+        [true] => $"-{letter}",
+        _ => $"-{letter}auto",
     };
 
     /// <summary>The description's tail.</summary>
-    public static string Describe(IReadOnlyList<bool>? choices) => choices switch
+    public string Describe(IReadOnlyList<bool>? choices) => choices switch
     {
         null or [false] => "",
-        [true] => "; with the motion term (the mean change of each feature from clip to clip)",
-        _ => "; the motion term (the mean change of each feature from clip to clip) in or out, chosen with the penalty by the inner folds",
+        [true] => $"; with {what}",
+        _ => $"; {what} in or out, chosen with the penalty by the inner folds",
     };
 
-    /// <summary>Whether a fitted model's motion term shows in its progress line (only when it was chosen).</summary>
-    internal static string Chosen(IReadOnlyList<bool>? choices, bool chosen) => choices is { Count: > 1 } ? (chosen ? ", motion on" : ", motion off") : "";
-}
-
-/// <summary>The ridges' squash (<see cref="ClipSquash"/>) as the methods take it: off, on, or chosen by the inner folds.</summary>
-public static class Squash
-{
-    /// <summary>The id suffix: <c>-s</c> on, <c>-sauto</c> chosen by the inner folds, nothing off.</summary>
-    public static string Suffix(IReadOnlyList<bool>? choices) => choices switch
-    {
-        null or [false] => "",
-        [true] => "-s",
-        _ => "-sauto",
-    };
-
-    /// <summary>The description's tail.</summary>
-    public static string Describe(IReadOnlyList<bool>? choices) => choices switch
-    {
-        null or [false] => "",
-        [true] => "; on squashed clips (tanh of the standardised features)",
-        _ => "; on squashed clips (tanh of the standardised features) or as they are, chosen with the penalty by the inner folds",
-    };
-
-    /// <summary>Whether a fitted model's squash shows in its progress line (only when it was chosen).</summary>
-    internal static string Chosen(IReadOnlyList<bool>? choices, ClipSquash? chosen) => choices is { Count: > 1 } ? (chosen is not null ? ", squash on" : ", squash off") : "";
+    /// <summary>What the inner folds chose, for the progress line (only when they chose).</summary>
+    public string Chosen(IReadOnlyList<bool>? choices, bool chosen) => choices is { Count: > 1 } ? $", {label} {(chosen ? "on" : "off")}" : "";
 }
 
 /// <summary><c>ridge-mean</c>: the linear baseline (penalty by inner cross-validation), optionally with ln T, the
@@ -123,19 +106,19 @@ public static class Squash
 public sealed class RidgeMethod(bool lengthTerm, IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => (lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName) + Squash.Suffix(squash) + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
+    public string Name => (lengthTerm ? "ridge-mean+len" : MeanPooledRidge.MethodName) + RidgeOption.Squash.Suffix(squash) + RidgeOption.Motion.Suffix(motion) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
     public string Description => (lengthTerm
         ? "ridge on mean-pooled clip features plus an unpenalised ln(clip count) term"
-        : "ridge on mean-pooled clip features (the field's linear baseline)") + Squash.Describe(squash) + Motion.Describe(motion) + Companion.Describe(companionWeights);
+        : "ridge on mean-pooled clip features (the field's linear baseline)") + RidgeOption.Squash.Describe(squash) + RidgeOption.Motion.Describe(motion) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
         var (model, alpha, weight) = MeanPooledRidge.FitChoosingCompanion(train, lengthTerm, companionWeights ?? Companion.None, seed: seed, motion: motion, squash: squash);
-        progress(FormattableString.Invariant($"penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{Motion.Chosen(motion, model.HasMotion)}{Squash.Chosen(squash, model.Squash)}"));
+        progress(FormattableString.Invariant($"penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{RidgeOption.Motion.Chosen(motion, model.HasMotion)}{RidgeOption.Squash.Chosen(squash, model.Squash is not null)}"));
         return (model, 1f, model.FeatureDim + model.MotionCoefficients.Length + (model.Squash is null ? 0 : 2 * model.FeatureDim) + (lengthTerm ? 2 : 1));
     }
 }
@@ -144,18 +127,18 @@ public sealed class RidgeMethod(bool lengthTerm, IReadOnlyList<double>? companio
 public sealed class PositionalRidgeMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.MethodName + Squash.Suffix(squash) + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
+    public string Name => PositionalRidge.MethodName + RidgeOption.Squash.Suffix(squash) + RidgeOption.Motion.Suffix(motion) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
     public string Description => "ridge on the mean and position-weighted clip means (hat functions over the relative position; knots, share and penalty by inner CV)"
-        + Squash.Describe(squash) + Motion.Describe(motion) + Companion.Describe(companionWeights);
+        + RidgeOption.Squash.Describe(squash) + RidgeOption.Motion.Describe(motion) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
         var (model, knots, share, alpha, weight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed, motion: motion, squash: squash);
-        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{Motion.Chosen(motion, model.HasMotion)}{Squash.Chosen(squash, model.Squash)}"));
+        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{RidgeOption.Motion.Chosen(motion, model.HasMotion)}{RidgeOption.Squash.Chosen(squash, model.Squash is not null)}"));
         return (model, 1f, model.Coefficients.Length + model.MotionCoefficients.Length + (model.Squash is null ? 0 : 2 * model.FeatureDim) + 1);
     }
 }
@@ -165,10 +148,10 @@ public sealed class PositionalRidgeMethod(IReadOnlyList<double>? companionWeight
 public sealed class RidgeBlendMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.BlendMethodName + Squash.Suffix(squash) + Motion.Suffix(motion) + Companion.Suffix(companionWeights);
+    public string Name => PositionalRidge.BlendMethodName + RidgeOption.Squash.Suffix(squash) + RidgeOption.Motion.Suffix(motion) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
-    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + Squash.Describe(squash) + Motion.Describe(motion) + Companion.Describe(companionWeights);
+    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + RidgeOption.Squash.Describe(squash) + RidgeOption.Motion.Describe(motion) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)

@@ -11,15 +11,6 @@ namespace AqaStream.Scoring.Model;
 /// </summary>
 public static class ClipMotion
 {
-    /// <summary>The choices <c>--motion auto</c> gives the inner folds: without, then with.</summary>
-    public static readonly IReadOnlyList<bool> Auto = [false, true];
-
-    /// <summary>Without the motion term.</summary>
-    public static readonly IReadOnlyList<bool> Off = [false];
-
-    /// <summary>With the motion term.</summary>
-    public static readonly IReadOnlyList<bool> On = [true];
-
     /// <summary>(1/T) Σ_{q≥1} |x_q − x_{q−1}| per feature, added into <paramref name="into"/> from <paramref name="offset"/>.</summary>
     public static void Pool(PerformanceSample sample, double[] into, int offset)
     {
@@ -54,21 +45,4 @@ public static class ClipMotion
         ArgumentNullException.ThrowIfNull(sample);
         return q == 0 ? [] : sample.Features.AsSpan((q - 1) * sample.FeatureDim, sample.FeatureDim);
     }
-
-    /// <summary>The one-line description of a choice list, for cards and progress lines.</summary>
-    public static string Describe(IReadOnlyList<bool> choices) => choices switch
-    {
-        [false] => "off",
-        [true] => "on",
-        _ => "auto (off or on, chosen by the inner folds)",
-    };
-
-    /// <summary>Parses <c>off</c>, <c>on</c> or <c>auto</c>; anything else is a one-line error naming them.</summary>
-    public static IReadOnlyList<bool> Parse(string text, string option = "--motion") => text switch
-    {
-        "off" => Off,
-        "on" => On,
-        "auto" => Auto,
-        _ => throw new ArgumentException($"{option} '{text}' is not one of off, on, auto."),
-    };
 }

@@ -12,15 +12,6 @@ namespace AqaStream.Scoring.Model;
 /// </summary>
 public sealed class ClipSquash
 {
-    /// <summary>The choices <c>--squash auto</c> gives the inner folds: without, then with.</summary>
-    public static readonly IReadOnlyList<bool> Auto = [false, true];
-
-    /// <summary>Without the squash.</summary>
-    public static readonly IReadOnlyList<bool> Off = [false];
-
-    /// <summary>With the squash.</summary>
-    public static readonly IReadOnlyList<bool> On = [true];
-
     private readonly float[] _center;
     private readonly float[] _spread;
 
@@ -102,21 +93,4 @@ public sealed class ClipSquash
 
     /// <summary>Whether two squashes map every clip alike (the same centres and spreads).</summary>
     public bool SameAs(ClipSquash? other) => other is not null && _center.AsSpan().SequenceEqual(other._center) && _spread.AsSpan().SequenceEqual(other._spread);
-
-    /// <summary>Parses <c>off</c>, <c>on</c> or <c>auto</c>; anything else is a one-line error naming them.</summary>
-    public static IReadOnlyList<bool> Parse(string text, string option = "--squash") => text switch
-    {
-        "off" => Off,
-        "on" => On,
-        "auto" => Auto,
-        _ => throw new ArgumentException($"{option} '{text}' is not one of off, on, auto."),
-    };
-
-    /// <summary>The one-line description of a choice list.</summary>
-    public static string Describe(IReadOnlyList<bool> choices) => choices switch
-    {
-        [false] => "off",
-        [true] => "on",
-        _ => "auto (off or on, chosen by the inner folds)",
-    };
 }

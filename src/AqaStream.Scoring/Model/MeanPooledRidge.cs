@@ -204,8 +204,8 @@ public sealed class MeanPooledRidge : IClipScorer
         if (grid.Any(a => !(a > 0))) { throw new ArgumentException("Ridge penalties must be positive."); }
         // Weight 0 is the judged score fitted as is (no line); every other weight's candidates get their own line, and
         // the candidates compare by the MSE of what would be shipped.
-        var motionGrid = motion is { Count: > 0 } ? motion : ClipMotion.Off;
-        var squashGrid = squash is { Count: > 0 } ? squash : ClipSquash.Off;
+        var motionGrid = motion is { Count: > 0 } ? motion : OnOffAuto.Off;
+        var squashGrid = squash is { Count: > 0 } ? squash : OnOffAuto.Off;
         var fittedSquash = squashGrid.Contains(true) ? ClipSquash.Fit(samples) : null;
         var squashed = fittedSquash is null ? null : samples.Select(fittedSquash.Apply).ToList();
         var plain = companionWeights is [0];

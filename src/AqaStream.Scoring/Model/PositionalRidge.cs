@@ -199,8 +199,8 @@ public sealed class PositionalRidge : IClipScorer
         var shareGrid = shares is { Count: > 0 } ? shares : DefaultShares;
         if (shareGrid.Any(c => !(c >= 0))) { throw new ArgumentException("Shares must be 0 (no shared part) or more."); }
         PerformanceSample.CheckCompanionWeights(companionWeights);
-        var motionGrid = motion is { Count: > 0 } ? motion : ClipMotion.Off;
-        var squashGrid = squash is { Count: > 0 } ? squash : ClipSquash.Off;
+        var motionGrid = motion is { Count: > 0 } ? motion : OnOffAuto.Off;
+        var squashGrid = squash is { Count: > 0 } ? squash : OnOffAuto.Off;
         var fittedSquash = squashGrid.Contains(true) ? ClipSquash.Fit(samples) : null;
         var squashed = fittedSquash is null ? null : samples.Select(fittedSquash.Apply).ToList();
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
@@ -330,7 +330,7 @@ public sealed class PositionalRidge : IClipScorer
     {
         var (positional, knots, share, positionalAlpha, positionalWeight) = FitChoosingCompanion(samples, companionWeights, alphas: alphas, seed: seed, motion: motion, squash: squash);
         var (mean, meanAlpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm: false, companionWeights, alphas, seed, motion: motion,
-            squash: positional.Squash is null ? ClipSquash.Off : ClipSquash.On);
+            squash: positional.Squash is null ? OnOffAuto.Off : OnOffAuto.On);
         return new BlendFit(Blend(mean, positional), mean, meanAlpha, meanWeight, positional, knots, share, positionalAlpha, positionalWeight);
     }
 
