@@ -187,10 +187,9 @@ public sealed class MeanPooledRidge : IClipScorer
     /// </summary>
     /// <remarks><paramref name="motion"/>: whether to read the motion term (<see cref="ClipMotion"/>); two choices are
     /// compared by the same inner folds, with the weight and the penalty (the model's <see cref="HasMotion"/> says which
-    /// won). Default: without.</remarks>
-    /// <remarks><paramref name="squash"/>: whether to read the clips through a <see cref="ClipSquash"/> fitted on
-    /// <paramref name="samples"/>' clips; two choices are compared by the same inner folds (the model's
-    /// <see cref="Squash"/> says which won).</remarks>
+    /// won). <paramref name="squash"/>: whether to read the clips through a <see cref="ClipSquash"/> fitted on
+    /// <paramref name="samples"/>' clips, chosen the same way (the model's <see cref="Squash"/> says which won). Default:
+    /// neither.</remarks>
     public static (MeanPooledRidge Model, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples, bool lengthTerm,
         IReadOnlyList<double> companionWeights, IReadOnlyList<double>? alphas = null, int seed = 42, int maxClips = DefaultMaxClips, IReadOnlyList<bool>? motion = null,
         IReadOnlyList<bool>? squash = null)
@@ -321,9 +320,10 @@ public sealed class MeanPooledRidge : IClipScorer
         {
             if (_base.Count >= model.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {model.MaxClips} clips."); }
             if (clipFeatures.Length != model.FeatureDim) { throw new ArgumentException($"A clip has {clipFeatures.Length} feature values; the model reads {model.FeatureDim}."); }
-            ReadOnlySpan<float> clip = model._squash is null ? clipFeatures : model._squash.Apply(clipFeatures);
+            var squashed = model._squash?.Apply(clipFeatures);   // a fresh array, kept as the previous clip as it is
+            ReadOnlySpan<float> clip = squashed ?? clipFeatures;
             _base.Add(model.MappedClipScore(clip, _previous, 1));   // ln 1 = 0: the length term is added below for the current count
-            if (model.HasMotion) { _previous = clip.ToArray(); }
+            if (model.HasMotion) { _previous = squashed ?? clipFeatures.ToArray(); }
             var t = _base.Count;
             var length = model.LengthCoefficient == 0f ? 0f : (float)(model.LengthCoefficient * Math.Log(t));
             _scores = [.. _base.Select(b => b + length)];

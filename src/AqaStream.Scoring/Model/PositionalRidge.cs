@@ -182,7 +182,9 @@ public sealed class PositionalRidge : IClipScorer
     /// <summary><see cref="Fit"/> with the companion weight chosen from <paramref name="companionWeights"/> by the same
     /// inner folds, as <see cref="MeanPooledRidge.FitChoosingCompanion"/> does.</summary>
     /// <remarks><paramref name="motion"/>: whether to read the motion term; two choices are compared by the same inner
-    /// folds (the model's <see cref="HasMotion"/> says which won). Default: without.</remarks>
+    /// folds (the model's <see cref="HasMotion"/> says which won). <paramref name="squash"/>: whether to read the clips
+    /// through a <see cref="ClipSquash"/> fitted on <paramref name="samples"/>' clips, chosen the same way (the model's
+    /// <see cref="Squash"/> says which won). Default: neither.</remarks>
     public static (PositionalRidge Model, int Knots, double Share, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples,
         IReadOnlyList<double> companionWeights, IReadOnlyList<int>? knots = null, IReadOnlyList<double>? alphas = null, IReadOnlyList<double>? shares = null, int seed = 42,
         int maxClips = MeanPooledRidge.DefaultMaxClips, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null)
@@ -264,7 +266,7 @@ public sealed class PositionalRidge : IClipScorer
         {
             for (var j = 0; j < d; j++) { coefficients[(k * d) + j] = (float)(solution.Coefficients[j] + solution.Coefficients[d + (k * d) + j]); }
         }
-        float[]? motionCoefficients = motion ? [.. solution.Coefficients.AsSpan((knots + 1) * d, d).ToArray().Select(c => (float)c)] : null;
+        float[]? motionCoefficients = motion ? [.. solution.Coefficients[((knots + 1) * d)..].Select(c => (float)c)] : null;   // the last block
         return new PositionalRidge(coefficients, knots, (float)solution.Intercept, maxClips, motionCoefficients);
     }
 
@@ -360,10 +362,11 @@ public sealed class PositionalRidge : IClipScorer
         {
             if (_dots.Count >= model.MaxClips) { throw new InvalidOperationException($"The performance is over the model's {model.MaxClips} clips."); }
             if (clipFeatures.Length != model.FeatureDim) { throw new ArgumentException($"A clip has {clipFeatures.Length} feature values; the model reads {model.FeatureDim}."); }
-            ReadOnlySpan<float> clip = model._squash is null ? clipFeatures : model._squash.Apply(clipFeatures);
+            var squashed = model._squash?.Apply(clipFeatures);   // a fresh array, kept as the previous clip as it is
+            ReadOnlySpan<float> clip = squashed ?? clipFeatures;
             _dots.Add(model.KnotDots(clip));
             _motion.Add(ClipMotion.Dot(model._motion, clip, _previous));
-            if (model.HasMotion) { _previous = clip.ToArray(); }
+            if (model.HasMotion) { _previous = squashed ?? clipFeatures.ToArray(); }
             var t = _dots.Count;
             _scores = [.. _dots.Select((d, q) => model.ClipScore(d, _motion[q], q, t))];
             _logits = new float[t];
