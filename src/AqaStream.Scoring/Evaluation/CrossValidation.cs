@@ -158,7 +158,10 @@ public sealed class RidgeBlendMethod(IReadOnlyList<double>? companionWeights = n
     {
         ArgumentNullException.ThrowIfNull(progress);
         var fit = PositionalRidge.FitBlend(train, companionWeights ?? Companion.None, motion, squash, seed);
-        progress(fit.Describe(companionWeights ?? Companion.None, motion, squash));
+        progress(FormattableString.Invariant($"ridge-mean penalty {fit.MeanAlpha}{RidgeOption.Motion.Chosen(motion, fit.Mean.HasMotion)}; ")
+            + FormattableString.Invariant($"ridge-pos {fit.Knots} knots, share {fit.Share}, penalty {fit.PositionalAlpha}{RidgeOption.Motion.Chosen(motion, fit.Positional.HasMotion)}")
+            + (companionWeights is { Count: > 1 } ? FormattableString.Invariant($"; companion weights {fit.MeanWeight} and {fit.PositionalWeight}") : "")
+            + (squash is { Count: > 1 } ? $"; squash {(fit.Blend.Squash is null ? "off" : "on")}" : ""));
         var blend = fit.Blend;
         return (blend, 1f, blend.Coefficients.Length + blend.MotionCoefficients.Length + (blend.Squash is null ? 0 : 2 * blend.FeatureDim) + 1);
     }

@@ -311,16 +311,7 @@ public sealed class PositionalRidge : IClipScorer
 
     /// <summary>What <see cref="FitBlend"/> fitted: the blend and its two parts with what each chose.</summary>
     public sealed record BlendFit(PositionalRidge Blend, MeanPooledRidge Mean, double MeanAlpha, double MeanWeight, PositionalRidge Positional, int Knots, double Share,
-        double PositionalAlpha, double PositionalWeight)
-    {
-        /// <summary>The one-line account of the choices, for progress lines and cards.</summary>
-        public string Describe(IReadOnlyList<double> companionWeights, IReadOnlyList<bool>? motion, IReadOnlyList<bool>? squash) =>
-            FormattableString.Invariant($"ridge-mean penalty {MeanAlpha}{Chosen(motion, Mean.HasMotion, "motion")}; ridge-pos {Knots} knots, share {Share}, penalty {PositionalAlpha}{Chosen(motion, Positional.HasMotion, "motion")}")
-            + (companionWeights is { Count: > 1 } ? FormattableString.Invariant($"; companion weights {MeanWeight} and {PositionalWeight}") : "")
-            + (squash is { Count: > 1 } ? $"; squash {(Blend.Squash is null ? "off" : "on")}" : "");
-
-        private static string Chosen(IReadOnlyList<bool>? choices, bool chosen, string what) => choices is { Count: > 1 } ? $", {what} {(chosen ? "on" : "off")}" : "";
-    }
+        double PositionalAlpha, double PositionalWeight);
 
     /// <summary>
     /// <c>ridge-blend</c> fitted: ridge-pos and ridge-mean each with their own inner CV over <paramref name="companionWeights"/>,
