@@ -105,6 +105,9 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData(new[] { "--motion", "auto" }, "--motion does not apply to --method ilt-aqa")]
     [InlineData(new[] { "--method", "ridge-pos", "--squash", "yes" }, "--squash 'yes' is not one of off, on, auto")]
     [InlineData(new[] { "--method", "mlp-mean", "--squash", "on" }, "--squash does not apply to --method mlp-mean")]
+    [InlineData(new[] { "--method", "ridge-blend", "--deductions", "auto" }, "--deductions 'auto' is not one of off, on.")]
+    [InlineData(new[] { "--method", "ridge-mean", "--deductions", "on" }, "--deductions does not apply to --method ridge-mean")]
+    [InlineData(new[] { "--method", "gdlt-ws", "--deductions", "on" }, "--deductions does not apply to --method gdlt-ws")]
     public void TrainRidge_BadOption_OneLineError(string[] extra, string message)
     {
         var r = CliRunner.Run(["train", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), .. extra]);
@@ -234,6 +237,50 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.Matches("ridge-blend-sauto-mauto TES fold 1/5: ridge-mean penalty [0-9.]+, motion (on|off); ridge-pos .*, motion (on|off); squash (on|off)", progress);
         Assert.Contains("with the squash", results[0].GetProperty("description").GetString(), StringComparison.Ordinal);
         Assert.True(results[0].GetProperty("pooled").GetProperty("spearman").GetDouble() > 0.8);
+    }
+
+    /// <summary><c>--deductions on</c> on a dataset where each fall (a clip that stands out along one feature) costs 2
+    /// points and the deduction column counts the falls: the term is priced below zero, saved with the model and on its
+    /// card, live replay equals offline evaluation, a refit keeps it, and the benchmark runs the -d ids.</summary>
+    [Fact]
+    public void TrainRidgeBlend_Deductions_PricedSavedAndOnTheCard_ReplayEqualsEval_BenchmarkRunsTheVariants()
+    {
+        var rng = new Random(8);
+        Directory.Delete(Path.Combine(_dir.Path, "features"), recursive: true);
+        Directory.CreateDirectory(Path.Combine(_dir.Path, "features"));
+        var lines = new List<string>();
+        for (var i = 1; i <= 80; i++)
+        {
+            var clips = 8 + rng.Next(30);
+            var f = new float[clips * Dim];
+            Gaussian.Fill(f, rng);
+            var level = rng.NextDouble();
+            var falls = rng.Next(3);
+            for (var c = 0; c < clips; c++) { f[c * Dim] += (float)(3 * level); }
+            for (var c = 0; c < falls; c++) { f[(rng.Next(clips) * Dim) + 2] += 5f; }
+            NpyWriter.Write(Path.Combine(_dir.Path, "features", $"{i}.npy"), f, clips, Dim);
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"{i} {10 + (30 * level) - (2 * falls) + (0.3 * rng.NextDouble()):F2} {20 + (10 * level):F2} {falls}"));
+        }
+        File.WriteAllLines(Path.Combine(_dir.Path, "train.txt"), lines);
+        var outPath = _dir.File("blend-d.safetensors");
+        var r = CliRunner.Run("train", "--method", "ridge-blend", "--motion", "on", "--deductions", "on", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--alphas", "0.1,1");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(r.Stderr, "deductions \\(-[0-9.]+ points per expected deduction\\)"), r.Stderr);
+        var loaded = CheckpointStore.Load(outPath);
+        var scorer = Assert.IsType<PositionalRidge>(loaded.Scorer);
+        Assert.NotNull(scorer.Deductions);
+        Assert.InRange(scorer.Deductions!.Points, -3.0, -0.3);
+        Assert.StartsWith("on: -", loaded.Card.Training!.Settings["deductions"], StringComparison.Ordinal);
+        AssertReplayEqualsEval(outPath);
+        var refit = CliRunner.Run("train", "--method", "ridge-pos", "--deductions", "on", "--refit-all", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("pos-d.safetensors"), "--alphas", "0.1,1");
+        Assert.True(refit.ExitCode == 0, refit.Stderr);
+        Assert.NotNull(Assert.IsType<PositionalRidge>(CheckpointStore.Load(_dir.File("pos-d.safetensors")).Scorer).Deductions);
+
+        var (progress, results) = Benchmark("bench-deductions", "TES", "ridge-blend", "ridge-blend-d");
+        Assert.Matches("ridge-blend-d TES fold 1/5: .*; deduction term -[0-9.]+ points per expected deduction, inner MSE [0-9.]+ → [0-9.]+", progress);
+        Assert.Contains("with the deduction term", results[1].GetProperty("description").GetString(), StringComparison.Ordinal);
+        double Mse(JsonElement m) => m.GetProperty("pooled").GetProperty("mse").GetDouble();
+        Assert.True(Mse(results[1]) < 0.9 * Mse(results[0]), $"out-of-fold mse {Mse(results[1])} with the term, {Mse(results[0])} without");
     }
 
     [Theory]
@@ -367,6 +414,8 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData("gdlt-m", "'gdlt-m' is not a method: choose from constant, ridge-mean, ridge-mean+len, ridge-pos, ridge-blend, mlp-mean, gdlt, cofinal, tpt, qgvl, gdlt-ws, gdlt-ws-local, ilt-aqa, each optionally ending in -cW (companion weight W), the ridges also in -s or -sauto (the squash) then -m or -mauto (the motion term) before it")]
     [InlineData("ridge-mean-mx", "'ridge-mean-mx' is not a method")]
     [InlineData("ridge-blend-m-s", "'ridge-blend-m-s' is not a method")]
+    [InlineData("ridge-mean-s-d", "'ridge-mean-s-d': -d (the deduction term) applies to ridge-pos and ridge-blend")]
+    [InlineData("ridge-blend-d-s", "'ridge-blend-d-s' is not a method")]
     [InlineData("ridge-blend-m-cx", "the companion weight after -c must be a positive number or auto (e.g. ridge-blend-m-c2)")]
     public void Benchmark_BadCompanionOrBlend_OneLineError(string id, string message)
     {

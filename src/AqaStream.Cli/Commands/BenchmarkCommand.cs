@@ -141,7 +141,11 @@ internal static class BenchmarkCommand
             }
             catch (ArgumentException) { return false; }
         }
-        if (Single(id)) { return [id]; }
+        if (Single(id))
+        {
+            _ = DeductionsOf(WithoutCompanion(id).Name);   // -d on ridge-mean says so before anything loads
+            return [id];
+        }
         var pieces = id.Split('+');
         for (var cut = 1; cut < pieces.Length; cut++)
         {
@@ -159,11 +163,12 @@ internal static class BenchmarkCommand
         }
         _ = WithoutCompanion(id);   // a malformed -cW says so
         throw new ArgumentException($"--methods: '{id}' is not a method: choose from {string.Join(", ", Methods)}, each optionally ending in -cW (companion weight W), "
-            + "the ridges also in -s or -sauto (the squash) then -m or -mauto (the motion term) before it (on, or chosen by the inner folds: ridge-blend-sauto-mauto-cauto), or blend them as A+B (not constant or ilt-aqa).");
+            + "the ridges also in -s or -sauto (the squash) then -m or -mauto (the motion term) before it (on, or chosen by the inner folds: ridge-blend-sauto-mauto-cauto), "
+            + "ridge-pos and ridge-blend then -d (the deduction term: ridge-blend-sauto-d-cauto), or blend them as A+B (not constant or ilt-aqa).");
     }
 
     private static readonly System.Text.RegularExpressions.Regex s_ridgeSuffixes =
-        new(@"^(?<name>ridge-mean|ridge-mean\+len|ridge-pos|ridge-blend)(?<s>-s(?<sauto>auto)?)?(?<m>-m(?<mauto>auto)?)?$");
+        new(@"^(?<name>ridge-mean|ridge-mean\+len|ridge-pos|ridge-blend)(?<s>-s(?<sauto>auto)?)?(?<m>-m(?<mauto>auto)?)?(?<d>-d)?$");
 
     /// <summary>A method name without its squash and motion suffixes: <c>ridge-blend-s-mauto</c> is ridge-blend; a name
     /// without them is itself.</summary>
@@ -178,6 +183,19 @@ internal static class BenchmarkCommand
     {
         var match = s_ridgeSuffixes.Match(name);
         return !match.Success || !match.Groups["m"].Success ? OnOffAuto.Off : match.Groups["mauto"].Success ? OnOffAuto.Auto : OnOffAuto.On;
+    }
+
+    /// <summary>Whether a ridge name asks for the deduction term (<c>-d</c>, after the other suffixes; ridge-pos and
+    /// ridge-blend only: a one-line error on ridge-mean).</summary>
+    internal static bool DeductionsOf(string name)
+    {
+        var match = s_ridgeSuffixes.Match(name);
+        if (!match.Success || !match.Groups["d"].Success) { return false; }
+        if (match.Groups["name"].Value is not ("ridge-pos" or "ridge-blend"))
+        {
+            throw new ArgumentException($"--methods: '{name}': -d (the deduction term) applies to ridge-pos and ridge-blend; ridge-mean would lose its streaming clip scores.");
+        }
+        return true;
     }
 
     /// <summary>A ridge name's squash choices: <c>-s</c> on, <c>-sauto</c> off or on by the inner folds, none off.</summary>
@@ -223,14 +241,15 @@ internal static class BenchmarkCommand
         var (suffixed, companion) = WithoutCompanion(id);
         var motion = MotionOf(suffixed);
         var squash = SquashOf(suffixed);
+        var deductions = DeductionsOf(suffixed);
         var name = BaseName(suffixed);
         return name switch
         {
         "constant" => new ConstantMethod(),
         "ridge-mean" => new RidgeMethod(lengthTerm: false, companion, motion, squash),
         "ridge-mean+len" => new RidgeMethod(lengthTerm: true, companion, motion, squash),
-        "ridge-pos" => new PositionalRidgeMethod(companion, motion, squash),
-        "ridge-blend" => new RidgeBlendMethod(companion, motion, squash),
+        "ridge-pos" => new PositionalRidgeMethod(companion, motion, squash, deductions),
+        "ridge-blend" => new RidgeBlendMethod(companion, motion, squash, deductions),
         // The shipped decoders' settings (README, Shipped models).
         "mlp-mean" or "gdlt" or "cofinal" or "tpt" or "qgvl" or "gdlt-ws" => new SequenceBenchmarkMethod(new SequenceMethodOptions { Method = name, FeatureDim = featureDim },
             SequenceTrainer.Defaults(name) with { Epochs = epochs, CompanionWeight = (float)companion[0] }, crossFit),

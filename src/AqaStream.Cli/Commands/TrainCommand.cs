@@ -71,6 +71,13 @@ internal static class TrainCommand
                 + "ridge-blend: by ridge-pos's, and ridge-mean follows).",
             DefaultValueFactory = _ => "off",
         };
+        var deductions = new Option<string>("--deductions")
+        {
+            Description = "ridge-pos, ridge-blend: the deduction term, a per-clip detector of what the judges deduct for (mostly falls), trained on the deductions column of "
+                + "train.txt; its expected count is priced (points per deduction, never positive) by least squares on the inner folds' held-out predictions, and each clip adds "
+                + "its share (still exact per-clip contributions). off or on.",
+            DefaultValueFactory = _ => "off",
+        };
         var refitAll = new Option<bool>("--refit-all")
         {
             Description = "ridge-mean, ridge-pos: after validating on the held-out fold, refit on every performance of train.txt with the chosen penalty (the card keeps the held-out figures).",
@@ -115,12 +122,12 @@ internal static class TrainCommand
         {
             dataset, target, output, modelId, method, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, folds, fold, patience, seed,
             modelDim, layers, heads, dropout, attDropout, queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight, threads,
-            lengthTerm, alphas, motion, squash, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, companion, crossFit,
+            lengthTerm, alphas, motion, squash, deductions, refitAll, device, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, companion, crossFit,
         };
         Option[] sequenceOnly = [hidden, grades, auxWeight, prompts, localHeads, noRecalibrate];
         Option[] decoderOnly = [device, epochs, batch, lr, wd, schedule, warmup, trainLength, scale, noise, patience, modelDim, layers, heads, dropout, attDropout,
             queryStd, queryInit, maxQueries, noMask, causal, localCross, attWeight];
-        Option[] ridgeOnly = [lengthTerm, alphas, motion, squash, refitAll];
+        Option[] ridgeOnly = [lengthTerm, alphas, motion, squash, deductions, refitAll];
         Option[] ridgeAndSequence = [companion];
         Option[] sequenceApplies = [epochs, batch, lr, wd, schedule, warmup, trainLength, patience, heads, dropout, hidden, grades, auxWeight, prompts, localHeads, noRecalibrate, device];
         cmd.SetAction(r => AqaApp.Guarded(() =>
@@ -152,7 +159,7 @@ internal static class TrainCommand
             }
             var isSequence = SequenceMethodOptions.Methods.Contains(chosen);
             var isRidge = chosen is MeanPooledRidge.MethodName or PositionalRidge.MethodName or PositionalRidge.BlendMethodName;
-            Option[] notForThis = isRidge ? [.. decoderOnly, .. sequenceOnly, .. (chosen != MeanPooledRidge.MethodName ? new Option[] { lengthTerm } : [])]
+            Option[] notForThis = isRidge ? [.. decoderOnly, .. sequenceOnly, .. (chosen != MeanPooledRidge.MethodName ? new Option[] { lengthTerm } : [deductions])]
                 : isSequence ? [.. decoderOnly.Concat(ridgeOnly).Where(o => !sequenceApplies.Contains(o))]
                 : [.. ridgeOnly, .. sequenceOnly, .. ridgeAndSequence];
             var notApplying = notForThis.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
@@ -169,9 +176,10 @@ internal static class TrainCommand
             {
                 var motionChoices = OnOffAuto.Parse(r.GetValue(motion)!, "--motion");
                 var squashChoices = OnOffAuto.Parse(r.GetValue(squash)!, "--squash");
+                var withDeductions = OnOffAuto.ParseOnOff(r.GetValue(deductions)!, "--deductions");
                 return TrainRidge(r.Required(dataset), r.GetValue(target), r.Required(output).FullName, r.GetValue(modelId), r.GetValue(folds), r.GetValue(fold),
                     r.GetValue(seed), r.GetValue(lengthTerm), ParseAlphas(r.GetValue(alphas)), r.GetValue(refitAll), positional: chosen != MeanPooledRidge.MethodName,
-                    blend: chosen == PositionalRidge.BlendMethodName, companionAuto ? Scoring.Evaluation.Companion.AutoGrid : [companionWeight], motionChoices, squashChoices);
+                    blend: chosen == PositionalRidge.BlendMethodName, companionAuto ? Scoring.Evaluation.Companion.AutoGrid : [companionWeight], motionChoices, squashChoices, withDeductions);
             }
             if (isSequence)
             {
@@ -282,7 +290,8 @@ internal static class TrainCommand
     }
 
     private static int TrainRidge(DirectoryInfo datasetDir, ScoreTarget tgt, string outPath, string? modelId, int folds, int fold, int seed, bool lengthTerm,
-        List<double>? alphas, bool refitAll, bool positional, bool blend, IReadOnlyList<double> companionWeights, IReadOnlyList<bool> motion, IReadOnlyList<bool> squash)
+        List<double>? alphas, bool refitAll, bool positional, bool blend, IReadOnlyList<double> companionWeights, IReadOnlyList<bool> motion, IReadOnlyList<bool> squash,
+        bool deductions)
     {
         if (folds < 2) { throw new ArgumentException("--folds must be at least 2 (one fold is held out for validation)."); }
         if (fold < 0 || fold >= folds) { throw new ArgumentException($"--val-fold {fold} is not in 0..{folds - 1}."); }
@@ -294,9 +303,11 @@ internal static class TrainCommand
         var (meanWeight, positionalWeight) = (0.0, 0.0);
         MeanPooledRidge? blendMean = null;
         var (meanMotion, positionalMotion, squashed) = (false, false, false);
+        PositionalRidge.DeductionFit? deductionFit = null;
         if (blend)
         {
-            var fit = PositionalRidge.FitBlend(train, companionWeights, motion, squash, seed, alphas);
+            var fit = PositionalRidge.FitBlend(train, companionWeights, motion, squash, seed, alphas, deductions);
+            deductionFit = fit.Deductions;
             (blendMean, meanAlpha, meanWeight, knots, share, alpha, positionalWeight) = (fit.Mean, fit.MeanAlpha, fit.MeanWeight, fit.Knots, fit.Share, fit.PositionalAlpha, fit.PositionalWeight);
             (meanMotion, positionalMotion, squashed) = (fit.Mean.HasMotion, fit.Positional.HasMotion, fit.Blend.Squash is not null);
             model = fit.Blend;
@@ -304,8 +315,11 @@ internal static class TrainCommand
         else if (positional)
         {
             PositionalRidge fitted;
-            (fitted, knots, share, alpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights, alphas: alphas, seed: seed, motion: motion, squash: squash);
+            var outOfFold = deductions ? new double[train.Count] : null;
+            (fitted, knots, share, alpha, positionalWeight) = PositionalRidge.FitChoosingCompanion(train, companionWeights, alphas: alphas, seed: seed, motion: motion, squash: squash,
+                outOfFold: outOfFold);
             (positionalMotion, squashed) = (fitted.HasMotion, fitted.Squash is not null);
+            if (deductions) { (fitted, deductionFit) = PositionalRidge.AddDeductions(fitted, train, outOfFold!, seed); }
             model = fitted;
         }
         else
@@ -324,6 +338,11 @@ internal static class TrainCommand
         {
             name += positional && blend ? $" (motion: ridge-mean {(meanMotion ? "on" : "off")}, ridge-pos {(positionalMotion ? "on" : "off")})" : " + motion";
         }
+        if (deductions)
+        {
+            name += deductionFit is null ? " (deduction term not taken: no negative price on the inner folds)"
+                : string.Create(CultureInfo.InvariantCulture, $" + deductions ({deductionFit.Points:F2} points per expected deduction)");
+        }
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{name} on {tgt}: penalty {alpha} (inner {MeanPooledRidge.InnerFolds}-fold CV on {train.Count}); validation spearman {report.Spearman:F4} mse {report.Mse:F3} on {validation.Count}"));
         if (refitAll)
@@ -332,10 +351,19 @@ internal static class TrainCommand
             // The chosen weights, penalties, motion and squash, refitted on every performance (the squash's c and σ from
             // all their clips); with a companion the line back to the target comes from the inner folds of all of them
             // (the same procedure, on more data).
-            MeanPooledRidge RefitMean(double a) => MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm, [meanWeight], [a], seed, motion: [meanMotion], squash: [squashed]).Model;
+            // The deduction term, when the training part took it, is refitted the same way: on the refitted ridge's inner
+            // out-of-fold predictions over all of them.
+            var (meanOutOfFold, positionalOutOfFold) = deductionFit is null ? (null, null) : (new double[samples.Count], new double[samples.Count]);
+            MeanPooledRidge RefitMean(double a) => MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm, [meanWeight], [a], seed, motion: [meanMotion], squash: [squashed],
+                outOfFold: meanOutOfFold).Model;
             PositionalRidge RefitPositional() => PositionalRidge.FitChoosingCompanion(samples, [positionalWeight], knots: [knots], alphas: [alpha / knots], shares: [share], seed: seed,
-                motion: [positionalMotion], squash: [squashed]).Model;
+                motion: [positionalMotion], squash: [squashed], outOfFold: positionalOutOfFold).Model;
             model = !positional ? RefitMean(alpha) : blend ? PositionalRidge.Blend(RefitMean(meanAlpha), RefitPositional()) : RefitPositional();
+            if (deductionFit is not null)
+            {
+                var stackedOn = blend ? [.. positionalOutOfFold!.Select((p, i) => 0.5 * (p + meanOutOfFold![i]))] : positionalOutOfFold!;
+                (model, deductionFit) = PositionalRidge.AddDeductions((PositionalRidge)model, samples, stackedOn, seed);
+            }
             split += $"; then refit on all {samples.Count} with that penalty{(companion ? " and companion weight (its line from the inner folds of all of them)" : "")}{(motion is [true] || motion.Count > 1 ? " and motion choice" : "")}{(squashed ? " and squash (refitted on all their clips)" : "")}";
         }
         var settings = new Dictionary<string, string>
@@ -351,6 +379,8 @@ internal static class TrainCommand
                 ? $"auto: {(positional ? $"{(blend ? $"ridge-mean {(meanMotion ? "on" : "off")}, " : "")}ridge-pos {(positionalMotion ? "on" : "off")}" : meanMotion ? "on" : "off")}"
                 : OnOffAuto.Describe(motion),
             ["squash"] = squash.Count > 1 ? $"auto: {(squashed ? "on" : "off")}" : OnOffAuto.Describe(squash),
+            ["deductions"] = !deductions ? "off" : deductionFit is null ? "on: not taken (no negative price on the inner folds)"
+                : string.Create(CultureInfo.InvariantCulture, $"on: {deductionFit.Points:F3} points per expected deduction, line {deductionFit.Slope:F4}·ŷ + {deductionFit.Intercept:F3}, inner out-of-fold MSE {deductionFit.MseWithout:F3} → {deductionFit.MseWith:F3}"),
             ["refit_all"] = refitAll ? "true" : "false",
             ["companion_weight"] = companionWeights is [var only] ? only.ToString(CultureInfo.InvariantCulture)
                 : $"auto from {string.Join(",", companionWeights.Select(w => w.ToString(CultureInfo.InvariantCulture)))}: "

@@ -44,7 +44,7 @@ public static class CheckpointStore
             case PositionalRidge positional:
                 return ([new NamedTensor(MeanPooledRidge.CoefficientsTensor, positional.Coefficients.ToArray(), [positional.Knots, positional.FeatureDim]),
                          new NamedTensor(MeanPooledRidge.OffsetsTensor, [positional.Intercept], [1]),
-                         .. MotionTensor(positional.MotionCoefficients), .. SquashTensors(positional.Squash)],
+                         .. MotionTensor(positional.MotionCoefficients), .. SquashTensors(positional.Squash), .. DeductionTensors(positional.Deductions)],
                     card with { Format = ModelCard.PositionalRidgeFormat, ScoreScale = 1f, Ensemble = null, SequenceMethod = null });
             case EnsembleScorer ensemble:
                 {
@@ -188,11 +188,19 @@ public static class CheckpointStore
     private static NamedTensor[] SquashTensors(ClipSquash? squash) => squash is null ? []
         : [new NamedTensor(MeanPooledRidge.SquashCenterTensor, squash.Center.ToArray(), [squash.FeatureDim]), new NamedTensor(MeanPooledRidge.SquashSpreadTensor, squash.Spread.ToArray(), [squash.FeatureDim])];
 
+    // The deduction term's two tensors, saved only when the model has one: the detector's weights, then its bias and points.
+    private static NamedTensor[] DeductionTensors(ClipDeductions? deductions) => deductions is null ? []
+        : [new NamedTensor(PositionalRidge.DeductionWeightsTensor, deductions.Weights.ToArray(), [deductions.FeatureDim]),
+           new NamedTensor(PositionalRidge.DeductionOffsetsTensor, [deductions.Bias, deductions.Points], [2])];
+
     // The optional tensors of a ridge checkpoint beside its two: the motion coefficients and the squash (both of its
-    // tensors or neither), each [featureDim]; anything else is refused, naming what a ridge holds.
-    private static (float[]? Motion, ClipSquash? Squash) LoadRidgeOptions(SafeTensorsFile file, ModelCard card, string source, string method)
+    // tensors or neither), each [featureDim], and for ridge-pos the deduction term (both of its tensors or neither);
+    // anything else is refused, naming what a ridge holds.
+    private static (float[]? Motion, ClipSquash? Squash, ClipDeductions? Deductions) LoadRidgeOptions(SafeTensorsFile file, ModelCard card, string source, string method)
     {
-        string[] optional = [MeanPooledRidge.MotionTensor, MeanPooledRidge.SquashCenterTensor, MeanPooledRidge.SquashSpreadTensor];
+        var positional = method == PositionalRidge.MethodName;
+        string[] optional = [MeanPooledRidge.MotionTensor, MeanPooledRidge.SquashCenterTensor, MeanPooledRidge.SquashSpreadTensor,
+            .. positional ? new[] { PositionalRidge.DeductionWeightsTensor, PositionalRidge.DeductionOffsetsTensor } : []];
         var unknown = file.Tensors.Keys.Where(k => k != MeanPooledRidge.CoefficientsTensor && k != MeanPooledRidge.OffsetsTensor && !optional.Contains(k)).Order(StringComparer.Ordinal).ToList();
         if (unknown.Count > 0)
         {
@@ -213,9 +221,20 @@ public static class CheckpointStore
         {
             throw new DataFormatException($"{source}: a squash needs both '{MeanPooledRidge.SquashCenterTensor}' and '{MeanPooledRidge.SquashSpreadTensor}'; this checkpoint has one.");
         }
+        var detector = Vector(PositionalRidge.DeductionWeightsTensor);
+        var hasOffsets = file.Tensors.TryGetValue(PositionalRidge.DeductionOffsetsTensor, out var offsets);
+        if ((detector is null) != !hasOffsets)
+        {
+            throw new DataFormatException($"{source}: a deduction term needs both '{PositionalRidge.DeductionWeightsTensor}' and '{PositionalRidge.DeductionOffsetsTensor}'; this checkpoint has one.");
+        }
+        if (hasOffsets && offsets!.Shape is not [2])
+        {
+            throw new DataFormatException($"{source}: tensor '{PositionalRidge.DeductionOffsetsTensor}' has shape [{string.Join(", ", offsets.Shape)}]; it needs [2] (bias, points per deduction).");
+        }
         try
         {
-            return (Vector(MeanPooledRidge.MotionTensor), center is null ? null : new ClipSquash(center, spread!));
+            return (Vector(MeanPooledRidge.MotionTensor), center is null ? null : new ClipSquash(center, spread!),
+                detector is null ? null : new ClipDeductions(detector, offsets!.Data[0], offsets.Data[1]));
         }
         catch (ArgumentException e)
         {
@@ -229,7 +248,7 @@ public static class CheckpointStore
         {
             throw new DataFormatException($"{source}: a {MeanPooledRidge.MethodName} checkpoint needs tensors '{MeanPooledRidge.CoefficientsTensor}' and '{MeanPooledRidge.OffsetsTensor}'.");
         }
-        var (motion, squash) = LoadRidgeOptions(file, card, source, MeanPooledRidge.MethodName);
+        var (motion, squash, _) = LoadRidgeOptions(file, card, source, MeanPooledRidge.MethodName);
         if (coefficients.Shape.Length != 1 || coefficients.Shape[0] != card.Architecture.FeatureDim || offsets.Shape is not [2])
         {
             throw new DataFormatException($"{source}: tensor shapes [{string.Join(", ", coefficients.Shape)}] and [{string.Join(", ", offsets.Shape)}] do not match "
@@ -251,7 +270,7 @@ public static class CheckpointStore
         {
             throw new DataFormatException($"{source}: a {PositionalRidge.MethodName} checkpoint holds the tensors '{MeanPooledRidge.CoefficientsTensor}' and '{MeanPooledRidge.OffsetsTensor}'.");
         }
-        var (motion, squash) = LoadRidgeOptions(file, card, source, PositionalRidge.MethodName);
+        var (motion, squash, deductions) = LoadRidgeOptions(file, card, source, PositionalRidge.MethodName);
         if (coefficients.Shape.Length != 2 || coefficients.Shape[0] < 2 || coefficients.Shape[1] != card.Architecture.FeatureDim || offsets.Shape is not [1])
         {
             throw new DataFormatException($"{source}: tensor shapes [{string.Join(", ", coefficients.Shape)}] and [{string.Join(", ", offsets.Shape)}] do not match "
@@ -259,7 +278,7 @@ public static class CheckpointStore
         }
         try
         {
-            return new PositionalRidge(coefficients.Data, coefficients.Shape[0], offsets.Data[0], card.Architecture.MaxQueries, motion, squash);
+            return new PositionalRidge(coefficients.Data, coefficients.Shape[0], offsets.Data[0], card.Architecture.MaxQueries, motion, squash, deductions);
         }
         catch (ArgumentException e)
         {

@@ -7,6 +7,10 @@ public sealed record PerformanceSample(string Id, float[] Features, int Clips, i
     /// training method may learn from it as well (<see cref="TrainingLabel"/>); it is never an input of a prediction.</summary>
     public float? Companion { get; init; }
 
+    /// <summary>The judges' deductions (points taken off the total, 1 per fall), when known: the positional ridges' deduction
+    /// term (<see cref="Model.ClipDeductions"/>) learns from them; never an input of a prediction.</summary>
+    public float? Deductions { get; init; }
+
     /// <summary>Throws a one-line <see cref="ArgumentException"/> unless there is at least one weight and every one is finite and 0 or more.</summary>
     public static void CheckCompanionWeights(IReadOnlyList<double> weights)
     {
@@ -60,5 +64,5 @@ public static class FeatureStore
 
     /// <summary>Loads every labelled performance for a target.</summary>
     public static IReadOnlyList<PerformanceSample> LoadLabelled(string directory, IEnumerable<PerformanceLabel> labels, ScoreTarget target, int featureDim) =>
-        labels.Select(l => Load(directory, l.Id, featureDim, l.Score(target)) with { Companion = l.Score(target == ScoreTarget.TES ? ScoreTarget.PCS : ScoreTarget.TES) }).ToList();
+        labels.Select(l => Load(directory, l.Id, featureDim, l.Score(target)) with { Companion = l.Score(target == ScoreTarget.TES ? ScoreTarget.PCS : ScoreTarget.TES), Deductions = l.Deductions }).ToList();
 }

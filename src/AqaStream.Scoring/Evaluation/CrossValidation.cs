@@ -81,6 +81,20 @@ public sealed class RidgeOption(string letter, string label, string what)
     /// <summary>The squash (<see cref="ClipSquash"/>): <c>-s</c> / <c>-sauto</c>.</summary>
     public static readonly RidgeOption Squash = new("s", "squash", "the squash (tanh of each clip's standardised features before pooling)");
 
+    /// <summary>The deduction term (<see cref="ClipDeductions"/>): <c>-d</c>.</summary>
+    public static readonly RidgeOption Deductions = new("d", "deductions", "the deduction term (a per-clip detector of what the judges deduct for, trained on their deductions, its count priced by the inner folds)");
+
+    /// <summary>The suffix of an on/off option.</summary>
+    public string Suffix(bool on) => Suffix(on ? OnOffAuto.On : OnOffAuto.Off);
+
+    /// <summary>The description's tail of an on/off option.</summary>
+    public string Describe(bool on) => Describe(on ? OnOffAuto.On : OnOffAuto.Off);
+
+    /// <summary>The progress line's account of a deduction term: its price and what it did on the inner folds.</summary>
+    public static string DeductionsChosen(bool asked, PositionalRidge.DeductionFit? fit) => !asked ? ""
+        : fit is null ? "; deduction term not taken (no negative price on the inner folds)"
+        : FormattableString.Invariant($"; deduction term {fit.Points:F2} points per expected deduction, inner MSE {fit.MseWithout:F2} → {fit.MseWith:F2}");
+
     /// <summary>The id suffix: <c>-x</c> on, <c>-xauto</c> chosen by the inner folds, nothing off.</summary>
     public string Suffix(IReadOnlyList<bool>? choices) => choices switch
     {
@@ -124,46 +138,55 @@ public sealed class RidgeMethod(bool lengthTerm, IReadOnlyList<double>? companio
 }
 
 /// <summary><c>ridge-pos</c>: the position-aware linear model (knots and penalty by inner cross-validation).</summary>
-public sealed class PositionalRidgeMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null) : IBenchmarkMethod
+public sealed class PositionalRidgeMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null, bool deductions = false) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.MethodName + RidgeOption.Squash.Suffix(squash) + RidgeOption.Motion.Suffix(motion) + Companion.Suffix(companionWeights);
+    public string Name => PositionalRidge.MethodName + RidgeOption.Squash.Suffix(squash) + RidgeOption.Motion.Suffix(motion) + RidgeOption.Deductions.Suffix(deductions) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
     public string Description => "ridge on the mean and position-weighted clip means (hat functions over the relative position; knots, share and penalty by inner CV)"
-        + RidgeOption.Squash.Describe(squash) + RidgeOption.Motion.Describe(motion) + Companion.Describe(companionWeights);
+        + RidgeOption.Squash.Describe(squash) + RidgeOption.Motion.Describe(motion) + RidgeOption.Deductions.Describe(deductions) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var (model, knots, share, alpha, weight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed, motion: motion, squash: squash);
-        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{RidgeOption.Motion.Chosen(motion, model.HasMotion)}{RidgeOption.Squash.Chosen(squash, model.Squash is not null)}"));
-        return (model, 1f, model.Coefficients.Length + model.MotionCoefficients.Length + (model.Squash is null ? 0 : 2 * model.FeatureDim) + 1);
+        var outOfFold = deductions ? new double[train.Count] : null;
+        var (model, knots, share, alpha, weight) = PositionalRidge.FitChoosingCompanion(train, companionWeights ?? Companion.None, seed: seed, motion: motion, squash: squash, outOfFold: outOfFold);
+        PositionalRidge.DeductionFit? fit = null;
+        if (deductions) { (model, fit) = PositionalRidge.AddDeductions(model, train, outOfFold!, seed); }
+        progress(FormattableString.Invariant($"{knots} knots, share {share}, penalty {alpha}{(companionWeights is { Count: > 1 } ? $", companion weight {weight}" : "")}{RidgeOption.Motion.Chosen(motion, model.HasMotion)}{RidgeOption.Squash.Chosen(squash, model.Squash is not null)}")
+            + RidgeOption.DeductionsChosen(deductions, fit));
+        return (model, 1f, Parameters(model));
     }
+
+    /// <summary>A positional ridge's parameter count: coefficients, motion, squash, deduction detector, intercept.</summary>
+    internal static long Parameters(PositionalRidge model) =>
+        model.Coefficients.Length + model.MotionCoefficients.Length + (model.Squash is null ? 0 : 2 * model.FeatureDim) + (model.Deductions is null ? 0 : model.FeatureDim + 2) + 1;
 }
 
 /// <summary><c>ridge-blend</c>: the equal average of ridge-mean and ridge-pos, each fitted with its own inner CV on the
 /// fold's training part (<see cref="PositionalRidge.Blend"/>).</summary>
-public sealed class RidgeBlendMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null) : IBenchmarkMethod
+public sealed class RidgeBlendMethod(IReadOnlyList<double>? companionWeights = null, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null, bool deductions = false) : IBenchmarkMethod
 {
     /// <inheritdoc/>
-    public string Name => PositionalRidge.BlendMethodName + RidgeOption.Squash.Suffix(squash) + RidgeOption.Motion.Suffix(motion) + Companion.Suffix(companionWeights);
+    public string Name => PositionalRidge.BlendMethodName + RidgeOption.Squash.Suffix(squash) + RidgeOption.Motion.Suffix(motion) + RidgeOption.Deductions.Suffix(deductions) + Companion.Suffix(companionWeights);
 
     /// <inheritdoc/>
-    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + RidgeOption.Squash.Describe(squash) + RidgeOption.Motion.Describe(motion) + Companion.Describe(companionWeights);
+    public string Description => "the equal average of ridge-mean and ridge-pos (one positional ridge: exact per-clip contributions)" + RidgeOption.Squash.Describe(squash) + RidgeOption.Motion.Describe(motion)
+        + RidgeOption.Deductions.Describe(deductions) + Companion.Describe(companionWeights);
 
     /// <inheritdoc/>
     public (IClipScorer Scorer, float Scale, long Parameters) Train(IReadOnlyList<PerformanceSample> train, int seed, Action<string> progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
-        var fit = PositionalRidge.FitBlend(train, companionWeights ?? Companion.None, motion, squash, seed);
+        var fit = PositionalRidge.FitBlend(train, companionWeights ?? Companion.None, motion, squash, seed, deductions: deductions);
         progress(FormattableString.Invariant($"ridge-mean penalty {fit.MeanAlpha}{RidgeOption.Motion.Chosen(motion, fit.Mean.HasMotion)}; ")
             + FormattableString.Invariant($"ridge-pos {fit.Knots} knots, share {fit.Share}, penalty {fit.PositionalAlpha}{RidgeOption.Motion.Chosen(motion, fit.Positional.HasMotion)}")
             + (companionWeights is { Count: > 1 } ? FormattableString.Invariant($"; companion weights {fit.MeanWeight} and {fit.PositionalWeight}") : "")
-            + (squash is { Count: > 1 } ? $"; squash {(fit.Blend.Squash is null ? "off" : "on")}" : ""));
-        var blend = fit.Blend;
-        return (blend, 1f, blend.Coefficients.Length + blend.MotionCoefficients.Length + (blend.Squash is null ? 0 : 2 * blend.FeatureDim) + 1);
+            + (squash is { Count: > 1 } ? $"; squash {(fit.Blend.Squash is null ? "off" : "on")}" : "")
+            + RidgeOption.DeductionsChosen(deductions, fit.Deductions));
+        return (fit.Blend, 1f, PositionalRidgeMethod.Parameters(fit.Blend));
     }
 }
 

@@ -189,10 +189,11 @@ public sealed class MeanPooledRidge : IClipScorer
     /// compared by the same inner folds, with the weight and the penalty (the model's <see cref="HasMotion"/> says which
     /// won). <paramref name="squash"/>: whether to read the clips through a <see cref="ClipSquash"/> fitted on
     /// <paramref name="samples"/>' clips, chosen the same way (the model's <see cref="Squash"/> says which won). Default:
-    /// neither.</remarks>
+    /// neither. <paramref name="outOfFold"/>, when given (one slot per sample): filled with the chosen candidate's inner
+    /// out-of-fold predictions on the judged score (through its line), for a term stacked on the model.</remarks>
     public static (MeanPooledRidge Model, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples, bool lengthTerm,
         IReadOnlyList<double> companionWeights, IReadOnlyList<double>? alphas = null, int seed = 42, int maxClips = DefaultMaxClips, IReadOnlyList<bool>? motion = null,
-        IReadOnlyList<bool>? squash = null)
+        IReadOnlyList<bool>? squash = null, double[]? outOfFold = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(companionWeights);
@@ -211,7 +212,8 @@ public sealed class MeanPooledRidge : IClipScorer
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
         var (alpha, weight, withMotion, withSquash) = (grid[0], companionWeights[0], motionGrid[0], squashGrid[0]);
         var line = (Slope: 1.0, Intercept: 0.0);
-        if (grid.Count > 1 || !plain || motionGrid.Count > 1 || squashGrid.Count > 1)
+        if (outOfFold is not null && outOfFold.Length != samples.Count) { throw new ArgumentException($"{outOfFold.Length} out-of-fold slots for {samples.Count} performances."); }
+        if (grid.Count > 1 || !plain || motionGrid.Count > 1 || squashGrid.Count > 1 || outOfFold is not null)
         {
             var best = double.PositiveInfinity;
             foreach (var (sq, m) in squashGrid.SelectMany(sq => motionGrid.Select(m => (sq, m))))
@@ -222,16 +224,20 @@ public sealed class MeanPooledRidge : IClipScorer
                     var labels = samples.Select(s => s.TrainingLabel(w)).ToArray();
                     foreach (var a in grid)
                     {
-                        var outOfFold = new double[samples.Count];
+                        var predictions = new double[samples.Count];
                         for (var f = 0; f < InnerFolds; f++)
                         {
                             var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), InnerFolds, f, seed);
                             var model = Solve([.. train.Select(i => input[i])], lengthTerm, a, maxClips, [.. train.Select(i => labels[i])], m);
                             var predicted = model.Score([.. validation.Select(i => input[i])], 1f);
-                            for (var k = 0; k < validation.Count; k++) { outOfFold[validation[k]] = predicted[k].Score; }
+                            for (var k = 0; k < validation.Count; k++) { predictions[validation[k]] = predicted[k].Score; }
                         }
-                        var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(outOfFold, judged, mapBack: w != 0);
-                        if (sse < best) { (best, alpha, weight, withMotion, withSquash, line) = (sse, a, w, m, sq, (slope, intercept)); }
+                        var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(predictions, judged, mapBack: w != 0);
+                        if (sse < best)
+                        {
+                            (best, alpha, weight, withMotion, withSquash, line) = (sse, a, w, m, sq, (slope, intercept));
+                            for (var i = 0; i < (outOfFold?.Length ?? 0); i++) { outOfFold![i] = (slope * predictions[i]) + intercept; }
+                        }
                     }
                 }
             }

@@ -25,6 +25,15 @@ public static class OnOffAuto
         _ => throw new ArgumentException($"{option} '{text}' is not one of off, on, auto."),
     };
 
+    /// <summary>Parses <c>off</c> or <c>on</c> (an option the inner folds do not choose); anything else is a one-line
+    /// error naming <paramref name="option"/> and the two.</summary>
+    public static bool ParseOnOff(string text, string option) => text switch
+    {
+        "off" => false,
+        "on" => true,
+        _ => throw new ArgumentException($"{option} '{text}' is not one of off, on."),
+    };
+
     /// <summary>The one-line description of a choice list, for cards.</summary>
     public static string Describe(IReadOnlyList<bool> choices) => choices switch
     {

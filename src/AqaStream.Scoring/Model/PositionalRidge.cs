@@ -13,12 +13,19 @@ namespace AqaStream.Scoring.Model;
 /// s_q = b + Σ_k φ_k(r_q) β_k·x_q, so ŷ = Σ_q w_q s_q. K = 1 would be <c>ridge-mean</c>. Because r_q moves as clips
 /// arrive, the provisional after t clips is the same formula on the t clips so far (exact mode). With the motion term
 /// (<see cref="ClipMotion"/>), the pooled motion is read beside the knots, position-free: s_q gains μ·|x_q − x_{q−1}|.
-/// With a squash (<see cref="ClipSquash"/>) every formula reads φ(x_q) for x_q.
+/// With a squash (<see cref="ClipSquash"/>) every formula reads φ(x_q) for x_q. With the deduction term
+/// (<see cref="ClipDeductions"/>), s_q gains γ·T·p_q: clip q adds γ·p_q, its expected share of the judges' deductions.
 /// </summary>
 public sealed class PositionalRidge : IClipScorer
 {
     /// <summary>The method name.</summary>
     public const string MethodName = "ridge-pos";
+
+    /// <summary>The deduction detector's weights v (<see cref="ClipDeductions"/>), present only in a model with the deduction term.</summary>
+    public const string DeductionWeightsTensor = "ridge.deduction_weights";
+
+    /// <summary>The deduction detector's bias c and the points γ per expected deduction, in that order.</summary>
+    public const string DeductionOffsetsTensor = "ridge.deduction_offsets";
 
     /// <summary>Knot counts tried when none is given (inner cross-validation).</summary>
     public static readonly IReadOnlyList<int> DefaultKnots = [3, 4];
@@ -29,10 +36,13 @@ public sealed class PositionalRidge : IClipScorer
     private readonly float[] _coefficients;   // [K, D] on raw features
     private readonly float[]? _motion;        // [D] on raw feature changes, or none
     private readonly ClipSquash? _squash;     // the per-clip map the coefficients read, or none
+    private readonly ClipDeductions? _deductions;   // the deduction detector and its points, or none
 
     /// <summary>A fitted model: <paramref name="coefficients"/> [knots × featureDim] on raw features, the intercept, and
-    /// the motion coefficients μ [featureDim] (null without the motion term).</summary>
-    public PositionalRidge(float[] coefficients, int knots, float intercept, int maxClips = MeanPooledRidge.DefaultMaxClips, float[]? motion = null, ClipSquash? squash = null)
+    /// the motion coefficients μ [featureDim] (null without the motion term); <paramref name="deductions"/>: the deduction
+    /// term, reading the clips as the coefficients do (null without).</summary>
+    public PositionalRidge(float[] coefficients, int knots, float intercept, int maxClips = MeanPooledRidge.DefaultMaxClips, float[]? motion = null, ClipSquash? squash = null,
+        ClipDeductions? deductions = null)
     {
         ArgumentNullException.ThrowIfNull(coefficients);
         if (knots < 2) { throw new ArgumentException($"A positional ridge needs at least 2 knots; got {knots}."); }
@@ -46,9 +56,14 @@ public sealed class PositionalRidge : IClipScorer
         {
             throw new ArgumentException($"The squash reads {squash.FeatureDim} features; the model reads {coefficients.Length / knots}.");
         }
+        if (deductions is not null && deductions.FeatureDim != coefficients.Length / knots)
+        {
+            throw new ArgumentException($"The deduction detector reads {deductions.FeatureDim} features; the model reads {coefficients.Length / knots}.");
+        }
         _coefficients = coefficients;
         _motion = motion;
         _squash = squash;
+        _deductions = deductions;
         Knots = knots;
         Intercept = intercept;
         MaxClips = maxClips;
@@ -84,8 +99,14 @@ public sealed class PositionalRidge : IClipScorer
     /// <summary>The per-clip squash the coefficients read, or null.</summary>
     public ClipSquash? Squash => _squash;
 
+    /// <summary>The deduction term, or null.</summary>
+    public ClipDeductions? Deductions => _deductions;
+
     /// <summary>The same model reading clips through <paramref name="squash"/> (its coefficients fitted on squashed clips).</summary>
-    public PositionalRidge WithSquash(ClipSquash? squash) => new([.. _coefficients], Knots, Intercept, MaxClips, _motion, squash);
+    public PositionalRidge WithSquash(ClipSquash? squash) => new([.. _coefficients], Knots, Intercept, MaxClips, _motion, squash, _deductions);
+
+    /// <summary>The same model with the deduction term <paramref name="deductions"/> (or none).</summary>
+    public PositionalRidge WithDeductions(ClipDeductions? deductions) => new([.. _coefficients], Knots, Intercept, MaxClips, _motion, _squash, deductions);
 
     /// <summary>φ_k(r) for the hat basis of <paramref name="knots"/> knots.</summary>
     public static double Hat(int k, int knots, double r) => Math.Max(0, 1 - (Math.Abs(r - ((double)k / (knots - 1))) * (knots - 1)));
@@ -106,10 +127,11 @@ public sealed class PositionalRidge : IClipScorer
         return dots;
     }
 
-    private float ClipScore(double[] dots, double motion, int q, int clips)
+    // s_q; extra: what the clip adds beside its position (motion, and γ·T·p_q).
+    private float ClipScore(double[] dots, double extra, int q, int clips)
     {
         var r = (q + 0.5) / clips;
-        var s = Intercept + motion;
+        var s = Intercept + extra;
         for (var k = 0; k < Knots; k++) { s += Hat(k, Knots, r) * dots[k]; }
         return (float)s;
     }
@@ -119,9 +141,12 @@ public sealed class PositionalRidge : IClipScorer
     {
         ArgumentNullException.ThrowIfNull(samples);
         return [.. samples.Select(raw => raw.FeatureDim == FeatureDim && _squash is not null ? _squash.Apply(raw) : raw).Select(sample => MeanPooledRidge.UniformlyWeighted(sample, FeatureDim,
-            q => ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), ClipMotion.Dot(_motion, sample.Features.AsSpan(q * FeatureDim, FeatureDim), ClipMotion.Previous(sample, q)),
-                q, sample.Clips) * scoreScale))];
+            q => ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), ClipMotion.Dot(_motion, sample.Features.AsSpan(q * FeatureDim, FeatureDim), ClipMotion.Previous(sample, q))
+                + DeductionPoints(sample.Features.AsSpan(q * FeatureDim, FeatureDim), sample.Clips), q, sample.Clips) * scoreScale))];
     }
+
+    // γ·T·p_q: with weight 1/T, the clip's γ·p_q (0 without the deduction term).
+    private double DeductionPoints(ReadOnlySpan<float> clip, int clips) => _deductions is null ? 0 : _deductions.Points * clips * _deductions.Probability(clip);
 
     /// <inheritdoc/>
     public IncrementalDecoder StartPerformance(IncrementalMode mode)
@@ -184,10 +209,12 @@ public sealed class PositionalRidge : IClipScorer
     /// <remarks><paramref name="motion"/>: whether to read the motion term; two choices are compared by the same inner
     /// folds (the model's <see cref="HasMotion"/> says which won). <paramref name="squash"/>: whether to read the clips
     /// through a <see cref="ClipSquash"/> fitted on <paramref name="samples"/>' clips, chosen the same way (the model's
-    /// <see cref="Squash"/> says which won). Default: neither.</remarks>
+    /// <see cref="Squash"/> says which won). Default: neither. <paramref name="outOfFold"/>, when given: filled with the
+    /// chosen candidate's inner out-of-fold predictions on the judged score (through its line), as
+    /// <see cref="MeanPooledRidge.FitChoosingCompanion"/> does.</remarks>
     public static (PositionalRidge Model, int Knots, double Share, double Alpha, double CompanionWeight) FitChoosingCompanion(IReadOnlyList<PerformanceSample> samples,
         IReadOnlyList<double> companionWeights, IReadOnlyList<int>? knots = null, IReadOnlyList<double>? alphas = null, IReadOnlyList<double>? shares = null, int seed = 42,
-        int maxClips = MeanPooledRidge.DefaultMaxClips, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null)
+        int maxClips = MeanPooledRidge.DefaultMaxClips, IReadOnlyList<bool>? motion = null, IReadOnlyList<bool>? squash = null, double[]? outOfFold = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(companionWeights);
@@ -203,6 +230,7 @@ public sealed class PositionalRidge : IClipScorer
         PerformanceSample.CheckCompanionWeights(companionWeights);
         var motionGrid = motion is { Count: > 0 } ? motion : OnOffAuto.Off;
         var squashGrid = squash is { Count: > 0 } ? squash : OnOffAuto.Off;
+        if (outOfFold is not null && outOfFold.Length != samples.Count) { throw new ArgumentException($"{outOfFold.Length} out-of-fold slots for {samples.Count} performances."); }
         var fittedSquash = squashGrid.Contains(true) ? ClipSquash.Fit(samples) : null;
         var squashed = fittedSquash is null ? null : samples.Select(fittedSquash.Apply).ToList();
         var judged = samples.Select(s => (double)s.Score!.Value).ToArray();
@@ -218,21 +246,25 @@ public sealed class PositionalRidge : IClipScorer
                 foreach (var companion in companionWeights)
                 {
                     var y = samples.Select(s => s.TrainingLabel(companion)).ToArray();
-                    var outOfFold = new double[scaled.Length][];
-                    for (var a = 0; a < scaled.Length; a++) { outOfFold[a] = new double[samples.Count]; }
+                    var predictions = new double[scaled.Length][];
+                    for (var a = 0; a < scaled.Length; a++) { predictions[a] = new double[samples.Count]; }
                     for (var f = 0; f < folds; f++)
                     {
                         var (train, validation) = Training.TrainingData.Split(Enumerable.Range(0, samples.Count).ToList(), folds, f, seed);
                         var solutions = RidgeSolver.Solve(train.Select(i => pooled[i]).ToArray(), train.Select(i => y[i]).ToArray(), scaled, weights);
                         for (var a = 0; a < scaled.Length; a++)
                         {
-                            foreach (var i in validation) { outOfFold[a][i] = solutions[a].Predict(pooled[i]); }
+                            foreach (var i in validation) { predictions[a][i] = solutions[a].Predict(pooled[i]); }
                         }
                     }
                     for (var a = 0; a < scaled.Length; a++)
                     {
-                        var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(outOfFold[a], judged, mapBack: companion != 0);
-                        if (sse < best.Sse) { (best, line) = ((k, share, scaled[a], companion, withMotion, withSquash, sse), (slope, intercept)); }
+                        var (sse, slope, intercept) = Metrics.CalibrationLine.AsShipped(predictions[a], judged, mapBack: companion != 0);
+                        if (sse < best.Sse)
+                        {
+                            (best, line) = ((k, share, scaled[a], companion, withMotion, withSquash, sse), (slope, intercept));
+                            for (var i = 0; i < (outOfFold?.Length ?? 0); i++) { outOfFold![i] = (slope * predictions[a][i]) + intercept; }
+                        }
                     }
                 }
             }
@@ -273,7 +305,7 @@ public sealed class PositionalRidge : IClipScorer
     /// <summary>The model whose every clip score is a·s + b (so is the performance score: the position weights sum to 1).</summary>
     public PositionalRidge Mapped(double slope, double intercept) => slope == 1 && intercept == 0 ? this
         : new PositionalRidge([.. _coefficients.Select(c => (float)(c * slope))], Knots, (float)((Intercept * slope) + intercept), MaxClips,
-            _motion is null ? null : [.. _motion.Select(c => (float)(c * slope))], _squash);
+            _motion is null ? null : [.. _motion.Select(c => (float)(c * slope))], _squash, _deductions?.WithPoints(_deductions.Points * slope));
 
     /// <summary>The method name of the equal blend of ridge-mean and ridge-pos (saved as a ridge-pos model).</summary>
     public const string BlendMethodName = "ridge-blend";
@@ -290,6 +322,7 @@ public sealed class PositionalRidge : IClipScorer
         ArgumentNullException.ThrowIfNull(positional);
         if (mean.LengthCoefficient != 0) { throw new ArgumentException("A blend needs a ridge-mean without the length term."); }
         if (mean.FeatureDim != positional.FeatureDim) { throw new ArgumentException($"ridge-mean reads {mean.FeatureDim} features, ridge-pos {positional.FeatureDim}."); }
+        if (positional.Deductions is not null) { throw new ArgumentException("A blend's deduction term is fitted on the blend: blend a ridge-pos without one."); }
         if ((mean.Squash is null) != (positional.Squash is null) || (mean.Squash is not null && !mean.Squash.SameAs(positional.Squash)))
         {
             throw new ArgumentException("A blend needs ridge-mean and ridge-pos to read the clips alike: both through the same squash, or neither.");
@@ -309,22 +342,62 @@ public sealed class PositionalRidge : IClipScorer
         return new PositionalRidge(coefficients, positional.Knots, 0.5f * (mean.Intercept + positional.Intercept), positional.MaxClips, motion, positional.Squash);
     }
 
-    /// <summary>What <see cref="FitBlend"/> fitted: the blend and its two parts with what each chose.</summary>
+    /// <summary>What <see cref="FitBlend"/> fitted: the blend and its two parts with what each chose, and the deduction
+    /// term's fit (null when it was not asked for or not taken).</summary>
     public sealed record BlendFit(PositionalRidge Blend, MeanPooledRidge Mean, double MeanAlpha, double MeanWeight, PositionalRidge Positional, int Knots, double Share,
-        double PositionalAlpha, double PositionalWeight);
+        double PositionalAlpha, double PositionalWeight, DeductionFit? Deductions = null);
+
+    /// <summary>How the deduction term was read on the inner folds: y ≈ a·ŷ + γ·n̂ + b, and the inner out-of-fold MSE of
+    /// the ridge without it and with it.</summary>
+    public sealed record DeductionFit(double Slope, double Points, double Intercept, double MseWithout, double MseWith);
+
+    /// <summary>
+    /// <paramref name="model"/> with the deduction term (<see cref="ClipDeductions"/>): the detector is trained on
+    /// <paramref name="samples"/>' clips as the model reads them (through its squash) and their judged deductions; its
+    /// points γ, with a line a, b for the ridge, come from least squares of the judged score on the ridge's inner
+    /// out-of-fold predictions <paramref name="outOfFold"/> and the detector's out-of-fold counts on the same inner folds
+    /// (<paramref name="seed"/>). Where that fit gives no deduction a negative price (or the ridge no positive slope), the
+    /// model is returned as it is, with a null fit.
+    /// </summary>
+    public static (PositionalRidge Model, DeductionFit? Fit) AddDeductions(PositionalRidge model, IReadOnlyList<PerformanceSample> samples, IReadOnlyList<double> outOfFold, int seed,
+        ClipDeductions.Training? training = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(samples);
+        ArgumentNullException.ThrowIfNull(outOfFold);
+        if (model.Deductions is not null) { throw new ArgumentException("The model already has a deduction term."); }
+        var input = model.Squash is null ? samples : [.. samples.Select(model.Squash.Apply)];
+        var counted = ClipDeductions.OutOfFold(input, MeanPooledRidge.InnerFolds, seed, training);
+        var judged = samples.Select(s => (double)(s.Score ?? throw new ArgumentException($"{s.Id}: a training performance needs a judged score."))).ToArray();
+        if (ClipDeductions.Stack(outOfFold, counted, judged) is not { } stacked) { return (model, null); }
+        var (without, with) = ClipDeductions.InnerMse(outOfFold, counted, judged, stacked);
+        var detector = ClipDeductions.Fit(input, training).WithPoints(stacked.Points);
+        return (model.Mapped(stacked.Slope, stacked.Intercept).WithDeductions(detector), new DeductionFit(stacked.Slope, stacked.Points, stacked.Intercept, without, with));
+    }
 
     /// <summary>
     /// <c>ridge-blend</c> fitted: ridge-pos and ridge-mean each with their own inner CV over <paramref name="companionWeights"/>,
     /// <paramref name="motion"/> and the penalties. The squash is chosen once, by ridge-pos's inner folds, and ridge-mean
-    /// then reads the clips the same way (one blended model has one per-clip map).
+    /// then reads the clips the same way (one blended model has one per-clip map). With <paramref name="deductions"/>, the
+    /// blend gains the deduction term (<see cref="AddDeductions"/>), stacked on the average of the two parts' inner
+    /// out-of-fold predictions.
     /// </summary>
     public static BlendFit FitBlend(IReadOnlyList<PerformanceSample> samples, IReadOnlyList<double> companionWeights, IReadOnlyList<bool>? motion = null,
-        IReadOnlyList<bool>? squash = null, int seed = 42, IReadOnlyList<double>? alphas = null)
+        IReadOnlyList<bool>? squash = null, int seed = 42, IReadOnlyList<double>? alphas = null, bool deductions = false)
     {
-        var (positional, knots, share, positionalAlpha, positionalWeight) = FitChoosingCompanion(samples, companionWeights, alphas: alphas, seed: seed, motion: motion, squash: squash);
+        ArgumentNullException.ThrowIfNull(samples);
+        var (positionalOutOfFold, meanOutOfFold) = deductions ? (new double[samples.Count], new double[samples.Count]) : (null, null);
+        var (positional, knots, share, positionalAlpha, positionalWeight) = FitChoosingCompanion(samples, companionWeights, alphas: alphas, seed: seed, motion: motion, squash: squash,
+            outOfFold: positionalOutOfFold);
         var (mean, meanAlpha, meanWeight) = MeanPooledRidge.FitChoosingCompanion(samples, lengthTerm: false, companionWeights, alphas, seed, motion: motion,
-            squash: positional.Squash is null ? OnOffAuto.Off : OnOffAuto.On);
-        return new BlendFit(Blend(mean, positional), mean, meanAlpha, meanWeight, positional, knots, share, positionalAlpha, positionalWeight);
+            squash: positional.Squash is null ? OnOffAuto.Off : OnOffAuto.On, outOfFold: meanOutOfFold);
+        var blend = Blend(mean, positional);
+        DeductionFit? deductionFit = null;
+        if (deductions)
+        {
+            (blend, deductionFit) = AddDeductions(blend, samples, [.. positionalOutOfFold!.Select((p, i) => 0.5 * (p + meanOutOfFold![i]))], seed);
+        }
+        return new BlendFit(blend, mean, meanAlpha, meanWeight, positional, knots, share, positionalAlpha, positionalWeight, deductionFit);
     }
 
     /// <summary>A live performance: each clip's K knot products are kept; every clip's score is re-placed as t grows.</summary>
@@ -332,6 +405,7 @@ public sealed class PositionalRidge : IClipScorer
     {
         private readonly List<double[]> _dots = [];
         private readonly List<double> _motion = [];   // μ·m_q per clip
+        private readonly List<double> _deductions = [];   // γ·p_q per clip (times t when placed)
         private float[] _previous = [];
         private float[] _scores = [];
         private float[] _logits = [];
@@ -357,9 +431,10 @@ public sealed class PositionalRidge : IClipScorer
             ReadOnlySpan<float> clip = squashed ?? clipFeatures;
             _dots.Add(model.KnotDots(clip));
             _motion.Add(ClipMotion.Dot(model._motion, clip, _previous));
+            _deductions.Add(model.DeductionPoints(clip, 1));
             if (model.HasMotion) { _previous = squashed ?? clipFeatures.ToArray(); }
             var t = _dots.Count;
-            _scores = [.. _dots.Select((d, q) => model.ClipScore(d, _motion[q], q, t))];
+            _scores = [.. _dots.Select((d, q) => model.ClipScore(d, _motion[q] + (t * _deductions[q]), q, t))];
             _logits = new float[t];
             _attention = new float[t];
             _attention[t - 1] = 1f;
