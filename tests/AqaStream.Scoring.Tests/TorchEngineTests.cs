@@ -65,6 +65,11 @@ public class TorchEngineTests
             // Its inner folds chose the squash: the model reads each clip through tanh((x − c)/σ), saved with it.
             Assert.Equal("auto: on", card.Training.Settings["squash"]);
             Assert.NotNull(Assert.IsType<PositionalRidge>(loaded.Scorer).Squash);
+            // The deduction term was taken: a detector trained on the judges' deductions, its count priced below zero.
+            var deductions = Assert.IsType<PositionalRidge>(loaded.Scorer).Deductions;
+            Assert.NotNull(deductions);
+            Assert.InRange(deductions!.Points, -6f, -1f);
+            Assert.StartsWith("on: -", card.Training.Settings["deductions"], StringComparison.Ordinal);
         }
         else
         {
