@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
 using AqaStream.Scoring.Model;
@@ -138,26 +136,15 @@ public class ClipDeductionsTests
     [Trait("Category", "Process")]
     public void Fit_EqualsPyTorch()
     {
-        using var dir = new TempDirectory();
         var samples = WithFalls(40, 9);
         var training = new ClipDeductions.Training(Penalty: 0.01, Steps: 120, LearningRate: 0.02);
-        var input = dir.File("input.json");
-        File.WriteAllText(input, JsonSerializer.Serialize(new
+        var reference = ReferenceScript.Run("deductions_reference.py", new
         {
             penalty = training.Penalty,
             steps = training.Steps,
             lr = training.LearningRate,
             samples = samples.Select(s => new { clips = s.Clips, features = s.Features, deductions = s.Deductions }),
-        }));
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(RepositoryRoot.Path, "tools", "reference", "deductions_reference.py"));
-        psi.ArgumentList.Add(input);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEnd();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"deductions_reference.py failed (is python3-torch installed? run tools/setup.sh --with-torch): {stderr}");
-        var reference = JsonDocument.Parse(stdout).RootElement;
+        });
         var detector = ClipDeductions.Fit(samples, training);
         var weights = reference.GetProperty("weights").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         var scale = weights.Max(Math.Abs);

@@ -110,23 +110,12 @@ public class MeanPooledRidgeTests
     [Trait("Category", "Process")]
     public void Solve_EqualsNumPy()
     {
-        using var dir = new TempDirectory();
         var samples = Linear(50, seed: 11, lengthCoefficient: 1.5, noise: 3);
-        var input = dir.File("input.json");
-        File.WriteAllText(input, JsonSerializer.Serialize(new
+        var reference = ReferenceScript.Run("ridge_reference.py", new
         {
             alpha = 7.5,
             samples = samples.Select(s => new { clips = s.Clips, features = s.Features, score = s.Score }),
-        }));
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(RepositoryRoot.Path, "tools", "reference", "ridge_reference.py"));
-        psi.ArgumentList.Add(input);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEnd();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, stderr);
-        var reference = JsonDocument.Parse(stdout).RootElement;
+        });
         var model = MeanPooledRidge.Solve(samples, lengthTerm: true, alpha: 7.5);
         var coefficients = reference.GetProperty("coefficients").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         var scale = coefficients.Max(Math.Abs);
