@@ -416,6 +416,7 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [InlineData("ridge-blend-m-s", "'ridge-blend-m-s' is not a method")]
     [InlineData("ridge-mean-s-d", "'ridge-mean-s-d': -d (the deduction term) applies to ridge-pos and ridge-blend")]
     [InlineData("ridge-blend-d-s", "'ridge-blend-d-s' is not a method")]
+    [InlineData("gdlt-ws+ridge-mean-d", "'ridge-mean-d': -d (the deduction term) applies to ridge-pos and ridge-blend")]
     [InlineData("ridge-blend-m-cx", "the companion weight after -c must be a positive number or auto (e.g. ridge-blend-m-c2)")]
     public void Benchmark_BadCompanionOrBlend_OneLineError(string id, string message)
     {

@@ -132,6 +132,13 @@ internal static class BenchmarkCommand
     /// </summary>
     internal static IReadOnlyList<string> Parts(string id)
     {
+        var parts = SplitParts(id);
+        foreach (var part in parts) { _ = DeductionsOf(WithoutCompanion(part).Name); }   // -d on ridge-mean says so before anything loads
+        return parts;
+    }
+
+    private static IReadOnlyList<string> SplitParts(string id)
+    {
         static bool Single(string part)
         {
             try
@@ -141,11 +148,7 @@ internal static class BenchmarkCommand
             }
             catch (ArgumentException) { return false; }
         }
-        if (Single(id))
-        {
-            _ = DeductionsOf(WithoutCompanion(id).Name);   // -d on ridge-mean says so before anything loads
-            return [id];
-        }
+        if (Single(id)) { return [id]; }
         var pieces = id.Split('+');
         for (var cut = 1; cut < pieces.Length; cut++)
         {
@@ -153,7 +156,7 @@ internal static class BenchmarkCommand
             if (!Single(head)) { continue; }
             try
             {
-                var rest = Parts(string.Join("+", pieces[cut..]));
+                var rest = SplitParts(string.Join("+", pieces[cut..]));
                 var parts = new List<string> { head };
                 parts.AddRange(rest);
                 if (parts.Any(p => WithoutCompanion(p).Name is "constant" or "ilt-aqa")) { break; }
