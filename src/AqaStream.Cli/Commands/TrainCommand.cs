@@ -361,7 +361,7 @@ internal static class TrainCommand
             model = !positional ? RefitMean(alpha) : blend ? PositionalRidge.Blend(RefitMean(meanAlpha), RefitPositional()) : RefitPositional();
             if (deductionFit is not null)
             {
-                var stackedOn = blend ? [.. positionalOutOfFold!.Select((p, i) => 0.5 * (p + meanOutOfFold![i]))] : positionalOutOfFold!;
+                var stackedOn = blend ? PositionalRidge.BlendOutOfFold(meanOutOfFold!, positionalOutOfFold!) : positionalOutOfFold!;
                 (model, deductionFit) = PositionalRidge.AddDeductions((PositionalRidge)model, samples, stackedOn, seed);
             }
             split += $"; then refit on all {samples.Count} with that penalty{(companion ? " and companion weight (its line from the inner folds of all of them)" : "")}{(motion is [true] || motion.Count > 1 ? " and motion choice" : "")}{(squashed ? " and squash (refitted on all their clips)" : "")}";

@@ -342,6 +342,15 @@ public sealed class PositionalRidge : IClipScorer
         return new PositionalRidge(coefficients, positional.Knots, 0.5f * (mean.Intercept + positional.Intercept), positional.MaxClips, motion, positional.Squash);
     }
 
+    /// <summary>The blend's out-of-fold predictions: the average of its parts' (the blend averages them).</summary>
+    public static double[] BlendOutOfFold(IReadOnlyList<double> mean, IReadOnlyList<double> positional)
+    {
+        ArgumentNullException.ThrowIfNull(mean);
+        ArgumentNullException.ThrowIfNull(positional);
+        if (mean.Count != positional.Count) { throw new ArgumentException($"{mean.Count} and {positional.Count} out-of-fold predictions: the parts need one each per performance."); }
+        return [.. mean.Select((m, i) => 0.5 * (m + positional[i]))];
+    }
+
     /// <summary>What <see cref="FitBlend"/> fitted: the blend and its two parts with what each chose, and the deduction
     /// term's fit (null when it was not asked for or not taken).</summary>
     public sealed record BlendFit(PositionalRidge Blend, MeanPooledRidge Mean, double MeanAlpha, double MeanWeight, PositionalRidge Positional, int Knots, double Share,
@@ -395,7 +404,7 @@ public sealed class PositionalRidge : IClipScorer
         DeductionFit? deductionFit = null;
         if (deductions)
         {
-            (blend, deductionFit) = AddDeductions(blend, samples, [.. positionalOutOfFold!.Select((p, i) => 0.5 * (p + meanOutOfFold![i]))], seed);
+            (blend, deductionFit) = AddDeductions(blend, samples, BlendOutOfFold(meanOutOfFold!, positionalOutOfFold!), seed);
         }
         return new BlendFit(blend, mean, meanAlpha, meanWeight, positional, knots, share, positionalAlpha, positionalWeight, deductionFit);
     }
