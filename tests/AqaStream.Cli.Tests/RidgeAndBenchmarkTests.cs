@@ -15,21 +15,31 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     private const int Dim = 16;
     private readonly TempDirectory _dir = new();
 
-    public RidgeAndBenchmarkTests()
+    public RidgeAndBenchmarkTests() => WriteDataset(60, seed: 5, (rng, f, clips, level) =>
+    {
+        for (var c = 0; c < clips; c++) { f[c * Dim] += (float)(3 * level); f[(c * Dim) + 1] -= (float)(2 * level); }
+        return (10 + (30 * level) + rng.NextDouble(), 20 + (10 * level), 0);
+    });
+
+    /// <summary>Writes <paramref name="count"/> performances (8 to 37 clips of standard normal features, a skater's level in
+    /// [0, 1)) as <c>features/{id}.npy</c> and their <c>train.txt</c> lines, replacing any there: <paramref name="shape"/>
+    /// marks each performance's clips and returns its TES, PCS and deductions.</summary>
+    private void WriteDataset(int count, int seed, Func<Random, float[], int, double, (double Tes, double Pcs, int Deductions)> shape)
     {
         var features = Path.Combine(_dir.Path, "features");
+        if (Directory.Exists(features)) { Directory.Delete(features, recursive: true); }
         Directory.CreateDirectory(features);
-        var rng = new Random(5);
+        var rng = new Random(seed);
         var lines = new List<string>();
-        for (var i = 1; i <= 60; i++)
+        for (var i = 1; i <= count; i++)
         {
             var clips = 8 + rng.Next(30);
             var f = new float[clips * Dim];
             Gaussian.Fill(f, rng);
             var level = rng.NextDouble();
-            for (var c = 0; c < clips; c++) { f[c * Dim] += (float)(3 * level); f[(c * Dim) + 1] -= (float)(2 * level); }
+            var (tes, pcs, deductions) = shape(rng, f, clips, level);
             NpyWriter.Write(Path.Combine(features, $"{i}.npy"), f, clips, Dim);
-            lines.Add(string.Create(CultureInfo.InvariantCulture, $"{i} {10 + (30 * level) + rng.NextDouble():F2} {20 + (10 * level):F2} 0"));
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"{i} {tes:F2} {pcs:F2} {deductions}"));
         }
         File.WriteAllLines(Path.Combine(_dir.Path, "train.txt"), lines);
     }
@@ -245,23 +255,13 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     [Fact]
     public void TrainRidgeBlend_Deductions_PricedSavedAndOnTheCard_ReplayEqualsEval_BenchmarkRunsTheVariants()
     {
-        var rng = new Random(8);
-        Directory.Delete(Path.Combine(_dir.Path, "features"), recursive: true);
-        Directory.CreateDirectory(Path.Combine(_dir.Path, "features"));
-        var lines = new List<string>();
-        for (var i = 1; i <= 80; i++)
+        WriteDataset(80, seed: 8, (rng, f, clips, level) =>
         {
-            var clips = 8 + rng.Next(30);
-            var f = new float[clips * Dim];
-            Gaussian.Fill(f, rng);
-            var level = rng.NextDouble();
             var falls = rng.Next(3);
             for (var c = 0; c < clips; c++) { f[c * Dim] += (float)(3 * level); }
             for (var c = 0; c < falls; c++) { f[(rng.Next(clips) * Dim) + 2] += 5f; }
-            NpyWriter.Write(Path.Combine(_dir.Path, "features", $"{i}.npy"), f, clips, Dim);
-            lines.Add(string.Create(CultureInfo.InvariantCulture, $"{i} {10 + (30 * level) - (2 * falls) + (0.3 * rng.NextDouble()):F2} {20 + (10 * level):F2} {falls}"));
-        }
-        File.WriteAllLines(Path.Combine(_dir.Path, "train.txt"), lines);
+            return (10 + (30 * level) - (2 * falls) + (0.3 * rng.NextDouble()), 20 + (10 * level), falls);
+        });
         var outPath = _dir.File("blend-d.safetensors");
         var r = CliRunner.Run("train", "--method", "ridge-blend", "--motion", "on", "--deductions", "on", "--dataset", _dir.Path, "--target", "TES", "--out", outPath, "--alphas", "0.1,1");
         Assert.True(r.ExitCode == 0, r.Stderr);
