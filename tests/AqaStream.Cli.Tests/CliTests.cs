@@ -155,7 +155,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal("id,score", rows[0]);
         Assert.Equal(new[] { "3", "7", "11" }, rows.Skip(1).Select(l => l.Split(',')[0]));
         var clipRows = File.ReadAllLines(_dir.File("preds.clips.csv"));
-        Assert.Equal("id,clip,weight,score,contribution", clipRows[0]);
+        Assert.Equal("id,clip,weight,score,contribution,deduction", clipRows[0]);
         foreach (var id in new[] { "3", "7", "11" })
         {
             var mine = clipRows.Skip(1).Select(l => l.Split(',')).Where(f => f[0] == id).ToList();

@@ -21,10 +21,10 @@ public class ContractSchemaTests
         { "clip-thumbnail", new ClipThumbnail("p-17", 3, [0x89, 0x50, 0x4E, 0x47]) },
         { "video-chunk", new VideoChunk("cam-1", "p-17", 9, s_when, 2.0, "mpegts", "h264", PayloadRef: "file:///chunks/p-17/9.ts") },
         { "video-chunk", new VideoChunk("cam-1", "p-17", 10, s_when, 2.0, "cmaf", "h264", Payload: [0x47, 0x40, 0x00], InitSegment: [0, 0, 0, 8, 0x66, 0x74, 0x79, 0x70]) },
-        { "clip-scored", new ClipScored(new ClipScore("p-17", 3, 3.84, 5.12, 0.25, 7.5, 1.875, [new AttendedClip(3, 0.5), new AttendedClip(1, 0.25)], s_when),
+        { "clip-scored", new ClipScored(new ClipScore("p-17", 3, 3.84, 5.12, 0.25, 7.5, 0.975, [new AttendedClip(3, 0.5), new AttendedClip(1, 0.25)], s_when, Deduction: -0.9),
             new ProvisionalScore("p-17", 4, 31.5, ScoreTarget.PCS, "fisv-pcs", "0123abcd", s_when, [2], ReceivedAt: s_when)) },
         { "clip-scored", new ClipScored(null, new ProvisionalScore("p-17", 4, 31.5, ScoreTarget.PCS, "fisv-pcs", "0123abcd", s_when, [2], true, CloseReason.IdleTimeout,
-            [new ClipContribution(0, 0.5, 30, 15), new ClipContribution(1, 0.5, 33, 16.5)], s_when)) },
+            [new ClipContribution(0, 0.5, 30, 15), new ClipContribution(1, 0.5, 33, 13.5, Deduction: -3)], s_when)) },
         { "dead-letter", new DeadLetter("aqa.clip-features", "p-17", "clip 3: feature value 2 is NaN", "{}", s_when) },
     };
 

@@ -119,6 +119,51 @@ public class LivePipelineTests
         }
     }
 
+    /// <summary>A model with a deduction term: the clip where the detector sees a fall carries the deduction as a field of
+    /// its own (points), its score stays the ridge's execution score, the contribution is w·s + deduction, and the
+    /// provisionals and the final breakdown still add up to the offline score.</summary>
+    [Fact]
+    public void ClipScore_CarriesAFallAsItsOwnDeduction_ScoreStaysTheExecutionScore()
+    {
+        var coefficients = new float[2 * Msg.FeatureDim];
+        Gaussian.Fill(coefficients, new Random(5), 0f, 0.3f);
+        var detector = new float[Msg.FeatureDim];
+        detector[0] = 10f;   // p = σ(10·x₀ − 5): x₀ = 1 is a fall (p ≈ 0.993), x₀ = −1 none (p ≈ 3e-7)
+        var plain = new PositionalRidge(coefficients, knots: 2, intercept: 0.5f, maxClips: 16);
+        var withTerm = plain.WithDeductions(new ClipDeductions(detector, bias: -5f, points: -0.1f));
+        var card = new ModelCard { ModelId = "test-deductions", Architecture = new DecoderOptions { FeatureDim = Msg.FeatureDim, MaxQueries = 16 }, Target = ScoreTarget.TES, ScoreScale = Scale };
+        var model = new ScoringModel(withTerm, card, "v1", IncrementalMode.Exact);
+        float[] Vector(int q) { var v = Msg.Vector("a", q); v[0] = q == 2 ? 1f : -1f; return v; }
+        var input = new List<(double, PerformanceMessage)> { (0, Msg.Start("a")) };
+        input.AddRange(Enumerable.Range(0, 5).Select(q => (1 + (q * 1.28), (PerformanceMessage)Msg.Clip("a", q, Vector(q)))));
+        input.Add((8, Msg.End("a", 5)));
+        var (_, output) = Run(model, input);
+
+        var clips = output.Values.Select(v => v.Value.Clip).OfType<ClipScore>().ToList();
+        Assert.Equal(5, clips.Count);
+        var expected = 0.1 * Scale / (1 + Math.Exp(-5));   // γ·p in points: −4.27
+        Assert.Equal(-expected, clips[2].Deduction, 1e-3);
+        Assert.All(clips.Where(c => c.ClipIndex != 2), c => Assert.InRange(c.Deduction, -1e-4, 0));
+        var features = Enumerable.Range(0, 5).SelectMany(Vector).ToArray();
+        var sample = new PerformanceSample("a", features, 5, Msg.FeatureDim, null);
+        foreach (var c in clips)
+        {
+            Assert.Equal(c.Weight * c.Score + c.Deduction, c.Contribution, Tolerance);
+            // The clip's score is the plain ridge's on the clips so far: the fall does not turn it into hundreds of negative points.
+            var prefix = plain.Score([CrossValidationPrefix(sample, c.ClipIndex + 1)], Scale)[0];
+            Assert.Equal(prefix.Clips[c.ClipIndex].Score, c.Score, 1e-3);
+        }
+        var final = output.Values[^1].Value.Provisional;
+        Assert.True(final.Final);
+        Assert.Equal(withTerm.Score([sample], Scale)[0].Score, final.Total, 1e-3);
+        Assert.Equal(plain.Score([sample], Scale)[0].Score - expected, final.Total, 1e-2);
+        Assert.Equal(final.Total, final.Breakdown!.Sum(c => c.Contribution), Tolerance);
+        Assert.Equal(-expected, final.Breakdown![2].Deduction, 1e-3);
+    }
+
+    private static PerformanceSample CrossValidationPrefix(PerformanceSample sample, int clips) =>
+        Scoring.Evaluation.CrossValidation.Prefix(sample, clips / (double)sample.Clips);
+
     [Fact]
     public void MissingClip_ReportedInProvisional_ScoreIsOfTheClipsThatArrived()
     {

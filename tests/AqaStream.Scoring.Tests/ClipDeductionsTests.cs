@@ -78,6 +78,15 @@ public class ClipDeductionsTests
         var shift = prediction.Clips.Select((c, q) => c.Contribution - (fit.Slope * baseline.Clips[q].Contribution)).ToArray();
         Assert.True(shift[fallClip] - (fit.Intercept / sample.Clips) < -0.8, $"the fall clip's share of the price {shift[fallClip]:F3}");
         Assert.True(shift.Where((_, q) => q != fallClip).All(x => Math.Abs(x - (fit.Intercept / sample.Clips)) < 0.2));
+        // The price is reported as the clip's deduction, apart from its score: every clip score is the ridge's, mapped by
+        // the stacking line (an execution score, never hundreds of negative points), and contribution = w·s + deduction.
+        Assert.True(prediction.Clips[fallClip].Deduction < -0.8, $"the fall clip's deduction {prediction.Clips[fallClip].Deduction:F3}");
+        Assert.All(prediction.Clips.Where(c => c.Clip != fallClip), c => Assert.InRange(c.Deduction, -0.2f, 0f));
+        foreach (var c in prediction.Clips)
+        {
+            AssertClose.Equal((fit.Slope * baseline.Clips[c.Clip].Score) + fit.Intercept, c.Score, absolute: 1e-3, relative: 1e-5);
+            AssertClose.Equal((c.Weight * c.Score) + c.Deduction, c.Contribution, absolute: 1e-5, relative: 1e-5);
+        }
         // The live state equals the offline score of the clips so far, clip by clip.
         LivePrefix.AssertEqualsOffline(withTerm, sample, IncrementalMode.Exact, tolerance: 1e-4);
     }

@@ -159,6 +159,44 @@ public sealed class BrowserTests
         Assert.Equal("weight 1.00× the mean (1 of 4 by weight); score +3.00 vs the mean clip score 53.00", result.GetProperty("compared").GetString());
     }
 
+    /// <summary>A model with a deduction term (TES): a likely fall is shown as a deduction of its own — on the overlay only
+    /// while its clip is the latest, on the tablet as a marker and in the clip's facts — beside an ordinary clip score,
+    /// and a clip with a small expected deduction is not called a fall.</summary>
+    [Fact]
+    public async Task Graphics_LikelyFall_ShownAsADeductionOfItsOwn_OnTheOverlayAndTheTablet()
+    {
+        await using var server = await LiveServer.StartAsync(anonymousResults: true);
+        await server.StartedAsync("p1", "Ana Lee");
+        double[] deductions = [0, -0.1, 0, -3.2];
+        for (var k = 0; k < deductions.Length; k++) { await server.ClipAsync("p1", k, 0.25, 30 + k, 30 - (k == 3 ? 3.2 : 0), deduction: deductions[k]); }
+        var overlay = new Uri(server.Url, "/overlay").ToString();
+        var fall = await Browser.RunAsync("latest", new { url = overlay, clip = 3 });
+        Assert.Equal("33.00", fall.GetProperty("score").GetString());   // the execution score, not hundreds of negative points
+        Assert.True(fall.GetProperty("deductionVisible").GetBoolean());
+        Assert.Equal("-3.20", fall.GetProperty("deduction").GetString());
+        Assert.Equal([3], fall.GetProperty("fallMarkers").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal("26.80", fall.GetProperty("shown").GetString());
+        Assert.Empty(fall.GetProperty("pageErrors").EnumerateArray());
+
+        await server.ClipAsync("p1", 4, 0.2, 34, 26.9);
+        var after = await Browser.RunAsync("latest", new { url = overlay, clip = 4 });
+        Assert.False(after.GetProperty("deductionVisible").GetBoolean());   // the fall is no longer the latest clip
+        Assert.Equal("", after.GetProperty("deduction").GetString());
+        Assert.Equal([3], after.GetProperty("fallMarkers").EnumerateArray().Select(e => e.GetInt32()));
+
+        await server.UntilAsync(b => b.Snapshot("p1", Delivery.ViewerRole.Judge)?.Clips.Count == 5 && b.Thumbnail("p1", 4) is not null, "five clips");
+        var judge = server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(10));
+        var tablet = await Browser.RunAsync("tablet", new { url = new Uri(server.Url, "/tablet").ToString(), token = judge, clips = 5, clip = 3 });
+        Assert.Equal("-3.20 (likely fall)", tablet.GetProperty("deduction").GetString());
+        Assert.Equal("5.050", tablet.GetProperty("contribution").GetString());   // 0.25 · 33 − 3.2
+        Assert.Equal(["3"], tablet.GetProperty("fallMarks").EnumerateArray().Select(e => e.GetString()));
+        var small = await Browser.RunAsync("tablet", new { url = new Uri(server.Url, "/tablet").ToString(), token = judge, clips = 5, clip = 1 });
+        Assert.Equal("-0.10", small.GetProperty("deduction").GetString());
+        var none = await Browser.RunAsync("tablet", new { url = new Uri(server.Url, "/tablet").ToString(), token = judge, clips = 5, clip = 0 });
+        Assert.Equal("–", none.GetProperty("deduction").GetString());
+        Assert.Empty(tablet.GetProperty("pageErrors").EnumerateArray());
+    }
+
     /// <summary>The score bug and the standings of a competition: three finals and a 300-clip programme on the ice.</summary>
     [Fact]
     public async Task Graphics_ScoreBugWithRankAndLeader_ClipStripFitsLongProgrammes_Standings()

@@ -96,13 +96,13 @@ internal sealed class LiveServer : IAsyncDisposable
 
     /// <summary>Publishes clip <paramref name="k"/>'s score and the provisional after it, with a thumbnail.</summary>
     public async Task ClipAsync(string id, int k, double weight, double score, double total, DateTimeOffset? receivedAt = null, int attended = 2,
-        IReadOnlyList<AttendedClip>? topAttended = null)
+        IReadOnlyList<AttendedClip>? topAttended = null, double deduction = 0)
     {
         var frame = new byte[16 * 9];
         Array.Fill(frame, (byte)(40 + (k * 20 % 200)));
         await Bus.Producer(Topics.PerformanceEvents).ProduceAsync(id, new ClipThumbnail(id, k, GreyPng.Encode(frame, 16, 9)));
-        var clip = new ClipScore(id, k, k * 1.28, (k + 1) * 1.28, weight, score, weight * score,
-            topAttended ?? [.. Enumerable.Range(0, attended).Select(i => new AttendedClip(Math.Max(0, k - i), 0.6 / (i + 1)))], receivedAt);
+        var clip = new ClipScore(id, k, k * 1.28, (k + 1) * 1.28, weight, score, (weight * score) + deduction,
+            topAttended ?? [.. Enumerable.Range(0, attended).Select(i => new AttendedClip(Math.Max(0, k - i), 0.6 / (i + 1)))], receivedAt, deduction);
         await Bus.Producer(Topics.ClipScored).ProduceAsync(id, new ClipScored(clip, new ProvisionalScore(id, k + 1, total, ScoreTarget.TES, "small-1", "v1",
             DateTimeOffset.UtcNow, [], ReceivedAt: receivedAt)));
     }

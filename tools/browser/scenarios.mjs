@@ -110,6 +110,9 @@ async function tablet(page) {
     clipTime: await page.$eval('#clip-time', e => e.textContent),
     weight: await page.$eval('#clip-weight', e => e.textContent),
     score: await page.$eval('#clip-score', e => e.textContent),
+    deduction: await page.$eval('#clip-deduction', e => e.textContent),
+    fallMarks: await page.$$eval('#timeline text.fall', e => e.map(x => x.dataset.clip)),
+    contribution: await page.$eval('#clip-contribution', e => e.textContent),
     attended: await page.$eval('#clip-attended', e => e.textContent),
     compared: await page.$eval('#clip-compared', e => e.textContent),
     flag: await page.isVisible('#clip-flag') ? await page.$eval('#clip-flag', e => e.textContent) : null,
@@ -159,6 +162,20 @@ async function graphics(page) {
     };
   }
   return out;
+}
+
+// The overlay's latest-clip line once clip args.clip is the latest: its score and, for a likely fall, its deduction.
+async function latest(page) {
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.goto(args.url);
+  await page.waitForFunction(c => document.getElementById('latest-clip').textContent === String(c), args.clip, { timeout: 30000 });
+  return {
+    score: await page.$eval('#latest-score', e => e.textContent),
+    deductionVisible: await page.isVisible('#latest-deduction'),
+    deduction: await page.$eval('#latest-deduction', e => e.textContent),
+    fallMarkers: await page.$$eval('.marker.fall', e => e.map(x => [...x.parentNode.children].indexOf(x))),
+    shown: await page.$eval('#score', e => e.textContent),
+  };
 }
 
 // The overlay when a performance ends: the final stays for the hold time though the next athlete has started.
@@ -291,7 +308,7 @@ function judge(s, lagMs, holdMs) {
   return { ok, phase: phaseOf(same[0]), reason: `shown "${s.dom.text}" (${s.dom.athlete}), allowed ${[...allowed].join(' | ')}` };
 }
 
-const scenarios = { overlay, tablet, reconnect, denied, paints, reloads, graphics, hold };
+const scenarios = { overlay, tablet, reconnect, denied, paints, reloads, graphics, hold, latest };
 const browser = await launch();
 try {
   const page = await browser.newPage();

@@ -36,7 +36,7 @@ internal static class LiveConsole
                 var p = r.Value.Provisional;
                 if (r.Value.Clip is { } c)
                 {
-                    Console.WriteLine(string.Create(inv, $"{c.PerformanceId}  clip {c.ClipIndex,3}  {c.Start,6:F2}-{c.End,6:F2} s  weight {c.Weight:F3}  score {c.Score,7:F2}  contribution {c.Contribution,6:F2}"));
+                    Console.WriteLine(string.Create(inv, $"{c.PerformanceId}  clip {c.ClipIndex,3}  {c.Start,6:F2}-{c.End,6:F2} s  weight {c.Weight:F3}  score {c.Score,7:F2}  contribution {c.Contribution,6:F2}{(c.Deduction != 0 ? "  deduction " + c.Deduction.ToString("F2", inv) : "")}"));
                 }
                 if (p.Final)
                 {

@@ -16,7 +16,7 @@ internal static class PredictCommand
         var features = CommonOptions.Features();
         var ids = new Option<FileInfo>("--ids") { Description = "Performances to score, one id per line (e.g. Fis-V's test_ids.txt).", Required = true };
         var output = new Option<FileInfo>("--out") { Description = "CSV of predictions: id,score.", Required = true };
-        var clipsOut = new Option<FileInfo?>("--clips-out") { Description = "CSV of per-clip explanations: id,clip,weight,score,contribution (default: OUT with .clips.csv)." };
+        var clipsOut = new Option<FileInfo?>("--clips-out") { Description = "CSV of per-clip explanations: id,clip,weight,score,contribution,deduction (contribution = weight·score + deduction; deduction ≤ 0, non-zero only for a model with a deduction term; default: OUT with .clips.csv)." };
         var threads = CommonOptions.Threads();
         var cmd = new Command("predict", "Score performances with a checkpoint; writes final scores and per-clip weights, scores and contributions.")
         {
@@ -35,13 +35,13 @@ internal static class PredictCommand
             var clipsPath = r.GetValue(clipsOut)?.FullName ?? Path.ChangeExtension(outPath, null) + ".clips.csv";
             var inv = CultureInfo.InvariantCulture;
             var scores = new StringBuilder("id,score\n");
-            var clips = new StringBuilder("id,clip,weight,score,contribution\n");
+            var clips = new StringBuilder("id,clip,weight,score,contribution,deduction\n");
             foreach (var p in predictions)
             {
                 scores.Append(inv, $"{p.Id},{p.Score:R}\n");
                 foreach (var c in p.Clips)
                 {
-                    clips.Append(inv, $"{p.Id},{c.Clip},{c.Weight:R},{c.Score:R},{c.Contribution:R}\n");
+                    clips.Append(inv, $"{p.Id},{c.Clip},{c.Weight:R},{c.Score:R},{c.Contribution:R},{c.Deduction:R}\n");
                 }
             }
             File.WriteAllText(outPath, scores.ToString());

@@ -8,9 +8,11 @@ namespace AqaStream.Pipeline.Contracts;
 /// <param name="End">Clip end, seconds.</param>
 /// <param name="Weight">w_q = softmax of the weight logits over the clips seen so far.</param>
 /// <param name="Score">s_q on the competition's score scale (points).</param>
-/// <param name="Contribution">w_q·s_q in points: the provisional total is the sum of these.</param>
+/// <param name="Contribution">w_q·s_q + <paramref name="Deduction"/> in points: the provisional total is the sum of these.</param>
 /// <param name="TopAttended">The clips this clip's query attended to most (last layer, head-averaged).</param>
 /// <param name="ReceivedAt">When the clip's video reached the ingest (from <see cref="ClipFeatures.ReceivedAt"/>).</param>
+/// <param name="Deduction">The clip's expected deduction in points (≤ 0; 0 for a model without a deduction term): a fall
+/// is its own penalty, apart from the clip's execution score.</param>
 public sealed record ClipScore(
     string PerformanceId,
     int ClipIndex,
@@ -20,7 +22,8 @@ public sealed record ClipScore(
     double Score,
     double Contribution,
     IReadOnlyList<AttendedClip> TopAttended,
-    DateTimeOffset? ReceivedAt = null);
+    DateTimeOffset? ReceivedAt = null,
+    double Deduction = 0);
 
 /// <summary>One attended clip and its attention probability.</summary>
 public sealed record AttendedClip(int ClipIndex, double Attention);

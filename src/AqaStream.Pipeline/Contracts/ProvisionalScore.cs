@@ -46,5 +46,6 @@ public sealed record ProvisionalScore(
     public int Step => ClipsSeen + MissingClips.Count;
 }
 
-/// <summary>One clip's part of a final score.</summary>
-public sealed record ClipContribution(int ClipIndex, double Weight, double Score, double Contribution);
+/// <summary>One clip's part of a final score: Contribution = Weight·Score + Deduction (points; the deduction ≤ 0, 0 for a
+/// model without a deduction term).</summary>
+public sealed record ClipContribution(int ClipIndex, double Weight, double Score, double Contribution, double Deduction = 0);

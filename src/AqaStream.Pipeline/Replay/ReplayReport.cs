@@ -85,11 +85,12 @@ public sealed record TimelineReport(string PerformanceId, double? Label, double?
         var breakdown = t.Final?.Breakdown ?? [];
         var clips = breakdown.Select((c, q) => new TimelineClip(c.ClipIndex,
             Math.Round(c.Weight, 6), Math.Round(c.Score, 4), Math.Round(c.Contribution, 5),
-            q < t.Provisional.Count ? Math.Round(t.Provisional[q], 4) : null)).ToList();
+            q < t.Provisional.Count ? Math.Round(t.Provisional[q], 4) : null, Math.Round(c.Deduction, 5))).ToList();
         return new TimelineReport(t.Performance.Id, t.Performance.Label, t.Final?.Total, t.Final?.MissingClips ?? [], clips);
     }
 }
 
-/// <summary>One clip of a timeline: final weight w_q, clip score s_q (points), contribution w_q·s_q, and the running
-/// provisional total when it was scored.</summary>
-public sealed record TimelineClip(int ClipIndex, double Weight, double Score, double Contribution, double? Provisional);
+/// <summary>One clip of a timeline: final weight w_q, clip score s_q (points), contribution w_q·s_q + deduction, the running
+/// provisional total when it was scored, and the clip's expected deduction (points, ≤ 0; 0 for a model without a
+/// deduction term).</summary>
+public sealed record TimelineClip(int ClipIndex, double Weight, double Score, double Contribution, double? Provisional, double Deduction = 0);

@@ -15,6 +15,9 @@ public static class ReplayReportHtml
     private const int Left = 48;
     private const int Right = 16;
 
+    /// <summary>A clip whose expected deduction is at or below this (points) is ringed in the timelines: about half a fall.</summary>
+    public const double FallMarkerPoints = -0.5;
+
     /// <summary>Renders the page.</summary>
     public static string Render(ReplayReport report)
     {
@@ -25,7 +28,7 @@ public static class ReplayReportHtml
             .Append("body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:940px}")
             .Append("table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}")
             .Append("th:first-child,td:first-child{text-align:left}svg{background:#fafafa;border:1px solid #e4e4e4}")
-            .Append(".score{fill:#c0392b}.total{stroke:#2c3e50;fill:none;stroke-width:2}.label{stroke:#27ae60;stroke-dasharray:5 4}")
+            .Append(".score{fill:#c0392b}.deduction{fill:none;stroke:#8e44ad;stroke-width:2}.total{stroke:#2c3e50;fill:none;stroke-width:2}.label{stroke:#27ae60;stroke-dasharray:5 4}")
             .Append(".weight{fill:#2980b9}.axis{stroke:#999}.grid{stroke:#e8e8e8}text{font-size:11px;fill:#555}")
             .Append(".rho{stroke:#8e44ad;fill:none;stroke-width:2}.mse{stroke:#d35400;fill:none;stroke-width:2}details{margin:10px 0}")
             .Append("summary{cursor:pointer}</style></head><body>\n");
@@ -111,7 +114,15 @@ public static class ReplayReportHtml
         {
             h.Append("<circle class=\"score\" r=\"2\" cx=\"").Append(F(X(q))).Append("\" cy=\"").Append(F(Y(c.Score))).Append("\"><title>clip ")
                 .Append(c.ClipIndex).Append(": score ").Append(F(c.Score, "0.00")).Append(", weight ").Append(F(c.Weight, "0.0000"))
-                .Append(", contribution ").Append(F(c.Contribution, "0.000")).Append("</title></circle>");
+                .Append(", contribution ").Append(F(c.Contribution, "0.000"));
+            if (c.Deduction != 0) { h.Append(", expected deduction ").Append(F(c.Deduction, "0.00")); }
+            h.Append("</title></circle>");
+            if (c.Deduction <= FallMarkerPoints)
+            {
+                // A likely fall: a ring at the clip, so the analyst finds it without reading every tooltip.
+                h.Append("<circle class=\"deduction\" r=\"5\" cx=\"").Append(F(X(q))).Append("\" cy=\"").Append(F(Y(c.Score))).Append("\"><title>clip ")
+                    .Append(c.ClipIndex).Append(": expected deduction ").Append(F(c.Deduction, "0.00")).Append(" points</title></circle>");
+            }
         }
         var path = string.Join(" ", t.Clips.Select((c, q) => (c, q)).Where(p => p.c.Provisional is not null)
             .Select(p => $"{F(X(p.q))},{F(Y(p.c.Provisional!.Value))}"));

@@ -143,7 +143,7 @@ public sealed class SequenceScorer : IClipScorer, ISavedModel, IDisposable
     }
 
     private static PerformancePrediction Scale(PerformancePrediction p, float k) =>
-        p with { Score = p.Score * k, Clips = [.. p.Clips.Select(c => c with { Score = c.Score * k, Contribution = c.Contribution * k })] };
+        p with { Score = p.Score * k, Clips = [.. p.Clips.Select(c => c with { Score = c.Score * k, Contribution = c.Contribution * k, Deduction = c.Deduction * k })] };
 
     /// <inheritdoc/>
     public IReadOnlyList<NamedTensor> Tensors()

@@ -85,14 +85,16 @@ public sealed class EnsembleScorer : IClipScorer, IDisposable
         var clips = new ClipExplanation[parts[0].Clips.Count];
         for (var q = 0; q < clips.Length; q++)
         {
-            double w = 0, c = 0, s = 0;
+            double w = 0, c = 0, s = 0, d = 0;
             for (var i = 0; i < parts.Count; i++)
             {
                 w += _weights[i] * parts[i].Clips[q].Weight;
                 c += _weights[i] * parts[i].Clips[q].Contribution;
                 s += _weights[i] * parts[i].Clips[q].Score;
+                d += _weights[i] * parts[i].Clips[q].Deduction;
             }
-            clips[q] = new ClipExplanation(q, (float)w, (float)(w > 0 ? c / w : s), (float)c);
+            // The deductions average on their own; the score is what is left of the contribution per unit of weight.
+            clips[q] = new ClipExplanation(q, (float)w, (float)(w > 0 ? (c - d) / w : s), (float)c, (float)d);
         }
         var score = 0.0;
         for (var i = 0; i < parts.Count; i++) { score += _weights[i] * parts[i].Score; }
@@ -116,6 +118,7 @@ public sealed class EnsembleScorer : IClipScorer, IDisposable
     {
         private float[] _logits = [];
         private float[] _scores = [];
+        private float[] _deductions = [];
         private float[] _attention = [];
 
         public override int Clips => states[0].Clips;
@@ -128,6 +131,8 @@ public sealed class EnsembleScorer : IClipScorer, IDisposable
 
         public override ReadOnlySpan<float> LatestCrossAttention => _attention;
 
+        public override ReadOnlySpan<float> ClipDeductions => _deductions;
+
         public override IncrementalMode Mode => IncrementalMode.Exact;
 
         public override void Append(ReadOnlySpan<float> clipFeatures)
@@ -139,11 +144,17 @@ public sealed class EnsembleScorer : IClipScorer, IDisposable
             {
                 var w = s.Weights();
                 var scores = s.ClipScores.ToArray();
-                return new PerformancePrediction(string.Empty, s.Score, [.. w.Select((wq, q) => new ClipExplanation(q, wq, scores[q], wq * scores[q]))]);
+                var deductions = s.ClipDeductions.ToArray();
+                return new PerformancePrediction(string.Empty, s.Score, [.. w.Select((wq, q) =>
+                {
+                    var d = deductions.Length > 0 ? deductions[q] : 0f;
+                    return new ClipExplanation(q, wq, scores[q], (wq * scores[q]) + d, d);
+                })]);
             }).ToList();
             var combined = owner.Combine(string.Empty, parts);
             Score = combined.Score;
             _scores = [.. combined.Clips.Select(c => c.Score)];
+            _deductions = combined.Clips.Any(c => c.Deduction != 0) ? [.. combined.Clips.Select(c => c.Deduction)] : [];
             _logits = [.. combined.Clips.Select(c => c.Weight > 0 ? MathF.Log(c.Weight) : float.MinValue)];
             // The members' latest cross-attention rows, weighted the same way (rows of different lengths are zero-padded).
             _attention = new float[states.Max(s => s.LatestCrossAttention.Length)];

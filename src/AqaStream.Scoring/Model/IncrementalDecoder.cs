@@ -22,7 +22,8 @@ public abstract class IncrementalDecoder
     /// <summary>Clips appended so far.</summary>
     public abstract int Clips { get; }
 
-    /// <summary>The provisional score: softmax-weighted clip scores over the clips so far (0 before the first clip).</summary>
+    /// <summary>The provisional score: softmax-weighted clip scores over the clips so far, plus the clips' expected
+    /// deductions (<see cref="AqaStream.Scoring.Model.ClipDeductions"/>) where the model has them (0 before the first clip).</summary>
     public abstract float Score { get; protected set; }
 
     /// <summary>Weight logits a_q of clips 0..Clips-1 (w = softmax over them).</summary>
@@ -30,6 +31,11 @@ public abstract class IncrementalDecoder
 
     /// <summary>Clip scores s_q of clips 0..Clips-1.</summary>
     public abstract ReadOnlySpan<float> ClipScores { get; }
+
+    /// <summary>Each clip's expected deduction d_q (≤ 0, normalised scale) for clips 0..Clips-1, added beside w_q·s_q
+    /// (Score = Σ w_q·s_q + Σ d_q), or empty for a model without a deduction term: a fall is a penalty of its own,
+    /// as the judges' deductions are, not an execution score of hundreds of negative points.</summary>
+    public virtual ReadOnlySpan<float> ClipDeductions => [];
 
     /// <summary>The newest clip's query attention over clips 0..Clips-1 in the last layer's cross-attention, averaged
     /// over heads: which moments the model looked at to score it (the "top attended clips" of a clip score).</summary>

@@ -135,9 +135,10 @@ public sealed class MeanPooledRidge : IClipScorer
         })];
     }
 
-    /// <summary>A prediction whose clips all weigh 1/T, with the clip scores <paramref name="clipScore"/> gives (points):
-    /// the explanation of every linear method.</summary>
-    internal static PerformancePrediction UniformlyWeighted(PerformanceSample sample, int featureDim, Func<int, float> clipScore)
+    /// <summary>A prediction whose clips all weigh 1/T, with the clip scores <paramref name="clipScore"/> gives (points)
+    /// and the expected deductions <paramref name="clipDeduction"/> gives (points, none when null): the explanation of
+    /// every linear method.</summary>
+    internal static PerformancePrediction UniformlyWeighted(PerformanceSample sample, int featureDim, Func<int, float> clipScore, Func<int, float>? clipDeduction = null)
     {
         if (sample.FeatureDim != featureDim) { throw new ArgumentException($"{sample.Id}: {sample.FeatureDim} feature values per clip; the model reads {featureDim}."); }
         var w = 1f / sample.Clips;
@@ -146,8 +147,9 @@ public sealed class MeanPooledRidge : IClipScorer
         for (var q = 0; q < sample.Clips; q++)
         {
             var s = clipScore(q);
-            clips[q] = new ClipExplanation(q, w, s, w * s);
-            total += w * s;
+            var d = clipDeduction?.Invoke(q) ?? 0f;
+            clips[q] = new ClipExplanation(q, w, s, (w * s) + d, d);
+            total += (w * s) + d;
         }
         return new PerformancePrediction(sample.Id, (float)total, clips);
     }

@@ -3,8 +3,9 @@ using AqaStream.Scoring.Data;
 
 namespace AqaStream.Scoring.Model;
 
-/// <summary>One clip's explanation in points: its weight (difficulty), score (execution) and contribution w·s.</summary>
-public sealed record ClipExplanation(int Clip, float Weight, float Score, float Contribution);
+/// <summary>One clip's explanation in points: its weight (difficulty), score (execution), expected deduction (≤ 0; 0 for
+/// a model without a deduction term) and contribution w·s + deduction.</summary>
+public sealed record ClipExplanation(int Clip, float Weight, float Score, float Contribution, float Deduction = 0);
 
 /// <summary>A scored performance: the final score in points and the per-clip explanation.</summary>
 public sealed record PerformancePrediction(string Id, float Score, IReadOnlyList<ClipExplanation> Clips);

@@ -14,7 +14,8 @@ namespace AqaStream.Scoring.Model;
 /// arrive, the provisional after t clips is the same formula on the t clips so far (exact mode). With the motion term
 /// (<see cref="ClipMotion"/>), the pooled motion is read beside the knots, position-free: s_q gains μ·|x_q − x_{q−1}|.
 /// With a squash (<see cref="ClipSquash"/>) every formula reads φ(x_q) for x_q. With the deduction term
-/// (<see cref="ClipDeductions"/>), s_q gains γ·T·p_q: clip q adds γ·p_q, its expected share of the judges' deductions.
+/// (<see cref="ClipDeductions"/>), clip q adds its expected deduction d_q = γ·p_q beside w_q·s_q (ŷ = Σ_q w_q s_q + Σ_q d_q):
+/// its expected share of the judges' deductions, reported as a deduction of its own, so s_q stays an execution score.
 /// </summary>
 public sealed class PositionalRidge : IClipScorer
 {
@@ -127,7 +128,7 @@ public sealed class PositionalRidge : IClipScorer
         return dots;
     }
 
-    // s_q; extra: what the clip adds beside its position (motion, and γ·T·p_q).
+    // s_q; extra: what the clip adds beside its position (motion).
     private float ClipScore(double[] dots, double extra, int q, int clips)
     {
         var r = (q + 0.5) / clips;
@@ -141,12 +142,12 @@ public sealed class PositionalRidge : IClipScorer
     {
         ArgumentNullException.ThrowIfNull(samples);
         return [.. samples.Select(raw => raw.FeatureDim == FeatureDim && _squash is not null ? _squash.Apply(raw) : raw).Select(sample => MeanPooledRidge.UniformlyWeighted(sample, FeatureDim,
-            q => ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), ClipMotion.Dot(_motion, sample.Features.AsSpan(q * FeatureDim, FeatureDim), ClipMotion.Previous(sample, q))
-                + DeductionPoints(sample.Features.AsSpan(q * FeatureDim, FeatureDim), sample.Clips), q, sample.Clips) * scoreScale))];
+            q => ClipScore(KnotDots(sample.Features.AsSpan(q * FeatureDim, FeatureDim)), ClipMotion.Dot(_motion, sample.Features.AsSpan(q * FeatureDim, FeatureDim), ClipMotion.Previous(sample, q)), q, sample.Clips) * scoreScale,
+            _deductions is null ? null : q => (float)(Deduction(sample.Features.AsSpan(q * FeatureDim, FeatureDim)) * scoreScale)))];
     }
 
-    // γ·T·p_q: with weight 1/T, the clip's γ·p_q (0 without the deduction term).
-    private double DeductionPoints(ReadOnlySpan<float> clip, int clips) => _deductions is null ? 0 : _deductions.Points * clips * _deductions.Probability(clip);
+    // d_q = γ·p_q, the clip's expected deduction (0 without the deduction term).
+    private double Deduction(ReadOnlySpan<float> clip) => _deductions is null ? 0 : _deductions.Points * _deductions.Probability(clip);
 
     /// <inheritdoc/>
     public IncrementalDecoder StartPerformance(IncrementalMode mode)
@@ -414,7 +415,7 @@ public sealed class PositionalRidge : IClipScorer
     {
         private readonly List<double[]> _dots = [];
         private readonly List<double> _motion = [];   // μ·m_q per clip
-        private readonly List<double> _deductions = [];   // γ·p_q per clip (times t when placed)
+        private readonly List<float> _deductions = [];   // d_q = γ·p_q per clip, fixed on arrival
         private float[] _previous = [];
         private float[] _scores = [];
         private float[] _logits = [];
@@ -430,6 +431,8 @@ public sealed class PositionalRidge : IClipScorer
 
         public override ReadOnlySpan<float> LatestCrossAttention => _attention;
 
+        public override ReadOnlySpan<float> ClipDeductions => model._deductions is null ? [] : System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_deductions);
+
         public override IncrementalMode Mode => IncrementalMode.Exact;
 
         public override void Append(ReadOnlySpan<float> clipFeatures)
@@ -440,14 +443,14 @@ public sealed class PositionalRidge : IClipScorer
             ReadOnlySpan<float> clip = squashed ?? clipFeatures;
             _dots.Add(model.KnotDots(clip));
             _motion.Add(ClipMotion.Dot(model._motion, clip, _previous));
-            _deductions.Add(model.DeductionPoints(clip, 1));
+            _deductions.Add((float)model.Deduction(clip));
             if (model.HasMotion) { _previous = squashed ?? clipFeatures.ToArray(); }
             var t = _dots.Count;
-            _scores = [.. _dots.Select((d, q) => model.ClipScore(d, _motion[q] + (t * _deductions[q]), q, t))];
+            _scores = [.. _dots.Select((d, q) => model.ClipScore(d, _motion[q], q, t))];
             _logits = new float[t];
             _attention = new float[t];
             _attention[t - 1] = 1f;
-            Score = (float)_scores.Average(s => (double)s);
+            Score = (float)(_scores.Average(s => (double)s) + _deductions.Sum(d => (double)d));
         }
     }
 }

@@ -157,9 +157,9 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
         public ClipView ClipView(int clipIndex)
         {
             var (c, after) = Clips[clipIndex];
-            var (weight, score, contribution) = Final is { } f && f.TryGetValue(clipIndex, out var fc)
-                ? (fc.Weight, fc.Score, fc.Contribution) : (c.Weight, c.Score, c.Contribution);
-            return new ClipView(c.ClipIndex, c.Start, c.End, weight, score, contribution, after, c.TopAttended, Thumbnails.ContainsKey(clipIndex));
+            var (weight, score, contribution, deduction) = Final is { } f && f.TryGetValue(clipIndex, out var fc)
+                ? (fc.Weight, fc.Score, fc.Contribution, fc.Deduction) : (c.Weight, c.Score, c.Contribution, c.Deduction);
+            return new ClipView(c.ClipIndex, c.Start, c.End, weight, score, contribution, after, c.TopAttended, Thumbnails.ContainsKey(clipIndex), deduction);
         }
 
         public PerformanceView View() => new(Id, Started?.Athlete, Competition, Started?.Nation, Started?.Discipline, Started?.Segment,

@@ -48,10 +48,12 @@ public sealed record PerformanceView(
 /// <param name="End">Seconds from the performance start.</param>
 /// <param name="Weight">w_q (difficulty): when scored, then the final weight once the performance ends.</param>
 /// <param name="Score">s_q (execution), points.</param>
-/// <param name="Contribution">w_q·s_q, points.</param>
+/// <param name="Contribution">w_q·s_q + <paramref name="Deduction"/>, points.</param>
 /// <param name="ProvisionalAfter">The provisional total right after this clip: the running-total curve.</param>
 /// <param name="TopAttended">The clips its query attended to most (judges only; null for others).</param>
 /// <param name="HasThumbnail">Whether a middle-frame thumbnail exists (judges fetch it from the REST API).</param>
+/// <param name="Deduction">The clip's expected deduction, points (≤ 0; 0 for a model without a deduction term): a likely
+/// fall, shown as a deduction of its own beside the clip's execution score.</param>
 public sealed record ClipView(
     int ClipIndex,
     double Start,
@@ -61,7 +63,8 @@ public sealed record ClipView(
     double Contribution,
     double? ProvisionalAfter,
     IReadOnlyList<AttendedClip>? TopAttended,
-    bool HasThumbnail)
+    bool HasThumbnail,
+    double Deduction = 0)
 {
     /// <summary>Without the judge-only details.</summary>
     public ClipView Public() => TopAttended is null ? this : this with { TopAttended = null };

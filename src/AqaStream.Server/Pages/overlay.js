@@ -1,11 +1,11 @@
 // The broadcast overlay (score bug): athlete and nation, the provisional score, the rank it would give now and the
 // difference to the competition's leader, a strip with one marker per clip coloured by contribution, the latest clip's
-// weight and score. A final is held on screen for ?hold=SECONDS (default 8) before the next athlete's graphic takes
+// weight and score (and, when the model sees a likely fall in it, its expected deduction). A final is held on screen for ?hold=SECONDS (default 8) before the next athlete's graphic takes
 // over. A plain browser source (OBS, vMix: it plays by itself) or a CasparCG / SPX HTML template (?template=1: it
 // waits for play(); update(json), stop() and next() are the template functions).
 (function () {
   'use strict';
-  const { params, fmt } = window.aqa;
+  const { params, fmt, likelyFall } = window.aqa;
   const $ = id => document.getElementById(id);
 
   // Theme from query parameters.
@@ -93,13 +93,17 @@
       if (!dot) { dot = document.createElement('div'); dot.className = 'marker'; markers.appendChild(dot); }
       dot.style.background = colour(c.contribution, max);
       dot.classList.toggle('latest', i === clips.length - 1);
-      dot.title = `clip ${c.clipIndex}: weight ${fmt(c.weight, 3)}, score ${fmt(c.score)}`;
+      dot.title = `clip ${c.clipIndex}: weight ${fmt(c.weight, 3)}, score ${fmt(c.score)}` + (c.deduction ? `, deduction ${fmt(c.deduction)}` : '');
+      dot.classList.toggle('fall', likelyFall(c));
     });
     markers.dataset.count = String(clips.length);
     const last = clips[clips.length - 1];
     $('latest-clip').textContent = last ? last.clipIndex : '–';
     $('latest-weight').textContent = last ? fmt(last.weight, 3) : '–';
     $('latest-score').textContent = last ? fmt(last.score) : '–';
+    // A fall is its own penalty, not an execution score: shown beside the clip's score, for that clip only.
+    $('latest-deduction-box').hidden = !likelyFall(last);
+    $('latest-deduction').textContent = likelyFall(last) ? fmt(last.deduction) : '';
     const before = $('score').dataset.target;
     showScore(p);
     showStanding(p, window.aqaOverlay ? window.aqaOverlay.board : { performances: new Map() });

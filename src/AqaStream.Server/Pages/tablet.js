@@ -99,6 +99,8 @@
       const cx = (x(c.start) + x(c.end)) / 2;
       svg.appendChild(el('circle', { cx, cy: y(c.score), r: 4, class: 'score' }));
       if (beyond(c)) { svg.appendChild(el('circle', { cx, cy: y(c.score), r: 8, class: 'beyond', 'data-clip': c.clipIndex })); }
+      // A likely fall: a marker above the plot at its clip (its deduction is a penalty of its own, not a clip score).
+      if (window.aqa.likelyFall(c)) { svg.appendChild(el('text', { x: cx, y: top - 4, 'text-anchor': 'middle', class: 'fall', 'data-clip': c.clipIndex }, '▼')); }
     });
     clips.forEach(c => {
       const hit = el('rect', { x: x(c.start), y: top, width: Math.max(2, x(c.end) - x(c.start)), height: bottom - top,
@@ -138,6 +140,8 @@
     $('clip-time').textContent = `${fmt(c.start)}–${fmt(c.end)} s`;
     $('clip-weight').textContent = fmt(c.weight, 4);
     $('clip-score').textContent = fmt(c.score);
+    // Expected deduction (points): 0 means none expected, or a model without a deduction term.
+    $('clip-deduction').textContent = c.deduction ? fmt(c.deduction) + (window.aqa.likelyFall(c) ? ' (likely fall)' : '') : '–';
     $('clip-contribution').textContent = fmt(c.contribution, 3);
     $('clip-attended').textContent = attended(c);
     $('clip-compared').textContent = compared(p, c);

@@ -173,9 +173,17 @@ public static class ScoreClipsOperator
             var q = _decoder.Clips - 1;
             var weights = _decoder.Weights();
             var score = (double)_decoder.ClipScores[q] * _scale;
+            var deduction = DeductionOf(q);
             var clipScore = new ClipScore(started.PerformanceId, clip.ClipIndex, clip.Start, clip.End,
-                weights[q], score, weights[q] * score, TopAttended(_decoder.LatestCrossAttention), clip.ReceivedAt);
+                weights[q], score, (weights[q] * score) + deduction, TopAttended(_decoder.LatestCrossAttention), clip.ReceivedAt, deduction);
             return new ClipScored(clipScore, Provisional(now) with { ReceivedAt = clip.ReceivedAt });
+        }
+
+        // Clip q's expected deduction in points (0 for a model without a deduction term).
+        private double DeductionOf(int q)
+        {
+            var deductions = _decoder.ClipDeductions;
+            return q < deductions.Length ? (double)deductions[q] * _scale : 0;
         }
 
         public ClipScored Missing(int clipIndex, DateTimeOffset now)
@@ -191,7 +199,8 @@ public static class ScoreClipsOperator
             for (var q = 0; q < weights.Length; q++)
             {
                 var s = (double)_decoder.ClipScores[q] * _scale;
-                breakdown[q] = new ClipContribution(_clipIndices[q], weights[q], s, weights[q] * s);
+                var d = DeductionOf(q);
+                breakdown[q] = new ClipContribution(_clipIndices[q], weights[q], s, (weights[q] * s) + d, d);
             }
             return new ClipScored(null, Provisional(now) with { Final = true, CloseReason = reason, Breakdown = breakdown });
         }
