@@ -128,6 +128,27 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.Contains(message, lines[0], StringComparison.Ordinal);
     }
 
+    /// <summary>A labels file without the deductions column: its deductions are unknown, never read as zero, so the
+    /// deduction term refuses to train on them, in one line naming the performance and the column.</summary>
+    [Fact]
+    public void TrainRidge_Deductions_LabelsWithoutTheColumn_OneLineError()
+    {
+        var labels = Path.Combine(_dir.Path, "train.txt");
+        var full = File.ReadAllLines(labels);
+        try
+        {
+            File.WriteAllLines(labels, full.Select(l => string.Join(' ', l.Split(' ').Take(3))));
+            var r = CliRunner.Run("train", "--method", "ridge-pos", "--deductions", "on", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("x.safetensors"), "--alphas", "1");
+            Assert.Equal(1, r.ExitCode);
+            var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("error: ", StringComparison.Ordinal)).ToList();
+            Assert.Single(lines);
+            Assert.Contains("the deduction term needs the judges' deductions of every training performance", lines[0], StringComparison.Ordinal);
+            Assert.Contains("no fourth column: 'id TES PCS deductions'", lines[0], StringComparison.Ordinal);
+            Assert.False(File.Exists(_dir.File("x.safetensors")));
+        }
+        finally { File.WriteAllLines(labels, full); }
+    }
+
     [Fact]
     public void TrainRidgePos_Replay_LiveExactScoresEqualEval()
     {
@@ -138,7 +159,11 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.Equal(PositionalRidge.MethodName, loaded.Scorer.Method);
         Assert.True(loaded.Card.Validation!.Spearman > 0.8, $"validation ρ {loaded.Card.Validation.Spearman}");
         Assert.Contains(loaded.Card.Training!.Settings["knots"], new[] { "3", "4" });
-        AssertReplayEqualsEval(outPath);
+        var (replayed, stdout) = AssertReplayEqualsEval(outPath);
+        // No deduction term: no likely falls to compare, and every clip's deduction is 0.
+        Assert.False(replayed.GetProperty("analysis").TryGetProperty("falls", out var falls) && falls.ValueKind != JsonValueKind.Null, falls.ToString());
+        Assert.DoesNotContain("likely falls", stdout, StringComparison.Ordinal);
+        Assert.All(replayed.GetProperty("timelines").EnumerateArray().SelectMany(t => t.GetProperty("clips").EnumerateArray()), c => Assert.Equal(0, c.GetProperty("deduction").GetDouble()));
     }
 
     [Fact]
@@ -271,7 +296,20 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.NotNull(scorer.Deductions);
         Assert.InRange(scorer.Deductions!.Points, -3.0, -0.3);
         Assert.StartsWith("on: -", loaded.Card.Training!.Settings["deductions"], StringComparison.Ordinal);
-        AssertReplayEqualsEval(outPath);
+        var (replayed, stdout) = AssertReplayEqualsEval(outPath);
+        // The replay compares the model's likely falls with the judges' deductions column, and its timelines carry each
+        // clip's deduction apart from its score (none below the planted execution scores' range).
+        var falls = replayed.GetProperty("analysis").GetProperty("falls");
+        var deducted = falls.GetProperty("with_judged_deduction").GetInt32();
+        var without = falls.GetProperty("performances").GetInt32() - deducted;
+        Assert.True(deducted >= 5 && without >= 3, falls.ToString());
+        Assert.True(falls.GetProperty("hits").GetInt32() >= 0.5 * deducted, falls.ToString());   // a 2-point fall, trained on 64 performances
+        Assert.True(falls.GetProperty("false_alarms").GetInt32() <= 0.2 * without, falls.ToString());
+        Assert.True(falls.GetProperty("spearman").GetDouble() > 0.6, falls.ToString());
+        Assert.Contains("likely falls (a clip expecting -0.5 points or less): in ", stdout, StringComparison.Ordinal);
+        var clips = replayed.GetProperty("timelines").EnumerateArray().SelectMany(t => t.GetProperty("clips").EnumerateArray()).ToList();
+        Assert.Contains(clips, c => c.GetProperty("deduction").GetDouble() <= -0.5);
+        Assert.All(clips, c => Assert.InRange(c.GetProperty("deduction").GetDouble(), -10, 0));
         var refit = CliRunner.Run("train", "--method", "ridge-pos", "--deductions", "on", "--refit-all", "--dataset", _dir.Path, "--target", "TES", "--out", _dir.File("pos-d.safetensors"), "--alphas", "0.1,1");
         Assert.True(refit.ExitCode == 0, refit.Stderr);
         Assert.NotNull(Assert.IsType<PositionalRidge>(CheckpointStore.Load(_dir.File("pos-d.safetensors")).Scorer).Deductions);
@@ -328,7 +366,7 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     }
 
     // The live pipeline (exact mode, one clip at a time) ends each held-out performance on the offline score.
-    private void AssertReplayEqualsEval(string checkpoint)
+    private (JsonElement Report, string Stdout) AssertReplayEqualsEval(string checkpoint)
     {
         var report = _dir.File(Path.GetFileNameWithoutExtension(checkpoint) + "-replay");
         var features = Path.Combine(_dir.Path, "features");
@@ -342,6 +380,7 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         var evaluated = JsonDocument.Parse(File.ReadAllText(json)).RootElement;
         AssertClose.Equal(evaluated.GetProperty("spearman").GetDouble(), replayed.GetProperty("spearman").GetDouble(), absolute: 1e-6, relative: 1e-6);
         AssertClose.Equal(evaluated.GetProperty("mse").GetDouble(), replayed.GetProperty("mse").GetDouble(), absolute: 1e-3, relative: 1e-4);
+        return (replayed, replay.Stdout);
     }
 
     [Fact]

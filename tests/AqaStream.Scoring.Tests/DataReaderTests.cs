@@ -75,6 +75,11 @@ public class DataReaderTests
         Assert.Equal(2, labels.Count);
         Assert.Equal(28.79f, labels[1].Score(ScoreTarget.TES));
         Assert.Equal(29.36f, labels[0].Score(ScoreTarget.PCS));
+        Assert.Equal(1f, labels[0].Deductions);
+        Assert.Equal(0f, labels[1].Deductions);
+        // Without the column the deductions are unknown, not zero.
+        File.WriteAllText(dir.File("three.txt"), "1 28.71 29.36\n");
+        Assert.Null(ScoreLabels.ReadFile(dir.File("three.txt"))[0].Deductions);
     }
 
     [Theory]
@@ -82,6 +87,7 @@ public class DataReaderTests
     [InlineData("1 28.71\n", ":1: expected")]
     [InlineData("1 2 3 0\n1 2 3 0\n", ":2: id '1' appears twice")]
     [InlineData("1 NaN 3 0\n", ":1: expected")]
+    [InlineData("1 28.71 29.36 1\n2 20 30 -1\n", ":2: deductions -1 is negative")]
     public void Labels_BadLine_ErrorNamesFileAndLine(string content, string expected)
     {
         using var dir = new TempDirectory();

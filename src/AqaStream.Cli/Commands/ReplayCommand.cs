@@ -56,9 +56,9 @@ internal static class ReplayCommand
             EngineOptions.SetThreads(1);
             var model = engine.Apply(r, ScoringModel.Load(ckpt, r.GetValue(mode)));
             var labelTarget = r.GetValue(target) ?? model.Card.Target;
-            var labelled = r.GetValue(labels) is { } labelFile
-                ? ScoreLabels.ReadFile(CommonOptions.ExistingFile(labelFile, "labels file")).ToDictionary(l => l.Id, l => (double)l.Score(labelTarget), StringComparer.Ordinal)
-                : null;
+            var labelRows = r.GetValue(labels) is { } labelFile ? ScoreLabels.ReadFile(CommonOptions.ExistingFile(labelFile, "labels file")) : null;
+            var labelled = labelRows?.ToDictionary(l => l.Id, l => (double)l.Score(labelTarget), StringComparer.Ordinal);
+            var judgedDeductions = labelRows?.Where(l => l.Deductions is not null).ToDictionary(l => l.Id, l => (double)l.Deductions!.Value, StringComparer.Ordinal);
             List<ReplayPerformance> performances;
             string? baselineDir = null;
             if (kafka.IsKafka(r))
@@ -96,7 +96,8 @@ internal static class ReplayCommand
             progress.Done();
             ReplayReport built = ReplayReport.Build(result, new ReportModel(model.Card.ModelId, model.Version, model.Card.Target.ToString(), model.Mode.ToString(),
                 model.Card.ScoreScale, Path.GetFileName(ckpt)), replaySpeed);
-            built = built with { Analysis = Analyse(built, performances, labelled, baselineDir, model.Scorer.FeatureDim) };
+            built = built with { Analysis = Analyse(built, performances, labelled, baselineDir, model.Scorer.FeatureDim) is { } analysis
+                ? analysis with { Falls = FallCheck.From(built, judgedDeductions) } : null };
             var dir = r.Required(report);
             Directory.CreateDirectory(dir.FullName);
             File.WriteAllText(Path.Combine(dir.FullName, "report.json"), built.ToJson());
@@ -119,6 +120,7 @@ internal static class ReplayCommand
                             $"baseline {b.Name}: spearman {(b.Spearman is { } s ? s.ToString("F4", CultureInfo.InvariantCulture) : "–")}  mse {b.Mse:F3}  bias {b.Bias:+0.00;-0.00}  (fitted on {b.TrainedOn} other labelled performances)"));
                     }
                     if (a.BaselineNote is { } note) { Console.WriteLine(note); }
+                    if (a.Falls is { } falls) { Console.WriteLine(falls.Summary()); }
                 }
             }
             Console.WriteLine($"report: {Path.Combine(dir.FullName, "report.html")}");

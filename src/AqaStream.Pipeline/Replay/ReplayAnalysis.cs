@@ -27,8 +27,10 @@ public sealed record ImpossibleValue(string PerformanceId, string What);
 /// <param name="Impossible">Negative final or clip scores.</param>
 /// <param name="Baselines">Constant and ridge-mean on the same performances (empty when no training data was given).</param>
 /// <param name="BaselineNote">Why there are no baselines, when there are none.</param>
+/// <param name="Falls">The model's likely falls against the judges' deductions (a model with a deduction term and labels
+/// with a deductions column only).</param>
 public sealed record ReplayAnalysis(double Bias, double[] SpearmanInterval95, IReadOnlyList<PerformanceError> LargestErrors,
-    IReadOnlyList<ImpossibleValue> Impossible, IReadOnlyList<BaselineResult> Baselines, string? BaselineNote)
+    IReadOnlyList<ImpossibleValue> Impossible, IReadOnlyList<BaselineResult> Baselines, string? BaselineNote, FallCheck? Falls = null)
 {
     /// <summary>How many of the largest errors are listed.</summary>
     public const int LargestErrorCount = 10;

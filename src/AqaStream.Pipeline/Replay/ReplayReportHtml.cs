@@ -15,8 +15,6 @@ public static class ReplayReportHtml
     private const int Left = 48;
     private const int Right = 16;
 
-    /// <summary>A clip whose expected deduction is at or below this (points) is ringed in the timelines: about half a fall.</summary>
-    public const double FallMarkerPoints = -0.5;
 
     /// <summary>Renders the page.</summary>
     public static string Render(ReplayReport report)
@@ -117,7 +115,7 @@ public static class ReplayReportHtml
                 .Append(", contribution ").Append(F(c.Contribution, "0.000"));
             if (c.Deduction != 0) { h.Append(", expected deduction ").Append(F(c.Deduction, "0.00")); }
             h.Append("</title></circle>");
-            if (c.Deduction <= FallMarkerPoints)
+            if (FallCheck.IsLikelyFall(c.Deduction))
             {
                 // A likely fall: a ring at the clip, so the analyst finds it without reading every tooltip.
                 h.Append("<circle class=\"deduction\" r=\"5\" cx=\"").Append(F(X(q))).Append("\" cy=\"").Append(F(Y(c.Score))).Append("\"><title>clip ")
@@ -201,6 +199,15 @@ public static class ReplayReportHtml
             h.Append("<ul class=\"impossible\">");
             foreach (var i in a.Impossible) { h.Append("<li><b>").Append(E(i.PerformanceId)).Append("</b>: ").Append(E(i.What)).Append("</li>"); }
             h.Append("</ul>\n");
+        }
+        if (a.Falls is { } f)
+        {
+            h.Append("<h2>Likely falls against the judges' deductions</h2>\n<p>").Append(E(f.Summary())).Append(".</p>\n")
+                .Append("<table class=\"falls\"><tr><th></th><th>judges deducted</th><th>no deduction</th></tr>")
+                .Append("<tr><td>a likely fall</td><td>").Append(f.Hits).Append("</td><td>").Append(f.FalseAlarms).Append("</td></tr>")
+                .Append("<tr><td>none</td><td>").Append(f.Missed).Append("</td><td>").Append(f.Performances - f.WithJudgedDeduction - f.FalseAlarms).Append("</td></tr></table>\n");
+            if (f.MissedIds.Count > 0) { h.Append("<p>Missed: ").Append(E(string.Join(", ", f.MissedIds))).Append(".</p>\n"); }
+            if (f.FalseAlarmIds.Count > 0) { h.Append("<p>False alarms: ").Append(E(string.Join(", ", f.FalseAlarmIds))).Append(".</p>\n"); }
         }
     }
 

@@ -12,8 +12,9 @@ public enum ScoreTarget
     PCS,
 }
 
-/// <summary>One performance's judged scores (a line of Fis-V's <c>train.txt</c>: <c>id TES PCS deductions</c>).</summary>
-public sealed record PerformanceLabel(string Id, float Tes, float Pcs, float Deductions)
+/// <summary>One performance's judged scores (a line of Fis-V's <c>train.txt</c>: <c>id TES PCS deductions</c>); the
+/// deductions are null where the file has no deductions column (never read as 0: no deduction is a judged value).</summary>
+public sealed record PerformanceLabel(string Id, float Tes, float Pcs, float? Deductions)
 {
     /// <summary>The score of the chosen target.</summary>
     public float Score(ScoreTarget target) => target == ScoreTarget.TES ? Tes : Pcs;
@@ -38,11 +39,15 @@ public static class ScoreLabels
             {
                 throw new DataFormatException($"{path}:{i + 1}: expected 'id TES PCS [deductions]' with numbers, got '{line}'.");
             }
+            if (ded < 0)
+            {
+                throw new DataFormatException($"{path}:{i + 1}: deductions {f[3]} is negative; the column holds the points deducted (0 or more), got '{line}'.");
+            }
             if (!seen.Add(f[0]))
             {
                 throw new DataFormatException($"{path}:{i + 1}: id '{f[0]}' appears twice.");
             }
-            labels.Add(new PerformanceLabel(f[0], tes, pcs, ded));
+            labels.Add(new PerformanceLabel(f[0], tes, pcs, f.Length == 4 ? ded : null));
         }
         if (labels.Count == 0)
         {

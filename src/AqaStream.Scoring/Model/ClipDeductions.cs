@@ -93,7 +93,7 @@ public sealed class ClipDeductions
         {
             var s = samples[i];
             if (s.FeatureDim != d) { throw new ArgumentException($"{s.Id}: {s.FeatureDim} feature values per clip, others have {d}."); }
-            var y = s.Deductions ?? throw new ArgumentException($"{s.Id}: the deduction term needs the judges' deductions of every training performance, and this one has none.");
+            var y = s.Deductions ?? throw new ArgumentException($"{s.Id}: the deduction term needs the judges' deductions of every training performance, and this one has none (its labels line has no fourth column: 'id TES PCS deductions').");
             if (!(y >= 0) || !float.IsFinite(y)) { throw new ArgumentException($"{s.Id}: deductions must be 0 or more; got {y}."); }
             counts[i] = y;
         }
