@@ -91,6 +91,33 @@ public class ClipDeductionsTests
         LivePrefix.AssertEqualsOffline(withTerm, sample, IncrementalMode.Exact, tolerance: 1e-4);
     }
 
+    /// <summary>An ensemble with a member that has the term (e.g. <c>gdlt-ws+ridge-blend-d</c>): each clip's deduction is
+    /// the members' weighted deductions, its score what is left of the contribution per unit of weight, the contributions
+    /// still add up, and the live ensemble reports the same deductions as the offline one.</summary>
+    [Fact]
+    public void Ensemble_AveragesTheMembersDeductions_AndStaysExactLive()
+    {
+        var train = WithFalls(120, 9);
+        var outOfFold = new double[train.Count];
+        var (ridge, _, _, _, _) = PositionalRidge.FitChoosingCompanion(train, [0], knots: [2], alphas: [0.1, 1], shares: [4], outOfFold: outOfFold);
+        var withTerm = PositionalRidge.AddDeductions(ridge, train, outOfFold, seed: 3, new ClipDeductions.Training(Steps: 150)).Model;
+        Assert.NotNull(withTerm.Deductions);
+        var ensemble = new EnsembleScorer([withTerm, ridge], [0.75, 0.25]);
+        var sample = WithFalls(40, 10).First(s => FallsIn(s) == 1);
+        var combined = ensemble.Score([sample], 1f)[0];
+        var alone = withTerm.Score([sample], 1f)[0];
+        var plain = ridge.Score([sample], 1f)[0];
+        AssertClose.Equal((0.75 * alone.Score) + (0.25 * plain.Score), combined.Score, absolute: 1e-4, relative: 1e-5);
+        AssertClose.Equal(combined.Score, combined.Clips.Sum(c => (double)c.Contribution), absolute: 1e-4, relative: 1e-5);
+        foreach (var c in combined.Clips)
+        {
+            AssertClose.Equal(0.75 * alone.Clips[c.Clip].Deduction, c.Deduction, absolute: 1e-6, relative: 1e-5);
+            AssertClose.Equal((0.75 * alone.Clips[c.Clip].Score) + (0.25 * plain.Clips[c.Clip].Score), c.Score, absolute: 1e-3, relative: 1e-5);
+        }
+        Assert.True(combined.Clips[FallClips(sample)[0]].Deduction < -0.5, $"the fall clip's deduction {combined.Clips[FallClips(sample)[0]].Deduction:F3}");
+        LivePrefix.AssertEqualsOffline(ensemble, sample, IncrementalMode.Exact, tolerance: 1e-4);
+    }
+
     [Fact]
     public void Stack_TakesNoTerm_WhereCountsDoNotLowerTheScore()
     {
