@@ -170,7 +170,7 @@ public sealed class BrowserTests
         double[] deductions = [0, -0.1, 0, -3.2];
         for (var k = 0; k < deductions.Length; k++) { await server.ClipAsync("p1", k, 0.25, 30 + k, 30 - (k == 3 ? 3.2 : 0), deduction: deductions[k]); }
         var overlay = new Uri(server.Url, "/overlay").ToString();
-        var fall = await Browser.RunAsync("latest", new { url = overlay, clip = 3 });
+        var fall = await Browser.RunAsync("latest", new { url = overlay, clip = 3, screenshot = Screenshots.PathFor("overlay-fall.png") });
         Assert.Equal("33.00", fall.GetProperty("score").GetString());   // the execution score, not hundreds of negative points
         Assert.True(fall.GetProperty("deductionVisible").GetBoolean());
         Assert.Equal("-3.20", fall.GetProperty("deduction").GetString());
@@ -186,7 +186,8 @@ public sealed class BrowserTests
 
         await server.UntilAsync(b => b.Snapshot("p1", Delivery.ViewerRole.Judge)?.Clips.Count == 5 && b.Thumbnail("p1", 4) is not null, "five clips");
         var judge = server.Jwt(AqaRoles.Judge, TimeSpan.FromMinutes(10));
-        var tablet = await Browser.RunAsync("tablet", new { url = new Uri(server.Url, "/tablet").ToString(), token = judge, clips = 5, clip = 3 });
+        var tablet = await Browser.RunAsync("tablet", new { url = new Uri(server.Url, "/tablet").ToString(), token = judge, clips = 5, clip = 3,
+            screenshot = Screenshots.PathFor("tablet-fall.png") });
         Assert.Equal("-3.20 (likely fall)", tablet.GetProperty("deduction").GetString());
         Assert.Equal("5.050", tablet.GetProperty("contribution").GetString());   // 0.25 · 33 − 3.2
         Assert.Equal(["3"], tablet.GetProperty("fallMarks").EnumerateArray().Select(e => e.GetString()));

@@ -169,6 +169,7 @@ async function latest(page) {
   await page.setViewportSize({ width: 1920, height: 1080 });
   await page.goto(args.url);
   await page.waitForFunction(c => document.getElementById('latest-clip').textContent === String(c), args.clip, { timeout: 30000 });
+  if (args.screenshot) { await page.screenshot({ path: args.screenshot, omitBackground: true }); }
   return {
     score: await page.$eval('#latest-score', e => e.textContent),
     deductionVisible: await page.isVisible('#latest-deduction'),
