@@ -91,7 +91,14 @@ public sealed class DeliveryTests
         Assert.Contains("'p1'", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ArgumentException>(() => board.Apply(new ClipScored(Clip("p1", 0, 1, 50), Provisional("p1", 1, 50, final: true))));
         Assert.Contains("final", e.Message, StringComparison.Ordinal);
+        foreach (var bad in new[] { 0.4, double.NaN })
+        {
+            e = Assert.Throws<ArgumentException>(() => board.Apply(new ClipScored(Clip("p1", 0, 1, 50) with { Deduction = bad }, Provisional("p1", 1, 50))));
+            Assert.Contains("clip 0 has deduction " + bad.ToString(System.Globalization.CultureInfo.InvariantCulture) + "; a deduction is 0 or less", e.Message, StringComparison.Ordinal);
+        }
         Assert.Null(board.Snapshot("p1", ViewerRole.Judge));
+        Assert.NotNull(board.Apply(new ClipScored(Clip("p1", 0, 1, 50) with { Deduction = -3.2, Contribution = 46.8 }, Provisional("p1", 1, 46.8))));
+        Assert.Equal(-3.2, board.Snapshot("p1", ViewerRole.Judge)!.Clips[0].Deduction);
     }
 
     [Fact]

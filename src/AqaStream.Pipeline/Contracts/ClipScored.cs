@@ -25,14 +25,19 @@ public sealed record ClipScored(ClipScore? Clip, ProvisionalScore Provisional)
     [JsonIgnore]
     public bool Final => Provisional.Final;
 
-    /// <summary>What is wrong with it (the clip and the provisional name different performances, or a final carries a
-    /// clip), or null: delivery refuses such a message rather than show a number that belongs elsewhere.</summary>
+    /// <summary>What is wrong with it (the clip and the provisional name different performances, a final carries a
+    /// clip, or a clip's deduction is positive or not a number), or null: delivery refuses such a message rather than
+    /// show a number that belongs elsewhere or cannot be a deduction.</summary>
     public string? Problem()
     {
         if (Clip is not { } clip) { return null; }
         if (clip.PerformanceId != Provisional.PerformanceId)
         {
             return $"clip of performance '{clip.PerformanceId}' with the provisional of '{Provisional.PerformanceId}'";
+        }
+        if (!(clip.Deduction <= 0))
+        {
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"clip {clip.ClipIndex} has deduction {clip.Deduction}; a deduction is 0 or less");
         }
         return Provisional.Final ? "a final message carries no clip" : null;
     }
