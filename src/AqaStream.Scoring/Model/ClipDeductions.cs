@@ -8,9 +8,10 @@ namespace AqaStream.Scoring.Model;
 /// (in a short programme, almost always a fall), p_q = σ(v·x_q + c), whose sum n̂ = Σ_q p_q is the performance's expected
 /// deduction count, read by the ridge with its own points per deduction γ (≤ 0): ŷ = ridge + γ·n̂. A fall is a short event
 /// that a mean of clip features dilutes; a detector that looks at each clip finds it, and its points are exact per-clip
-/// contributions: every clip still weighs 1/T and scores s_q = (ridge's s_q) + γ·T·p_q, so clip q adds γ·p_q to the
-/// score, the clip where the skater fell carries the deduction's points, and the provisional after t clips is the same
-/// formula on the t clips so far. x_q is the clip as the ridge reads it (through the squash when it has one).
+/// contributions: every clip still weighs 1/T and scores the ridge's s_q, and adds its expected deduction d_q = γ·p_q
+/// beside w_q·s_q (<see cref="ClipExplanation.Deduction"/>, <see cref="IncrementalDecoder.ClipDeductions"/>), so the clip
+/// where the skater fell carries the deduction's points while its score stays an execution score, and the provisional
+/// after t clips is the same formula on the t clips so far. x_q is the clip as the ridge reads it (through the squash when it has one).
 /// </summary>
 /// <remarks>
 /// The detector is trained on the judges' deduction column (a count of points, 1 per fall) as multiple-instance
