@@ -54,6 +54,33 @@ public sealed class HubTests
         }
     }
 
+    /// <summary>A clip-scored record the board refuses (here a positive deduction) goes to the dead-letter topic with the
+    /// reason and the record, nothing of it is shown, and delivery goes on with the next record.</summary>
+    [Fact]
+    public async Task Delivery_RefusedRecord_GoesToDeadLettersWithTheReason_AndDeliveryGoesOn()
+    {
+        await using var server = await LiveServer.StartAsync(anonymousResults: true);
+        using var dead = server.Bus.Subscribe(Pipeline.Bus.Topics.DeadLetters, "test");
+        await server.StartedAsync("p1", "Ana Lee");
+        await server.ClipAsync("p1", 0, 0.5, 40, 20, deduction: 0.4);   // a deduction that raises the score cannot be one
+        await server.ClipAsync("p1", 1, 0.5, 42, 21, deduction: -0.2);
+        await server.UntilAsync(b => b.Snapshot("p1", Delivery.ViewerRole.Public)?.Clips.Count == 1, "the valid clip");
+        var letter = default(Pipeline.Contracts.DeadLetter);
+        await foreach (var r in dead.ConsumeAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token))
+        {
+            letter = r.Value;
+            break;
+        }
+        Assert.NotNull(letter);
+        Assert.Equal(Pipeline.Bus.Topics.ClipScored.Name, letter.SourceTopic);
+        Assert.Equal("p1", letter.Key);
+        Assert.Equal("delivery refused it: clip-scored message of 'p1' refused: clip 0 has deduction 0.4; a deduction is 0 or less.", letter.Reason);
+        Assert.Equal(0.4, JsonDocument.Parse(letter.Payload).RootElement.GetProperty("clip").GetProperty("deduction").GetDouble());
+        var shown = server.Board.Snapshot("p1", Delivery.ViewerRole.Public)!;
+        Assert.Equal(1, shown.Clips.Single().ClipIndex);
+        Assert.Equal(-0.2, shown.Clips.Single().Deduction);
+    }
+
     [Fact]
     public async Task Subscribe_ReturnsTheSnapshot_ThenPushesEachClipWithItsProvisional_GapsAndTheEnd()
     {

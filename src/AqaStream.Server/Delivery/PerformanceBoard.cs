@@ -43,7 +43,7 @@ public sealed class PerformanceBoard(DeliveryOptions options, TimeProvider clock
     public Push? Apply(ClipScored scored)
     {
         ArgumentNullException.ThrowIfNull(scored);
-        if (scored.Problem() is { } problem) { throw new ArgumentException($"clip-scored message of '{scored.PerformanceId}' refused: {problem}.", nameof(scored)); }
+        if (scored.Problem() is { } problem) { throw new ArgumentException($"clip-scored message of '{scored.PerformanceId}' refused: {problem}."); }
         var provisional = scored.Provisional;
         lock (_gate)
         {

@@ -12,10 +12,11 @@ namespace AqaStream.Server.Hosting;
 /// scorer's input), and the scorer's <see cref="Topics.ClipScored"/> (each clip with the provisional after it, gaps and
 /// finals). Each topic is read by its own loop in consumer group <see cref="DeliveryOptions.ConsumerGroup"/>; a record is
 /// committed once it is on the board. The board keeps clips by index and scores by progress, so a record read twice
-/// changes nothing.
+/// changes nothing. A record the board refuses (a clip of another performance, a positive deduction, ...) goes to
+/// <see cref="Topics.DeadLetters"/> with the reason, is committed, and the loop goes on: nothing is lost, nothing wrong shown.
 /// </summary>
-public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, ScoreFanOut fanOut, DeliveryOptions options, ILogger<DeliveryBridge> logger)
-    : BackgroundService
+public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, ScoreFanOut fanOut, DeliveryOptions options, TimeProvider clock,
+    ILogger<DeliveryBridge> logger) : BackgroundService
 {
     /// <inheritdoc/>
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
@@ -48,6 +49,7 @@ public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, Scor
     private async Task ReadAsync<T>(IBusConsumer<T> consumer, Topic<T> topic, Action<T> apply, CancellationToken cancellationToken) where T : class
     {
         using var owned = consumer;
+        var deadLetters = bus.Producer(Topics.DeadLetters);
         try
         {
             await foreach (var record in consumer.ConsumeAsync(cancellationToken).ConfigureAwait(false))
@@ -58,7 +60,10 @@ public sealed class DeliveryBridge(IMessageBus bus, PerformanceBoard board, Scor
                 }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException or KeyNotFoundException)
                 {
-                    logger.LogWarning(e, "delivery skipped a {Topic} record of {Key}: {Reason}", topic.Name, record.Key, e.Message);
+                    logger.LogWarning(e, "delivery refused a {Topic} record of {Key}: {Reason}", topic.Name, record.Key, e.Message);
+                    var payload = record.Value is PerformanceMessage message ? MessageJson.Serialize(message) : MessageJson.Serialize(record.Value);
+                    await deadLetters.ProduceAsync(record.Key, new DeadLetter(topic.Name, record.Key, "delivery refused it: " + e.Message, payload, clock.GetUtcNow()),
+                        cancellationToken).ConfigureAwait(false);
                 }
                 consumer.Commit(record);
             }
