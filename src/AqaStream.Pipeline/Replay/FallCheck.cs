@@ -11,15 +11,19 @@ namespace AqaStream.Pipeline.Replay;
 /// <param name="Performances">Replayed performances with judged deductions.</param>
 /// <param name="WithJudgedDeduction">Of those, how many the judges deducted from.</param>
 /// <param name="Hits">A likely fall, and a judged deduction.</param>
-/// <param name="FalseAlarms">A likely fall, no judged deduction.</param>
-/// <param name="Missed">No likely fall, a judged deduction.</param>
 /// <param name="Spearman">ρ between the model's expected deductions (the sum over the clips, as a positive number of
 /// points) and the judged deductions; null when either is constant.</param>
-/// <param name="MissedIds">The performances missed, by id.</param>
-/// <param name="FalseAlarmIds">The false alarms, by id.</param>
-public sealed record FallCheck(double Threshold, int Performances, int WithJudgedDeduction, int Hits, int FalseAlarms, int Missed, double? Spearman,
+/// <param name="MissedIds">The performances missed (no likely fall, a judged deduction), by id.</param>
+/// <param name="FalseAlarmIds">The false alarms (a likely fall, no judged deduction), by id.</param>
+public sealed record FallCheck(double Threshold, int Performances, int WithJudgedDeduction, int Hits, double? Spearman,
     IReadOnlyList<string> MissedIds, IReadOnlyList<string> FalseAlarmIds)
 {
+    /// <summary>A likely fall, no judged deduction.</summary>
+    public int FalseAlarms => FalseAlarmIds.Count;
+
+    /// <summary>No likely fall, a judged deduction.</summary>
+    public int Missed => MissedIds.Count;
+
     /// <summary>A clip whose expected deduction is at or below this (points, about half a fall) is a likely fall.</summary>
     public const double LikelyFallPoints = -0.5;
 
@@ -39,8 +43,7 @@ public sealed record FallCheck(double Threshold, int Performances, int WithJudge
         var expected = rows.Select(r => r.Expected).ToList();
         var judged = rows.Select(r => r.Judged).ToList();
         var spearman = expected.Distinct().Count() > 1 && judged.Distinct().Count() > 1 ? RegressionMetrics.Spearman(expected, judged) : (double?)null;
-        return new FallCheck(LikelyFallPoints, rows.Count, rows.Count(r => r.Judged > 0),
-            rows.Count(r => r.Likely && r.Judged > 0), rows.Count(r => r.Likely && r.Judged == 0), rows.Count(r => !r.Likely && r.Judged > 0), spearman,
+        return new FallCheck(LikelyFallPoints, rows.Count, rows.Count(r => r.Judged > 0), rows.Count(r => r.Likely && r.Judged > 0), spearman,
             [.. rows.Where(r => !r.Likely && r.Judged > 0).Select(r => r.PerformanceId)], [.. rows.Where(r => r.Likely && r.Judged == 0).Select(r => r.PerformanceId)]);
     }
 

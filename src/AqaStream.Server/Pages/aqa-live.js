@@ -159,10 +159,11 @@
   }
 
   function fmt(x, digits) { return x == null || isNaN(x) ? '–' : Number(x).toFixed(digits == null ? 2 : digits); }
-  // A clip whose expected deduction is at or below this (points, about half a fall) is marked as a likely fall; smaller
+  // A clip whose expected deduction is at or below this (points, about half a fall; FallCheck.LikelyFallPoints in the
+  // replay report, the same value) is marked as a likely fall; smaller
   // expected deductions are part of its contribution only (a model without a deduction term sends 0 for every clip).
   const LIKELY_FALL_POINTS = -0.5;
   const likelyFall = c => c != null && c.deduction != null && c.deduction <= LIKELY_FALL_POINTS;
 
-  window.aqa = { params, token, setToken, takeTokenFromUrl, applyTheme, templateData, api, live, fmt, likelyFall, LIKELY_FALL_POINTS, Board };
+  window.aqa = { params, token, setToken, takeTokenFromUrl, applyTheme, templateData, api, live, fmt, likelyFall, Board };
 })();
