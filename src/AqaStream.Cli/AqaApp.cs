@@ -22,6 +22,7 @@ public static class AqaApp
         {
             TrainCommand.Create(),
             EvalCommand.Create(),
+            BaselinesCommand.Create(),
             PredictCommand.Create(),
             ReplayCommand.Create(),
             BenchmarkCommand.Create(),

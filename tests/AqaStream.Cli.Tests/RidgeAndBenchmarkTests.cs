@@ -88,6 +88,63 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         Assert.Contains("Largest errors", html, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Train_CardRecordsTheBaselines_BaselinesCommandAgrees_ServeRefusesAModelThatLosesToThem()
+    {
+        var outPath = _dir.File("ridge-air.safetensors");
+        var t = CliRunner.Run("train", "--method", "ridge-pos", "--dataset", _dir.Path, "--target", "TES", "--out", outPath);
+        Assert.True(t.ExitCode == 0, t.Stderr);
+        Assert.Contains("baselines on the same split: constant mse", t.Stderr, StringComparison.Ordinal);
+        var card = CheckpointStore.Load(outPath).Card;
+        var recorded = card.Validation!.Baselines!;
+        Assert.Equal(["constant", "ridge-mean"], recorded.Select(b => b.Name));
+        // The constant, from the labels themselves: the mean TES of the 48 training performances, against the 12 validation ones.
+        var tes = File.ReadAllLines(Path.Combine(_dir.Path, "train.txt")).Select(l => l.Split(' '))
+            .ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+        var validationIds = card.Training!.ValidationIds;
+        var mean = tes.Where(kv => !validationIds.Contains(kv.Key)).Average(kv => kv.Value);
+        AssertClose.Equal(validationIds.Average(id => Math.Pow(mean - tes[id], 2)), recorded[0].Mse, absolute: 1e-4, relative: 1e-5);
+        Assert.All(recorded, b => Assert.Equal(48, b.TrainedOn));
+        Assert.Null(card.LosesToBaselines());   // the features carry the score: the positional ridge beats both
+
+        // `aqa baselines` measures the same figures on the card's split and records them (here: the same).
+        var dry = CliRunner.Run("baselines", "--checkpoint", outPath, "--dataset", _dir.Path, "--dry-run");
+        Assert.True(dry.ExitCode == 0, dry.Stderr);
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"baseline ridge-mean: spearman {recorded[1].Spearman:F4}  mse {recorded[1].Mse:F3}"), dry.Stdout, StringComparison.Ordinal);
+        Assert.Contains("fit for air: it beats both baselines", dry.Stdout, StringComparison.Ordinal);
+
+        // A model whose validation figures lose to them: serve and demo refuse it in one line, naming the losses and the way out.
+        var weak = _dir.File("weak.safetensors");
+        File.Copy(outPath, weak);
+        File.Copy(CheckpointStore.CardPath(outPath), CheckpointStore.CardPath(weak));
+        CheckpointStore.ReplaceCard(weak, card with { ModelId = "weak", Validation = card.Validation with { Spearman = 0.05, Mse = recorded[0].Mse + 1 } });
+        var b = CliRunner.Run("baselines", "--checkpoint", weak, "--dataset", _dir.Path);
+        Assert.True(b.ExitCode == 0, b.Stderr);
+        Assert.Contains("not fit for air: on its validation split (12 performances) it loses to the baselines: MSE", b.Stdout, StringComparison.Ordinal);
+        foreach (var command in new[] { "serve", "demo" })
+        {
+            var args = command == "serve" ? new[] { "serve", "--roles", "scorer", "--bus", "memory", "--checkpoint", weak } : ["demo", "--checkpoint", weak, "--count", "1"];
+            var refused = CliRunner.Run(args);
+            Assert.NotEqual(0, refused.ExitCode);
+            var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains($"{weak} is not fit for air: on its validation split (12 performances) it loses to the baselines: MSE", line, StringComparison.Ordinal);
+            Assert.Contains("ρ 0.050 against ridge-mean's", line, StringComparison.Ordinal);
+            Assert.Contains("pass --allow-below-baseline to serve this one anyway", line, StringComparison.Ordinal);
+        }
+        // Allowed: a warning, and the server goes on to its next check (this model reads 16 values per clip, the live features more).
+        var allowed = CliRunner.Run("serve", "--roles", "scorer", "--bus", "memory", "--checkpoint", weak, "--allow-below-baseline");
+        Assert.NotEqual(0, allowed.ExitCode);
+        Assert.Contains("warning: " + weak + " is not fit for air", allowed.Stderr, StringComparison.Ordinal);
+        Assert.Contains("reads 16 values per clip", allowed.Stderr, StringComparison.Ordinal);
+
+        // A card without a validation split (a refit on every performance) has nothing to measure on.
+        var refit = _dir.File("refit.safetensors");
+        Assert.Equal(0, CliRunner.Run("train", "--method", "ridge-mean", "--dataset", _dir.Path, "--target", "TES", "--out", refit, "--refit-all").ExitCode);
+        var none = CliRunner.Run("baselines", "--checkpoint", refit, "--dataset", _dir.Path);
+        Assert.NotEqual(0, none.ExitCode);
+        Assert.Contains("its card records no validation split", none.Stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(new[] { "--method", "lasso" }, "--method 'lasso' is not a method: choose one of ilt-aqa, ridge-mean")]
     [InlineData(new[] { "--method", "ridge-mean", "--epochs", "5" }, "--epochs does not apply to --method ridge-mean")]

@@ -172,4 +172,38 @@ public sealed class AuthTests
         Assert.Equal(HttpStatusCode.OK, switched.StatusCode);
         Assert.Equal("other-model", server.Models.InUse[Scoring.Data.ScoreTarget.TES].Card.ModelId);
     }
+
+    [Fact]
+    public async Task Model_SwitchToOneThatLosesToItsBaselines_RefusedWithTheReason_UnlessTheServerAllowsIt()
+    {
+        using var dir = new AqaStream.Tests.Shared.TempDirectory();
+        var weak = LiveServer.SmallModel(9);
+        Scoring.Checkpoints.BaselineFigures[] baselines =
+        [
+            new("constant", "the training mean", 320, null, 25.6, 0.7),
+            new("ridge-mean", "ridge on mean clip features", 320, 0.724, 10.0, 0.9),
+        ];
+        Scoring.Checkpoints.CheckpointStore.Save(Path.Combine(dir.Path, "weak.safetensors"), weak.Scorer, weak.Card with
+        {
+            ModelId = "weak-model",
+            Validation = new Scoring.Checkpoints.ValidationSummary(0.686, 0.77, 17.2, 0.02, 80, 54, baselines),
+        });
+        await using (var server = await LiveServer.StartAsync(modelsDirectory: dir.Path))
+        {
+            using var op = Client(server, LiveServer.OperatorKey);
+            var refused = await op.PutAsJsonAsync(new Uri("/api/model", UriKind.Relative), new { name = "weak" });
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            var error = await ErrorOf(refused);
+            Assert.Contains("Model 'weak' is not fit for air: on its validation split (80 performances) it loses to the baselines: "
+                + "MSE 17.20 against ridge-mean's 10.00; ρ 0.686 against ridge-mean's 0.724", error, StringComparison.Ordinal);
+            Assert.Contains("--allow-below-baseline", error, StringComparison.Ordinal);
+            Assert.Equal("small-1", server.Models.InUse[Scoring.Data.ScoreTarget.TES].Card.ModelId);   // still the model in use
+        }
+        await using (var server = await LiveServer.StartAsync(modelsDirectory: dir.Path, allowBelowBaseline: true))
+        {
+            using var op = Client(server, LiveServer.OperatorKey);
+            Assert.Equal(HttpStatusCode.OK, (await op.PutAsJsonAsync(new Uri("/api/model", UriKind.Relative), new { name = "weak" })).StatusCode);
+            Assert.Equal("weak-model", server.Models.InUse[Scoring.Data.ScoreTarget.TES].Card.ModelId);
+        }
+    }
 }

@@ -43,11 +43,12 @@ internal sealed class LiveServer : IAsyncDisposable
     public ScoreFanOut FanOut => App.Services.GetRequiredService<ScoreFanOut>();
 
     public static async Task<LiveServer> StartAsync(bool anonymousResults = false, int port = 0, int maxQueuedPushes = 64, string? modelsDirectory = null,
-        bool withModel = true, TimeProvider? clock = null)
+        bool withModel = true, TimeProvider? clock = null, bool allowBelowBaseline = false)
     {
         var bus = new InMemoryBus(capacity: 100_000);
         var models = new ModelRegistry(modelsDirectory ?? Path.GetTempPath(), FeatureDim,
-            withModel ? new Dictionary<string, ScoringModel> { ["test-model"] = SmallModel() } : new Dictionary<string, ScoringModel>());
+            withModel ? new Dictionary<string, ScoringModel> { ["test-model"] = SmallModel() } : new Dictionary<string, ScoringModel>(),
+            allowBelowBaseline: allowBelowBaseline);
         var app = AqaServer.Build($"http://127.0.0.1:{port}", bus, models, new Dictionary<string, string?>
         {
             ["Auth:SigningKey"] = SigningKey,

@@ -32,6 +32,31 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "cpu",
     };
 
+    /// <summary>The option of the commands that put a model on air.</summary>
+    public static Option<bool> AllowBelowBaseline() => new(AllowBelowBaselineName)
+    {
+        Description = "Serve a model that loses to the baselines recorded on its card (constant, ridge-mean) on its validation split; "
+            + "without it such a model is refused (a rehearsal or a side-by-side comparison may want it).",
+    };
+
+    /// <summary>The name of <see cref="AllowBelowBaseline"/>.</summary>
+    public const string AllowBelowBaselineName = "--allow-below-baseline";
+
+    /// <summary>A model about to go on air: refused with the reason when it loses to its card's baselines, unless
+    /// <paramref name="allow"/>; then a warning on stderr. Returns the model.</summary>
+    public static Pipeline.Live.ScoringModel FitForAir(Pipeline.Live.ScoringModel model, string checkpoint, bool allow)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.Card.LosesToBaselines() is not { } loss) { return model; }
+        if (!allow)
+        {
+            throw new ArgumentException($"{checkpoint} is not fit for air: {loss}. Serve a model that beats them "
+                + $"(models/fisv-tes.safetensors, models/fisv-pcs.safetensors), or pass {AllowBelowBaselineName} to serve this one anyway.");
+        }
+        Console.Error.WriteLine($"warning: {checkpoint} is not fit for air: {loss}; served because of {AllowBelowBaselineName}.");
+        return model;
+    }
+
     /// <summary>The parsed value, or an error naming the option.</summary>
     public static T Required<T>(this System.CommandLine.ParseResult result, Option<T> option) =>
         result.GetValue(option) ?? throw new ArgumentException($"{option.Name} is required.");

@@ -32,11 +32,12 @@ internal static class DemoCommand
         var size = new Option<string>("--size") { Description = "Picture size of the synthetic venue camera.", DefaultValueFactory = _ => new VenueEncoderOptions().Size.ToString() };
         var seed = new Option<int>("--seed") { Description = "Seed of the first athlete (then SEED+1, ...).", DefaultValueFactory = _ => 1 };
         var count = new Option<int>("--count") { Description = "Athletes to perform before stopping (0 = until Ctrl+C).", DefaultValueFactory = _ => 0 };
+        var allowBelow = CommonOptions.AllowBelowBaseline();
         var speed = new Option<double>("--speed") { Description = "1 = real time; 2 = twice as fast.", DefaultValueFactory = _ => 1 };
         var cmd = new Command("demo", "Run everything in one process: a synthetic venue streaming in real time, ingest, scorer, SignalR hub, "
             + "the broadcast overlay and the judge tablet. Prints the URLs and the judge and operator tokens; public results need no token.")
         {
-            port, host, checkpoint, size, seed, count, speed,
+            port, host, checkpoint, size, seed, count, speed, allowBelow,
         };
         var engine = new EngineOptions().AddTo(cmd, live: true);
         cmd.SetAction((r, ct) => Task.FromResult(AqaApp.Guarded(() =>
@@ -47,18 +48,18 @@ internal static class DemoCommand
             if (!(speedValue > 0)) { throw new ArgumentException("--speed must be positive (1 = real time)."); }
             var options = new VenueEncoderOptions { Size = FrameSize.Parse(r.GetValue(size)!) };
             var path = CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint");
-            return RunAsync(options, path, r.GetValue(host)!, r.GetValue(port), r.GetValue(seed), r.GetValue(count), speedValue, m => engine.Apply(r, m), batch, ct)
+            return RunAsync(options, path, r.GetValue(host)!, r.GetValue(port), r.GetValue(seed), r.GetValue(count), speedValue, m => engine.Apply(r, m), batch, r.GetValue(allowBelow), ct)
                 .GetAwaiter().GetResult();
         })));
         return cmd;
     }
 
     private static async Task<int> RunAsync(VenueEncoderOptions encoderOptions, string checkpoint, string host, int port, int seed, int count, double speed,
-        Func<ScoringModel, ScoringModel> prepare, BatchWindow? batch, CancellationToken cancellationToken)
+        Func<ScoringModel, ScoringModel> prepare, BatchWindow? batch, bool allowBelowBaseline, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         EngineOptions.SetThreads(1); // the lanes are the parallelism
-        var model = prepare(ScoringModel.Load(checkpoint));
+        var model = prepare(CommonOptions.FitForAir(ScoringModel.Load(checkpoint), checkpoint, allowBelowBaseline));
         await using var bus = new InMemoryBus();
         await using var system = AqaHost.Build(new AqaHostOptions
         {
@@ -66,6 +67,7 @@ internal static class DemoCommand
             Model = model,
             Checkpoint = checkpoint,
             Prepare = prepare,
+            AllowBelowBaseline = allowBelowBaseline,
             Pipeline = new LivePipelineOptions { Batch = batch },
             FramesPerSecond = encoderOptions.FramesPerSecond,
             Url = string.Create(inv, $"http://{host}:{port}"),

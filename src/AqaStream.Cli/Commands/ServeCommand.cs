@@ -35,11 +35,12 @@ internal static class ServeCommand
             Description = "scorer: seconds without a message before an open performance closes as idle (a final with reason IdleTimeout).",
             DefaultValueFactory = _ => new LivePipelineOptions().IdleTimeout.TotalSeconds,
         };
+        var allowBelow = CommonOptions.AllowBelowBaseline();
         var fps = new Option<int>("--fps") { Description = "ingest: frames per second of the venue video.", DefaultValueFactory = _ => new ClipWindowOptions().FramesPerSecond };
         var cmd = new Command("serve", "Run pipeline boxes on a bus (Kafka by default): ingest, scorer and/or web. Prints 'ready' when consuming; "
             + "stops cleanly on Ctrl+C / SIGTERM (commits what it finished).")
         {
-            roles, port, host, checkpoint, lanes, idle, fps, group, metricsPort,
+            roles, port, host, checkpoint, lanes, idle, fps, group, metricsPort, allowBelow,
         };
         kafka.AddTo(cmd);
         var engine = new EngineOptions().AddTo(cmd, live: true);
@@ -61,14 +62,14 @@ internal static class ServeCommand
             }
             var settings = new ServeSettings(CommonOptions.ExistingFile(r.GetValue(checkpoint)!, "checkpoint"), r.GetValue(host)!, r.GetValue(port),
                 r.GetValue(lanes), r.GetValue(fps), r.GetValue(group), m => engine.Apply(r, m), batch, r.GetValue(metricsPort),
-                TimeSpan.FromSeconds(r.GetValue(idle)));
+                TimeSpan.FromSeconds(r.GetValue(idle)), r.GetValue(allowBelow));
             return RunAsync(r, kafka, chosen.ToHashSet(StringComparer.Ordinal), settings, ct).GetAwaiter().GetResult();
         })));
         return cmd;
     }
 
     private sealed record ServeSettings(string Checkpoint, string Host, int Port, int Lanes, int Fps, string? Group,
-        Func<ScoringModel, ScoringModel> Prepare, BatchWindow? Batch, int? MetricsPort, TimeSpan IdleTimeout);
+        Func<ScoringModel, ScoringModel> Prepare, BatchWindow? Batch, int? MetricsPort, TimeSpan IdleTimeout, bool AllowBelowBaseline);
 
     private static async Task<int> RunAsync(ParseResult r, KafkaCli kafka, HashSet<string> roles, ServeSettings s, CancellationToken cancellationToken)
     {
@@ -76,7 +77,7 @@ internal static class ServeCommand
         EngineOptions.SetThreads(1);
         var boxes = (roles.Contains("ingest") ? AqaBoxes.Ingest : AqaBoxes.None) | (roles.Contains("scorer") ? AqaBoxes.Scorer : AqaBoxes.None)
             | (roles.Contains("web") ? AqaBoxes.Web : AqaBoxes.None);
-        var model = (boxes & (AqaBoxes.Scorer | AqaBoxes.Web)) != 0 ? s.Prepare(ScoringModel.Load(s.Checkpoint)) : null;
+        var model = (boxes & (AqaBoxes.Scorer | AqaBoxes.Web)) != 0 ? s.Prepare(CommonOptions.FitForAir(ScoringModel.Load(s.Checkpoint), s.Checkpoint, s.AllowBelowBaseline)) : null;
         if (boxes.HasFlag(AqaBoxes.Ingest)) { Ffmpeg.EnsureAvailable(); }
         var configuration = kafka.Configuration(r);
         var settings = configuration.AsEnumerable().Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value);
@@ -91,6 +92,7 @@ internal static class ServeCommand
             Model = model,
             Checkpoint = s.Checkpoint,
             Prepare = s.Prepare,
+            AllowBelowBaseline = s.AllowBelowBaseline,
             Pipeline = new LivePipelineOptions { Lanes = s.Lanes, Batch = s.Batch, IdleTimeout = s.IdleTimeout },
             FramesPerSecond = s.Fps,
             Group = s.Group,

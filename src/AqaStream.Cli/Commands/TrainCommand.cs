@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using AqaStream.Scoring.Checkpoints;
 using AqaStream.Scoring.Data;
+using AqaStream.Scoring.Evaluation;
 using AqaStream.Scoring.Model;
 using AqaStream.Scoring.Torch.Methods;
 using AqaStream.Scoring.Training;
@@ -263,7 +264,7 @@ internal static class TrainCommand
                 Seed = options.Seed,
                 Training = new TrainingProvenance(Path.GetFileName(root.TrimEnd('/')), train.Count, validation.Count, split, settings,
                     Math.Round(result.Seconds, 1), validation.Select(v => v.Id).ToList()),
-                Validation = result.Best,
+                Validation = WithBaselines(result.Best, train, validation),
             };
             CheckpointStore.Save(outPath, new Scoring.Torch.TorchClipScorer(model), card);
             return Saved(outPath, result);
@@ -398,7 +399,7 @@ internal static class TrainCommand
             // A refit model has seen the held-out fold: no validation ids remain (eval/replay --validation-split refuse it).
             Training = new TrainingProvenance(Path.GetFileName(root.TrimEnd('/')), refitAll ? samples.Count : train.Count, validation.Count, split, settings,
                 Math.Round(clock.Elapsed.TotalSeconds, 1), refitAll ? [] : validation.Select(v => v.Id).ToList()),
-            Validation = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, 0),
+            Validation = WithBaselines(new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, 0), train, validation),
         };
         CheckpointStore.Save(outPath, model, card);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"validation spearman {report.Spearman:F4}  mse {report.Mse:F3}  rl2 {report.RelativeL2:F5}  n {report.Count}  (penalty {alpha})"));
@@ -448,7 +449,7 @@ internal static class TrainCommand
             Seed = seed,
             Training = new TrainingProvenance(Path.GetFileName(root.TrimEnd('/')), train.Count, validation.Count, split, settings,
                 Math.Round(clock.Elapsed.TotalSeconds, 1), validation.Select(v => v.Id).ToList()),
-            Validation = new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, 0),
+            Validation = WithBaselines(new ValidationSummary(report.Spearman, report.Pearson, report.Mse, report.RelativeL2, report.Count, 0), train, validation),
         };
         CheckpointStore.Save(outPath, scorer, card);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{method.Name}: validation spearman {report.Spearman:F4}  mse {report.Mse:F3}  rl2 {report.RelativeL2:F5}  n {report.Count}  ({clock.Elapsed.TotalSeconds:F0} s)"));
@@ -470,6 +471,28 @@ internal static class TrainCommand
         var samples = FeatureStore.LoadLabelled(featureDir, labels, tgt, featureDim);
         var (train, validation) = TrainingData.Split(samples, folds, fold, seed);
         return (root, featureDim, samples, train, validation, $"seeded {folds}-fold split of train.txt (seed {seed}), fold {fold} held out for validation");
+    }
+
+    /// <summary>The validation figures with the constant and ridge-mean baselines on the same split (fitted on the same
+    /// training performances), so the card says whether the model is fit for air; prints them, and a warning when the
+    /// model loses to them.</summary>
+    private static ValidationSummary WithBaselines(ValidationSummary summary, IReadOnlyList<PerformanceSample> train, IReadOnlyList<PerformanceSample> validation)
+    {
+        var baselines = ValidationBaselines.Measure(train, validation);
+        if (baselines.Count == 0)
+        {
+            Console.Error.WriteLine($"no baselines on the card: they need at least {ValidationBaselines.MinimumTraining} training and 2 validation performances");
+            return summary;
+        }
+        var withBaselines = summary with { Baselines = baselines };
+        Console.Error.WriteLine("baselines on the same split: " + string.Join("; ", baselines.Select(b => b.Spearman is { } rho
+            ? string.Create(CultureInfo.InvariantCulture, $"{b.Name} spearman {rho:F4} mse {b.Mse:F3}")
+            : string.Create(CultureInfo.InvariantCulture, $"{b.Name} mse {b.Mse:F3}"))));
+        if (new ModelCard { Validation = withBaselines }.LosesToBaselines() is { } loss)
+        {
+            Console.Error.WriteLine($"warning: {loss}; serve and demo refuse it without --allow-below-baseline");
+        }
+        return withBaselines;
     }
 
     /// <summary>Prints the best epoch and where the checkpoint went.</summary>
@@ -549,7 +572,7 @@ internal static class TrainCommand
             Seed = training.Seed,
             Training = new TrainingProvenance(Path.GetFileName(root.TrimEnd('/')), train.Count, validation.Count, split, settings,
                 Math.Round(result.Seconds, 1), validation.Select(v => v.Id).ToList()),
-            Validation = result.Best,
+            Validation = WithBaselines(result.Best, train, validation),
         };
         CheckpointStore.Save(outPath, scorer, card);
         return Saved(outPath, result);

@@ -48,6 +48,10 @@ public sealed record AqaHostOptions
     /// <summary>What a checkpoint an operator selects later goes through (the engine and device of this process).</summary>
     public Func<ScoringModel, ScoringModel>? Prepare { get; init; }
 
+    /// <summary>Whether an operator may switch to a checkpoint that loses to the baselines on its card
+    /// (<c>--allow-below-baseline</c>); refused otherwise.</summary>
+    public bool AllowBelowBaseline { get; init; }
+
     /// <summary>Scorer lanes, batch window.</summary>
     public LivePipelineOptions Pipeline { get; init; } = new();
 
@@ -131,7 +135,7 @@ public sealed class AqaHost : IAsyncDisposable
             var model = options.Model ?? throw new ArgumentException("the scorer and web boxes need a model.");
             var checkpoint = options.Checkpoint ?? Path.Combine(Environment.CurrentDirectory, model.Card.ModelId + ".safetensors");
             models = new ModelRegistry(Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, extractor.Dimension,
-                new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model }, options.Prepare);
+                new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model }, options.Prepare, options.AllowBelowBaseline);
         }
         void Compose(IServiceCollection services) => AddAqaBoxes(services, options, bus, extractor, models);
         if (options.Boxes.HasFlag(AqaBoxes.Web))

@@ -29,6 +29,25 @@ public static class CheckpointStore
         File.WriteAllText(CardPath(path), json + "\n");
     }
 
+    /// <summary>Rewrites a checkpoint's card (in its metadata and beside it), the tensors unchanged. The new card must
+    /// keep the format: it describes the same tensors.</summary>
+    public static void ReplaceCard(string path, ModelCard card)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        var file = SafeTensors.Read(path);
+        if (file.Metadata.TryGetValue(CardMetadataKey, out var embedded) && ModelCard.Parse(embedded, path).Format != card.Format)
+        {
+            throw new ArgumentException($"{path}: a '{card.Format}' card cannot replace the file's '{ModelCard.Parse(embedded, path).Format}' card.");
+        }
+        var json = card.ToJson();
+        var metadata = file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        metadata[CardMetadataKey] = json;
+        var temporary = path + ".tmp";
+        SafeTensors.Write(temporary, file.Tensors.Values, metadata);
+        File.Move(temporary, path, overwrite: true);
+        File.WriteAllText(CardPath(path), json + "\n");
+    }
+
     /// <summary>A model's tensors and its card as saved (format, scale and, for an ensemble, the members' cards set).</summary>
     public static (IReadOnlyList<NamedTensor> Tensors, ModelCard Card) Serialize(IClipScorer scorer, ModelCard card)
     {

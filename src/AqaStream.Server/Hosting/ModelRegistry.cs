@@ -15,6 +15,7 @@ public sealed class ModelRegistry
     private readonly Dictionary<ScoreTarget, string> _names = [];
     private readonly Lock _gate = new();
     private readonly Func<ScoringModel, ScoringModel> _prepare;
+    private readonly bool _allowBelowBaseline;
 
     /// <summary>Starts with <paramref name="initial"/> (file name → model) in use.</summary>
     /// <param name="modelsDirectory">Where selectable checkpoints (<c>NAME.safetensors</c> + card) live.</param>
@@ -22,10 +23,14 @@ public sealed class ModelRegistry
     /// <param name="initial">Models in use at start, by checkpoint name (already prepared).</param>
     /// <param name="prepare">What a selected checkpoint goes through once loaded (the scoring engine and device the
     /// service runs; default: as loaded).</param>
-    public ModelRegistry(string modelsDirectory, int featureDimension, IReadOnlyDictionary<string, ScoringModel> initial, Func<ScoringModel, ScoringModel>? prepare = null)
+    /// <param name="allowBelowBaseline">Whether <see cref="Select"/> may switch to a checkpoint that loses to the baselines
+    /// recorded on its card (<see cref="Scoring.Checkpoints.ModelCard.LosesToBaselines"/>); refused otherwise.</param>
+    public ModelRegistry(string modelsDirectory, int featureDimension, IReadOnlyDictionary<string, ScoringModel> initial, Func<ScoringModel, ScoringModel>? prepare = null,
+        bool allowBelowBaseline = false)
     {
         ArgumentNullException.ThrowIfNull(initial);
         _prepare = prepare ?? (m => m);
+        _allowBelowBaseline = allowBelowBaseline;
         ModelsDirectory = modelsDirectory;
         FeatureDimension = featureDimension;
         foreach (var (name, model) in initial) { Use(name, model); }
@@ -56,7 +61,8 @@ public sealed class ModelRegistry
         : [];
 
     /// <summary>Switches the target of checkpoint <paramref name="name"/> to it, from the next performance on.</summary>
-    /// <exception cref="ArgumentException">Unknown name, or a model that reads other features than the live path gives.</exception>
+    /// <exception cref="ArgumentException">Unknown name, a model that reads other features than the live path gives, or
+    /// one that loses to the baselines on its card (unless the registry allows it).</exception>
     public ModelInUse Select(string name)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal) || name.Contains("..", StringComparison.Ordinal))
@@ -65,7 +71,12 @@ public sealed class ModelRegistry
         }
         var path = Path.Combine(ModelsDirectory, name + ".safetensors");
         if (!File.Exists(path)) { throw new ArgumentException($"No checkpoint '{name}' in {ModelsDirectory}: choose one of {string.Join(", ", Available())}."); }
-        var model = _prepare(ScoringModel.Load(path));
+        var loaded = ScoringModel.Load(path);
+        if (!_allowBelowBaseline && loaded.Card.LosesToBaselines() is { } loss)
+        {
+            throw new ArgumentException($"Model '{name}' is not fit for air: {loss}. This server was started without --allow-below-baseline.");
+        }
+        var model = _prepare(loaded);
         Use(name, model);
         return Current().First(m => m.Name == name);
     }
