@@ -20,7 +20,7 @@ namespace AqaStream.Server;
 /// <item><c>POST /api/performances/{id}/panel-score</c> (judge): <c>{"score": 87.5}</c>.</item>
 /// <item><c>POST /api/performances</c> (operator): start one (409 when the id exists); <c>POST /api/performances/{id}/end</c>
 /// (operator): end it (409 when it has ended).</item>
-/// <item><c>GET /api/model</c> (results): the models in use; <c>GET /api/models</c> (operator): the checkpoints to choose from;
+/// <item><c>GET /api/model</c> (results): the models in use; <c>GET /api/models</c> (operator): the checkpoints to choose from, and those not fit for air with the reason;
 /// <c>PUT /api/model</c> (operator): <c>{"name": "synth-demo"}</c>, from the next performance on.</item>
 /// <item><c>GET /api/me</c> (any token): the caller's role. <c>GET /health</c>, <c>/health/live</c>, <c>/health/ready</c>
 /// and <c>GET /metrics</c> (Prometheus) are open.</item>
@@ -83,7 +83,7 @@ public static class AqaEndpoints
             return Results.Accepted($"/api/performances/{Uri.EscapeDataString(id)}", new { ended.PerformanceId, endedAtMs = ended.EndedAt.ToUnixTimeMilliseconds() });
         }).RequireAuthorization(AqaRoles.OperatorPolicy);
         api.MapGet("/model", (ModelRegistry models) => Results.Ok(models.Current())).RequireAuthorization(AqaRoles.ResultsPolicy);
-        api.MapGet("/models", (ModelRegistry models) => Results.Ok(new { available = models.Available(), inUse = models.Current() }))
+        api.MapGet("/models", (ModelRegistry models) => Results.Ok(new { available = models.Available(), inUse = models.Current(), notFitForAir = models.NotFitForAir() }))
             .RequireAuthorization(AqaRoles.OperatorPolicy);
         api.MapPut("/model", async (HttpContext c, ModelRegistry models, DeliveryOptions limits) =>
         {

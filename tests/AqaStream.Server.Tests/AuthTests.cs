@@ -168,6 +168,7 @@ public sealed class AuthTests
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
         var missing = await op.PutAsJsonAsync(new Uri("/api/model", UriKind.Relative), new { name = "nope" });
         Assert.Contains("other", await ErrorOf(missing), StringComparison.Ordinal);   // lists what there is
+        Assert.Empty((await op.GetFromJsonAsync<JsonElement>(new Uri("/api/models", UriKind.Relative))).GetProperty("notFitForAir").EnumerateObject());
         var switched = await op.PutAsJsonAsync(new Uri("/api/model", UriKind.Relative), new { name = "other" });
         Assert.Equal(HttpStatusCode.OK, switched.StatusCode);
         Assert.Equal("other-model", server.Models.InUse[Scoring.Data.ScoreTarget.TES].Card.ModelId);
@@ -191,6 +192,10 @@ public sealed class AuthTests
         await using (var server = await LiveServer.StartAsync(modelsDirectory: dir.Path))
         {
             using var op = Client(server, LiveServer.OperatorKey);
+            var list = await op.GetFromJsonAsync<JsonElement>(new Uri("/api/models", UriKind.Relative));
+            Assert.Equal(["weak"], list.GetProperty("available").EnumerateArray().Select(e => e.GetString()));
+            var unfit = list.GetProperty("notFitForAir");
+            Assert.StartsWith("on its validation split (80 performances) it loses to the baselines", unfit.GetProperty("weak").GetString(), StringComparison.Ordinal);
             var refused = await op.PutAsJsonAsync(new Uri("/api/model", UriKind.Relative), new { name = "weak" });
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
             var error = await ErrorOf(refused);

@@ -60,6 +60,28 @@ public sealed class ModelRegistry
         ? [.. Directory.EnumerateFiles(ModelsDirectory, "*.safetensors").Select(f => Path.GetFileNameWithoutExtension(f)).Order(StringComparer.Ordinal)]
         : [];
 
+    /// <summary>The checkpoints in <see cref="ModelsDirectory"/> that lose to the baselines their cards record, by name,
+    /// with the reason (read from each <c>NAME.card.json</c>; one without a card file, or whose card does not parse, is
+    /// left out: selecting it still reads the embedded card and gives the error).</summary>
+    public IReadOnlyDictionary<string, string> NotFitForAir()
+    {
+        var unfit = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in Available())
+        {
+            var cardPath = Scoring.Checkpoints.CheckpointStore.CardPath(Path.Combine(ModelsDirectory, name + ".safetensors"));
+            if (!File.Exists(cardPath)) { continue; }
+            try
+            {
+                if (Scoring.Checkpoints.ModelCard.Parse(File.ReadAllText(cardPath), cardPath).LosesToBaselines() is { } loss) { unfit[name] = loss; }
+            }
+            catch (DataFormatException)
+            {
+                // Not listed: the switch itself reports what is wrong with it.
+            }
+        }
+        return unfit;
+    }
+
     /// <summary>Switches the target of checkpoint <paramref name="name"/> to it, from the next performance on.</summary>
     /// <exception cref="ArgumentException">Unknown name, a model that reads other features than the live path gives, or
     /// one that loses to the baselines on its card (unless the registry allows it).</exception>
