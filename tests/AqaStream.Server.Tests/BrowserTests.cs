@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Json;
 using System.Text.Json;
 using AqaStream.Server.Auth;
 using AqaStream.Tests.Shared;
@@ -169,6 +170,13 @@ public sealed class BrowserTests
         await server.StartedAsync("p1", "Ana Lee");
         double[] deductions = [0, -0.1, 0, -3.2];
         for (var k = 0; k < deductions.Length; k++) { await server.ClipAsync("p1", k, 0.25, 30 + k, 30 - (k == 3 ? 3.2 : 0), deduction: deductions[k]); }
+        // The server says which clips are likely falls (the threshold lives in ClipScore only); the pages draw what it says.
+        await server.UntilAsync(b => b.Snapshot("p1", Delivery.ViewerRole.Public)?.Clips.Count == 4, "four clips");
+        using (var http = new HttpClient { BaseAddress = server.Url })
+        {
+            var snapshot = await http.GetFromJsonAsync<JsonElement>(new Uri("/api/performances/p1", UriKind.Relative));
+            Assert.Equal([false, false, false, true], snapshot.GetProperty("clips").EnumerateArray().Select(c => c.GetProperty("likelyFall").GetBoolean()));
+        }
         var overlay = new Uri(server.Url, "/overlay").ToString();
         var fall = await Browser.RunAsync("latest", new { url = overlay, clip = 3, screenshot = Screenshots.PathFor("overlay-fall.png") });
         Assert.Equal("33.00", fall.GetProperty("score").GetString());   // the execution score, not hundreds of negative points

@@ -23,7 +23,16 @@ public sealed record ClipScore(
     double Contribution,
     IReadOnlyList<AttendedClip> TopAttended,
     DateTimeOffset? ReceivedAt = null,
-    double Deduction = 0);
+    double Deduction = 0)
+{
+    /// <summary>A clip whose expected deduction is at or below this (points, about half a fall) is a likely fall: the
+    /// overlay, the tablet (through <c>ClipView.LikelyFall</c>) and the replay report mark it; smaller expected
+    /// deductions are part of its contribution only.</summary>
+    public const double LikelyFallPoints = -0.5;
+
+    /// <summary>Whether a clip with this expected deduction is a likely fall.</summary>
+    public static bool IsLikelyFall(double deduction) => deduction <= LikelyFallPoints;
+}
 
 /// <summary>One attended clip and its attention probability.</summary>
 public sealed record AttendedClip(int ClipIndex, double Attention);

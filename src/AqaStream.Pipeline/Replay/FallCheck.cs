@@ -1,13 +1,14 @@
+using AqaStream.Pipeline.Contracts;
 using AqaStream.Scoring.Metrics;
 
 namespace AqaStream.Pipeline.Replay;
 
 /// <summary>
 /// A model's likely falls against the judges' deductions, for a model with a deduction term: a performance "has a likely
-/// fall" when one of its clips expects a deduction of <see cref="LikelyFallPoints"/> or less (the clip the overlay,
+/// fall" when one of its clips expects a deduction of <see cref="ClipScore.LikelyFallPoints"/> or less (the clip the overlay,
 /// the tablet and the report's timelines mark); the judges' deductions come from the labels file's deductions column.
 /// </summary>
-/// <param name="Threshold">The clip threshold, points (<see cref="LikelyFallPoints"/>).</param>
+/// <param name="Threshold">The clip threshold, points (<see cref="ClipScore.LikelyFallPoints"/>).</param>
 /// <param name="Performances">Replayed performances with judged deductions.</param>
 /// <param name="WithJudgedDeduction">Of those, how many the judges deducted from.</param>
 /// <param name="Hits">A likely fall, and a judged deduction.</param>
@@ -24,12 +25,6 @@ public sealed record FallCheck(double Threshold, int Performances, int WithJudge
     /// <summary>No likely fall, a judged deduction.</summary>
     public int Missed => MissedIds.Count;
 
-    /// <summary>A clip whose expected deduction is at or below this (points, about half a fall) is a likely fall.</summary>
-    public const double LikelyFallPoints = -0.5;
-
-    /// <summary>Whether a clip is a likely fall.</summary>
-    public static bool IsLikelyFall(double deduction) => deduction <= LikelyFallPoints;
-
     /// <summary>The check on <paramref name="report"/>'s timelines, or null where the model gave no deductions (a model
     /// without a deduction term) or fewer than two replayed performances have judged deductions.</summary>
     public static FallCheck? From(ReplayReport report, IReadOnlyDictionary<string, double>? judgedDeductions)
@@ -37,13 +32,13 @@ public sealed record FallCheck(double Threshold, int Performances, int WithJudge
         ArgumentNullException.ThrowIfNull(report);
         if (judgedDeductions is null || !report.Timelines.Any(t => t.Clips.Any(c => c.Deduction != 0))) { return null; }
         var rows = report.Timelines.Where(t => t.Final is not null && judgedDeductions.ContainsKey(t.PerformanceId))
-            .Select(t => (t.PerformanceId, Judged: judgedDeductions[t.PerformanceId], Expected: -t.Clips.Sum(c => c.Deduction), Likely: t.Clips.Any(c => IsLikelyFall(c.Deduction))))
+            .Select(t => (t.PerformanceId, Judged: judgedDeductions[t.PerformanceId], Expected: -t.Clips.Sum(c => c.Deduction), Likely: t.Clips.Any(c => ClipScore.IsLikelyFall(c.Deduction))))
             .ToList();
         if (rows.Count < 2) { return null; }
         var expected = rows.Select(r => r.Expected).ToList();
         var judged = rows.Select(r => r.Judged).ToList();
         var spearman = expected.Distinct().Count() > 1 && judged.Distinct().Count() > 1 ? RegressionMetrics.Spearman(expected, judged) : (double?)null;
-        return new FallCheck(LikelyFallPoints, rows.Count, rows.Count(r => r.Judged > 0), rows.Count(r => r.Likely && r.Judged > 0), spearman,
+        return new FallCheck(ClipScore.LikelyFallPoints, rows.Count, rows.Count(r => r.Judged > 0), rows.Count(r => r.Likely && r.Judged > 0), spearman,
             [.. rows.Where(r => !r.Likely && r.Judged > 0).Select(r => r.PerformanceId)], [.. rows.Where(r => r.Likely && r.Judged == 0).Select(r => r.PerformanceId)]);
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using AqaStream.Pipeline.Contracts;
 
 namespace AqaStream.Pipeline.Replay;
 
@@ -115,7 +116,7 @@ public static class ReplayReportHtml
                 .Append(", contribution ").Append(F(c.Contribution, "0.000"));
             if (c.Deduction != 0) { h.Append(", expected deduction ").Append(F(c.Deduction, "0.00")); }
             h.Append("</title></circle>");
-            if (FallCheck.IsLikelyFall(c.Deduction))
+            if (ClipScore.IsLikelyFall(c.Deduction))
             {
                 // A likely fall: a ring at the clip, so the analyst finds it without reading every tooltip.
                 h.Append("<circle class=\"deduction\" r=\"5\" cx=\"").Append(F(X(q))).Append("\" cy=\"").Append(F(Y(c.Score))).Append("\"><title>clip ")

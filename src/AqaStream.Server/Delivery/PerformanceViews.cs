@@ -66,6 +66,10 @@ public sealed record ClipView(
     bool HasThumbnail,
     double Deduction = 0)
 {
+    /// <summary>Whether the clip is a likely fall (<see cref="ClipScore.IsLikelyFall"/>): the pages mark it, so the
+    /// threshold lives in one place.</summary>
+    public bool LikelyFall => ClipScore.IsLikelyFall(Deduction);
+
     /// <summary>Without the judge-only details.</summary>
     public ClipView Public() => TopAttended is null ? this : this with { TopAttended = null };
 }

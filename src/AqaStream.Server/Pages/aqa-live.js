@@ -159,11 +159,9 @@
   }
 
   function fmt(x, digits) { return x == null || isNaN(x) ? '–' : Number(x).toFixed(digits == null ? 2 : digits); }
-  // A clip whose expected deduction is at or below this (points, about half a fall; FallCheck.LikelyFallPoints in the
-  // replay report, the same value) is marked as a likely fall; smaller
-  // expected deductions are part of its contribution only (a model without a deduction term sends 0 for every clip).
-  const LIKELY_FALL_POINTS = -0.5;
-  const likelyFall = c => c != null && c.deduction != null && c.deduction <= LIKELY_FALL_POINTS;
+  // A likely fall: the server says so per clip (ClipView.likelyFall, from ClipScore.LikelyFallPoints, the threshold the
+  // replay report uses too); smaller expected deductions are part of the clip's contribution only.
+  const likelyFall = c => c != null && c.likelyFall === true;
 
   window.aqa = { params, token, setToken, takeTokenFromUrl, applyTheme, templateData, api, live, fmt, likelyFall, Board };
 })();
