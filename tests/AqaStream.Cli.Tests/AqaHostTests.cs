@@ -48,6 +48,49 @@ public sealed class AqaHostTests
     }
 
     [Fact]
+    public async Task ScorerBox_WithoutIngest_ServesAModelOfAnotherFeatureWidth_SameScoresAsOffline_AClipOfTheWrongWidthIsDeadLettered()
+    {
+        // The Fis-V TES default reads 1024 Video Swin values per clip, which this process's ingest does not make: a
+        // scorer box fed by a venue's own extractor serves it, and scores as the offline path does.
+        var path = Path.Combine(RepositoryRoot.Path, "models", "fisv-tes.safetensors");
+        await using var bus = new InMemoryBus();
+        var model = ScoringModel.Load(path);
+        Assert.Equal(1024, model.Scorer.FeatureDim);
+        await using var system = AqaHost.Build(new AqaHostOptions { Boxes = AqaBoxes.Scorer, Model = model, Checkpoint = path }, bus);
+        using var results = bus.Subscribe(Topics.ClipScored, "test");
+        using var dead = bus.Subscribe(Topics.DeadLetters, "test");
+        await system.StartAsync();
+        const int clips = 20;
+        var rng = new Random(11);
+        var features = new float[clips * 1024];
+        Scoring.Data.Gaussian.Fill(features, rng);
+        var producer = bus.Producer(Topics.ClipFeatures);
+        await producer.ProduceAsync("f1", new PerformanceStarted("f1", "Ana Lee", "test", "short-program", model.Card.Target, DateTimeOffset.UtcNow));
+        for (var c = 0; c < clips; c++)
+        {
+            await producer.ProduceAsync("f1", new ClipFeatures("f1", c, c * 1.28, (c + 1) * 1.28, features.AsSpan(c * 1024, 1024).ToArray()));
+            if (c == 5) { await producer.ProduceAsync("f1", new ClipFeatures("f1", 99, 0, 1.28, new float[16])); }
+        }
+        await producer.ProduceAsync("f1", new PerformanceEnded("f1", DateTimeOffset.UtcNow, clips));
+        bus.Complete(Topics.ClipFeatures);
+        await system.UntilEnded("scorer").WaitAsync(TimeSpan.FromSeconds(60));
+        await system.StopAsync();
+        bus.Complete(Topics.ClipScored);
+        bus.Complete(Topics.DeadLetters);
+
+        var scored = new List<ClipScored>();
+        await foreach (var r in results.ConsumeAsync()) { scored.Add(r.Value); }
+        var final = Assert.Single(scored, s => s.Provisional.Final).Provisional;
+        Assert.Equal(clips, final.ClipsSeen);
+        var offline = Scoring.Model.PerformanceScorer.Score(new Scoring.Checkpoints.LoadedModel(model.Scorer, model.Card),
+            [new Scoring.Data.PerformanceSample("f1", features, clips, 1024, null)])[0].Score;
+        AssertClose.Equal(offline, final.Total, absolute: 1e-3, relative: 1e-5);
+        var letters = new List<DeadLetter>();
+        await foreach (var r in dead.ConsumeAsync()) { letters.Add(r.Value); }
+        Assert.Contains("1024", Assert.Single(letters).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task FailingBox_StopsTheHost_AndItsErrorReachesTheCaller()
     {
         await using var bus = new InMemoryBus();

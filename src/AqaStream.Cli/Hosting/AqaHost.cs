@@ -134,7 +134,11 @@ public sealed class AqaHost : IAsyncDisposable
         {
             var model = options.Model ?? throw new ArgumentException("the scorer and web boxes need a model.");
             var checkpoint = options.Checkpoint ?? Path.Combine(Environment.CurrentDirectory, model.Card.ModelId + ".safetensors");
-            models = new ModelRegistry(Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, extractor.Dimension,
+            // The live features' width: what this process's ingest makes; without an ingest box the features come from
+            // another process (this one's ingest, or a venue's own extractor such as the Video Swin features the Fis-V
+            // models read), so the model in use sets it and the pipeline dead-letters a clip of another width.
+            var featureWidth = options.Boxes.HasFlag(AqaBoxes.Ingest) ? extractor.Dimension : model.Scorer.FeatureDim;
+            models = new ModelRegistry(Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, featureWidth,
                 new Dictionary<string, ScoringModel> { [Path.GetFileNameWithoutExtension(checkpoint)] = model }, options.Prepare, options.AllowBelowBaseline);
         }
         void Compose(IServiceCollection services) => AddAqaBoxes(services, options, bus, extractor, models);
