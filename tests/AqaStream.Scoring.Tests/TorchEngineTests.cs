@@ -84,16 +84,17 @@ public class TorchEngineTests
         }
     }
 
-    /// <summary>The shipped decoder checkpoints load on libtorch and score as the PyTorch reference does with the same
-    /// file (tools/reference/score_checkpoint.py): final score, every clip weight and clip score, batched with padding.</summary>
+    /// <summary>The reference decoder checkpoints (<c>models/reference</c>: the paper's decoder, not fit for air) load on
+    /// libtorch and score as the PyTorch reference does with the same file (tools/reference/score_checkpoint.py): final
+    /// score, every clip weight and clip score, batched with padding.</summary>
     [Theory]
     [Trait("Category", "Process")]
     [InlineData("fisv-tes-ilt")]
     [InlineData("fisv-tes-ilt-causal")]
     [InlineData("fisv-pcs-ilt")]
-    public void ShippedDecoder_SamePredictionsAsPyTorch(string name)
+    public void ReferenceDecoder_SamePredictionsAsPyTorch(string name)
     {
-        var path = Path.Combine(RepositoryRoot.Path, "models", name + ".safetensors");
+        var path = Path.Combine(RepositoryRoot.Path, "models", "reference", name + ".safetensors");
         var loaded = CheckpointStore.Load(path);
         var scorer = Assert.IsType<TorchClipScorer>(loaded.Scorer);
         var rng = new Random(11);
