@@ -94,7 +94,7 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
         var outPath = _dir.File("ridge-air.safetensors");
         var t = CliRunner.Run("train", "--method", "ridge-pos", "--dataset", _dir.Path, "--target", "TES", "--out", outPath);
         Assert.True(t.ExitCode == 0, t.Stderr);
-        Assert.Contains("baselines on the same split: constant mse", t.Stderr, StringComparison.Ordinal);
+        Assert.Contains("baselines on the same split: constant: spearman –  mse", t.Stderr, StringComparison.Ordinal);
         var card = CheckpointStore.Load(outPath).Card;
         var recorded = card.Validation!.Baselines!;
         Assert.Equal(["constant", "ridge-mean"], recorded.Select(b => b.Name));

@@ -70,7 +70,7 @@ internal static class BaselinesCommand
         Console.WriteLine(string.Create(inv, $"{card.ModelId} ({card.Target}, {validation.Count} validation performances): spearman {validationFigures.Spearman:F4}  mse {validationFigures.Mse:F3}"));
         foreach (var b in baselines)
         {
-            Console.WriteLine(string.Create(inv, $"baseline {b.Name}: spearman {(b.Spearman is { } rho ? rho.ToString("F4", inv) : "–")}  mse {b.Mse:F3}  bias {b.Bias:+0.00;-0.00}  ({b.Description}; fitted on {b.TrainedOn})"));
+            Console.WriteLine($"baseline {b.Summary()}  ({b.Description}; fitted on {b.TrainedOn})");
         }
         var updated = card with { Validation = validationFigures with { Baselines = baselines } };
         Console.WriteLine(updated.LosesToBaselines() is { } loss ? $"not fit for air: {loss}" : "fit for air: it beats both baselines on ρ and MSE");

@@ -116,8 +116,7 @@ internal static class ReplayCommand
                         $"bias {a.Bias:+0.00;-0.00}  ρ 95% [{a.SpearmanInterval95[0]:F3}, {a.SpearmanInterval95[1]:F3}]  impossible values {a.Impossible.Count}"));
                     foreach (var b in a.Baselines)
                     {
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"baseline {b.Name}: spearman {(b.Spearman is { } s ? s.ToString("F4", CultureInfo.InvariantCulture) : "–")}  mse {b.Mse:F3}  bias {b.Bias:+0.00;-0.00}  (fitted on {b.TrainedOn} other labelled performances)"));
+                        Console.WriteLine($"baseline {b.Summary()}  (fitted on {b.TrainedOn} other labelled performances)");
                     }
                     if (a.BaselineNote is { } note) { Console.WriteLine(note); }
                     if (a.Falls is { } falls) { Console.WriteLine(falls.Summary()); }

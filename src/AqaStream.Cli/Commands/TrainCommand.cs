@@ -485,10 +485,8 @@ internal static class TrainCommand
             return summary;
         }
         var withBaselines = summary with { Baselines = baselines };
-        Console.Error.WriteLine("baselines on the same split: " + string.Join("; ", baselines.Select(b => b.Spearman is { } rho
-            ? string.Create(CultureInfo.InvariantCulture, $"{b.Name} spearman {rho:F4} mse {b.Mse:F3}")
-            : string.Create(CultureInfo.InvariantCulture, $"{b.Name} mse {b.Mse:F3}"))));
-        if (new ModelCard { Validation = withBaselines }.LosesToBaselines() is { } loss)
+        Console.Error.WriteLine("baselines on the same split: " + string.Join("; ", baselines.Select(b => b.Summary())));
+        if (withBaselines.LosesToBaselines() is { } loss)
         {
             Console.Error.WriteLine($"warning: {loss}; serve and demo refuse it without --allow-below-baseline");
         }

@@ -35,9 +35,9 @@ public static class CheckpointStore
     {
         ArgumentNullException.ThrowIfNull(card);
         var file = SafeTensors.Read(path);
-        if (file.Metadata.TryGetValue(CardMetadataKey, out var embedded) && ModelCard.Parse(embedded, path).Format != card.Format)
+        if (file.Metadata.TryGetValue(CardMetadataKey, out var embedded) && ModelCard.Parse(embedded, path).Format is var format && format != card.Format)
         {
-            throw new ArgumentException($"{path}: a '{card.Format}' card cannot replace the file's '{ModelCard.Parse(embedded, path).Format}' card.");
+            throw new ArgumentException($"{path}: a '{card.Format}' card cannot replace the file's '{format}' card.");
         }
         var json = card.ToJson();
         var metadata = file.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);

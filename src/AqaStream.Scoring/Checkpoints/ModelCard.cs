@@ -9,7 +9,25 @@ namespace AqaStream.Scoring.Checkpoints;
 /// <param name="Baselines">The constant and ridge-mean baselines on the same validation split, fitted on the same training
 /// performances (<see cref="Evaluation.ValidationBaselines"/>); null on cards written before they were recorded.</param>
 public sealed record ValidationSummary(double Spearman, double Pearson, double Mse, double RelativeL2, int Count, int Epoch,
-    IReadOnlyList<BaselineFigures>? Baselines = null);
+    IReadOnlyList<BaselineFigures>? Baselines = null)
+{
+    /// <summary>
+    /// Why a model with these figures is not fit for air: it loses to a recorded baseline (a higher MSE than the
+    /// constant or ridge-mean, or a lower ρ than ridge-mean), every loss named; null when it beats them or none are recorded.
+    /// </summary>
+    public string? LosesToBaselines()
+    {
+        if (Baselines is not { Count: > 0 } baselines) { return null; }
+        var losses = new List<string>();
+        foreach (var b in baselines)
+        {
+            if (Mse > b.Mse) { losses.Add(FormattableString.Invariant($"MSE {Mse:F2} against {b.Name}'s {b.Mse:F2}")); }
+            if (b.Spearman is { } rho && Spearman < rho) { losses.Add(FormattableString.Invariant($"ρ {Spearman:F3} against {b.Name}'s {rho:F3}")); }
+        }
+        return losses.Count == 0 ? null
+            : $"on its validation split ({Count} performances) it loses to the baselines: {string.Join("; ", losses)}";
+    }
+}
 
 /// <summary>A baseline scored on the same performances as a model.</summary>
 /// <param name="Name"><c>constant</c> or <c>ridge-mean</c>.</param>
@@ -18,7 +36,12 @@ public sealed record ValidationSummary(double Spearman, double Pearson, double M
 /// <param name="Spearman">Its Spearman ρ (null for the constant, which ranks nothing).</param>
 /// <param name="Mse">Its mean squared error.</param>
 /// <param name="Bias">Its mean signed error (predicted − judged).</param>
-public sealed record BaselineFigures(string Name, string Description, int TrainedOn, double? Spearman, double Mse, double Bias);
+public sealed record BaselineFigures(string Name, string Description, int TrainedOn, double? Spearman, double Mse, double Bias)
+{
+    /// <summary>One line for the console: <c>ridge-mean: spearman 0.5926  mse 22.641  bias +0.25</c>.</summary>
+    public string Summary() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Name}: spearman {(Spearman is { } rho ? rho.ToString("F4", System.Globalization.CultureInfo.InvariantCulture) : "–")}  mse {Mse:F3}  bias {Bias:+0.00;-0.00}");
+}
 
 /// <summary>What a checkpoint was trained on, and how.</summary>
 public sealed record TrainingProvenance(
@@ -94,22 +117,9 @@ public sealed record ModelCard
     /// <summary>Best validation metrics; null when not validated.</summary>
     public ValidationSummary? Validation { get; init; }
 
-    /// <summary>
-    /// Why this model is not fit for air: on its validation split it loses to a recorded baseline (a higher MSE than
-    /// the constant or ridge-mean, or a lower ρ than ridge-mean); null when it beats them or none are recorded.
-    /// </summary>
-    public string? LosesToBaselines()
-    {
-        if (Validation is not { Baselines: { Count: > 0 } baselines } v) { return null; }
-        var losses = new List<string>();
-        foreach (var b in baselines)
-        {
-            if (v.Mse > b.Mse) { losses.Add(FormattableString.Invariant($"MSE {v.Mse:F2} against {b.Name}'s {b.Mse:F2}")); }
-            if (b.Spearman is { } rho && v.Spearman < rho) { losses.Add(FormattableString.Invariant($"ρ {v.Spearman:F3} against {b.Name}'s {rho:F3}")); }
-        }
-        return losses.Count == 0 ? null
-            : $"on its validation split ({v.Count} performances) it loses to the baselines: {string.Join("; ", losses)}";
-    }
+    /// <summary>Why this model is not fit for air (<see cref="ValidationSummary.LosesToBaselines"/>); null when it beats
+    /// the baselines on its card or none are recorded.</summary>
+    public string? LosesToBaselines() => Validation?.LosesToBaselines();
 
     /// <summary>UTC time of writing.</summary>
     public DateTimeOffset Created { get; init; } = DateTimeOffset.UtcNow;
