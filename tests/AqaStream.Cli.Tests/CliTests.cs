@@ -50,7 +50,7 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static readonly string[] AllCommands = ["train", "eval", "predict", "replay", "synth", "encode", "demo", "serve", "kafka-mock", "benchmark"];
+    private static readonly string[] AllCommands = ["train", "eval", "baselines", "predict", "replay", "synth", "encode", "demo", "serve", "kafka-mock", "benchmark"];
 
     private static readonly string[] AllBenchmarks = ["scorer", "incremental", "live", "ingest", "fanout", "demo", "crash", "kafka"];
 

@@ -156,7 +156,7 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
             var rng = new Random(3);
             foreach (var id in ids)
             {
-                await producer.ProduceAsync(id, new PerformanceStarted(id, "A", "synthetic", "free-skating", model.Card.Target, DateTimeOffset.UtcNow));
+                await producer.ProduceAsync(id, new PerformanceStarted(id, "A", "synthetic", "free-skating", model.Card.Target, DateTimeOffset.UtcNow, "Worlds 2026"));
                 for (var c = 0; c < 6; c++) { await producer.ProduceAsync(id, new ClipFeatures(id, c, c * 1.28, (c + 1) * 1.28, Enumerable.Range(0, dim).Select(_ => (float)rng.NextDouble()).ToArray())); }
                 await producer.ProduceAsync(id, new PerformanceEnded(id, DateTimeOffset.UtcNow, 6));
             }
@@ -170,6 +170,9 @@ public sealed class KafkaProcessTests : IClassFixture<MockKafka>, IDisposable
         Assert.Contains("replayed 2 performances, 12 clips", r.Stdout, StringComparison.Ordinal);
         var json = File.ReadAllText(Path.Combine(report, "report.json"));
         Assert.All(ids, id => Assert.Contains(id, json, StringComparison.Ordinal));
+        // The competition each archived performance started in comes with it (the report ranks within competitions).
+        Assert.All(System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("timelines").EnumerateArray(),
+            t => Assert.Equal("Worlds 2026", t.GetProperty("competition").GetString()));
 
         var missing = CliRunner.Run("replay", "--bus", "kafka", "--bootstrap", _kafka.Bootstrap, "--checkpoint", Model, "--report", report);
         Assert.Equal(1, missing.ExitCode);

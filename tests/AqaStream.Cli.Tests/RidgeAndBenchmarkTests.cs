@@ -89,6 +89,67 @@ public sealed class RidgeAndBenchmarkTests : IDisposable
     }
 
     [Fact]
+    public void Replay_Competitions_RankWithinEachCompetition_FisherZAverage_BadFileIsOneLine()
+    {
+        var outPath = _dir.File("ridge-comp.safetensors");
+        Assert.Equal(0, CliRunner.Run("train", "--method", "ridge-mean", "--dataset", _dir.Path, "--target", "TES", "--out", outPath).ExitCode);
+        // The 12 validation performances in three events of similar level (blocks of 4 by judged TES): a pooled ρ also
+        // counts telling the events apart; within an event the model must order skaters of one level.
+        var tes = File.ReadAllLines(Path.Combine(_dir.Path, "train.txt")).Select(l => l.Split(' '))
+            .ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+        var validationIds = CheckpointStore.Load(outPath).Card.Training!.ValidationIds.OrderBy(id => tes[id]).ToList();
+        var competitionOf = validationIds.Select((id, i) => (id, name: $"Grand Prix {"ABC"[i / 4]}")).ToDictionary(x => x.id, x => x.name);
+        var file = _dir.File("competitions.txt");
+        File.WriteAllLines(file, ["# id competition", .. competitionOf.Select(kv => $"{kv.Key} {kv.Value}"), "999 Not Replayed"]);
+        var report = _dir.File("replay-comp");
+        var r = CliRunner.Run("replay", "--checkpoint", outPath, "--features", Path.Combine(_dir.Path, "features"), "--labels", Path.Combine(_dir.Path, "train.txt"),
+            "--validation-split", "--competitions", file, "--report", report);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var root = JsonDocument.Parse(File.ReadAllText(Path.Combine(report, "report.json"))).RootElement;
+        var timelines = root.GetProperty("timelines").EnumerateArray().ToList();
+        Assert.All(timelines, t => Assert.Equal(competitionOf[t.GetProperty("performance_id").GetString()!], t.GetProperty("competition").GetString()));
+        var analysis = root.GetProperty("analysis");
+        var competitions = analysis.GetProperty("competitions").EnumerateArray().ToList();
+        Assert.Equal(["Grand Prix A", "Grand Prix B", "Grand Prix C"], competitions.Select(c => c.GetProperty("competition").GetString()));
+        var expected = new List<double>();
+        foreach (var c in competitions)
+        {
+            Assert.Equal(4, c.GetProperty("performances").GetInt32());
+            var members = timelines.Where(t => t.GetProperty("competition").GetString() == c.GetProperty("competition").GetString()).ToList();
+            var rho = RankCorrelation([.. members.Select(t => t.GetProperty("final").GetDouble())], [.. members.Select(t => t.GetProperty("label").GetDouble())]);
+            AssertClose.Equal(rho, c.GetProperty("spearman").GetDouble(), absolute: 1e-9, relative: 1e-9);
+            expected.Add(rho);
+        }
+        var fisher = Math.Tanh(expected.Select(x => Math.Atanh(Math.Clamp(x, -0.9999999, 0.9999999))).Average());
+        AssertClose.Equal(fisher, analysis.GetProperty("within_competition_spearman").GetDouble(), absolute: 1e-9, relative: 1e-9);
+        Assert.True(fisher < root.GetProperty("spearman").GetDouble(), $"within {fisher} against pooled {root.GetProperty("spearman").GetDouble()}");
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"within competitions: ρ {fisher:F3} (Fisher-z average over 3 competitions"), r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Within each competition", File.ReadAllText(Path.Combine(report, "report.html")), StringComparison.Ordinal);
+
+        File.WriteAllLines(file, ["1 Grand Prix A", "1 Grand Prix B"]);
+        var bad = CliRunner.Run("replay", "--checkpoint", outPath, "--features", Path.Combine(_dir.Path, "features"), "--labels", Path.Combine(_dir.Path, "train.txt"),
+            "--validation-split", "--competitions", file, "--report", report);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Equal($"error: {file}:2: performance '1' is listed twice.", bad.Stderr.Trim());
+    }
+
+    /// <summary>Spearman ρ of two lists without ties: Pearson correlation of their ranks.</summary>
+    private static double RankCorrelation(double[] a, double[] b)
+    {
+        static double[] Ranks(double[] v)
+        {
+            var r = new double[v.Length];
+            var order = Enumerable.Range(0, v.Length).OrderBy(i => v[i]).ToArray();
+            for (var k = 0; k < order.Length; k++) { r[order[k]] = k; }
+            return r;
+        }
+        var (ra, rb) = (Ranks(a), Ranks(b));
+        var (ma, mb) = (ra.Average(), rb.Average());
+        var cov = ra.Zip(rb).Sum(p => (p.First - ma) * (p.Second - mb));
+        return cov / Math.Sqrt(ra.Sum(x => (x - ma) * (x - ma)) * rb.Sum(x => (x - mb) * (x - mb)));
+    }
+
+    [Fact]
     public void Train_CardRecordsTheBaselines_BaselinesCommandAgrees_ServeRefusesAModelThatLosesToThem()
     {
         var outPath = _dir.File("ridge-air.safetensors");

@@ -41,7 +41,8 @@ internal static class KafkaArchive
                 Console.Error.WriteLine($"skipping {group.Key}: {(clips.Count == 0 ? "no clips" : $"features are not {featureDim} wide")}");
                 continue;
             }
-            performances.Add(new ReplayPerformance(group.Key, clips.SelectMany(c => c.Vector).ToArray(), clips.Count, null));
+            performances.Add(new ReplayPerformance(group.Key, clips.SelectMany(c => c.Vector).ToArray(), clips.Count, null,
+                group.OfType<PerformanceStarted>().First().Competition));
         }
         return performances;
     }

@@ -29,6 +29,11 @@ internal static class ReplayCommand
         {
             Description = "Judged scores ('id TES PCS deductions' per line) to evaluate against; without it the report has timelines but no metrics.",
         };
+        var competitions = new Option<FileInfo?>("--competitions")
+        {
+            Description = "Which competition each performance belongs to ('id competition name' per line): the report adds ρ within each "
+                + "competition (what its standings show). From Kafka the competition comes from each performance's start; this file overrides it.",
+        };
         var ids = new Option<FileInfo?>("--ids") { Description = "Replay the performances listed in this file (one id per line; default: every labelled one, or every feature file)." };
         var validation = new Option<bool>("--validation-split") { Description = "Replay the validation ids recorded in the checkpoint's card." };
         var speed = new Option<string>("--speed")
@@ -42,7 +47,7 @@ internal static class ReplayCommand
         var lanes = new Option<int>("--lanes") { Description = "Scoring threads (performances are spread over them by id).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var cmd = new Command("replay", "Stream archived performances through the live pipeline as if live; write report.json and report.html (metrics, early-prediction curve, per-performance timelines).")
         {
-            checkpoint, features, labels, ids, validation, speed, mode, target, report, lanes, topic, fromBeginning, since,
+            checkpoint, features, labels, competitions, ids, validation, speed, mode, target, report, lanes, topic, fromBeginning, since,
         };
         kafka.AddTo(cmd);
         var engine = new EngineOptions().AddTo(cmd, live: true);
@@ -59,6 +64,8 @@ internal static class ReplayCommand
             var labelRows = r.GetValue(labels) is { } labelFile ? ScoreLabels.ReadFile(CommonOptions.ExistingFile(labelFile, "labels file")) : null;
             var labelled = labelRows?.ToDictionary(l => l.Id, l => (double)l.Score(labelTarget), StringComparer.Ordinal);
             var judgedDeductions = labelRows?.Where(l => l.Deductions is not null).ToDictionary(l => l.Id, l => (double)l.Deductions!.Value, StringComparer.Ordinal);
+            var competitionById = r.GetValue(competitions) is { } competitionFile
+                ? ReadCompetitions(CommonOptions.ExistingFile(competitionFile, "competitions file")) : null;
             List<ReplayPerformance> performances;
             string? baselineDir = null;
             if (kafka.IsKafka(r))
@@ -82,6 +89,10 @@ internal static class ReplayCommand
                     var s = FeatureStore.Load(featureDir, id, model.Scorer.FeatureDim);
                     return new ReplayPerformance(id, s.Features, s.Clips, labelled is not null && labelled.TryGetValue(id, out var v) ? v : null);
                 }).ToList();
+            }
+            if (competitionById is not null)
+            {
+                performances = performances.ConvertAll(p => competitionById.TryGetValue(p.Id, out var c) ? p with { Competition = c } : p);
             }
             var tooLong = performances.FirstOrDefault(p => p.Clips > model.Scorer.MaxClips);
             if (tooLong is not null)
@@ -120,6 +131,7 @@ internal static class ReplayCommand
                     }
                     if (a.BaselineNote is { } note) { Console.WriteLine(note); }
                     if (a.Falls is { } falls) { Console.WriteLine(falls.Summary()); }
+                    if (a.CompetitionSummary() is { } within) { Console.WriteLine(within); }
                 }
             }
             Console.WriteLine($"report: {Path.Combine(dir.FullName, "report.html")}");
@@ -155,6 +167,28 @@ internal static class ReplayCommand
     }
 
     /// <summary>Replay progress on a <see cref="ProgressBar"/>.</summary>
+    /// <summary>The <c>--competitions</c> file: <c>id competition name</c> per line (the name is the rest of the line);
+    /// blank lines and <c>#</c> comments skipped; an id twice, or an id without a name, is an error naming the line.</summary>
+    internal static Dictionary<string, string> ReadCompetitions(string path)
+    {
+        var byId = new Dictionary<string, string>(StringComparer.Ordinal);
+        var lineNumber = 0;
+        foreach (var raw in File.ReadLines(path))
+        {
+            lineNumber++;
+            var line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#')) { continue; }
+            var split = line.IndexOfAny([' ', '\t']);
+            if (split < 0 || line[(split + 1)..].Trim() is not { Length: > 0 } name)
+            {
+                throw new DataFormatException($"{path}:{lineNumber}: expected 'id competition name', got '{line}'.");
+            }
+            var id = line[..split];
+            if (!byId.TryAdd(id, name)) { throw new DataFormatException($"{path}:{lineNumber}: performance '{id}' is listed twice."); }
+        }
+        return byId;
+    }
+
     // Baselines are fitted on the labelled performances that were not replayed (never on the replayed ones).
     private static ReplayAnalysis? Analyse(ReplayReport built, List<ReplayPerformance> performances, Dictionary<string, double>? labelled, string? featureDir, int featureDim)
     {

@@ -5,6 +5,12 @@ using AqaStream.Scoring.Metrics;
 
 namespace AqaStream.Pipeline.Replay;
 
+/// <summary>How the model ranks the performances of one competition (what its standings show).</summary>
+/// <param name="Competition">The competition.</param>
+/// <param name="Performances">Its labelled, replayed performances.</param>
+/// <param name="Spearman">ρ between the model's finals and the judges' within it; null when either is constant.</param>
+public sealed record CompetitionRanking(string Competition, int Performances, double? Spearman);
+
 /// <summary>One of the largest errors.</summary>
 public sealed record PerformanceError(string PerformanceId, double Predicted, double Judged, double Error);
 
@@ -21,9 +27,17 @@ public sealed record ImpossibleValue(string PerformanceId, string What);
 /// <param name="BaselineNote">Why there are no baselines, when there are none.</param>
 /// <param name="Falls">The model's likely falls against the judges' deductions (a model with a deduction term and labels
 /// with a deductions column only).</param>
+/// <param name="Competitions">ρ within each competition of at least <see cref="MinimumCompetitionSize"/> labelled
+/// performances (empty when the performances carry no competition).</param>
+/// <param name="WithinCompetitionSpearman">The Fisher-z average of those ρ: how well the model orders the skaters of one
+/// event, which a pooled ρ over several events overstates when the events differ in level; null without any.</param>
 public sealed record ReplayAnalysis(double Bias, double[] SpearmanInterval95, IReadOnlyList<PerformanceError> LargestErrors,
-    IReadOnlyList<ImpossibleValue> Impossible, IReadOnlyList<BaselineFigures> Baselines, string? BaselineNote, FallCheck? Falls = null)
+    IReadOnlyList<ImpossibleValue> Impossible, IReadOnlyList<BaselineFigures> Baselines, string? BaselineNote, FallCheck? Falls = null,
+    IReadOnlyList<CompetitionRanking>? Competitions = null, double? WithinCompetitionSpearman = null)
 {
+    /// <summary>Fewest labelled performances a competition needs for its own ρ.</summary>
+    public const int MinimumCompetitionSize = 3;
+
     /// <summary>How many of the largest errors are listed.</summary>
     public const int LargestErrorCount = 10;
 
@@ -51,7 +65,26 @@ public sealed record ReplayAnalysis(double Bias, double[] SpearmanInterval95, IR
             if (negative > 0) { impossible.Add(new ImpossibleValue(t.PerformanceId, $"{negative} negative clip score(s), lowest {t.Clips.Min(c => c.Score):F2}")); }
         }
         var baselines = baselineTraining is not null && replayed is not null ? ValidationBaselines.Measure(baselineTraining, replayed) : [];
+        var competitions = labelled.Where(t => t.Competition is not null).GroupBy(t => t.Competition!, StringComparer.Ordinal)
+            .Where(g => g.Count() >= MinimumCompetitionSize).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new CompetitionRanking(g.Key, g.Count(), Ranking(g.Select(t => t.Final!.Value).ToList(), g.Select(t => t.Label!.Value).ToList())))
+            .ToList();
+        var ranked = competitions.Where(c => c.Spearman is not null).Select(c => c.Spearman!.Value).ToList();
         return new ReplayAnalysis(RegressionMetrics.MeanSignedError(predicted, actual), [low, high], errors, impossible, baselines,
-            baselines.Count > 0 ? null : baselineNote ?? $"no baselines: they need at least {MinimumBaselineTraining} labelled performances with features that were not replayed");
+            baselines.Count > 0 ? null : baselineNote ?? $"no baselines: they need at least {MinimumBaselineTraining} labelled performances with features that were not replayed",
+            Competitions: competitions, WithinCompetitionSpearman: ranked.Count > 0 ? RegressionMetrics.FisherZAverage(ranked) : null);
+    }
+
+    private static double? Ranking(IReadOnlyList<double> predicted, IReadOnlyList<double> judged) =>
+        predicted.Distinct().Count() > 1 && judged.Distinct().Count() > 1 ? RegressionMetrics.Spearman(predicted, judged) : null;
+
+    /// <summary>One line for the console: the within-competition ρ and its spread, or null without competitions.</summary>
+    public string? CompetitionSummary()
+    {
+        if (WithinCompetitionSpearman is not { } within || Competitions is not { Count: > 0 } list) { return null; }
+        var ranked = list.Where(c => c.Spearman is not null).ToList();
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"within competitions: ρ {within:F3} (Fisher-z average over {ranked.Count} competitions of {MinimumCompetitionSize}+ labelled performances, {ranked.Sum(c => c.Performances)} performances; "
+            + $"lowest {ranked.Min(c => c.Spearman!.Value):F3} in {ranked.MinBy(c => c.Spearman!.Value)!.Competition}, highest {ranked.Max(c => c.Spearman!.Value):F3})");
     }
 }

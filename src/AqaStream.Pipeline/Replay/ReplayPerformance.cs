@@ -1,8 +1,8 @@
 namespace AqaStream.Pipeline.Replay;
 
 /// <summary>One archived performance to replay: its clip features (clips × feature width, row-major) and, when known,
-/// the judges' score to compare with.</summary>
-public sealed record ReplayPerformance(string Id, float[] Features, int Clips, double? Label);
+/// the judges' score to compare with and the competition it belongs to (the report ranks within each competition).</summary>
+public sealed record ReplayPerformance(string Id, float[] Features, int Clips, double? Label, string? Competition = null);
 
 /// <summary>How fast to replay: <see cref="Factor"/> times real time (one clip every 1.28 s at 1), or as fast as the
 /// pipeline goes when null.</summary>

@@ -75,7 +75,8 @@ public sealed record ReportModel(string Id, string Version, string Target, strin
 public sealed record EarlyPredictionPoint(double Fraction, double Spearman, double Mse);
 
 /// <summary>One performance in the report.</summary>
-public sealed record TimelineReport(string PerformanceId, double? Label, double? Final, IReadOnlyList<int> MissingClips, IReadOnlyList<TimelineClip> Clips)
+public sealed record TimelineReport(string PerformanceId, double? Label, double? Final, IReadOnlyList<int> MissingClips, IReadOnlyList<TimelineClip> Clips,
+    string? Competition = null)
 {
     /// <summary>From what the replay saw: per clip, the final weight, score and contribution, and the provisional total
     /// published when that clip was scored.</summary>
@@ -86,7 +87,7 @@ public sealed record TimelineReport(string PerformanceId, double? Label, double?
         var clips = breakdown.Select((c, q) => new TimelineClip(c.ClipIndex,
             Math.Round(c.Weight, 6), Math.Round(c.Score, 4), Math.Round(c.Contribution, 5),
             q < t.Provisional.Count ? Math.Round(t.Provisional[q], 4) : null, Math.Round(c.Deduction, 5))).ToList();
-        return new TimelineReport(t.Performance.Id, t.Performance.Label, t.Final?.Total, t.Final?.MissingClips ?? [], clips);
+        return new TimelineReport(t.Performance.Id, t.Performance.Label, t.Final?.Total, t.Final?.MissingClips ?? [], clips, t.Performance.Competition);
     }
 }
 

@@ -187,6 +187,18 @@ public static class ReplayReportHtml
             h.Append("<p>").Append(E(a.BaselineNote ?? "no baselines")).Append("</p>\n");
         }
         Scatter(h, report);
+        if (a.CompetitionSummary() is { } within)
+        {
+            h.Append("<h2>Within each competition</h2>\n<p>").Append(E(within)).Append(". The pooled ρ above also counts how well the model ")
+                .Append("tells the events' levels apart; the standings rank the skaters of one event.</p>\n")
+                .Append("<table><tr><th>competition</th><th>performances</th><th>Spearman ρ</th></tr>");
+            foreach (var c in a.Competitions!)
+            {
+                h.Append("<tr><td>").Append(E(c.Competition)).Append("</td><td>").Append(c.Performances).Append("</td><td>")
+                    .Append(c.Spearman is { } r ? F(r, "0.000") : "– (constant)").Append("</td></tr>");
+            }
+            h.Append("</table>\n");
+        }
         h.Append("<h2>Largest errors</h2>\n<table><tr><th>performance</th><th>predicted</th><th>judged</th><th>error</th></tr>");
         foreach (var e in a.LargestErrors)
         {

@@ -92,7 +92,7 @@ public sealed class ReplayRunner(ScoringModel model, LivePipelineOptions options
         foreach (var p in performances)
         {
             var startedAt = start + offset;
-            await producer.ProduceAsync(p.Id, new PerformanceStarted(p.Id, p.Id, "replay", "replay", model.Card.Target, startedAt), cancellationToken).ConfigureAwait(false);
+            await producer.ProduceAsync(p.Id, new PerformanceStarted(p.Id, p.Id, "replay", "replay", model.Card.Target, startedAt, p.Competition), cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < p.Clips; i++)
             {
                 // Clip i is complete (and its features ready) at the end of its 1.28 s.
