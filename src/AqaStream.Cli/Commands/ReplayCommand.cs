@@ -65,7 +65,7 @@ internal static class ReplayCommand
             var labelled = labelRows?.ToDictionary(l => l.Id, l => (double)l.Score(labelTarget), StringComparer.Ordinal);
             var judgedDeductions = labelRows?.Where(l => l.Deductions is not null).ToDictionary(l => l.Id, l => (double)l.Deductions!.Value, StringComparer.Ordinal);
             var competitionById = r.GetValue(competitions) is { } competitionFile
-                ? ReadCompetitions(CommonOptions.ExistingFile(competitionFile, "competitions file")) : null;
+                ? ScoreLabels.ReadCompetitions(CommonOptions.ExistingFile(competitionFile, "competitions file")) : null;
             List<ReplayPerformance> performances;
             string? baselineDir = null;
             if (kafka.IsKafka(r))
@@ -166,29 +166,6 @@ internal static class ReplayCommand
         return chosen;
     }
 
-    /// <summary>Replay progress on a <see cref="ProgressBar"/>.</summary>
-    /// <summary>The <c>--competitions</c> file: <c>id competition name</c> per line (the name is the rest of the line);
-    /// blank lines and <c>#</c> comments skipped; an id twice, or an id without a name, is an error naming the line.</summary>
-    internal static Dictionary<string, string> ReadCompetitions(string path)
-    {
-        var byId = new Dictionary<string, string>(StringComparer.Ordinal);
-        var lineNumber = 0;
-        foreach (var raw in File.ReadLines(path))
-        {
-            lineNumber++;
-            var line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#')) { continue; }
-            var split = line.IndexOfAny([' ', '\t']);
-            if (split < 0 || line[(split + 1)..].Trim() is not { Length: > 0 } name)
-            {
-                throw new DataFormatException($"{path}:{lineNumber}: expected 'id competition name', got '{line}'.");
-            }
-            var id = line[..split];
-            if (!byId.TryAdd(id, name)) { throw new DataFormatException($"{path}:{lineNumber}: performance '{id}' is listed twice."); }
-        }
-        return byId;
-    }
-
     // Baselines are fitted on the labelled performances that were not replayed (never on the replayed ones).
     private static ReplayAnalysis? Analyse(ReplayReport built, List<ReplayPerformance> performances, Dictionary<string, double>? labelled, string? featureDir, int featureDim)
     {
@@ -203,6 +180,7 @@ internal static class ReplayCommand
         return ReplayAnalysis.Build(built, train, replayed);
     }
 
+    /// <summary>Replay progress on a <see cref="ProgressBar"/>.</summary>
     private sealed class ProgressLine(int total) : IProgress<ReplayProgress>
     {
         private readonly ProgressBar _bar = new(total, "performances");

@@ -64,6 +64,28 @@ public static class ScoreLabels
         return ids.Count > 0 ? ids : throw new DataFormatException($"{path}: no ids found.");
     }
 
+    /// <summary>Reads which competition each performance belongs to: <c>id competition name</c> per line (the name is the
+    /// rest of the line); blank lines and <c>#</c> comments skipped; an id twice, or an id without a name, is an error
+    /// naming the line.</summary>
+    public static IReadOnlyDictionary<string, string> ReadCompetitions(string path)
+    {
+        var byId = new Dictionary<string, string>(StringComparer.Ordinal);
+        var lines = DataFiles.ReadAllLines(path, "competitions");
+        for (var n = 0; n < lines.Length; n++)
+        {
+            var line = lines[n].Trim();
+            if (line.Length == 0 || line.StartsWith('#')) { continue; }
+            var split = line.IndexOfAny([' ', '\t']);
+            if (split < 0 || line[(split + 1)..].Trim() is not { Length: > 0 } name)
+            {
+                throw new DataFormatException($"{path}:{n + 1}: expected 'id competition name', got '{line}'.");
+            }
+            var id = line[..split];
+            if (!byId.TryAdd(id, name)) { throw new DataFormatException($"{path}:{n + 1}: performance '{id}' is listed twice."); }
+        }
+        return byId;
+    }
+
     private static string[] ReadLines(string path) => DataFiles.ReadAllLines(path, "labels");
 
     private static bool TryFloat(string s, out float value) =>
